@@ -1,0 +1,55 @@
+// Package keys defines hallmark's key-provider contract: a provider creates a
+// private key and its certificate from a certificate policy, keeps versions of
+// it, signs with it through a crypto.Signer, and hands out certificates by name
+// and version for trust stores. Private keys never leave a provider.
+//
+// Backends live below this package: keys/local (the embedded, encrypted store),
+// and later keys/pkcs11 and keys/azurekv.
+package keys
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"time"
+)
+
+// Ref names a key: Name alone means the newest version, Name plus Version a
+// specific one. Its text form is "NAME" or "NAME/VERSION".
+type Ref struct {
+	Name    string
+	Version string // "" means the newest version
+}
+
+// Info describes one version of a key without any private material.
+type Info struct {
+	Name      string
+	Version   string
+	Created   time.Time
+	KeyType   string // "RSA-2048", "EC-256", ... as the Notary Project names key specs
+	Chain     []*x509.Certificate
+	Exportable bool // what the policy asked for; hallmark never exports private keys
+}
+
+// Key is a usable signing key: a crypto.Signer whose private half stays in the
+// provider, and its certificate chain, leaf first, ending in a root.
+type Key struct {
+	Info
+	Signer crypto.Signer
+}
+
+// Provider is the contract every key backend implements.
+type Provider interface {
+	// Create makes version 1 of a new key from the policy. It fails with
+	// ErrExists when the name is taken.
+	Create(ctx context.Context, name string, p *Policy) (Info, error)
+	// Rotate makes a new version of an existing key with the policy of its
+	// newest version (or p, when not nil).
+	Rotate(ctx context.Context, name string, p *Policy) (Info, error)
+	// List returns every version of every key, by name then version.
+	List(ctx context.Context) ([]Info, error)
+	// Get returns one version's public information (ErrNotFound if absent).
+	Get(ctx context.Context, ref Ref) (Info, error)
+	// Signer returns the key for signing (ErrNotFound, ErrBadPassphrase).
+	Signer(ctx context.Context, ref Ref) (*Key, error)
+}
