@@ -404,9 +404,9 @@ func TestParseTrustPolicyProblems(t *testing.T) {
 // on purpose: there our message must not describe a rule notation-go lacks.
 func TestParseTrustPolicyAgreesWithNotation(t *testing.T) {
 	stricter := map[string]bool{
-		"null is not an empty value":     true, // encoding/json reads null as "absent"
-		"duplicate key":                  true, // encoding/json keeps the last one
-		"only tsa stores":                true, // notation-go fails every signature at verify time instead
+		"null is not an empty value":      true, // encoding/json reads null as "absent"
+		"duplicate key":                   true, // encoding/json keeps the last one
+		"only tsa stores":                 true, // notation-go fails every signature at verify time instead
 		"unknown fields with suggestions": true, // encoding/json ignores unknown fields
 	}
 	for _, tt := range policyProblemCases() {
