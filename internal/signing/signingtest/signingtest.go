@@ -131,7 +131,7 @@ func Root(t testing.TB, key crypto.Signer, cn string, opts ...CertOption) *x509.
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"hallmark test"}},
+		Subject:               subject(cn),
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -165,7 +165,7 @@ func Chain(t testing.TB, key crypto.Signer, cn string, opts ...CertOption) []*x5
 
 func leafTemplate(cn string) *x509.Certificate {
 	return &x509.Certificate{
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"hallmark test"}},
+		Subject:               subject(cn),
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
@@ -197,4 +197,10 @@ func serial(t testing.TB) *big.Int {
 		t.Fatalf("signingtest: serial: %v", err)
 	}
 	return n.Add(n, big.NewInt(1))
+}
+
+// subject carries C, ST and O because notation-go's trust policy refuses
+// trusted identities without them.
+func subject(cn string) pkix.Name {
+	return pkix.Name{CommonName: cn, Organization: []string{"hallmark test"}, Province: []string{"WA"}, Country: []string{"US"}}
 }
