@@ -1,0 +1,390 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/notaryproject/notation-go/verifier/truststore"
+)
+
+// Size caps for trust store input. Trust stores are written by operators,
+// but they are also mounted from ConfigMaps and Secrets that many people can
+// edit; the caps keep a wrong or hostile file from exhausting memory.
+const (
+	// maxCertFileSize caps one certificate file. A PEM bundle of a few
+	// dozen CA certificates is well under 256 KiB.
+	maxCertFileSize = 1 << 20 // 1 MiB
+	// maxCertsPerFile caps the certificates parsed from one file.
+	maxCertsPerFile = 100
+	// maxCertsPerStore caps one named store. Authenticity compares every
+	// certificate of a signature's chain with every trusted one, so the
+	// store size is also a per-verification cost.
+	maxCertsPerStore = 1000
+	// maxFilesPerStore caps the entries read from one store directory.
+	maxFilesPerStore = 1000
+	// maxStores caps the named stores of one type.
+	maxStores = 1000
+)
+
+// storeKey names one named store, e.g. ca:prod.
+type storeKey struct {
+	typ  truststore.Type
+	name string
+}
+
+func (k storeKey) String() string { return string(k.typ) + ":" + k.name }
+
+// TrustStore is an in-memory Notary Project trust store: certificates by
+// store type (ca, signingAuthority, tsa) and store name. It implements
+// notation-go's truststore.X509TrustStore. Build it from a directory with
+// LoadTrustStore, or from certificates with NewTrustStore and Add. It is safe
+// for concurrent use.
+type TrustStore struct {
+	// root is the directory the store was loaded from (the one holding
+	// x509/), or "" for a store built in memory. It only shapes messages.
+	root string
+
+	mu     sync.RWMutex
+	stores map[storeKey][]*x509.Certificate
+}
+
+var _ truststore.X509TrustStore = (*TrustStore)(nil)
+
+// NewTrustStore returns an empty trust store to fill with Add.
+func NewTrustStore() *TrustStore {
+	return &TrustStore{stores: map[storeKey][]*x509.Certificate{}}
+}
+
+// Add adds certificates to the named store of the given type, creating it.
+// Every certificate must be a CA certificate or self-signed, and a tsa store
+// takes only self-signed root CAs, as notation-go requires. A certificate
+// already in the store is not added twice.
+func (s *TrustStore) Add(typ truststore.Type, name string, certs ...*x509.Certificate) error {
+	if !contains(truststore.Types, typ) {
+		return fmt.Errorf("%w: unknown trust store type %q; use ca, signingAuthority or tsa", ErrInvalidTrustStore, typ)
+	}
+	if !storeNameRe.MatchString(name) {
+		return fmt.Errorf("%w: trust store name %q is invalid; names use only letters, digits, '_', '.' and '-'", ErrInvalidTrustStore, name)
+	}
+	if len(certs) == 0 {
+		return fmt.Errorf("%w: no certificates given for trust store %s:%s", ErrInvalidTrustStore, typ, name)
+	}
+	for _, c := range certs {
+		if c == nil {
+			return fmt.Errorf("%w: nil certificate given for trust store %s:%s", ErrInvalidTrustStore, typ, name)
+		}
+		if msg := checkTrustedCert(typ, c); msg != "" {
+			return fmt.Errorf("%w: %s:%s: %s", ErrInvalidTrustStore, typ, name, msg)
+		}
+	}
+	key := storeKey{typ, name}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	merged := s.stores[key]
+	for _, c := range certs {
+		if !containsCert(merged, c) {
+			merged = append(merged, c)
+		}
+	}
+	if len(merged) > maxCertsPerStore {
+		return fmt.Errorf("%w: trust store %s:%s would hold %d certificates; the limit is %d", ErrInvalidTrustStore, typ, name, len(merged), maxCertsPerStore)
+	}
+	s.stores[key] = merged
+	return nil
+}
+
+// GetCertificates returns the certificates of a named store. A store with no
+// certificates is an error matching ErrTrustStoreNotFound.
+func (s *TrustStore) GetCertificates(ctx context.Context, typ truststore.Type, name string) ([]*x509.Certificate, error) {
+	s.mu.RLock()
+	certs := s.stores[storeKey{typ, name}]
+	s.mu.RUnlock()
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("trust store %s:%s has no certificates; %s: %w", typ, name, s.addHint(typ, name), ErrTrustStoreNotFound)
+	}
+	// A copy, so that notation-go or a caller can never change the store.
+	return append([]*x509.Certificate(nil), certs...), nil
+}
+
+// Stores lists the named stores that hold certificates, as "type:name",
+// sorted.
+func (s *TrustStore) Stores() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.stores))
+	for k := range s.stores {
+		out = append(out, k.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// addHint says where certificates for a store go.
+func (s *TrustStore) addHint(typ truststore.Type, name string) string {
+	if s.root == "" {
+		return fmt.Sprintf("add the signers' root or CA certificate to trust store %s:%s", typ, name)
+	}
+	return fmt.Sprintf("add them under %s%c", filepath.Join(s.root, "x509", string(typ), name), filepath.Separator)
+}
+
+// LoadTrustStore reads a trust store in notation's layout,
+// DIR/x509/{ca,signingAuthority,tsa}/NAME/*, where each file holds one or
+// more certificates in PEM or DER. DIR may also be a notation configuration
+// directory that holds truststore/x509/.
+//
+// Sub-directories of a named store are ignored. Symlinks are refused
+// anywhere in the layout: trust decisions must rest on the files an operator
+// placed, not on whatever a link points to later. Every problem is reported
+// at once in a *TrustStoreError.
+func LoadTrustStore(dir string) (*TrustStore, error) {
+	root, err := findTrustStoreRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := NewTrustStore()
+	s.root = root
+	var problems []Problem
+	add := func(path, format string, args ...any) {
+		problems = append(problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	x509Dir := filepath.Join(root, "x509")
+	if msg := checkDir(x509Dir); msg != "" {
+		return nil, &TrustStoreError{Source: dir, Problems: []Problem{{Path: x509Dir, Message: msg}}}
+	}
+	typeEntries, err := readDirCapped(x509Dir, len(truststore.Types)+maxStores)
+	if err != nil {
+		return nil, &TrustStoreError{Source: dir, Problems: []Problem{{Path: x509Dir, Message: err.Error()}}}
+	}
+	for _, te := range typeEntries {
+		typePath := filepath.Join(x509Dir, te.Name())
+		typ := truststore.Type(te.Name())
+		if !contains(truststore.Types, typ) {
+			if te.IsDir() {
+				add(typePath, "unknown trust store type %q; notation uses ca, signingAuthority and tsa", te.Name())
+			}
+			continue
+		}
+		if msg := checkDir(typePath); msg != "" {
+			add(typePath, "%s", msg)
+			continue
+		}
+		storeEntries, err := readDirCapped(typePath, maxStores)
+		if err != nil {
+			add(typePath, "%v", err)
+			continue
+		}
+		for _, se := range storeEntries {
+			storePath := filepath.Join(typePath, se.Name())
+			if se.Type()&fs.ModeSymlink != 0 {
+				add(storePath, "is a symlink; trust stores must be real directories")
+				continue
+			}
+			if !se.IsDir() {
+				continue // a stray file beside the named stores is not a store
+			}
+			if !storeNameRe.MatchString(se.Name()) {
+				add(storePath, "store name %q is invalid, so no trust policy can name it; use only letters, digits, '_', '.' and '-'", se.Name())
+				continue
+			}
+			certs, storeProblems := loadNamedStore(typ, storePath)
+			problems = append(problems, storeProblems...)
+			if len(storeProblems) == 0 && len(certs) > 0 {
+				if err := s.Add(typ, se.Name(), certs...); err != nil {
+					add(storePath, "%v", err)
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &TrustStoreError{Source: dir, Problems: problems}
+	}
+	return s, nil
+}
+
+// findTrustStoreRoot accepts the trust store directory itself (holding
+// x509/) or a notation configuration directory (holding truststore/x509/).
+func findTrustStoreRoot(dir string) (string, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("trust store %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return "", &TrustStoreError{Source: dir, Problems: []Problem{{Message: "is not a directory; give the directory that holds x509/ca/NAME/"}}}
+	}
+	for _, cand := range []string{dir, filepath.Join(dir, "truststore")} {
+		if _, err := os.Lstat(filepath.Join(cand, "x509")); err == nil {
+			return cand, nil
+		}
+	}
+	return "", &TrustStoreError{Source: dir, Problems: []Problem{{Message: "holds neither x509/ nor truststore/x509/; a trust store is laid out as DIR/x509/ca/NAME/root.pem"}}}
+}
+
+// checkDir returns why path is not a usable real directory, or "".
+func checkDir(path string) string {
+	fi, err := os.Lstat(path)
+	switch {
+	case err != nil:
+		return err.Error()
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "is a symlink; trust stores must be real directories"
+	case !fi.IsDir():
+		return "is not a directory"
+	}
+	return ""
+}
+
+// readDirCapped lists a directory, refusing one with more than max entries.
+func readDirCapped(path string, max int) ([]os.DirEntry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(max + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if len(entries) > max {
+		return nil, fmt.Errorf("has more than %d entries; the limit guards against a wrong directory", max)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	return entries, nil
+}
+
+// loadNamedStore reads every certificate file of one named store.
+func loadNamedStore(typ truststore.Type, storePath string) ([]*x509.Certificate, []Problem) {
+	var problems []Problem
+	entries, err := readDirCapped(storePath, maxFilesPerStore)
+	if err != nil {
+		return nil, []Problem{{Path: storePath, Message: err.Error()}}
+	}
+	var certs []*x509.Certificate
+	for _, e := range entries {
+		p := filepath.Join(storePath, e.Name())
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			problems = append(problems, Problem{Path: p, Message: "is a symlink; copy the certificate file here instead"})
+			continue
+		case e.IsDir():
+			continue // notation's layout has no sub-directories; ignore them
+		case !e.Type().IsRegular():
+			problems = append(problems, Problem{Path: p, Message: "is not a regular file"})
+			continue
+		}
+		data, err := readFileCapped(p, maxCertFileSize)
+		if err != nil {
+			problems = append(problems, Problem{Path: p, Message: err.Error()})
+			continue
+		}
+		fileCerts, err := parseCertificates(data)
+		if err != nil {
+			problems = append(problems, Problem{Path: p, Message: err.Error()})
+			continue
+		}
+		for _, c := range fileCerts {
+			if msg := checkTrustedCert(typ, c); msg != "" {
+				problems = append(problems, Problem{Path: p, Message: msg})
+			}
+		}
+		certs = append(certs, fileCerts...)
+	}
+	return certs, problems
+}
+
+func readFileCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("is larger than %d bytes; a certificate file is far smaller, so this is probably the wrong file", max)
+	}
+	return data, nil
+}
+
+// parseCertificates reads every certificate in data, which is either PEM
+// (one or more CERTIFICATE blocks) or DER (one or more concatenated
+// certificates).
+func parseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	if !bytes.Contains(data, []byte("-----BEGIN")) {
+		certs, err := x509.ParseCertificates(data)
+		if err != nil {
+			return nil, fmt.Errorf("is neither PEM nor DER certificates: %v", err)
+		}
+		if len(certs) == 0 {
+			return nil, errors.New("holds no certificate")
+		}
+		if len(certs) > maxCertsPerFile {
+			return nil, fmt.Errorf("holds more than %d certificates", maxCertsPerFile)
+		}
+		return certs, nil
+	}
+	rest := data
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			if bytes.Contains([]byte(block.Type), []byte("PRIVATE KEY")) {
+				return nil, fmt.Errorf("holds a %s block; trust stores hold certificates only, so remove the key from this file (and keep private keys out of shared directories)", block.Type)
+			}
+			return nil, fmt.Errorf("holds a %q PEM block; trust stores hold CERTIFICATE blocks only", block.Type)
+		}
+		if len(certs) == maxCertsPerFile {
+			return nil, fmt.Errorf("holds more than %d certificates", maxCertsPerFile)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d cannot be parsed: %v", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("holds no PEM CERTIFICATE block")
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, errors.New("has data after the last PEM block that is not a certificate")
+	}
+	return certs, nil
+}
+
+// checkTrustedCert applies notation-go's rules for trust store
+// certificates and returns why c breaks them, or "".
+func checkTrustedCert(typ truststore.Type, c *x509.Certificate) string {
+	if err := truststore.ValidateCertificates([]*x509.Certificate{c}); err != nil {
+		return fmt.Sprintf("certificate %s is neither a CA certificate nor self-signed; add the root or issuing CA certificate instead of a leaf", c.Subject)
+	}
+	if typ == truststore.TypeTSA {
+		if !bytes.Equal(c.RawSubject, c.RawIssuer) || c.CheckSignatureFrom(c) != nil {
+			return fmt.Sprintf("certificate %s is not a self-signed root CA; tsa stores hold only the timestamping authority's root certificate", c.Subject)
+		}
+	}
+	return ""
+}
+
+func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
+	for _, x := range list {
+		if x.Equal(c) {
+			return true
+		}
+	}
+	return false
+}

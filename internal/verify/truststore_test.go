@@ -1,0 +1,262 @@
+package verify
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/notaryproject/notation-go/verifier/truststore"
+)
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadTrustStore(t *testing.T) {
+	root := newRootCA(t, "root")
+	inter := root.intermediate(t, "intermediate")
+	other := newRootCA(t, "other root")
+	tsaRoot := newRootCA(t, "tsa root")
+	_, leaf := root.validLeaf(t, "leaf")
+	key := newKey(t)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// good lays out a valid store under dir and returns dir.
+	good := func(t *testing.T, dir string) {
+		writeFile(t, filepath.Join(dir, "x509/ca/prod/bundle.pem"), pemOf(root.cert, inter.cert))
+		writeFile(t, filepath.Join(dir, "x509/ca/prod/other.der"), other.cert.Raw)
+		writeFile(t, filepath.Join(dir, "x509/ca/prod/nested/ignored.pem"), []byte("not read"))
+		writeFile(t, filepath.Join(dir, "x509/tsa/ts/root.crt"), pemOf(tsaRoot.cert))
+		writeFile(t, filepath.Join(dir, "x509/ca/README"), []byte("a stray file beside the stores is ignored"))
+		if err := os.MkdirAll(filepath.Join(dir, "x509/signingAuthority/empty"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	tests := []struct {
+		name       string
+		setup      func(t *testing.T, dir string)
+		load       func(dir string) string // which directory to pass
+		wantStores []string
+		wantErr    []string // substrings, each must appear
+	}{
+		{
+			name:       "trust store root",
+			setup:      good,
+			wantStores: []string{"ca:prod", "tsa:ts"},
+		},
+		{
+			name:       "notation config directory",
+			setup:      func(t *testing.T, dir string) { good(t, filepath.Join(dir, "truststore")) },
+			wantStores: []string{"ca:prod", "tsa:ts"},
+		},
+		{
+			name: "symlinked certificate and store",
+			setup: func(t *testing.T, dir string) {
+				good(t, dir)
+				if err := os.Symlink(filepath.Join(dir, "x509/ca/prod/bundle.pem"), filepath.Join(dir, "x509/ca/prod/link.pem")); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(filepath.Join(dir, "x509/ca/prod"), filepath.Join(dir, "x509/ca/linked")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: []string{"x509/ca/linked: is a symlink", "x509/ca/prod/link.pem: is a symlink"},
+		},
+		{
+			name: "symlinked type directory",
+			setup: func(t *testing.T, dir string) {
+				good(t, filepath.Join(dir, "real"))
+				if err := os.MkdirAll(filepath.Join(dir, "x509"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(filepath.Join(dir, "real/x509/ca"), filepath.Join(dir, "x509/ca")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: []string{"x509/ca: is a symlink"},
+		},
+		{
+			name:    "leaf certificate in a ca store",
+			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "x509/ca/prod/leaf.pem"), pemOf(leaf)) },
+			wantErr: []string{"leaf.pem: certificate CN=leaf,O=Acme,ST=WA,C=US is neither a CA certificate nor self-signed"},
+		},
+		{
+			name:    "intermediate in a tsa store",
+			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "x509/tsa/ts/i.pem"), pemOf(inter.cert)) },
+			wantErr: []string{"is not a self-signed root CA; tsa stores hold only"},
+		},
+		{
+			name: "private key and garbage",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "x509/ca/prod/key.pem"), append(pemOf(root.cert), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...))
+				writeFile(t, filepath.Join(dir, "x509/ca/prod/junk.txt"), []byte("hello"))
+				writeFile(t, filepath.Join(dir, "x509/ca/prod/trailing.pem"), append(pemOf(root.cert), []byte("extra")...))
+			},
+			wantErr: []string{
+				"junk.txt: is neither PEM nor DER certificates",
+				"key.pem: holds a EC PRIVATE KEY block; trust stores hold certificates only",
+				"trailing.pem: has data after the last PEM block",
+			},
+		},
+		{
+			name:    "invalid store name",
+			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "x509/ca/my store/r.pem"), pemOf(root.cert)) },
+			wantErr: []string{`store name "my store" is invalid`},
+		},
+		{
+			name:    "unknown store type",
+			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "x509/CA/prod/r.pem"), pemOf(root.cert)) },
+			wantErr: []string{`unknown trust store type "CA"`},
+		},
+		{
+			name:    "file too large",
+			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "x509/ca/prod/big.pem"), make([]byte, maxCertFileSize+1)) },
+			wantErr: []string{"big.pem: is larger than 1048576 bytes"},
+		},
+		{
+			name:    "no x509 directory",
+			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "ca/prod/r.pem"), pemOf(root.cert)) },
+			wantErr: []string{"holds neither x509/ nor truststore/x509/"},
+		},
+		{
+			name:    "not a directory",
+			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "file"), []byte("x")) },
+			load:    func(dir string) string { return filepath.Join(dir, "file") },
+			wantErr: []string{"is not a directory"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.setup(t, dir)
+			loadDir := dir
+			if tt.load != nil {
+				loadDir = tt.load(dir)
+			}
+			s, err := LoadTrustStore(loadDir)
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("LoadTrustStore succeeded with stores %v", s.Stores())
+				}
+				if !errors.Is(err, ErrInvalidTrustStore) {
+					t.Errorf("errors.Is(err, ErrInvalidTrustStore) = false: %v", err)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error does not contain %q:\n%v", w, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("LoadTrustStore: %v", err)
+			}
+			if diff := cmp.Diff(tt.wantStores, s.Stores()); diff != "" {
+				t.Errorf("stores (-want +got):\n%s", diff)
+			}
+			certs, err := s.GetCertificates(context.Background(), truststore.TypeCA, "prod")
+			if err != nil || len(certs) != 3 {
+				t.Fatalf("GetCertificates(ca, prod) = %d certs, %v; want 3", len(certs), err)
+			}
+			_, err = s.GetCertificates(context.Background(), truststore.TypeSigningAuthority, "empty")
+			if !errors.Is(err, ErrTrustStoreNotFound) {
+				t.Fatalf("empty store: err = %v, want ErrTrustStoreNotFound", err)
+			}
+			wantHint := filepath.Join(s.root, "x509", "signingAuthority", "empty") + string(filepath.Separator)
+			if !strings.Contains(err.Error(), "add them under "+wantHint) {
+				t.Errorf("missing-store error %q does not say where to add certificates (%s)", err, wantHint)
+			}
+		})
+	}
+}
+
+func TestTrustStoreAdd(t *testing.T) {
+	root := newRootCA(t, "root")
+	inter := root.intermediate(t, "intermediate")
+	_, leaf := root.validLeaf(t, "leaf")
+
+	tests := []struct {
+		name    string
+		typ     truststore.Type
+		store   string
+		certs   []*x509.Certificate
+		wantErr string
+	}{
+		{name: "root in ca", typ: truststore.TypeCA, store: "prod", certs: []*x509.Certificate{root.cert}},
+		{name: "intermediate in ca", typ: truststore.TypeCA, store: "prod", certs: []*x509.Certificate{inter.cert}},
+		{name: "root in tsa", typ: truststore.TypeTSA, store: "ts", certs: []*x509.Certificate{root.cert}},
+		{name: "intermediate in tsa", typ: truststore.TypeTSA, store: "ts", certs: []*x509.Certificate{inter.cert}, wantErr: "not a self-signed root CA"},
+		{name: "leaf", typ: truststore.TypeCA, store: "prod", certs: []*x509.Certificate{leaf}, wantErr: "neither a CA certificate nor self-signed"},
+		{name: "unknown type", typ: "x509", store: "prod", certs: []*x509.Certificate{root.cert}, wantErr: `unknown trust store type "x509"`},
+		{name: "bad name", typ: truststore.TypeCA, store: "a/b", certs: []*x509.Certificate{root.cert}, wantErr: `trust store name "a/b" is invalid`},
+		{name: "no certificates", typ: truststore.TypeCA, store: "prod", wantErr: "no certificates given"},
+		{name: "nil certificate", typ: truststore.TypeCA, store: "prod", certs: []*x509.Certificate{nil}, wantErr: "nil certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewTrustStore()
+			err := s.Add(tt.typ, tt.store, tt.certs...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalidTrustStore) {
+					t.Fatalf("Add error = %v, want ErrInvalidTrustStore containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Add: %v", err)
+			}
+			// Adding the same certificate again keeps one copy.
+			if err := s.Add(tt.typ, tt.store, tt.certs...); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetCertificates(context.Background(), tt.typ, tt.store)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("GetCertificates = %d certs, %v; want 1", len(got), err)
+			}
+		})
+	}
+
+	s := NewTrustStore()
+	_, err := s.GetCertificates(context.Background(), truststore.TypeCA, "prod")
+	if !errors.Is(err, ErrTrustStoreNotFound) || !strings.Contains(err.Error(), "add the signers' root or CA certificate to trust store ca:prod") {
+		t.Fatalf("in-memory missing store error = %v", err)
+	}
+}
+
+func FuzzParseCertificates(f *testing.F) {
+	root := newRootCA(f, "root")
+	f.Add(pemOf(root.cert))
+	f.Add(root.cert.Raw)
+	f.Add(append(pemOf(root.cert), pemOf(root.cert)...))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		certs, err := parseCertificates(data)
+		if err != nil {
+			return
+		}
+		if len(certs) == 0 || len(certs) > maxCertsPerFile {
+			t.Fatalf("parsed %d certificates without error", len(certs))
+		}
+		for _, c := range certs {
+			if c == nil {
+				t.Fatal("nil certificate without error")
+			}
+		}
+	})
+}
