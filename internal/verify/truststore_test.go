@@ -97,8 +97,10 @@ func TestLoadTrustStore(t *testing.T) {
 			wantErr: []string{"leaf.pem: certificate CN=leaf,O=Acme,ST=WA,C=US is neither a CA certificate nor self-signed"},
 		},
 		{
-			name:    "intermediate in a tsa store",
-			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "x509/tsa/ts/i.pem"), pemOf(inter.cert)) },
+			name: "intermediate in a tsa store",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "x509/tsa/ts/i.pem"), pemOf(inter.cert))
+			},
 			wantErr: []string{"is not a self-signed root CA; tsa stores hold only"},
 		},
 		{
@@ -115,18 +117,24 @@ func TestLoadTrustStore(t *testing.T) {
 			},
 		},
 		{
-			name:    "invalid store name",
-			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "x509/ca/my store/r.pem"), pemOf(root.cert)) },
+			name: "invalid store name",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "x509/ca/my store/r.pem"), pemOf(root.cert))
+			},
 			wantErr: []string{`store name "my store" is invalid`},
 		},
 		{
-			name:    "unknown store type",
-			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "x509/CA/prod/r.pem"), pemOf(root.cert)) },
+			name: "unknown store type",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "x509/CA/prod/r.pem"), pemOf(root.cert))
+			},
 			wantErr: []string{`unknown trust store type "CA"`},
 		},
 		{
-			name:    "file too large",
-			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "x509/ca/prod/big.pem"), make([]byte, maxCertFileSize+1)) },
+			name: "file too large",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "x509/ca/prod/big.pem"), make([]byte, maxCertFileSize+1))
+			},
 			wantErr: []string{"big.pem: is larger than 1048576 bytes"},
 		},
 		{
