@@ -15,7 +15,7 @@ import (
 )
 
 // Ref names a key: Name alone means the newest version, Name plus Version a
-// specific one. Its text form is "NAME" or "NAME/VERSION".
+// specific one. Its text form is "NAME" or "NAME/VERSION" (see ParseRef).
 type Ref struct {
 	Name    string
 	Version string // "" means the newest version
@@ -23,12 +23,21 @@ type Ref struct {
 
 // Info describes one version of a key without any private material.
 type Info struct {
-	Name      string
-	Version   string
-	Created   time.Time
-	KeyType   string // "RSA-2048", "EC-256", ... as the Notary Project names key specs
-	Chain     []*x509.Certificate
-	Exportable bool // what the policy asked for; hallmark never exports private keys
+	Name    string
+	Version string
+	Created time.Time
+	// KeyType is the Notary Project key spec of the leaf's public key:
+	// "RSA-2048", "RSA-3072", "RSA-4096", "EC-256", "EC-384" or "EC-521".
+	KeyType string
+	// Chain is the certificate chain, leaf first, ending in a self-signed
+	// root. A self-signed key has a chain of one.
+	Chain []*x509.Certificate
+	// Exportable is what the policy asked for. hallmark never exports private
+	// keys; the flag is kept so a policy round-trips to Azure Key Vault.
+	Exportable bool
+	// Policy is the certificate policy the version was made from, with
+	// defaults applied; nil when the provider does not keep it.
+	Policy *Policy
 }
 
 // Key is a usable signing key: a crypto.Signer whose private half stays in the
