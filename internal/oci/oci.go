@@ -1,0 +1,340 @@
+// Package oci is hallmark's one registry client, built on oras-go v2. It
+// resolves tags to digests, lists Notary Project signatures as referrers
+// (through the OCI referrers API, or the referrers tag schema where the
+// registry lacks it), fetches signature manifests and envelopes under size
+// caps, hands notation-go a repository to sign into and verify from, and
+// logs in and out of registries through the docker config.
+//
+// One Client serves every registry: it keeps one HTTP transport so that
+// connections are reused, and one token cache so that a bearer token fetched
+// for a repository is reused until it expires. Errors are sorted onto the
+// sentinels in errors.go, so callers can tell a missing signature from a
+// registry that is down (IsTransient).
+package oci
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+	"oras.land/oras-go/v2/registry/remote/retry"
+)
+
+// maxIdleConnsPerHost raises Go's default of 2 idle connections per host:
+// admission verifies many images from the same few registries at once, and
+// with 2 most requests would pay for a new TLS handshake.
+const maxIdleConnsPerHost = 32
+
+// responseHeaderTimeout bounds how long a registry may take to start
+// answering once a request is sent, so a hung registry cannot stall a caller
+// that has no deadline of its own (the CLI). Callers with a deadline (the
+// admission server) are bounded by their context first.
+const responseHeaderTimeout = 60 * time.Second
+
+// defaultMaxRetries is how many times a request that failed transiently
+// (5xx, 429, 408, a dial timeout) is retried, with backoff, when
+// Options.MaxRetries is zero. Two retries ride out a registry blip without
+// eating much of an admission deadline; the context bounds them anyway.
+const defaultMaxRetries = 2
+
+// defaultUserAgent is sent when Options.UserAgent is empty.
+const defaultUserAgent = "hallmark"
+
+// Options configures a Client. The zero value talks HTTPS with the system
+// roots, reads credentials from the docker config, and retries transient
+// failures twice.
+type Options struct {
+	// PlainHTTP makes every registry be reached over plain HTTP instead of
+	// HTTPS. For the dev registry and local test registries only.
+	PlainHTTP bool
+
+	// PlainHTTPHosts, if set, is asked per registry host (host:port) and
+	// makes that host be reached over plain HTTP when it returns true.
+	// If nil, only PlainHTTP decides.
+	PlainHTTPHosts func(host string) bool
+
+	// InsecureSkipTLSVerify turns off verification of registry
+	// certificates: anyone on the network path can then impersonate the
+	// registry. For testing only. Must be false when HTTPClient is set.
+	InsecureSkipTLSVerify bool
+
+	// RootCAs are the CAs trusted for registry certificates. If nil, the
+	// system roots are used. Must be nil when HTTPClient is set.
+	RootCAs *x509.CertPool
+
+	// ForceReferrersTag makes signatures pushed through this client also be
+	// indexed in the referrers tag schema (an image index tagged
+	// sha256-<hex of the subject digest>), even when the registry supports
+	// the referrers API. This is what notation CLI v1.x does by default, and
+	// keeps signatures visible to clients that only read the tag schema.
+	// It affects writes only: listing always tries the referrers API first.
+	ForceReferrersTag bool
+
+	// CredentialsStore supplies registry credentials and receives them on
+	// Login. If nil, the docker config at ConfigPath is used, with its
+	// credential helpers.
+	CredentialsStore credentials.Store
+
+	// ConfigPath is the docker config file used when CredentialsStore is
+	// nil. If empty, $DOCKER_CONFIG/config.json is used, else
+	// ~/.docker/config.json. A missing file means no credentials.
+	ConfigPath string
+
+	// AllowPlaintextCredentials lets Login write the password into the
+	// docker config file (base64-encoded, not encrypted) when no credential
+	// helper is configured, as `docker login` does. If false, Login fails
+	// with ErrPlaintextCredentials instead. Ignored when CredentialsStore is
+	// set.
+	AllowPlaintextCredentials bool
+
+	// HTTPClient, if set, is used for every request instead of the client
+	// hallmark builds; its transport then owns TLS, so InsecureSkipTLSVerify
+	// and RootCAs must be unset. Retries and OnResponse still wrap it.
+	HTTPClient *http.Client
+
+	// UserAgent is sent with every request. If empty, "hallmark" is used.
+	UserAgent string
+
+	// MaxRetries is how many times a transiently failed request is retried.
+	// If zero, a default (currently 2) is used; if negative, never.
+	MaxRetries int
+
+	// OnResponse, if set, is called once for every HTTP request made
+	// (including retries and token requests) with the host it went to and
+	// the status code, or 0 if no response came back. It runs on the
+	// request path, so it must be fast and safe for concurrent use.
+	OnResponse func(host string, status int)
+}
+
+// Client is hallmark's registry client. It is safe for concurrent use, and
+// meant to be shared: one per process keeps connections and tokens warm.
+type Client struct {
+	opts  Options
+	store credentials.Store
+	auth  *auth.Client
+}
+
+// New builds a Client. It fails if the options conflict or the docker config
+// cannot be read.
+func New(opts Options) (*Client, error) {
+	if opts.HTTPClient != nil && (opts.InsecureSkipTLSVerify || opts.RootCAs != nil) {
+		return nil, errors.New("oci: HTTPClient is set, so TLS is its transport's business: leave InsecureSkipTLSVerify and RootCAs unset")
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = defaultUserAgent
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = defaultMaxRetries
+	}
+
+	store, err := credentialStore(opts)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{opts: opts, store: store}
+	c.auth = &auth.Client{
+		Client:     newHTTPClient(opts),
+		Credential: credentials.Credential(store),
+		// A per-client cache: tokens are scoped to this client's
+		// credentials, never shared through oras-go's global cache.
+		Cache: auth.NewCache(),
+	}
+	c.auth.SetUserAgent(opts.UserAgent)
+	return c, nil
+}
+
+// credentialStore returns the configured store, or the docker config one.
+func credentialStore(opts Options) (credentials.Store, error) {
+	if opts.CredentialsStore != nil {
+		return opts.CredentialsStore, nil
+	}
+	storeOpts := credentials.StoreOptions{
+		AllowPlaintextPut: opts.AllowPlaintextCredentials,
+		// As docker does: with no helper configured, use the platform's
+		// default one if it is installed.
+		DetectDefaultNativeStore: true,
+	}
+	var (
+		store *credentials.DynamicStore
+		err   error
+	)
+	if opts.ConfigPath != "" {
+		store, err = credentials.NewStore(opts.ConfigPath, storeOpts)
+	} else {
+		store, err = credentials.NewStoreFromDocker(storeOpts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("oci: read the docker config: %w", err)
+	}
+	return store, nil
+}
+
+// newHTTPClient builds the HTTP client under the auth client: retries on
+// top, then the response observer, then one shared transport.
+func newHTTPClient(opts Options) *http.Client {
+	var hc http.Client
+	var base http.RoundTripper
+	if opts.HTTPClient != nil {
+		hc = *opts.HTTPClient
+		base = hc.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+	} else {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+		t.ResponseHeaderTimeout = responseHeaderTimeout
+		t.TLSClientConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			RootCAs:    opts.RootCAs,
+			// Loudly named in Options; off unless asked for.
+			InsecureSkipVerify: opts.InsecureSkipTLSVerify,
+		}
+		base = t
+	}
+	if opts.OnResponse != nil {
+		base = &observer{base: base, onResponse: opts.OnResponse}
+	}
+	if opts.MaxRetries > 0 {
+		policy := &retry.GenericPolicy{
+			Retryable: retry.DefaultPredicate,
+			Backoff:   retry.DefaultBackoff,
+			MinWait:   200 * time.Millisecond,
+			MaxWait:   3 * time.Second,
+			MaxRetry:  opts.MaxRetries,
+		}
+		base = &retry.Transport{Base: base, Policy: func() retry.Policy { return policy }}
+	}
+	hc.Transport = base
+	return &hc
+}
+
+// observer reports every round trip to Options.OnResponse.
+type observer struct {
+	base       http.RoundTripper
+	onResponse func(host string, status int)
+}
+
+func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := o.base.RoundTrip(req)
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+	}
+	o.onResponse(req.URL.Host, status)
+	return resp, err
+}
+
+// plainHTTP reports whether host is reached over plain HTTP.
+func (c *Client) plainHTTP(host string) bool {
+	return c.opts.PlainHTTP || (c.opts.PlainHTTPHosts != nil && c.opts.PlainHTTPHosts(host))
+}
+
+// Repository returns an oras-go repository for ref's repository, using this
+// client's connections, credentials and token cache. The tag or digest in
+// ref, if any, is kept in the repository's Reference but not otherwise used.
+//
+// When Options.ForceReferrersTag is set, the repository is set to use the
+// referrers tag schema for both pushing and listing; use ListSignatures or
+// NotationRepository to list with the referrers API first. ctx is unused
+// today and reserved for credential lookups that may need I/O.
+func (c *Client) Repository(ctx context.Context, ref string) (*remote.Repository, error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	return c.repository(r, c.opts.ForceReferrersTag), nil
+}
+
+// repository builds the oras-go repository for r. forceTag pins the
+// referrers tag schema.
+func (c *Client) repository(r registry.Reference, forceTag bool) *remote.Repository {
+	repo := &remote.Repository{
+		Client:    c.auth,
+		Reference: r,
+		PlainHTTP: c.plainHTTP(r.Registry),
+	}
+	if forceTag {
+		// Cannot fail on a fresh repository: the capability is unset.
+		_ = repo.SetReferrersCapability(false)
+	}
+	return repo
+}
+
+// Resolve resolves ref to the descriptor of the manifest it names: a tag is
+// looked up, a digest is checked to exist. Errors: ErrInvalidReference (also
+// when ref has neither tag nor digest), ErrNotFound naming the tag, manifest
+// or repository that is missing, and the registry errors of Classify.
+func (c *Client) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	r, err := parseWithReference(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return c.resolve(ctx, c.repository(r, false), r)
+}
+
+func (c *Client) resolve(ctx context.Context, repo *remote.Repository, r registry.Reference) (ocispec.Descriptor, error) {
+	desc, err := repo.Resolve(ctx, r.Reference)
+	if err != nil {
+		if errors.Is(err, errdef.ErrNotFound) {
+			return ocispec.Descriptor{}, c.whatIsMissing(ctx, r, err)
+		}
+		return ocispec.Descriptor{}, classify(err, targetOf(r))
+	}
+	if r.ValidateReferenceAsDigest() == nil && desc.Digest.String() != r.Reference {
+		// oras-go checks this too; a registry answering with another
+		// manifest than the one asked for must never slip through.
+		return ocispec.Descriptor{}, fmt.Errorf("registry %s answered %s for %s", r.Registry, desc.Digest, r)
+	}
+	return desc, nil
+}
+
+// whatIsMissing turns a manifest HEAD 404, which has no body to say what is
+// missing, into "repository not found" or "tag/manifest not found" by asking
+// for one tag of the repository. This costs a request only on failure.
+func (c *Client) whatIsMissing(ctx context.Context, r registry.Reference, notFound error) error {
+	t := targetOf(r)
+	probe := c.repository(r, false)
+	probe.TagListPageSize = 1
+	err := probe.Tags(ctx, "", func([]string) error { return errStopTags })
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) && resp.StatusCode == http.StatusNotFound && hasErrorCode(resp, errcode.ErrorCodeNameUnknown) {
+		return &Error{
+			Kind:       ErrNotFound,
+			Registry:   r.Registry,
+			StatusCode: http.StatusNotFound,
+			Summary:    fmt.Sprintf("repository %s not found", t.repoName()),
+			Err:        notFound,
+		}
+	}
+	return classify(notFound, t)
+}
+
+// errStopTags ends the tag listing after its first page.
+var errStopTags = errors.New("stop")
+
+// parseWithReference parses ref and requires a tag or digest.
+func parseWithReference(ref string) (registry.Reference, error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return registry.Reference{}, err
+	}
+	if r.Reference == "" {
+		return registry.Reference{}, &Error{
+			Kind:    ErrInvalidReference,
+			Summary: fmt.Sprintf("reference %q has no tag or digest: add :TAG or @sha256:DIGEST", ref),
+		}
+	}
+	return r, nil
+}

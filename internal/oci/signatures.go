@@ -1,0 +1,312 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	notationregistry "github.com/notaryproject/notation-go/registry"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+)
+
+// ArtifactTypeSignature is the artifact type of a Notary Project signature:
+// the manifest's artifactType (OCI 1.1 shape) or its config.mediaType
+// (legacy shape, written by notation-go v1.x), and what a referrers list
+// reports either way.
+const ArtifactTypeSignature = notationregistry.ArtifactTypeNotation
+
+// mediaTypeArtifactManifest is the OCI artifact manifest from the image-spec
+// 1.1 release candidates, which has blobs instead of layers. Early notation
+// releases wrote it and notation-go still reads it, so hallmark does too.
+const mediaTypeArtifactManifest = "application/vnd.oci.artifact.manifest.v1+json"
+
+// Size caps for signature content, the same as notation-go's so that
+// anything notation accepts, hallmark accepts, and nothing bigger is read.
+const (
+	// maxSignatureManifestBytes: a signature manifest is a few hundred
+	// bytes plus annotations; 4 MiB is notation-go's limit.
+	maxSignatureManifestBytes = 4 << 20
+	// maxEnvelopeBytes: an envelope holds a payload and a certificate chain
+	// (with a timestamp token, a few KiB to some tens of KiB); 32 MiB is
+	// notation-go's limit.
+	maxEnvelopeBytes = 32 << 20
+	// maxListedSignatures bounds a listing. oras-go follows referrers pages
+	// without a page limit, so a hostile registry could otherwise page
+	// forever; notation stops verifying after 100 signatures by default,
+	// and no real image carries anywhere near 1000.
+	maxListedSignatures = 1000
+)
+
+// ListSignatures resolves ref and lists the Notary Project signatures that
+// refer to it, in the registry's order. It uses the referrers API and falls
+// back to the referrers tag schema when the registry lacks the API (oras-go
+// detects this on the first call); Options.ForceReferrersTag does not change
+// listing. Both manifest shapes are found, since the referrers list carries
+// the signature artifact type for either. Descriptors other than image (or
+// legacy artifact) manifests are left out, as they cannot hold a signature.
+//
+// It returns the subject's descriptor and the signature manifests'
+// descriptors; no signatures is not an error.
+func (c *Client) ListSignatures(ctx context.Context, ref string) (subject ocispec.Descriptor, sigs []ocispec.Descriptor, err error) {
+	r, err := parseWithReference(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, err
+	}
+	repo := c.repository(r, false)
+	subject, err = c.resolve(ctx, repo, r)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, err
+	}
+	t := targetOf(r)
+	t.tag, t.digest = "", subject.Digest.String()
+
+	errTooMany := &Error{
+		Kind:     ErrTooLarge,
+		Registry: r.Registry,
+		Summary:  fmt.Sprintf("%s has more than %d signatures; hallmark lists at most that many", t.repoName()+"@"+t.digest, maxListedSignatures),
+	}
+	err = repo.Referrers(ctx, subject, ArtifactTypeSignature, func(page []ocispec.Descriptor) error {
+		for _, d := range page {
+			if d.MediaType != ocispec.MediaTypeImageManifest && d.MediaType != mediaTypeArtifactManifest {
+				continue
+			}
+			if len(sigs) == maxListedSignatures {
+				return errTooMany
+			}
+			sigs = append(sigs, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return ocispec.Descriptor{}, nil, classify(err, t)
+	}
+	return subject, sigs, nil
+}
+
+// FetchSignature fetches the signature manifest sigManifest from ref's
+// repository (ref's tag or digest is ignored), checks that it is a Notary
+// Project signature in either shape, and fetches its envelope. Both are
+// verified against their descriptors' digests and sizes, and refused with
+// ErrTooLarge above notation-go's limits before anything is read.
+//
+// A legacy artifact manifest is returned as an ocispec.Manifest with its
+// blobs as layers and its media type kept.
+func (c *Client) FetchSignature(ctx context.Context, ref string, sigManifest ocispec.Descriptor) (manifest ocispec.Manifest, envelopeMediaType string, envelope []byte, err error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return ocispec.Manifest{}, "", nil, err
+	}
+	repo := c.repository(r, false)
+	t := targetOf(r)
+	t.tag, t.digest = "", sigManifest.Digest.String()
+	where := t.repoName() + "@" + t.digest
+
+	notSig := func(format string, args ...any) error {
+		return &Error{Kind: ErrNotSignature, Registry: r.Registry, Summary: where + ": " + fmt.Sprintf(format, args...)}
+	}
+	if sigManifest.MediaType != ocispec.MediaTypeImageManifest && sigManifest.MediaType != mediaTypeArtifactManifest {
+		return ocispec.Manifest{}, "", nil, notSig("media type %q is not a manifest that can hold a signature", sigManifest.MediaType)
+	}
+	if sigManifest.Size > maxSignatureManifestBytes {
+		return ocispec.Manifest{}, "", nil, &Error{Kind: ErrTooLarge, Registry: r.Registry,
+			Summary: fmt.Sprintf("signature manifest %s is %d bytes, more than the %d accepted", where, sigManifest.Size, maxSignatureManifestBytes)}
+	}
+	raw, err := content.FetchAll(ctx, repo.Manifests(), sigManifest)
+	if err != nil {
+		return ocispec.Manifest{}, "", nil, classify(err, t)
+	}
+	manifest, err = decodeManifest(sigManifest.MediaType, raw)
+	if err != nil {
+		return ocispec.Manifest{}, "", nil, notSig("cannot decode the manifest: %v", err)
+	}
+	if manifest.ArtifactType != ArtifactTypeSignature && manifest.Config.MediaType != ArtifactTypeSignature {
+		return ocispec.Manifest{}, "", nil, notSig("neither artifactType nor config.mediaType is %s", ArtifactTypeSignature)
+	}
+	if len(manifest.Layers) != 1 {
+		return ocispec.Manifest{}, "", nil, notSig("has %d layers, want exactly one envelope", len(manifest.Layers))
+	}
+
+	env := manifest.Layers[0]
+	if env.Size > maxEnvelopeBytes {
+		return ocispec.Manifest{}, "", nil, &Error{Kind: ErrTooLarge, Registry: r.Registry,
+			Summary: fmt.Sprintf("signature envelope of %s is %d bytes, more than the %d accepted", where, env.Size, maxEnvelopeBytes)}
+	}
+	envelope, err = content.FetchAll(ctx, repo.Blobs(), env)
+	if err != nil {
+		bt := t
+		bt.digest, bt.blob = env.Digest.String(), true
+		return ocispec.Manifest{}, "", nil, classify(err, bt)
+	}
+	return manifest, env.MediaType, envelope, nil
+}
+
+// decodeManifest decodes an image manifest, or a legacy artifact manifest
+// into the image manifest shape.
+func decodeManifest(mediaType string, raw []byte) (ocispec.Manifest, error) {
+	if mediaType != mediaTypeArtifactManifest {
+		var m ocispec.Manifest
+		err := json.Unmarshal(raw, &m)
+		return m, err
+	}
+	var a struct {
+		MediaType    string               `json:"mediaType"`
+		ArtifactType string               `json:"artifactType"`
+		Blobs        []ocispec.Descriptor `json:"blobs"`
+		Subject      *ocispec.Descriptor  `json:"subject"`
+		Annotations  map[string]string    `json:"annotations"`
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return ocispec.Manifest{}, err
+	}
+	return ocispec.Manifest{
+		MediaType:    mediaTypeArtifactManifest,
+		ArtifactType: a.ArtifactType,
+		Layers:       a.Blobs,
+		Subject:      a.Subject,
+		Annotations:  a.Annotations,
+	}, nil
+}
+
+// NotationRepository is the repository notation-go signs into and verifies
+// from (it implements notation-go's registry.Repository). It adds to
+// notation-go's own implementation:
+//
+//   - reads (Resolve, ListSignatures, FetchSignatureBlob) always try the
+//     referrers API first, while PushSignature honours
+//     Options.ForceReferrersTag;
+//   - every error is classified (see Classify), and the first one is kept
+//     for RegistryErr, because notation.Verify flattens registry errors into
+//     strings and a caller could not otherwise tell "no signature" from
+//     "registry down";
+//   - a failure to delete the outdated referrers tag index after a push,
+//     which leaves the signature pushed, is a warning (see Warnings), not an
+//     error.
+//
+// Create one per signing or verification; it is safe for concurrent use.
+type NotationRepository struct {
+	read, write notationregistry.Repository
+	target      target
+
+	mu       sync.Mutex
+	firstErr error
+	warnings []string
+}
+
+var _ notationregistry.Repository = (*NotationRepository)(nil)
+
+// NotationRepository returns the repository for ref's repository, to pass to
+// notation.Sign or notation.Verify with ref as the artifact reference.
+// notation-go v1.3 pushes signatures in the legacy shape
+// (config.mediaType = application/vnd.cncf.notary.signature, no
+// artifactType). ctx is unused today and reserved for credential lookups
+// that may need I/O.
+func (c *Client) NotationRepository(ctx context.Context, ref string) (*NotationRepository, error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	return &NotationRepository{
+		read:   notationregistry.NewRepository(c.repository(r, false)),
+		write:  notationregistry.NewRepository(c.repository(r, c.opts.ForceReferrersTag)),
+		target: target{registry: r.Registry, repository: r.Repository},
+	}, nil
+}
+
+// Resolve resolves a tag or digest in the repository.
+func (n *NotationRepository) Resolve(ctx context.Context, reference string) (ocispec.Descriptor, error) {
+	desc, err := n.read.Resolve(ctx, reference)
+	t := n.target
+	if (registry.Reference{Reference: reference}).ValidateReferenceAsDigest() == nil {
+		t.digest = reference
+	} else {
+		t.tag = reference
+	}
+	return desc, n.record(err, t)
+}
+
+// ListSignatures lists signature manifests referring to desc, page by page.
+func (n *NotationRepository) ListSignatures(ctx context.Context, desc ocispec.Descriptor, fn func(signatureManifests []ocispec.Descriptor) error) error {
+	var fnErr error
+	err := n.read.ListSignatures(ctx, desc, func(page []ocispec.Descriptor) error {
+		fnErr = fn(page)
+		return fnErr
+	})
+	if err != nil && fnErr != nil && errors.Is(err, fnErr) {
+		// The caller's own error (notation uses one to stop early) is not a
+		// registry failure.
+		return err
+	}
+	t := n.target
+	t.digest = desc.Digest.String()
+	return n.record(err, t)
+}
+
+// FetchSignatureBlob fetches the envelope of the signature manifest desc,
+// under notation-go's size caps.
+func (n *NotationRepository) FetchSignatureBlob(ctx context.Context, desc ocispec.Descriptor) ([]byte, ocispec.Descriptor, error) {
+	blob, blobDesc, err := n.read.FetchSignatureBlob(ctx, desc)
+	t := n.target
+	t.digest = desc.Digest.String()
+	return blob, blobDesc, n.record(err, t)
+}
+
+// PushSignature pushes the envelope blob and a signature manifest for
+// subject. When only the clean-up of the outdated referrers tag index
+// failed, the signature is in place: that is recorded in Warnings, and
+// PushSignature succeeds with a zero manifestDesc, which notation.Sign does
+// not use.
+func (n *NotationRepository) PushSignature(ctx context.Context, mediaType string, blob []byte, subject ocispec.Descriptor, annotations map[string]string) (blobDesc, manifestDesc ocispec.Descriptor, err error) {
+	blobDesc, manifestDesc, err = n.write.PushSignature(ctx, mediaType, blob, subject, annotations)
+	var refErr *remote.ReferrersError
+	if errors.As(err, &refErr) && refErr.IsReferrersIndexDelete() {
+		n.warn(fmt.Sprintf("signature pushed, but the outdated referrers index of %s@%s could not be deleted; the registry may need garbage collection: %s",
+			n.target.repoName(), subject.Digest, redact(err.Error())))
+		return blobDesc, manifestDesc, nil
+	}
+	t := n.target
+	t.digest = subject.Digest.String()
+	return blobDesc, manifestDesc, n.record(err, t)
+}
+
+// RegistryErr returns the first registry error any method returned, already
+// classified, or nil. After notation.Verify or notation.Sign fails, it tells
+// whether the registry was at fault (and with IsTransient, whether to retry)
+// where notation's own error has only the text.
+func (n *NotationRepository) RegistryErr() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.firstErr
+}
+
+// Warnings returns problems that did not fail an operation, for the caller
+// to show.
+func (n *NotationRepository) Warnings() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.warnings)
+}
+
+func (n *NotationRepository) record(err error, t target) error {
+	if err == nil {
+		return nil
+	}
+	err = classify(err, t)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.firstErr == nil {
+		n.firstErr = err
+	}
+	return err
+}
+
+func (n *NotationRepository) warn(msg string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.warnings = append(n.warnings, msg)
+}
