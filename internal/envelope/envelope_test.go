@@ -248,3 +248,42 @@ func TestKeyType(t *testing.T) {
 	}
 }
 
+func TestDescribeTimestamp(t *testing.T) {
+	tsa := signingtest.NewTSA(t)
+	tsa.Accuracy = 1500 * time.Millisecond
+	key := signingtest.Key(t, signingtest.EC256)
+	chain := signingtest.Chain(t, key, "describe timestamp")
+	for _, format := range []string{"cose", "jws"} {
+		t.Run(format, func(t *testing.T) {
+			env, mt, err := signing.SignEnvelope(context.Background(), key, chain, testArtifact(), signing.Options{
+				Format: format, TimestampURL: tsa.URL, TimestampRootCAs: tsa.RootPool(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := Describe(mt, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := d.UnsignedAttributes.Timestamp
+			if ts == nil {
+				t.Fatal("no timestamp described")
+			}
+			if ts.Error != "" {
+				t.Errorf("timestamp error: %s", ts.Error)
+			}
+			if ts.Accuracy != "1.5s" {
+				t.Errorf("accuracy = %q, want 1.5s", ts.Accuracy)
+			}
+			if d := time.Since(ts.GenTime); d < 0 || d > time.Minute {
+				t.Errorf("genTime %v is not about now", ts.GenTime)
+			}
+			if !ts.Earliest.Equal(ts.GenTime.Add(-1500*time.Millisecond)) || !ts.Latest.Equal(ts.GenTime.Add(1500*time.Millisecond)) {
+				t.Errorf("bounds [%v, %v] are not genTime %v ± 1.5s", ts.Earliest, ts.Latest, ts.GenTime)
+			}
+			if len(ts.Certificates) != 1 || ts.Certificates[0].Subject != tsa.Cert.Subject.String() {
+				t.Errorf("timestamp certificates = %+v, want the TSA's", ts.Certificates)
+			}
+		})
+	}
+}

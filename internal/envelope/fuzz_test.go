@@ -1,11 +1,13 @@
 package envelope
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"testing"
 
+	"github.com/hallmark-dev/hallmark/internal/signing"
 	"github.com/hallmark-dev/hallmark/internal/signing/signingtest"
 )
 
@@ -34,6 +36,17 @@ func FuzzDescribe(f *testing.F) {
 			f.Add(isJWS, env[:len(env)/3])
 			f.Add(1-isJWS, env)
 		}
+	}
+	// Timestamped envelopes reach the RFC 3161 token parser.
+	tsa := signingtest.NewTSA(f)
+	for i, format := range []string{"cose", "jws"} {
+		env, _, err := signing.SignEnvelope(context.Background(), ec, signingtest.Chain(f, ec, "fuzz ts"), testArtifact(), signing.Options{
+			Format: format, TimestampURL: tsa.URL, TimestampRootCAs: tsa.RootPool(),
+		})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), env)
 	}
 	f.Add(uint8(0), []byte{0xd2, 0x84, 0x40, 0xa0, 0xf6, 0x40}) // COSE_Sign1 tag with empty fields
 	f.Add(uint8(1), []byte(`{"payload":"","protected":"","header":{},"signature":""}`))
