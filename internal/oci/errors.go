@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
@@ -176,6 +177,12 @@ func classify(err error, t target) error {
 		host = "the registry"
 	}
 	switch {
+	case errors.Is(err, auth.ErrBasicCredentialNotFound) || isMissingBasicCredential(err):
+		// The registry asked for basic auth and no credentials were
+		// found for it: oras-go gives up before a second 401.
+		return &Error{Kind: ErrUnauthorized, Registry: t.registry, StatusCode: http.StatusUnauthorized,
+			Summary: fmt.Sprintf("%s requires credentials (401): %s", host, loginHint(t.registry)),
+			Err:     err}
 	case errors.Is(err, errdef.ErrNotFound):
 		return &Error{Kind: ErrNotFound, Registry: t.registry, StatusCode: http.StatusNotFound, Summary: t.notFound(), Err: err}
 	case errors.Is(err, errdef.ErrSizeExceedsLimit):
@@ -199,8 +206,7 @@ func classifyStatus(err error, resp *errcode.ErrorResponse, t target) error {
 	switch {
 	case code == http.StatusUnauthorized:
 		e.Kind = ErrUnauthorized
-		e.Summary = fmt.Sprintf("registry %s refused the credentials (401): run `hallmark login %s` or check the docker config",
-			t.registry, t.registry)
+		e.Summary = fmt.Sprintf("registry %s refused the credentials (401): %s", t.registry, loginHint(t.registry))
 	case code == http.StatusForbidden:
 		e.Kind = ErrForbidden
 		e.Summary = fmt.Sprintf("registry %s denied access to %s (403): the credentials lack permission for it",
@@ -223,6 +229,14 @@ func classifyStatus(err error, resp *errcode.ErrorResponse, t target) error {
 	return e
 }
 
+// loginHint says how to give hallmark credentials for registry.
+func loginHint(registry string) string {
+	if registry == "" {
+		return "run `hallmark login REGISTRY` or check the docker config"
+	}
+	return fmt.Sprintf("run `hallmark login %s` or check the docker config", registry)
+}
+
 func hasErrorCode(resp *errcode.ErrorResponse, code string) bool {
 	for _, e := range resp.Errors {
 		if e.Code == code {
@@ -230,6 +244,12 @@ func hasErrorCode(resp *errcode.ErrorResponse, code string) bool {
 		}
 	}
 	return false
+}
+
+// isMissingBasicCredential matches oras-go's error for stored credentials
+// that lack a username or password, which has no sentinel, only this text.
+func isMissingBasicCredential(err error) bool {
+	return strings.Contains(err.Error(), "missing username or password for basic auth")
 }
 
 // isTLSError reports failures that come from TLS setup rather than from the
