@@ -1,0 +1,434 @@
+package cli
+
+import (
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/local"
+)
+
+func newKeyCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "key",
+		Short: "Create, rotate and list signing keys and their certificates",
+		Long: `Manage signing keys in the key store. A key is created from a certificate
+policy (Azure Key Vault's JSON form) and gets versions: each create or rotate
+makes a new one. NAME means the newest version, NAME/VERSION a specific one.
+
+Private keys never leave the store: they are encrypted at rest and there is no
+command to export them. Certificates are public and can be exported.`,
+	}
+	cmd.AddCommand(newKeyCreateCmd(g), newKeyRotateCmd(g), newKeyListCmd(g), newKeyShowCmd(g), newKeyExportCertCmd(g))
+	return cmd
+}
+
+// openStore opens the local key store with the passphrase from
+// --passphrase-file or $HALLMARK_PASSPHRASE.
+func (g *globalOptions) openStore() (*local.Store, error) {
+	dir, err := g.resolveStoreDir()
+	if err != nil {
+		return nil, err
+	}
+	var pass []byte
+	switch {
+	case g.passphraseFile != "":
+		data, err := os.ReadFile(g.passphraseFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --passphrase-file: %w", err)
+		}
+		pass = []byte(strings.TrimRight(string(data), "\r\n"))
+		if len(pass) == 0 {
+			return nil, fmt.Errorf("--passphrase-file %s is empty", g.passphraseFile)
+		}
+	case os.Getenv("HALLMARK_PASSPHRASE") != "":
+		pass = []byte(os.Getenv("HALLMARK_PASSPHRASE"))
+	}
+	return local.Open(dir, local.Options{
+		Passphrase: pass,
+		Warn:       func(msg string) { fmt.Fprintf(g.err, "WARNING: %s\n", msg) },
+	})
+}
+
+// policyFlags override fields of the certificate policy, or stand in for a
+// policy file for common cases.
+type policyFlags struct {
+	file           string
+	subject        string
+	keyType        string
+	keySize        int
+	curve          string
+	validityMonths int
+	issuer         string
+	ca             bool
+}
+
+func (p *policyFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&p.file, "policy", "", "certificate policy file (Azure Key Vault's JSON form); flags below override its fields")
+	f.StringVar(&p.subject, "subject", "", `certificate subject DN, e.g. "CN=release,O=Acme,ST=WA,C=US"`)
+	f.StringVar(&p.keyType, "key-type", "", "key type: RSA or EC")
+	f.IntVar(&p.keySize, "key-size", 0, "RSA key size: 2048, 3072 or 4096")
+	f.StringVar(&p.curve, "curve", "", "EC curve: P-256, P-384 or P-521")
+	f.IntVar(&p.validityMonths, "validity-months", 0, "certificate validity in months")
+	f.StringVar(&p.issuer, "issuer", "", `"Self" or the name of a CA key in the store that issues the certificate`)
+	f.BoolVar(&p.ca, "ca", false, "make a CA key that issues other keys' certificates (it cannot sign images)")
+}
+
+// policy builds the certificate policy from the file (or defaults) and the
+// flags; it returns nil, nil when neither a file nor any flag was given.
+func (p *policyFlags) policy(cmd *cobra.Command, required bool) (*keys.Policy, error) {
+	changed := false
+	for _, name := range []string{"subject", "key-type", "key-size", "curve", "validity-months", "issuer", "ca"} {
+		changed = changed || cmd.Flags().Changed(name)
+	}
+	if p.file == "" && !changed && !required {
+		return nil, nil
+	}
+	var pol *keys.Policy
+	if p.file != "" {
+		data, err := readCapped(p.file, keys.MaxPolicySize)
+		if err != nil {
+			return nil, err
+		}
+		if pol, err = keys.ParsePolicy(data); err != nil {
+			return nil, fmt.Errorf("certificate policy %s: %w", p.file, err)
+		}
+	} else {
+		pol = keys.DefaultPolicy()
+	}
+	if p.subject != "" {
+		pol.X509.Subject = p.subject
+	}
+	if p.keyType != "" {
+		pol.Key.KeyType = strings.ToUpper(p.keyType)
+		if pol.Key.KeyType == keys.KeyTypeEC && p.keySize == 0 {
+			pol.Key.KeySize = 0
+		}
+		if strings.HasPrefix(pol.Key.KeyType, keys.KeyTypeRSA) && p.curve == "" {
+			pol.Key.Curve = ""
+		}
+	}
+	if p.keySize != 0 {
+		pol.Key.KeySize = p.keySize
+	}
+	if p.curve != "" {
+		pol.Key.Curve = p.curve
+		if p.keyType == "" {
+			pol.Key.KeyType = keys.KeyTypeEC
+			if p.keySize == 0 {
+				pol.Key.KeySize = 0
+			}
+		}
+	}
+	if p.validityMonths != 0 {
+		pol.X509.ValidityInMonths = p.validityMonths
+	}
+	if p.issuer != "" {
+		pol.Issuer.Name = p.issuer
+	}
+	if p.ca {
+		pol.X509.BasicConstraints = &keys.BasicConstraints{CA: true}
+		pol.X509.EKUs, pol.X509.KeyUsage = nil, nil
+	}
+	pol.ApplyDefaults()
+	if err := pol.Validate(); err != nil {
+		return nil, err
+	}
+	return pol, nil
+}
+
+func newKeyCreateCmd(g *globalOptions) *cobra.Command {
+	pf := &policyFlags{}
+	var output string
+	cmd := &cobra.Command{
+		Use:   "create NAME [--policy FILE]",
+		Short: "Create a signing key and its certificate from a certificate policy",
+		Long: `Create version 1 of a key and its certificate from a certificate policy: the
+JSON that Azure Key Vault takes (az keyvault certificate create -p @policy.json),
+or hallmark's default (self-signed RSA 2048, code signing, 12 months) changed by
+flags. Policies that the Notary Project forbids (serverAuth EKU, RSA < 2048, ...)
+are refused with the field at fault.`,
+		Example: `  hallmark key create release --policy policy.json
+  hallmark key create release --subject "CN=release,O=Acme,ST=WA,C=US" --key-type EC --curve P-384
+  hallmark key create acme-ca --ca --subject "CN=Acme CA,O=Acme,ST=WA,C=US" --validity-months 60
+  hallmark key create build --issuer acme-ca --subject "CN=build,O=Acme,ST=WA,C=US"`,
+		Args: exactArgs(1, "a key name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			pol, err := pf.policy(cmd, true)
+			if err != nil {
+				return err
+			}
+			for _, w := range pol.Warnings() {
+				fmt.Fprintf(g.err, "Warning: %s\n", w)
+			}
+			store, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			info, err := store.Create(cmd.Context(), args[0], pol)
+			if err != nil {
+				return err
+			}
+			return printKeyInfo(g.out, output, "Created", info)
+		},
+	}
+	pf.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", `output format: "text" or "json"`)
+	return cmd
+}
+
+func newKeyRotateCmd(g *globalOptions) *cobra.Command {
+	pf := &policyFlags{}
+	var output string
+	cmd := &cobra.Command{
+		Use:   "rotate NAME [--policy FILE]",
+		Short: "Make a new version of a key, with a new key pair and certificate",
+		Long: `Make a new version of a key: a new key pair and a new certificate, from the
+policy of the newest version, or from --policy and the flags. Older versions
+stay, so signatures they made still verify while their certificates are trusted;
+NAME now means the new version.`,
+		Args: exactArgs(1, "a key name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			pol, err := pf.policy(cmd, false)
+			if err != nil {
+				return err
+			}
+			store, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			info, err := store.Rotate(cmd.Context(), args[0], pol)
+			if err != nil {
+				return err
+			}
+			return printKeyInfo(g.out, output, "Rotated", info)
+		},
+	}
+	pf.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", `output format: "text" or "json"`)
+	return cmd
+}
+
+// keyView is the JSON form of a key version.
+type keyView struct {
+	Name       string     `json:"name"`
+	Version    string     `json:"version"`
+	Created    time.Time  `json:"created"`
+	KeyType    string     `json:"keyType"`
+	Exportable bool       `json:"exportable"`
+	Chain      []certView `json:"certificates"`
+}
+
+type certView struct {
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	Serial     string    `json:"serialNumber"`
+	NotBefore  time.Time `json:"notBefore"`
+	NotAfter   time.Time `json:"notAfter"`
+	Thumbprint string    `json:"sha256Thumbprint"`
+}
+
+func viewKey(info keys.Info) keyView {
+	v := keyView{Name: info.Name, Version: info.Version, Created: info.Created, KeyType: info.KeyType, Exportable: info.Exportable}
+	for _, c := range info.Chain {
+		v.Chain = append(v.Chain, certView{
+			Subject:    c.Subject.String(),
+			Issuer:     c.Issuer.String(),
+			Serial:     fmt.Sprintf("%x", c.SerialNumber),
+			NotBefore:  c.NotBefore.UTC(),
+			NotAfter:   c.NotAfter.UTC(),
+			Thumbprint: keys.Thumbprint(c),
+		})
+	}
+	return v
+}
+
+func printKeyInfo(w io.Writer, output, verb string, info keys.Info) error {
+	v := viewKey(info)
+	if output == "json" {
+		return writeJSON(w, v)
+	}
+	if verb != "" {
+		fmt.Fprintf(w, "%s key %s/%s.\n", verb, v.Name, v.Version)
+	}
+	fmt.Fprintf(w, "Name:        %s\nVersion:     %s\nCreated:     %s\nKey type:    %s\n", v.Name, v.Version, fmtTime(v.Created), v.KeyType)
+	for i, c := range v.Chain {
+		label := "Certificate"
+		if i > 0 {
+			label = fmt.Sprintf("Issuer cert %d", i)
+		}
+		fmt.Fprintf(w, "%s:\n  Subject:     %s\n  Issuer:      %s\n  Serial:      %s\n  Valid:       %s to %s\n  SHA-256:     %s\n",
+			label, c.Subject, c.Issuer, c.Serial, fmtTime(c.NotBefore), fmtTime(c.NotAfter), c.Thumbprint)
+	}
+	return nil
+}
+
+func newKeyListCmd(g *globalOptions) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the keys and versions in the key store",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			store, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			infos, err := store.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			views := make([]keyView, 0, len(infos))
+			for _, in := range infos {
+				views = append(views, viewKey(in))
+			}
+			if output == "json" {
+				return writeJSON(g.out, views)
+			}
+			if len(views) == 0 {
+				fmt.Fprintln(g.out, "No keys. Create one with 'hallmark key create NAME --policy FILE'.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tKEY TYPE\tSUBJECT\tEXPIRES\tCREATED")
+			for _, v := range views {
+				subject, expires := "", ""
+				if len(v.Chain) > 0 {
+					subject, expires = v.Chain[0].Subject, fmtTime(v.Chain[0].NotAfter)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Version, v.KeyType, subject, expires, fmtTime(v.Created))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", `output format: "text" or "json"`)
+	return cmd
+}
+
+func newKeyShowCmd(g *globalOptions) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show NAME[/VERSION]",
+		Short: "Show a key version: subject, issuer, serial, validity, SHA-256 thumbprint, key type",
+		Args:  exactArgs(1, "a key NAME or NAME/VERSION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			info, err := getKey(cmd, g, args[0])
+			if err != nil {
+				return err
+			}
+			return printKeyInfo(g.out, output, "", info)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", `output format: "text" or "json"`)
+	return cmd
+}
+
+func newKeyExportCertCmd(g *globalOptions) *cobra.Command {
+	var outFile string
+	cmd := &cobra.Command{
+		Use:   "export-cert NAME[/VERSION]",
+		Short: "Print a key version's certificate chain as PEM, leaf first (never the private key)",
+		Example: `  hallmark key export-cert release > release.pem
+  mkdir -p truststore/x509/ca/release && hallmark key export-cert release --root-only > truststore/x509/ca/release/root.pem`,
+		Args: exactArgs(1, "a key NAME or NAME/VERSION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			info, err := getKey(cmd, g, args[0])
+			if err != nil {
+				return err
+			}
+			chain := info.Chain
+			if rootOnly, _ := cmd.Flags().GetBool("root-only"); rootOnly && len(chain) > 0 {
+				chain = chain[len(chain)-1:]
+			}
+			var b strings.Builder
+			for _, c := range chain {
+				pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+			}
+			if outFile != "" {
+				return writeFileAtomic(outFile, []byte(b.String()), 0o644)
+			}
+			_, err = io.WriteString(g.out, b.String())
+			return err
+		},
+	}
+	cmd.Flags().Bool("root-only", false, "print only the root certificate of the chain (what a trust store needs)")
+	cmd.Flags().StringVar(&outFile, "out", "", "write to this file instead of standard output")
+	return cmd
+}
+
+func getKey(cmd *cobra.Command, g *globalOptions, s string) (keys.Info, error) {
+	ref, err := keys.ParseRef(s)
+	if err != nil {
+		return keys.Info{}, usageError{err}
+	}
+	store, err := g.openStore()
+	if err != nil {
+		return keys.Info{}, err
+	}
+	return store.Get(cmd.Context(), ref)
+}
+
+// readCapped reads a file of at most max bytes.
+func readCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return data, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file and a rename,
+// so a reader never sees half a file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".hallmark-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

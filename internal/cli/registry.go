@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/hallmark-dev/hallmark/internal/oci"
+)
+
+// registryOptions are the flags of every command that talks to a registry.
+type registryOptions struct {
+	plainHTTP             bool
+	insecureSkipTLSVerify bool
+	configPath            string
+}
+
+func (r *registryOptions) addFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&r.plainHTTP, "plain-http", false, "reach registries over plain HTTP (for local development registries only)")
+	fs.BoolVar(&r.insecureSkipTLSVerify, "insecure-skip-tls-verify", false, "DANGEROUS: do not verify registry TLS certificates; anyone on the network path can impersonate the registry")
+	fs.StringVar(&r.configPath, "registry-config", "", "docker config file with registry credentials (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)")
+}
+
+// client builds the registry client, warning loudly about skipped TLS checks.
+func (r *registryOptions) client(s streams, forceReferrersTag bool) (*oci.Client, error) {
+	opts := r.ociOptions(s)
+	opts.ForceReferrersTag = forceReferrersTag
+	return oci.New(opts)
+}
+
+// ociOptions turns the flags into client options.
+func (r *registryOptions) ociOptions(s streams) oci.Options {
+	if r.insecureSkipTLSVerify {
+		fmt.Fprintln(s.err, "WARNING: --insecure-skip-tls-verify is set: registry certificates are NOT verified, so anyone on the network path can impersonate the registry.")
+	}
+	return oci.Options{
+		PlainHTTP:             r.plainHTTP,
+		InsecureSkipTLSVerify: r.insecureSkipTLSVerify,
+		ConfigPath:            r.configPath,
+		UserAgent:             "hallmark/" + Version,
+	}
+}

@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/signing"
+)
+
+type signOptions struct {
+	registry          registryOptions
+	key               string
+	format            string
+	expiry            time.Duration
+	userMetadata      []string
+	timestampURL      string
+	timestampRootCert string
+	forceReferrersTag bool
+	output            string
+}
+
+func newSignCmd(g *globalOptions) *cobra.Command {
+	o := &signOptions{}
+	cmd := &cobra.Command{
+		Use:   "sign REFERENCE --key NAME[/VERSION]",
+		Short: "Sign an image with a Notary Project signature and push it next to the image",
+		Long: `Sign an image (or any OCI artifact) with a Notary Project signature made by a
+key in the key store, and push the signature to the image's registry as a
+referrer: through the OCI referrers API where the registry has it, and through
+the referrers tag schema otherwise (or always, with --force-referrers-tag).
+
+A tag is resolved to its digest first: the digest is what gets signed.`,
+		Example: `  hallmark sign registry.example.com/app:v1 --key release
+  hallmark sign registry.example.com/app@sha256:... --key release/2 --signature-format jws --expiry 720h
+  hallmark sign 127.0.0.1:5000/app:v1 --key release --plain-http -m buildId=42`,
+		Args: exactArgs(1, "one image reference"),
+		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, g, o, args[0]) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.key, "key", "k", "", "signing key in the key store: NAME (newest version) or NAME/VERSION")
+	f.StringVar(&o.format, "signature-format", signing.FormatCOSE, `signature envelope format: "cose" or "jws"`)
+	f.DurationVarP(&o.expiry, "expiry", "e", 0, `signature expiry ("best by" time) after signing, e.g. 720h; 0 means never`)
+	f.StringArrayVarP(&o.userMetadata, "user-metadata", "m", nil, "KEY=VALUE signed into the payload (repeatable)")
+	f.StringVar(&o.timestampURL, "timestamp-url", "", "RFC 3161 timestamp authority URL (needs --timestamp-root-cert)")
+	f.StringVar(&o.timestampRootCert, "timestamp-root-cert", "", "PEM file with the timestamp authority's root certificate")
+	f.BoolVar(&o.forceReferrersTag, "force-referrers-tag", false, "also index the signature in the referrers tag schema even where the registry has the referrers API (what notation v1 does by default)")
+	f.StringVarP(&o.output, "output", "o", "text", `output format: "text" or "json"`)
+	o.registry.addFlags(f)
+	return cmd
+}
+
+// signResult is what `hallmark sign -o json` prints.
+type signResult struct {
+	Reference         string `json:"reference"`
+	Digest            string `json:"digest"`
+	SignatureManifest string `json:"signatureManifest,omitempty"`
+	Format            string `json:"format"`
+	Key               string `json:"key"`
+}
+
+func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) error {
+	ctx := cmd.Context()
+	if o.key == "" {
+		return usageError{fmt.Errorf("no signing key: pass --key NAME[/VERSION] (see 'hallmark key list')")}
+	}
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
+	kref, err := keys.ParseRef(o.key)
+	if err != nil {
+		return usageError{err}
+	}
+	meta, err := parseKeyValues(o.userMetadata, "--user-metadata")
+	if err != nil {
+		return usageError{err}
+	}
+	opts := signing.Options{
+		Format:       o.format,
+		Expiry:       o.expiry,
+		UserMetadata: meta,
+		TimestampURL: o.timestampURL,
+	}
+	if (o.timestampURL == "") != (o.timestampRootCert == "") {
+		return usageError{fmt.Errorf("--timestamp-url and --timestamp-root-cert go together: give both or neither")}
+	}
+	if o.timestampRootCert != "" {
+		pool, err := loadCertPool(o.timestampRootCert)
+		if err != nil {
+			return err
+		}
+		opts.TimestampRootCAs = pool
+	}
+	if err := opts.Validate(); err != nil {
+		return usageError{err}
+	}
+	if _, err := oci.ParseReference(ref); err != nil {
+		return err
+	}
+
+	store, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	key, err := store.Signer(ctx, kref)
+	if err != nil {
+		return err
+	}
+	client, err := o.registry.client(g.streams, o.forceReferrersTag)
+	if err != nil {
+		return err
+	}
+	desc, err := client.Resolve(ctx, ref)
+	if err != nil {
+		return err
+	}
+	pinned, err := pinDigest(ref, desc.Digest.String())
+	if err != nil {
+		return err
+	}
+	if pinned != ref && o.output == "text" {
+		fmt.Fprintf(g.err, "Resolved %s to %s: the digest is what gets signed.\n", ref, desc.Digest)
+	}
+	repo, err := client.NotationRepository(ctx, pinned)
+	if err != nil {
+		return err
+	}
+	sigDesc, err := signing.Sign(ctx, key.Signer, key.Chain, repo, pinned, opts)
+	if err != nil {
+		return err
+	}
+	for _, w := range repo.Warnings() {
+		fmt.Fprintf(g.err, "Warning: %s\n", w)
+	}
+	res := signResult{
+		Reference: pinned,
+		Digest:    desc.Digest.String(),
+		Format:    formatName(opts.Format),
+		Key:       key.Name + "/" + key.Version,
+	}
+	if sigDesc.Digest != "" {
+		res.SignatureManifest = sigDesc.Digest.String()
+	}
+	if o.output == "json" {
+		return writeJSON(g.out, res)
+	}
+	fmt.Fprintf(g.out, "Signed %s with key %s (%s).\n", pinned, res.Key, res.Format)
+	if res.SignatureManifest != "" {
+		fmt.Fprintf(g.out, "Signature manifest: %s\n", res.SignatureManifest)
+	}
+	return nil
+}
+
+func formatName(f string) string {
+	if f == "" {
+		return signing.FormatCOSE
+	}
+	return f
+}
+
+// pinDigest rewrites ref to name digest instead of its tag.
+func pinDigest(ref, digest string) (string, error) {
+	r, err := oci.ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	return r.Registry + "/" + r.Repository + "@" + digest, nil
+}
+
+// parseKeyValues parses repeated KEY=VALUE flags.
+func parseKeyValues(pairs []string, flag string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s %q: write it as KEY=VALUE", flag, p)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("%s: key %q given twice", flag, k)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// loadCertPool reads PEM certificates from path into a pool.
+func loadCertPool(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+func checkOutput(o string) error {
+	if o != "text" && o != "json" {
+		return usageError{fmt.Errorf(`--output %q: use "text" or "json"`, o)}
+	}
+	return nil
+}
+
+func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	notationregistry "github.com/notaryproject/notation-go/registry"
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/verify"
+)
+
+type verifyOptions struct {
+	registry      registryOptions
+	trustPolicy   string
+	trustStore    string
+	maxSignatures int
+	output        string
+}
+
+func newVerifyCmd(g *globalOptions) *cobra.Command {
+	o := &verifyOptions{}
+	cmd := &cobra.Command{
+		Use:   "verify REFERENCE... --trust-policy FILE --trust-store DIR",
+		Short: "Verify images' Notary Project signatures against a trust policy",
+		Long: `Verify the Notary Project signatures of one or more images against a trust
+policy (notation's trustpolicy.json, version 1.0) and a trust store (notation's
+layout: DIR/x509/{ca,signingAuthority,tsa}/NAME/*.pem).
+
+An image verifies when any one of its signatures passes the trust policy
+statement whose registryScopes cover its repository. A tag is resolved to its
+digest, and the verdict holds for that digest.
+
+Exit code 0 only if every reference verifies; 1 otherwise; 2 for a usage error.`,
+		Example: `  hallmark verify registry.example.com/app:v1 --trust-policy trustpolicy.json --trust-store ~/.config/notation/truststore
+  hallmark verify 127.0.0.1:5000/a:v1 127.0.0.1:5000/b:v1 --plain-http --trust-policy p.json --trust-store ts -o json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("verify expects at least one image reference\nRun '%s --help' for usage.", cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, g, o, args) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.trustPolicy, "trust-policy", "", "trust policy file (notation trustpolicy.json, version 1.0)")
+	f.StringVar(&o.trustStore, "trust-store", "", "trust store folder in notation's layout (x509/{ca,signingAuthority,tsa}/NAME/)")
+	f.IntVar(&o.maxSignatures, "max-signatures", verify.DefaultMaxSignatures, "most signatures tried per image")
+	f.StringVarP(&o.output, "output", "o", "text", `output format: "text" or "json"`)
+	o.registry.addFlags(f)
+	return cmd
+}
+
+// verifyReport is what `hallmark verify -o json` prints.
+type verifyReport struct {
+	Verified bool            `json:"verified"`
+	Results  []verify.Result `json:"results"`
+}
+
+func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []string) error {
+	ctx := cmd.Context()
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
+	if o.trustPolicy == "" || o.trustStore == "" {
+		return usageError{fmt.Errorf("verify needs --trust-policy FILE and --trust-store DIR")}
+	}
+	policy, err := verify.LoadTrustPolicy(o.trustPolicy)
+	if err != nil {
+		return err
+	}
+	store, err := verify.LoadTrustStore(o.trustStore)
+	if err != nil {
+		return err
+	}
+	client, err := o.registry.client(g.streams, false)
+	if err != nil {
+		return err
+	}
+	engine, err := verify.NewEngine(policy, store, ociRepositories{client}, verify.EngineOptions{MaxSignatures: o.maxSignatures})
+	if err != nil {
+		return err
+	}
+	report := verifyReport{Verified: true}
+	for _, ref := range refs {
+		r := engine.Verify(ctx, ref)
+		report.Results = append(report.Results, r)
+		report.Verified = report.Verified && r.Verified
+	}
+	if o.output == "json" {
+		if err := writeJSON(g.out, report); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range report.Results {
+			printVerifyResult(g.out, r)
+		}
+	}
+	if !report.Verified {
+		return errSilent
+	}
+	return nil
+}
+
+func printVerifyResult(w io.Writer, r verify.Result) {
+	ref := r.Reference
+	if r.Digest != "" && r.Tag != "" {
+		ref = fmt.Sprintf("%s (%s)", r.Reference, r.Digest)
+	}
+	if r.Verified {
+		fmt.Fprintf(w, "PASS %s\n", ref)
+	} else {
+		fmt.Fprintf(w, "FAIL %s\n", ref)
+	}
+	fmt.Fprintf(w, "     %s\n", r.Reason)
+	if r.Policy != "" {
+		fmt.Fprintf(w, "     trust policy %q, level %s\n", r.Policy, r.Level)
+	}
+	if !r.Verified && r.Remediation != "" && r.Remediation != r.Reason {
+		fmt.Fprintf(w, "     to fix: %s\n", r.Remediation)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "     warning: %s\n", warn)
+	}
+}
+
+// ociRepositories lets the verification engine reach registries through
+// hallmark's registry client.
+type ociRepositories struct{ c *oci.Client }
+
+func (r ociRepositories) NotationRepository(ctx context.Context, ref string) (notationregistry.Repository, error) {
+	repo, err := r.c.NotationRepository(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return repo, nil
+}
