@@ -181,6 +181,9 @@ func Describe(mediaType string, env []byte) (*Description, error) {
 		return nil, &malformedError{msg: notValid, err: err}
 	}
 	si := content.SignerInfo
+	if content.Payload.ContentType != mediaTypePayload {
+		return nil, &malformedError{msg: notValid, err: fmt.Errorf("payload content type is %q, want %q", content.Payload.ContentType, mediaTypePayload)}
+	}
 
 	d := &Description{
 		MediaType:          mediaType,
@@ -208,9 +211,6 @@ func Describe(mediaType string, env []byte) (*Description, error) {
 		})
 	}
 
-	if content.Payload.ContentType != mediaTypePayload {
-		return nil, &malformedError{msg: notValid, err: fmt.Errorf("payload content type is %q, want %q", content.Payload.ContentType, mediaTypePayload)}
-	}
 	var p struct {
 		TargetArtifact *ocispec.Descriptor `json:"targetArtifact"`
 	}

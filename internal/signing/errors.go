@@ -27,10 +27,10 @@ var (
 
 	// ErrNotDigest means the artifact reference names a tag, not a digest.
 	ErrNotDigest = errors.New("artifact reference must name a digest")
-)
 
-// ErrTimestamp means the RFC 3161 timestamp authority could not be reached,
-// refused the request, or returned a token that did not verify against
-// Options.TimestampRootCAs. The signature is not produced in that case: a
-// caller who asked for a timestamp must not get a signature without one.
-var ErrTimestamp = errors.New("timestamping the signature failed")
+	// ErrTimestamp means the RFC 3161 timestamp authority could not be
+	// reached, refused the request, or returned a token that did not verify
+	// against Options.TimestampRootCAs. No signature is produced then: a
+	// caller who asked for a timestamp must not get a signature without one.
+	ErrTimestamp = errors.New("timestamping the signature failed")
+)

@@ -141,6 +141,6 @@ func describePublicKey(k crypto.PublicKey) string {
 	case nil:
 		return "no public key"
 	default:
-		return fmt.Sprintf("a %T key", k)
+		return fmt.Sprintf("a key of type %T", k)
 	}
 }
