@@ -25,7 +25,7 @@ func Login(ctx context.Context, opts Options, host, username, password string) e
 	if err := validateHost(host); err != nil {
 		return err
 	}
-	c, err := New(opts)
+	c, err := newClient(opts, true)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func Logout(ctx context.Context, opts Options, host string) error {
 	if err := validateHost(host); err != nil {
 		return err
 	}
-	store, err := credentialStore(opts)
+	store, err := credentialStore(opts, false)
 	if err != nil {
 		return err
 	}

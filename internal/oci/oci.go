@@ -128,17 +128,17 @@ type Client struct {
 // New builds a Client. It fails if the options conflict or the docker config
 // cannot be read.
 func New(opts Options) (*Client, error) {
+	return newClient(opts, false)
+}
+
+// newClient builds the Client; forLogin picks the credential store that
+// Login writes to (see credentialStore).
+func newClient(opts Options, forLogin bool) (*Client, error) {
 	if opts.HTTPClient != nil && (opts.InsecureSkipTLSVerify || opts.RootCAs != nil) {
 		return nil, errors.New("oci: HTTPClient is set, so TLS is its transport's business: leave InsecureSkipTLSVerify and RootCAs unset")
 	}
-	if opts.UserAgent == "" {
-		opts.UserAgent = defaultUserAgent
-	}
-	if opts.MaxRetries == 0 {
-		opts.MaxRetries = defaultMaxRetries
-	}
-
-	store, err := credentialStore(opts)
+	opts = withDefaults(opts)
+	store, err := credentialStore(opts, forLogin)
 	if err != nil {
 		return nil, err
 	}
@@ -154,16 +154,29 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
+// withDefaults fills in the documented defaults of Options.
+func withDefaults(opts Options) Options {
+	if opts.UserAgent == "" {
+		opts.UserAgent = defaultUserAgent
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = defaultMaxRetries
+	}
+	return opts
+}
+
 // credentialStore returns the configured store, or the docker config one.
-func credentialStore(opts Options) (credentials.Store, error) {
+// For a login, a config with no credential helper gets the platform's
+// default helper if it is installed, as docker does; the login records it in
+// the config, so readers need no detection and never call a helper that the
+// config does not name (a server in a container has none).
+func credentialStore(opts Options, forLogin bool) (credentials.Store, error) {
 	if opts.CredentialsStore != nil {
 		return opts.CredentialsStore, nil
 	}
 	storeOpts := credentials.StoreOptions{
-		AllowPlaintextPut: opts.AllowPlaintextCredentials,
-		// As docker does: with no helper configured, use the platform's
-		// default one if it is installed.
-		DetectDefaultNativeStore: true,
+		AllowPlaintextPut:        opts.AllowPlaintextCredentials,
+		DetectDefaultNativeStore: forLogin,
 	}
 	var (
 		store *credentials.DynamicStore
