@@ -59,7 +59,7 @@ func newRootCA(t testing.TB, cn string) *testCA {
 	tmpl := &x509.Certificate{
 		SerialNumber:          nextSerial(),
 		Subject:               subject(cn),
-		NotBefore:             time.Now().Add(-time.Hour),
+		NotBefore:             time.Now().Add(-7 * 24 * time.Hour), // room for leaves valid in the past
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
@@ -74,7 +74,7 @@ func (ca *testCA) intermediate(t testing.TB, cn string) *testCA {
 	tmpl := &x509.Certificate{
 		SerialNumber:          nextSerial(),
 		Subject:               subject(cn),
-		NotBefore:             time.Now().Add(-time.Hour),
+		NotBefore:             time.Now().Add(-7 * 24 * time.Hour), // room for leaves valid in the past
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
@@ -84,7 +84,8 @@ func (ca *testCA) intermediate(t testing.TB, cn string) *testCA {
 }
 
 // leaf issues a code-signing certificate valid from notBefore to notAfter.
-func (ca *testCA) leaf(t testing.TB, cn string, notBefore, notAfter time.Time) (*ecdsa.PrivateKey, *x509.Certificate) {
+// Each edit may change the template, e.g. to add CRL distribution points.
+func (ca *testCA) leaf(t testing.TB, cn string, notBefore, notAfter time.Time, edits ...func(*x509.Certificate)) (*ecdsa.PrivateKey, *x509.Certificate) {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
@@ -96,12 +97,34 @@ func (ca *testCA) leaf(t testing.TB, cn string, notBefore, notAfter time.Time) (
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	}
+	for _, edit := range edits {
+		edit(tmpl)
+	}
 	return key, createCert(t, tmpl, ca.cert, key.Public(), ca.key)
+}
+
+// crl issues a CRL that revokes the given serial numbers.
+func (ca *testCA) crl(t testing.TB, revoked ...*big.Int) []byte {
+	t.Helper()
+	var entries []x509.RevocationListEntry
+	for _, sn := range revoked {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: sn, RevocationTime: time.Now().Add(-time.Hour)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:                    nextSerial(),
+		ThisUpdate:                time.Now().Add(-time.Hour),
+		NextUpdate:                time.Now().Add(time.Hour),
+		RevokedCertificateEntries: entries,
+	}, ca.cert, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 // validLeaf issues a code-signing certificate valid now.
 func (ca *testCA) validLeaf(t testing.TB, cn string) (*ecdsa.PrivateKey, *x509.Certificate) {
-	return ca.leaf(t, cn, time.Now().Add(-time.Hour), time.Now().Add(12*time.Hour))
+	return ca.leaf(t, cn, time.Now().Add(-24*time.Hour), time.Now().Add(12*time.Hour))
 }
 
 func pemOf(certs ...*x509.Certificate) []byte {

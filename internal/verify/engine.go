@@ -1,0 +1,851 @@
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	// Register the two Notary Project envelope formats with notation-core-go:
+	// verification only parses envelopes, and parsing needs the registration.
+	_ "github.com/notaryproject/notation-core-go/signature/cose"
+	_ "github.com/notaryproject/notation-core-go/signature/jws"
+
+	"github.com/notaryproject/notation-core-go/revocation"
+	"github.com/notaryproject/notation-core-go/revocation/crl"
+	"github.com/notaryproject/notation-core-go/revocation/purpose"
+	"github.com/notaryproject/notation-core-go/signature"
+	"github.com/notaryproject/notation-go"
+	notationregistry "github.com/notaryproject/notation-go/registry"
+	"github.com/notaryproject/notation-go/verifier"
+	"github.com/notaryproject/notation-go/verifier/trustpolicy"
+	"github.com/notaryproject/notation-go/verifier/truststore"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry"
+)
+
+const (
+	// DefaultMaxSignatures is how many signatures of one image are tried
+	// when EngineOptions.MaxSignatures is zero; notation uses the same.
+	DefaultMaxSignatures = 100
+	// MaxSignaturesLimit caps EngineOptions.MaxSignatures. Each signature
+	// costs two registry round trips and a verification; past this an image
+	// is being flooded with signatures, and trying them all would let anyone
+	// who can push to the repository slow down every admission.
+	MaxSignaturesLimit = 1000
+
+	// DefaultOCSPTimeout bounds one OCSP request, as in notation.
+	DefaultOCSPTimeout = 2 * time.Second
+	// DefaultCRLTimeout bounds one CRL download, as in notation.
+	DefaultCRLTimeout = 5 * time.Second
+
+	// maxSignatureManifestSize caps the signature manifest size a registry
+	// may declare before hallmark fetches it. A Notary Project signature
+	// manifest is under 1 KiB; notation-go allows 4 MiB, which multiplied by
+	// MaxSignatures and concurrent admissions is too much memory.
+	maxSignatureManifestSize = 256 << 10 // 256 KiB
+	// maxEnvelopeSize caps a signature envelope. Real envelopes, with a
+	// chain and a timestamp, are under 16 KiB; notation-go refuses more than
+	// 32 MiB before download, and this cap bounds what is parsed.
+	maxEnvelopeSize = 4 << 20 // 4 MiB
+)
+
+// Repositories hands out a notation-go repository for an image reference.
+// internal/oci's Client provides it; tests use a plain oras-go repository.
+type Repositories interface {
+	// NotationRepository returns the repository that holds ref and its
+	// signatures. ref has a registry and a tag or digest.
+	NotationRepository(ctx context.Context, ref string) (notationregistry.Repository, error)
+}
+
+// EngineOptions tunes an Engine. The zero value is ready to use.
+type EngineOptions struct {
+	// MaxSignatures is how many signatures of one image are tried before
+	// giving up. Zero means DefaultMaxSignatures (100); more than
+	// MaxSignaturesLimit is an error.
+	MaxSignatures int
+	// OCSPTimeout bounds each OCSP request. Zero means DefaultOCSPTimeout.
+	OCSPTimeout time.Duration
+	// CRLTimeout bounds each CRL download. Zero means DefaultCRLTimeout.
+	CRLTimeout time.Duration
+	// CRLCache keeps downloaded CRLs until their next update. Nil means an
+	// in-memory cache owned by the engine.
+	CRLCache crl.Cache
+}
+
+// Engine verifies images against one trust policy and trust store. It is
+// safe for concurrent use. Build a new Engine when the policy or the trust
+// store changes: an Engine never mixes verdicts of two policies.
+type Engine struct {
+	policy        *trustpolicy.Document
+	store         truststore.X509TrustStore
+	repos         Repositories
+	verifier      notation.Verifier
+	maxSignatures int
+}
+
+// NewEngine checks the policy (with the same rules as ParseTrustPolicy) and
+// builds an Engine. The policy is copied, so later changes to it have no
+// effect.
+func NewEngine(policy *trustpolicy.Document, store truststore.X509TrustStore, repos Repositories, opts EngineOptions) (*Engine, error) {
+	if store == nil {
+		return nil, errors.New("verify: NewEngine needs a trust store")
+	}
+	if repos == nil {
+		return nil, errors.New("verify: NewEngine needs Repositories")
+	}
+	if err := ValidateTrustPolicy(policy); err != nil {
+		return nil, err
+	}
+	policy = clonePolicy(policy)
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	codeSigning, err := revocation.NewWithOptions(revocation.Options{
+		OCSPHTTPClient:   &http.Client{Timeout: opts.OCSPTimeout},
+		CRLFetcher:       newCRLFetcher(opts),
+		CertChainPurpose: purpose.CodeSigning,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify: revocation checker: %w", err)
+	}
+	timestamping, err := revocation.NewWithOptions(revocation.Options{
+		OCSPHTTPClient:   &http.Client{Timeout: opts.OCSPTimeout},
+		CRLFetcher:       newCRLFetcher(opts),
+		CertChainPurpose: purpose.Timestamping,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify: revocation checker: %w", err)
+	}
+	v, err := verifier.NewWithOptions(policy, store, nil, verifier.VerifierOptions{
+		RevocationCodeSigningValidator:  codeSigning,
+		RevocationTimestampingValidator: timestamping,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	return &Engine{policy: policy, store: store, repos: repos, verifier: v, maxSignatures: opts.MaxSignatures}, nil
+}
+
+func (o EngineOptions) withDefaults() (EngineOptions, error) {
+	switch {
+	case o.MaxSignatures < 0:
+		return o, fmt.Errorf("verify: MaxSignatures is %d; it must be positive, or zero for %d", o.MaxSignatures, DefaultMaxSignatures)
+	case o.MaxSignatures > MaxSignaturesLimit:
+		return o, fmt.Errorf("verify: MaxSignatures is %d; the limit is %d", o.MaxSignatures, MaxSignaturesLimit)
+	case o.MaxSignatures == 0:
+		o.MaxSignatures = DefaultMaxSignatures
+	}
+	if o.OCSPTimeout < 0 || o.CRLTimeout < 0 {
+		return o, errors.New("verify: OCSPTimeout and CRLTimeout must not be negative")
+	}
+	if o.OCSPTimeout == 0 {
+		o.OCSPTimeout = DefaultOCSPTimeout
+	}
+	if o.CRLTimeout == 0 {
+		o.CRLTimeout = DefaultCRLTimeout
+	}
+	if o.CRLCache == nil {
+		o.CRLCache = newMemoryCRLCache()
+	}
+	return o, nil
+}
+
+func newCRLFetcher(o EngineOptions) crl.Fetcher {
+	// NewHTTPFetcher fails only for a nil client.
+	f, _ := crl.NewHTTPFetcher(&http.Client{Timeout: o.CRLTimeout})
+	f.Cache = o.CRLCache
+	// A broken cache must not turn into a verification failure: fetch
+	// from the network instead.
+	f.DiscardCacheError = true
+	return f
+}
+
+func clonePolicy(p *trustpolicy.Document) *trustpolicy.Document {
+	out := &trustpolicy.Document{Version: p.Version, TrustPolicies: make([]trustpolicy.TrustPolicy, len(p.TrustPolicies))}
+	for i, st := range p.TrustPolicies {
+		st.RegistryScopes = append([]string(nil), st.RegistryScopes...)
+		st.TrustStores = append([]string(nil), st.TrustStores...)
+		st.TrustedIdentities = append([]string(nil), st.TrustedIdentities...)
+		if st.SignatureVerification.Override != nil {
+			o := make(map[trustpolicy.ValidationType]trustpolicy.ValidationAction, len(st.SignatureVerification.Override))
+			for k, v := range st.SignatureVerification.Override {
+				o[k] = v
+			}
+			st.SignatureVerification.Override = o
+		}
+		out.TrustPolicies[i] = st
+	}
+	return out
+}
+
+// Verify verifies the image ref, which must name a registry and a tag or a
+// digest. A tag is resolved to a digest first; the Result records both.
+// The image is verified when any one of its signatures passes the trust
+// policy statement that covers its repository. Verify never fails: every
+// problem, including a cancelled ctx, becomes a Result that is not
+// Verified and says why.
+func (e *Engine) Verify(ctx context.Context, ref string) Result {
+	start := time.Now()
+	res := e.verify(ctx, ref)
+	res.Duration = time.Since(start)
+	return res
+}
+
+// run holds what one verification has learned so far.
+type run struct {
+	res          Result
+	ref          registry.Reference
+	repoPath     string // registry/repository
+	statement    *trustpolicy.TrustPolicy
+	level        *trustpolicy.VerificationLevel
+	trusted      map[storeKey][]*x509.Certificate
+	subject      ocispec.Descriptor
+	artifactRef  string // registry/repository@digest
+	moreExisting bool   // signatures beyond MaxSignatures exist
+}
+
+func (e *Engine) verify(ctx context.Context, ref string) Result {
+	r := &run{res: Result{Reference: ref}}
+
+	parsed, msg := parseImageReference(ref)
+	if msg != "" {
+		return r.fail(CodeInvalidReference, msg, "write the reference in full, e.g. registry.example.com/team/app:v1 or …/app@sha256:…", false, nil)
+	}
+	r.ref = parsed
+	r.repoPath = parsed.Registry + "/" + parsed.Repository
+	if parsed.ValidateReferenceAsDigest() == nil {
+		r.res.Digest = parsed.Reference
+	} else {
+		r.res.Tag = parsed.Reference
+	}
+
+	r.statement = e.applicableStatement(r.repoPath)
+	if r.statement == nil {
+		return r.fail(CodeNoApplicablePolicy,
+			fmt.Sprintf("no trust policy statement covers %s; add it to registryScopes or add a \"*\" statement", r.repoPath),
+			fmt.Sprintf("add %q to the registryScopes of a trust policy statement, or add a statement with registryScopes [\"*\"]", r.repoPath),
+			false, nil)
+	}
+	r.res.Policy = r.statement.Name
+	// The policy was validated in NewEngine, so the level is known.
+	r.level, _ = r.statement.SignatureVerification.GetVerificationLevel()
+	r.res.Level = r.level.Name
+
+	if r.level.Name == trustpolicy.LevelSkip.Name {
+		// Like notation, skip touches nothing: no registry access, so a
+		// skipped repository keeps working while its registry is down.
+		r.res.Verified = true
+		r.res.Code = CodeSkipped
+		r.res.Reason = fmt.Sprintf("trust policy statement %q skips signature verification for %s (level skip); nothing was checked", r.statement.Name, r.repoPath)
+		r.res.Warnings = []string{r.res.Reason}
+		return r.res
+	}
+
+	if fail := e.loadTrustStores(ctx, r); fail {
+		return r.res
+	}
+
+	repo, err := e.repos.NotationRepository(ctx, ref)
+	if err != nil {
+		return r.registryFailure(ctx, err, "opening the repository")
+	}
+	desc, err := repo.Resolve(ctx, parsed.Reference)
+	if err != nil {
+		what := "resolving tag " + parsed.Reference
+		if r.res.Digest != "" {
+			what = "reading manifest " + parsed.Reference
+		}
+		return r.registryFailure(ctx, err, what)
+	}
+	if r.res.Digest != "" && desc.Digest.String() != r.res.Digest {
+		return r.fail(CodeRegistryError,
+			fmt.Sprintf("registry %s answered manifest %s when asked for %s; the registry is misbehaving or the request was tampered with", parsed.Registry, desc.Digest, r.res.Digest),
+			"check the registry and any proxy in front of it", false, nil)
+	}
+	r.res.Digest = desc.Digest.String()
+	r.subject = desc
+	r.artifactRef = r.repoPath + "@" + r.res.Digest
+
+	return e.verifySignatures(ctx, r, repo)
+}
+
+// applicableStatement picks the statement whose registryScopes name
+// repoPath exactly, else the "*" statement, else nil: the same rule as
+// notation-go's GetApplicableTrustPolicy.
+func (e *Engine) applicableStatement(repoPath string) *trustpolicy.TrustPolicy {
+	var global *trustpolicy.TrustPolicy
+	for i := range e.policy.TrustPolicies {
+		st := &e.policy.TrustPolicies[i]
+		for _, s := range st.RegistryScopes {
+			if s == repoPath {
+				return st
+			}
+			if s == wildcard {
+				global = st
+			}
+		}
+	}
+	return global
+}
+
+// loadTrustStores reads every store the statement names, so that a
+// missing store is reported as such, with where to add it, rather than as
+// an untrusted signer. It also keeps the certificates to explain
+// authenticity failures. It reports whether r has failed.
+func (e *Engine) loadTrustStores(ctx context.Context, r *run) bool {
+	r.trusted = map[storeKey][]*x509.Certificate{}
+	for _, s := range r.statement.TrustStores {
+		typ, name, _ := parseStoreRef(s) // validated in NewEngine
+		certs, err := e.store.GetCertificates(ctx, typ, name)
+		if err == nil && len(certs) == 0 {
+			err = ErrTrustStoreNotFound
+		}
+		if err != nil {
+			hint := fmt.Sprintf("add certificates to trust store %s", s)
+			if ts, ok := e.store.(*TrustStore); ok {
+				hint = ts.addHint(typ, name)
+			}
+			reason := fmt.Sprintf("trust store %s named by trust policy statement %q has no certificates; %s", s, r.statement.Name, hint)
+			if !errors.Is(err, ErrTrustStoreNotFound) {
+				reason = fmt.Sprintf("trust store %s named by trust policy statement %q cannot be read (%v); %s", s, r.statement.Name, err, hint)
+			}
+			r.fail(CodeTrustStoreMissing, reason, hint, false, err)
+			return true
+		}
+		r.trusted[storeKey{typ, name}] = certs
+	}
+	return false
+}
+
+// errStopListing ends the signature listing early: a signature verified, or
+// the limit was reached.
+var errStopListing = errors.New("stop listing signatures")
+
+func (e *Engine) verifySignatures(ctx context.Context, r *run, repo notationregistry.Repository) Result {
+	verified := -1
+	err := repo.ListSignatures(ctx, r.subject, func(manifests []ocispec.Descriptor) error {
+		for _, m := range manifests {
+			if len(r.res.Signatures) == e.maxSignatures {
+				r.moreExisting = true
+				return errStopListing
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			sr := e.verifySignature(ctx, r, repo, m)
+			r.res.Signatures = append(r.res.Signatures, sr)
+			if sr.Verified {
+				verified = len(r.res.Signatures) - 1
+				return errStopListing
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopListing) {
+		return r.registryFailure(ctx, err, "listing signatures")
+	}
+	if verified >= 0 {
+		return r.pass(r.res.Signatures[verified])
+	}
+	if ctx.Err() != nil {
+		// Whatever the signatures said, they were cut short.
+		return r.registryFailure(ctx, ctx.Err(), "verifying signatures")
+	}
+	if len(r.res.Signatures) == 0 {
+		return r.fail(CodeNoSignature,
+			fmt.Sprintf("no Notary Project signature found for %s; sign it with `hallmark sign` or check the registry", r.artifactRef),
+			fmt.Sprintf("sign it with `hallmark sign %s`, or check that the registry keeps its signatures (OCI referrers API or the sha256-<digest> referrers tag)", r.artifactRef),
+			false, nil)
+	}
+	return r.failSignatures(e.maxSignatures)
+}
+
+// verifySignature fetches and verifies one signature manifest.
+func (e *Engine) verifySignature(ctx context.Context, r *run, repo notationregistry.Repository, m ocispec.Descriptor) SignatureResult {
+	sr := SignatureResult{Digest: m.Digest.String()}
+	if m.Size > maxSignatureManifestSize {
+		setFailure(&sr, CodeSignatureUnreadable,
+			fmt.Sprintf("signature manifest %s declares %d bytes; hallmark reads at most %d, far above any real signature", m.Digest, m.Size, maxSignatureManifestSize),
+			"delete this signature manifest from the registry", false)
+		return sr
+	}
+	blob, blobDesc, err := repo.FetchSignatureBlob(ctx, m)
+	if err != nil {
+		f := classifyRegistryError(ctx, err, r.ref.Registry, r.repoPath, "fetching signature "+m.Digest.String())
+		if !f.transient {
+			// Not the registry's passing trouble: the signature itself is
+			// missing or malformed (two layers, wrong media type, ...).
+			f = explanation{
+				code:        CodeSignatureUnreadable,
+				reason:      fmt.Sprintf("signature %s cannot be read (%s); delete it or sign the image again", m.Digest, safeDetail(err)),
+				remediation: "delete the unreadable signature manifest and sign the image again",
+			}
+		}
+		setFailure(&sr, f.code, f.reason, f.remediation, f.transient)
+		return sr
+	}
+	sr.Format = blobDesc.MediaType
+	if len(blob) > maxEnvelopeSize {
+		setFailure(&sr, CodeSignatureUnreadable,
+			fmt.Sprintf("signature envelope of %s is %d bytes; hallmark reads at most %d", m.Digest, len(blob), maxEnvelopeSize),
+			"delete this signature from the registry", false)
+		return sr
+	}
+	if !signatureFormatSupported(blobDesc.MediaType) {
+		setFailure(&sr, CodeUnsupportedFormat,
+			fmt.Sprintf("signature %s has envelope type %q; Notary Project signatures are %q (JWS) or %q (COSE)", m.Digest, blobDesc.MediaType, "application/jose+json", "application/cose"),
+			"sign the image with `hallmark sign` or notation", false)
+		return sr
+	}
+
+	outcome, err := e.verifier.Verify(ctx, r.subject, blob, notation.VerifierVerifyOptions{
+		ArtifactReference:  r.artifactRef,
+		SignatureMediaType: blobDesc.MediaType,
+	})
+	if outcome == nil {
+		// notation-go returns no outcome only when it could not start, for
+		// example without an applicable policy, which verify ruled out.
+		if err == nil {
+			err = errors.New("notation-go returned no outcome")
+		}
+		setFailure(&sr, CodeError, fmt.Sprintf("signature %s could not be verified: %s", m.Digest, safeDetail(err)), "report this as a hallmark bug", false)
+		return sr
+	}
+	describeSigner(&sr, outcome)
+	sr.Validations = validations(outcome)
+	if err == nil && outcome.Error == nil {
+		sr.Verified = true
+		sr.Code = CodeVerified
+		for _, vr := range outcome.VerificationResults {
+			if vr.Action == trustpolicy.ActionLog && vr.Error != nil {
+				f := explainCheck(r, sr.Digest, outcome, vr)
+				sr.logged = append(sr.logged, loggedFailure{check: string(vr.Type), explanation: f})
+			}
+		}
+		return sr
+	}
+	if err == nil {
+		err = outcome.Error
+	}
+	f := explainFailure(r, m, outcome, err)
+	setFailure(&sr, f.code, f.reason, f.remediation, f.transient)
+	return sr
+}
+
+func signatureFormatSupported(mediaType string) bool {
+	return mediaType == "application/jose+json" || mediaType == "application/cose"
+}
+
+func setFailure(sr *SignatureResult, code Code, reason, remediation string, transient bool) {
+	sr.Verified = false
+	sr.Code = code
+	sr.Reason = reason
+	sr.Remediation = remediation
+	sr.Transient = transient
+}
+
+// describeSigner copies what the envelope says about its signer. It is
+// only there once the envelope passed integrity, so a tampered envelope
+// cannot put a name in a report.
+func describeSigner(sr *SignatureResult, o *notation.VerificationOutcome) {
+	if o.EnvelopeContent == nil {
+		return
+	}
+	info := o.EnvelopeContent.SignerInfo
+	sr.SigningScheme = string(info.SignedAttributes.SigningScheme)
+	if t := info.SignedAttributes.SigningTime; !t.IsZero() {
+		t := t.UTC()
+		sr.SignedAt = &t
+	}
+	if t := info.SignedAttributes.Expiry; !t.IsZero() {
+		t := t.UTC()
+		sr.ExpiresAt = &t
+	}
+	if len(info.CertificateChain) == 0 {
+		return
+	}
+	leaf := info.CertificateChain[0]
+	sr.SignerSubject = leaf.Subject.String()
+	sr.SignerIssuer = leaf.Issuer.String()
+	sr.SignerSerial = leaf.SerialNumber.Text(16)
+	sum := sha256.Sum256(leaf.Raw)
+	sr.Thumbprint = hex.EncodeToString(sum[:])
+}
+
+// validations lists the five checks with what the level does with each
+// and what happened. notation-go records a result only for the checks it
+// ran, in order, and stops at the first enforced failure; the checks it did
+// not reach are reported as not checked.
+func validations(o *notation.VerificationOutcome) []Validation {
+	ran := map[trustpolicy.ValidationType]*notation.ValidationResult{}
+	var stoppedBy trustpolicy.ValidationType
+	for _, vr := range o.VerificationResults {
+		ran[vr.Type] = vr
+		if vr.Action == trustpolicy.ActionEnforce && vr.Error != nil && stoppedBy == "" {
+			stoppedBy = vr.Type
+		}
+	}
+	out := make([]Validation, 0, len(trustpolicy.ValidationTypes))
+	for _, typ := range trustpolicy.ValidationTypes {
+		action := o.VerificationLevel.Enforcement[typ]
+		v := Validation{Type: string(typ), Action: actionName(action)}
+		switch vr, ok := ran[typ]; {
+		case ok:
+			v.Checked = true
+			v.Passed = vr.Error == nil
+			if vr.Error != nil {
+				v.Message = vr.Error.Error()
+			}
+		case action == trustpolicy.ActionSkip:
+			v.Message = "skipped by the trust policy level"
+		case stoppedBy != "":
+			v.Message = fmt.Sprintf("not checked: the enforced %s check failed first", stoppedBy)
+		default:
+			v.Message = "not checked: verification stopped before this check"
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func actionName(a trustpolicy.ValidationAction) string {
+	switch a {
+	case trustpolicy.ActionEnforce:
+		return ActionEnforced
+	case trustpolicy.ActionLog:
+		return ActionLogged
+	default:
+		return ActionSkipped
+	}
+}
+
+// pass completes r with the signature that verified. Checks that failed
+// but are only logged by the level become warnings: under audit, an image
+// from an untrusted signer passes, and people must be able to see that.
+func (r *run) pass(sig SignatureResult) Result {
+	r.res.Verified = true
+	r.res.Code = CodeVerified
+	r.res.Transient = false
+	by := sig.SignerSubject
+	if sig.SignerIssuer != "" && sig.SignerIssuer != sig.SignerSubject {
+		by += ", issued by " + sig.SignerIssuer
+	}
+	r.res.Reason = fmt.Sprintf("signature by %s verified under trust policy statement %q (level %s)", by, r.statement.Name, r.level.Name)
+	for _, l := range sig.logged {
+		r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("%s check failed, but level %s only logs it: %s", l.check, r.level.Name, l.reason))
+	}
+	if len(sig.logged) > 0 {
+		first := sig.logged[0]
+		r.res.Reason = fmt.Sprintf("signature accepted under trust policy statement %q only because level %s logs the failed %s check instead of enforcing it: %s",
+			r.statement.Name, r.level.Name, first.check, first.reason)
+		r.res.Remediation = first.remediation
+	}
+	return r.res
+}
+
+// fail completes r as not verified.
+func (r *run) fail(code Code, reason, remediation string, transient bool, cause error) Result {
+	r.res.Verified = false
+	r.res.Code = code
+	r.res.Reason = reason
+	r.res.Remediation = remediation
+	r.res.Transient = transient
+	r.res.cause = cause
+	return r.res
+}
+
+// failSignatures completes r when signatures exist and none verified. The
+// reason is the one of the signature that got furthest, since that is the
+// one closest to passing and usually the one the signer meant.
+func (r *run) failSignatures(limit int) Result {
+	best := 0
+	transient := false
+	for i, s := range r.res.Signatures {
+		if stage(s.Code) > stage(r.res.Signatures[best].Code) {
+			best = i
+		}
+		transient = transient || s.Transient
+	}
+	b := r.res.Signatures[best]
+	reason, remediation := b.Reason, b.Remediation
+	n := len(r.res.Signatures)
+	switch {
+	case r.moreExisting:
+		reason = fmt.Sprintf("none of the first %d signatures of %s verified (more exist beyond the limit of %d); the closest: %s", n, r.artifactRef, limit, reason)
+		remediation += "; also delete stale signatures, or raise the signature limit"
+	case n > 1:
+		reason = fmt.Sprintf("none of the %d signatures of %s verified; the closest: %s", n, r.artifactRef, reason)
+	}
+	return r.fail(b.Code, reason, remediation, transient, nil)
+}
+
+// stage orders failure codes by how far verification got, so the most
+// informative signature explains the result.
+func stage(c Code) int {
+	switch c {
+	case CodeIntegrity, CodeInvalidCertificateChain:
+		return 2
+	case CodePluginRequired:
+		return 3
+	case CodeUntrustedSigner:
+		return 4
+	case CodeIdentityMismatch:
+		return 5
+	case CodeSignatureExpired:
+		return 6
+	case CodeCertificateExpired, CodeCertificateNotYetValid, CodeTimestampInvalid:
+		return 7
+	case CodeCertificateRevoked, CodeRevocationUnknown:
+		return 8
+	case CodeDigestMismatch:
+		return 9
+	case CodeUnsupportedFormat:
+		return 1
+	}
+	return 0
+}
+
+// registryFailure completes r with a registry error.
+func (r *run) registryFailure(ctx context.Context, err error, what string) Result {
+	f := classifyRegistryError(ctx, err, r.ref.Registry, r.repoPath, what)
+	return r.fail(f.code, f.reason, f.remediation, f.transient, err)
+}
+
+// parseImageReference parses ref as REGISTRY/REPOSITORY(:TAG|@DIGEST) and
+// explains what is wrong with it, or returns "".
+func parseImageReference(ref string) (registry.Reference, string) {
+	const example = "registry.example.com/team/app:v1"
+	switch {
+	case ref == "":
+		return registry.Reference{}, "empty image reference; write it in full, e.g. " + example
+	case strings.Contains(ref, "://"):
+		return registry.Reference{}, fmt.Sprintf("image reference %q has a URL scheme; write it without one, e.g. %s", ref, example)
+	case strings.ContainsFunc(ref, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return registry.Reference{}, fmt.Sprintf("image reference %q contains spaces or control characters", ref)
+	}
+	first, _, found := strings.Cut(ref, "/")
+	if !found || !(first == "localhost" || strings.ContainsAny(first, ".:") || strings.ToLower(first) != first) {
+		// Like oci.ParseReference: no docker.io guess, so an image is
+		// verified where its writer meant it to come from.
+		return registry.Reference{}, fmt.Sprintf("image reference %q names no registry; write it in full, e.g. docker.io/library/nginx:1.27 or %s", ref, example)
+	}
+	r, err := registry.ParseReference(ref)
+	if err != nil {
+		return registry.Reference{}, fmt.Sprintf("image reference %q is not valid: %v", ref, strings.TrimPrefix(err.Error(), "invalid reference: "))
+	}
+	if r.Reference == "" {
+		return registry.Reference{}, fmt.Sprintf("image reference %q has neither a tag nor a digest; add one (a container runtime would pull :latest)", ref)
+	}
+	return r, ""
+}
+
+// explanation is a failure put into words.
+type explanation struct {
+	code        Code
+	reason      string
+	remediation string
+	transient   bool
+}
+
+// explainFailure turns a failed notation-go outcome into a reason. The
+// first enforced failure decides; when no check failed, the failure came
+// after the checks (the signed descriptor does not match) or before them (a
+// verification plugin is required).
+func explainFailure(r *run, m ocispec.Descriptor, o *notation.VerificationOutcome, err error) explanation {
+	for _, vr := range o.VerificationResults {
+		if vr.Action == trustpolicy.ActionEnforce && vr.Error != nil {
+			return explainCheck(r, m.Digest.String(), o, vr)
+		}
+	}
+	if o.EnvelopeContent != nil {
+		if name := pluginName(&o.EnvelopeContent.SignerInfo); name != "" {
+			return explanation{
+				code:        CodePluginRequired,
+				reason:      fmt.Sprintf("signature %s requires verification plugin %q, which hallmark does not run", m.Digest, name),
+				remediation: "sign the image without a verification plugin requirement, or verify this image with notation and the plugin",
+			}
+		}
+		if signed, ok := signedDescriptor(o); ok && !content.Equal(signed, r.subject) {
+			return explanation{
+				code: CodeDigestMismatch,
+				reason: fmt.Sprintf("signature %s was made for %s (%d bytes), not for %s; it was copied from another image, so sign this image",
+					m.Digest, signed.Digest, signed.Size, r.artifactRef),
+				remediation: fmt.Sprintf("sign %s itself with `hallmark sign`, and delete the copied signature", r.artifactRef),
+			}
+		}
+	}
+	return explanation{
+		code:        CodeError,
+		reason:      fmt.Sprintf("signature %s could not be verified: %s", m.Digest, safeDetail(err)),
+		remediation: "check the signature with `hallmark inspect`, and sign the image again",
+	}
+}
+
+// explainCheck explains one failed check, enforced or logged.
+func explainCheck(r *run, sigDigest string, o *notation.VerificationOutcome, vr *notation.ValidationResult) explanation {
+	var chain []*x509.Certificate
+	var scheme signature.SigningScheme
+	if o.EnvelopeContent != nil {
+		chain = o.EnvelopeContent.SignerInfo.CertificateChain
+		scheme = o.EnvelopeContent.SignerInfo.SignedAttributes.SigningScheme
+	}
+	detail := vr.Error.Error()
+	switch vr.Type {
+	case trustpolicy.TypeIntegrity:
+		var invalid *signature.InvalidSignatureError
+		if errors.As(vr.Error, &invalid) && strings.Contains(invalid.Msg, "certificate-chain is invalid") {
+			return explanation{
+				code:        CodeInvalidCertificateChain,
+				reason:      fmt.Sprintf("signature %s carries a certificate chain that breaks the Notary Project certificate rules (%s); sign again with a valid code-signing certificate", sigDigest, detail),
+				remediation: "sign again with a certificate that has the digitalSignature key usage, no serverAuth/clientAuth usage, and a chain ending in a CA root",
+			}
+		}
+		return explanation{
+			code:        CodeIntegrity,
+			reason:      fmt.Sprintf("signature %s failed the integrity check: the envelope was modified after signing or is corrupted (%s); delete it and sign the image again", sigDigest, detail),
+			remediation: "delete the damaged signature and sign the image again with `hallmark sign`",
+		}
+
+	case trustpolicy.TypeAuthenticity:
+		return explainAuthenticity(r, chain, scheme, detail)
+
+	case trustpolicy.TypeExpiry:
+		expiry := "its expiry time"
+		if o.EnvelopeContent != nil {
+			expiry = o.EnvelopeContent.SignerInfo.SignedAttributes.Expiry.UTC().Format(time.RFC3339)
+		}
+		return explanation{
+			code:        CodeSignatureExpired,
+			reason:      fmt.Sprintf("signature expired at %s; sign the image again", expiry),
+			remediation: "sign the image again with `hallmark sign`, with an expiry long enough for how long the image must run",
+		}
+
+	case trustpolicy.TypeAuthenticTimestamp:
+		now := time.Now()
+		for _, c := range chain {
+			if now.After(c.NotAfter) {
+				return explanation{
+					code: CodeCertificateExpired,
+					reason: fmt.Sprintf("certificate %s in the signature's chain expired at %s; without a trusted timestamp a signature is valid only while its certificates are, so sign the image again with a current certificate",
+						c.Subject, c.NotAfter.UTC().Format(time.RFC3339)),
+					remediation: "sign the image again with a current certificate (rotate the key if its certificate expired), or timestamp signatures with a TSA and add a tsa: store to the trust policy so they outlive their certificates",
+				}
+			}
+			if now.Before(c.NotBefore) {
+				return explanation{
+					code:        CodeCertificateNotYetValid,
+					reason:      fmt.Sprintf("certificate %s in the signature's chain is not valid before %s; check the clock of this host and of the signer", c.Subject, c.NotBefore.UTC().Format(time.RFC3339)),
+					remediation: "check the clocks of this host and of the signing host",
+				}
+			}
+		}
+		return explanation{
+			code:        CodeTimestampInvalid,
+			reason:      fmt.Sprintf("the signature's timestamp could not be verified (%s); sign the image again with a timestamp from a TSA whose root is in the policy's tsa: store", detail),
+			remediation: "add the TSA's root certificate to the tsa: trust store named by the policy, or sign again with a trusted TSA",
+		}
+
+	case trustpolicy.TypeRevocation:
+		if strings.Contains(detail, "is revoked") {
+			return explanation{
+				code:        CodeCertificateRevoked,
+				reason:      fmt.Sprintf("a certificate of the signature's chain is revoked (%s); sign with a certificate that is not revoked", detail),
+				remediation: "sign the image again with a key whose certificate is not revoked",
+			}
+		}
+		return explanation{
+			code:        CodeRevocationUnknown,
+			reason:      fmt.Sprintf("the revocation status of the signature's certificates could not be determined (%s); retry, or make the OCSP/CRL endpoints reachable from here", detail),
+			remediation: "make the certificates' OCSP and CRL endpoints reachable from here, or set signatureVerification.override.revocation to \"log\"",
+			transient:   true,
+		}
+	}
+	return explanation{code: CodeError, reason: fmt.Sprintf("%s check failed: %s", vr.Type, detail), remediation: "sign the image again"}
+}
+
+// explainAuthenticity tells an unknown signer (its chain matches no trusted
+// certificate) from a known signer that trustedIdentities does not list.
+// notation-go reports both as one authenticity failure.
+func explainAuthenticity(r *run, chain []*x509.Certificate, scheme signature.SigningScheme, detail string) explanation {
+	storeType := truststore.TypeCA
+	if scheme == signature.SigningSchemeX509SigningAuthority {
+		storeType = truststore.TypeSigningAuthority
+	}
+	var storesOfType, trustedBy []string
+	for _, s := range r.statement.TrustStores {
+		typ, name, _ := parseStoreRef(s)
+		if typ != storeType {
+			continue
+		}
+		storesOfType = append(storesOfType, s)
+		for _, c := range chain {
+			if containsCert(r.trusted[storeKey{typ, name}], c) {
+				trustedBy = append(trustedBy, s)
+				break
+			}
+		}
+	}
+	signer, issuer := "an unknown signer", "an unknown issuer"
+	if len(chain) > 0 {
+		signer, issuer = chain[0].Subject.String(), chain[0].Issuer.String()
+	}
+	switch {
+	case len(chain) == 0:
+		return explanation{code: CodeUntrustedSigner, reason: fmt.Sprintf("the signer could not be authenticated (%s)", detail), remediation: "sign the image with a trusted key"}
+	case len(storesOfType) == 0:
+		return explanation{
+			code: CodeUntrustedSigner,
+			reason: fmt.Sprintf("signature by %s uses signing scheme %s, which needs a %s trust store, but trust policy statement %q lists none; add one to its trustStores",
+				signer, scheme, storeType, r.statement.Name),
+			remediation: fmt.Sprintf("add a %s:NAME trust store holding the signer's root certificate to trust policy statement %q", storeType, r.statement.Name),
+		}
+	case len(trustedBy) == 0:
+		return explanation{
+			code: CodeUntrustedSigner,
+			reason: fmt.Sprintf("signature by %s, issued by %s, does not chain to any certificate in trust store(s) %s; add its root/CA certificate to the trust store or sign with a trusted key",
+				signer, issuer, strings.Join(storesOfType, ", ")),
+			remediation: fmt.Sprintf("add the signer's root or CA certificate to trust store %s, or sign with a key whose certificate chains to it", storesOfType[0]),
+		}
+	}
+	return explanation{
+		code: CodeIdentityMismatch,
+		reason: fmt.Sprintf("signer %s is trusted by %s but not listed in trustedIdentities of policy %q: %s; add \"x509.subject: %s\" to trustedIdentities or sign with a listed identity",
+			signer, strings.Join(trustedBy, ", "), r.statement.Name, strings.Join(r.statement.TrustedIdentities, "; "), signer),
+		remediation: fmt.Sprintf("add \"x509.subject: %s\" to the trustedIdentities of trust policy statement %q, or sign with a listed identity", signer, r.statement.Name),
+	}
+}
+
+const verificationPluginHeader = "io.cncf.notary.verificationPlugin"
+
+// signedDescriptor returns the artifact descriptor the signature's payload
+// names.
+func signedDescriptor(o *notation.VerificationOutcome) (ocispec.Descriptor, bool) {
+	var payload struct {
+		TargetArtifact ocispec.Descriptor `json:"targetArtifact"`
+	}
+	if err := json.Unmarshal(o.EnvelopeContent.Payload.Content, &payload); err != nil {
+		return ocispec.Descriptor{}, false
+	}
+	return payload.TargetArtifact, true
+}
+
+func pluginName(info *signature.SignerInfo) string {
+	attr, err := info.ExtendedAttribute(verificationPluginHeader)
+	if err != nil {
+		return ""
+	}
+	name, _ := attr.Value.(string)
+	if name == "" {
+		name = fmt.Sprint(attr.Value)
+	}
+	return name
+}
