@@ -87,6 +87,7 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 		Expiry:       o.expiry,
 		UserMetadata: meta,
 		TimestampURL: o.timestampURL,
+		SigningAgent: "hallmark/" + Version,
 	}
 	if (o.timestampURL == "") != (o.timestampRootCert == "") {
 		return usageError{fmt.Errorf("--timestamp-url and --timestamp-root-cert go together: give both or neither")}
