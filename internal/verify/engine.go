@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strings"
 	"time"
@@ -65,7 +66,9 @@ type Repositories interface {
 	NotationRepository(ctx context.Context, ref string) (notationregistry.Repository, error)
 }
 
-// EngineOptions tunes an Engine. The zero value is ready to use.
+// EngineOptions tunes an Engine. The zero value is ready to use. There is
+// no clock: notation-go reads time.Now itself for expiry and certificate
+// validity.
 type EngineOptions struct {
 	// MaxSignatures is how many signatures of one image are tried before
 	// giving up. Zero means DefaultMaxSignatures (100); more than
@@ -299,8 +302,10 @@ func (e *Engine) applicableStatement(repoPath string) *trustpolicy.TrustPolicy {
 
 // loadTrustStores reads every store the statement names, so that a
 // missing store is reported as such, with where to add it, rather than as
-// an untrusted signer. It also keeps the certificates to explain
-// authenticity failures. It reports whether r has failed.
+// an untrusted signer. That includes a tsa store this signature may not
+// need: a policy naming a store that does not exist is a mistake worth
+// fixing before the day it matters. It also keeps the certificates to
+// explain authenticity failures. It reports whether r has failed.
 func (e *Engine) loadTrustStores(ctx context.Context, r *run) bool {
 	r.trusted = map[storeKey][]*x509.Certificate{}
 	for _, s := range r.statement.TrustStores {
@@ -315,7 +320,9 @@ func (e *Engine) loadTrustStores(ctx context.Context, r *run) bool {
 				hint = ts.addHint(typ, name)
 			}
 			reason := fmt.Sprintf("trust store %s named by trust policy statement %q has no certificates; %s", s, r.statement.Name, hint)
-			if !errors.Is(err, ErrTrustStoreNotFound) {
+			// notation-go's file-based store reports a missing directory
+			// with fs.ErrNotExist.
+			if !errors.Is(err, ErrTrustStoreNotFound) && !errors.Is(err, fs.ErrNotExist) {
 				reason = fmt.Sprintf("trust store %s named by trust policy statement %q cannot be read (%v); %s", s, r.statement.Name, err, hint)
 			}
 			r.fail(CodeTrustStoreMissing, reason, hint, false, err)
