@@ -59,7 +59,8 @@ const OIDCodeSigning = "1.3.6.1.5.5.7.3.3"
 // artifacts, because the Notary Project forbids keyCertSign in a signing
 // certificate. Without basicConstraints (or with "ca": false) the
 // certificate is a signing certificate with basicConstraints cA=false.
-// Azure Key Vault rejects the extra field; a CA is a local or HSM feature.
+// Azure Key Vault knows nothing of the field: CA keys are a feature of the
+// local and HSM providers.
 type Policy struct {
 	// ID is the vault's identifier of the policy; ignored.
 	ID string `json:"id,omitempty"`
@@ -81,8 +82,9 @@ type Policy struct {
 type IssuerParameters struct {
 	// Name is "Self" for a self-signed certificate (the default when empty),
 	// or the name of a CA key in the same provider, whose newest version
-	// issues the certificate. The vault's "Unknown" (sign a CSR by hand) is
-	// not supported.
+	// issues the certificate. "Self" matches in any case, so a key named
+	// "self" cannot be an issuer. The vault's "Unknown" (sign a CSR by hand)
+	// is not supported.
 	Name string `json:"name"`
 	// CertificateType is the vault's type for a public CA; ignored.
 	CertificateType *string `json:"certificateType,omitempty"`

@@ -119,6 +119,7 @@ type Store struct {
 	mu      sync.Mutex          // guards the fields below
 	derived map[string]sealKeys // by kdfSpec.cacheKey
 	write   *kdfSpec            // the derivation new key files use
+	pending []string            // warnings to deliver once s.mu is released
 }
 
 var _ keys.Provider = (*Store)(nil)
@@ -216,7 +217,9 @@ func (s *Store) Rotate(ctx context.Context, name string, p *keys.Policy) (keys.I
 	return s.makeVersion(ctx, name, p, false)
 }
 
-// List returns every version of every key, by name, then by version.
+// List returns every version of every key, by name, then by version. A
+// version whose files are damaged fails the listing with keys.ErrCorrupt
+// naming it, rather than being left out silently.
 func (s *Store) List(ctx context.Context) ([]keys.Info, error) {
 	entries, err := os.ReadDir(filepath.Join(s.dir, keysDir))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -294,7 +297,7 @@ func (s *Store) Signer(ctx context.Context, ref keys.Ref) (*keys.Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", slot, err)
 	}
-	sk, err := s.keysFor(kf.KDF, false)
+	sk, err := s.keysFor(kf.KDF)
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", slot, err)
 	}
@@ -575,6 +578,9 @@ func parseMeta(data []byte, name, version string) (*metaFile, *keys.Policy, erro
 	if err := dec.Decode(&m); err != nil {
 		return nil, nil, fmt.Errorf("%w: %s is not valid: %v", keys.ErrCorrupt, metaFileName, err)
 	}
+	if dec.More() {
+		return nil, nil, fmt.Errorf("%w: %s has data after its JSON object", keys.ErrCorrupt, metaFileName)
+	}
 	if m.Format != metaFormat {
 		return nil, nil, fmt.Errorf("%w: %s format %q; this hallmark reads %q", keys.ErrCorrupt, metaFileName, m.Format, metaFormat)
 	}
@@ -621,7 +627,14 @@ func parseChain(data []byte) ([]*x509.Certificate, error) {
 // to once per Store however many keys it writes.
 func (s *Store) writeKeys() (sealKeys, kdfSpec, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	sk, spec, err := s.writeKeysLocked()
+	warns := s.takeWarnings()
+	s.mu.Unlock()
+	s.flush(warns)
+	return sk, spec, err
+}
+
+func (s *Store) writeKeysLocked() (sealKeys, kdfSpec, error) {
 	if s.write != nil {
 		sk, err := s.deriveLocked(*s.write, true)
 		return sk, *s.write, err
@@ -643,10 +656,25 @@ func (s *Store) writeKeys() (sealKeys, kdfSpec, error) {
 }
 
 // keysFor returns the keys for a key file's derivation.
-func (s *Store) keysFor(spec kdfSpec, create bool) (sealKeys, error) {
+func (s *Store) keysFor(spec kdfSpec) (sealKeys, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.deriveLocked(spec, create)
+	return s.deriveLocked(spec, false)
+}
+
+// takeWarnings returns and clears the warnings queued under s.mu. They are
+// delivered after the lock is released, so a Warn func that calls back into
+// the Store cannot deadlock.
+func (s *Store) takeWarnings() []string {
+	w := s.pending
+	s.pending = nil
+	return w
+}
+
+func (s *Store) flush(warns []string) {
+	for _, w := range warns {
+		s.warn(w)
+	}
 }
 
 // deriveLocked derives (or returns cached) keys for a spec. The lock is held
@@ -685,7 +713,8 @@ func (s *Store) deriveLocked(spec kdfSpec, createStoreKey bool) (sealKeys, error
 	return sk, nil
 }
 
-// storeKey reads DIR/store.key, creating it when asked and missing. The
+// storeKey reads DIR/store.key, creating it when asked and missing (and
+// queueing a warning, since s.mu is held). The
 // new file is written under a temporary name and linked into place, which
 // fails if another process linked its own first; that one is then used.
 func (s *Store) storeKey(create bool) ([]byte, error) {
@@ -724,7 +753,7 @@ func (s *Store) storeKey(create bool) ([]byte, error) {
 	if err := syncDir(s.dir); err != nil {
 		return nil, fmt.Errorf("creating store key: %w", err)
 	}
-	s.warn(fmt.Sprintf("no passphrase was given, so private keys are encrypted with a random key created in %s; "+
+	s.pending = append(s.pending, fmt.Sprintf("no passphrase was given, so private keys are encrypted with a random key created in %s; "+
 		"anyone who can read that file can use them. Set HALLMARK_PASSPHRASE or use --passphrase-file to protect new keys with a passphrase.", path))
 	return key, nil
 }

@@ -899,3 +899,19 @@ func TestOpen(t *testing.T) {
 		t.Errorf("warnings = %q; want one about the directory mode", warns)
 	}
 }
+
+func TestWarnMayCallStore(t *testing.T) {
+	var s *Store
+	calls := 0
+	s, err := Open(filepath.Join(t.TempDir(), "store"), Options{Warn: func(string) {
+		calls++
+		s.List(context.Background()) // would deadlock if called under the Store's lock
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, "k", ecDoc)
+	if calls != 1 {
+		t.Errorf("Warn called %d times; want 1", calls)
+	}
+}
