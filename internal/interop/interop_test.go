@@ -312,4 +312,3 @@ func flipJWSSignatureBit(t *testing.T, env []byte) []byte {
 	}
 	return out
 }
-
