@@ -1,0 +1,690 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/verify"
+)
+
+// fakeVerifier is the seam under the cache: it counts calls per reference
+// and answers with what outcome says.
+type fakeVerifier struct {
+	mu    sync.Mutex
+	calls map[string]int
+	refs  []string
+	// outcome makes the result for ref; nil means verified.
+	outcome func(ctx context.Context, ref string) verify.Result
+}
+
+func newFake(outcome func(ctx context.Context, ref string) verify.Result) *fakeVerifier {
+	return &fakeVerifier{calls: map[string]int{}, outcome: outcome}
+}
+
+func (f *fakeVerifier) Verify(ctx context.Context, ref string) verify.Result {
+	f.mu.Lock()
+	f.calls[ref]++
+	f.refs = append(f.refs, ref)
+	f.mu.Unlock()
+	if f.outcome == nil {
+		return passed(ref)
+	}
+	return f.outcome(ctx, ref)
+}
+
+func (f *fakeVerifier) count(ref string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[ref]
+}
+
+func (f *fakeVerifier) total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.refs)
+}
+
+// digestOf returns the digest in ref, as the engine reports it.
+func digestOf(ref string) string {
+	if _, d, ok := strings.Cut(ref, "@"); ok {
+		return d
+	}
+	return ""
+}
+
+func passed(ref string) verify.Result {
+	return verify.Result{Reference: ref, Digest: digestOf(ref), Verified: true, Code: verify.CodeVerified, Reason: "verified", Level: "strict", Policy: "p"}
+}
+
+func failed(ref string, code verify.Code, transient bool) verify.Result {
+	return verify.Result{Reference: ref, Digest: digestOf(ref), Code: code, Transient: transient, Reason: "failed: " + string(code)}
+}
+
+func dg(i int) string { return digest.FromString(fmt.Sprint(i)).String() }
+
+func img(repo string, i int) string { return "registry.example/" + repo + "@" + dg(i) }
+
+// fakeResolver maps tag references to digests.
+type fakeResolver struct {
+	mu    sync.Mutex
+	tags  map[string]string
+	err   error
+	calls int
+}
+
+func (r *fakeResolver) Resolve(_ context.Context, ref string) (ocispec.Descriptor, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	if r.err != nil {
+		return ocispec.Descriptor{}, r.err
+	}
+	d, ok := r.tags[ref]
+	if !ok {
+		return ocispec.Descriptor{}, &oci.Error{Kind: oci.ErrNotFound, Summary: "tag not found"}
+	}
+	return ocispec.Descriptor{Digest: digest.Digest(d)}, nil
+}
+
+func (r *fakeResolver) move(ref, d string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tags[ref] = d
+}
+
+func TestTTLs(t *testing.T) {
+	tests := []struct {
+		name    string
+		outcome func(context.Context, string) verify.Result
+		opts    Options
+		ttl     time.Duration
+	}{
+		{name: "verified kept for the default positive TTL", ttl: DefaultPositiveTTL},
+		{name: "verified kept for a set positive TTL", opts: Options{PositiveTTL: time.Hour}, ttl: time.Hour},
+		{
+			name:    "definitive failure kept for the default negative TTL",
+			outcome: func(_ context.Context, ref string) verify.Result { return failed(ref, verify.CodeNoSignature, false) },
+			ttl:     DefaultNegativeTTL,
+		},
+		{
+			name: "untrusted signer kept for a set negative TTL",
+			outcome: func(_ context.Context, ref string) verify.Result {
+				return failed(ref, verify.CodeUntrustedSigner, false)
+			},
+			opts: Options{NegativeTTL: 7 * time.Second},
+			ttl:  7 * time.Second,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake(tt.outcome)
+				c := New(f, tt.opts)
+				ref := img("app", 1)
+				first := c.Verify(t.Context(), ref)
+				if first.Cached {
+					t.Fatal("first result marked cached")
+				}
+				time.Sleep(tt.ttl - time.Nanosecond)
+				again := c.Verify(t.Context(), ref)
+				if !again.Cached || f.count(ref) != 1 {
+					t.Fatalf("before the TTL: cached=%v, verifier calls=%d; want a hit and 1 call", again.Cached, f.count(ref))
+				}
+				if again.Verified != first.Verified || again.Code != first.Code || again.Reason != first.Reason {
+					t.Fatalf("cached result %+v differs from the verified one %+v", again, first)
+				}
+				time.Sleep(time.Nanosecond)
+				expired := c.Verify(t.Context(), ref)
+				if expired.Cached || f.count(ref) != 2 {
+					t.Fatalf("at the TTL: cached=%v, verifier calls=%d; want a fresh verification", expired.Cached, f.count(ref))
+				}
+			})
+		})
+	}
+}
+
+func TestNotDefinitiveNeverCached(t *testing.T) {
+	tests := []struct {
+		name   string
+		result func(ref string) verify.Result
+	}{
+		{"transient registry failure", func(ref string) verify.Result { return failed(ref, verify.CodeRegistryUnavailable, true) }},
+		{"timeout", func(ref string) verify.Result { return failed(ref, verify.CodeTimeout, true) }},
+		{"timeout not flagged transient", func(ref string) verify.Result { return failed(ref, verify.CodeTimeout, false) }},
+		{"registry unavailable not flagged transient", func(ref string) verify.Result { return failed(ref, verify.CodeRegistryUnavailable, false) }},
+		{"revocation unknown", func(ref string) verify.Result { return failed(ref, verify.CodeRevocationUnknown, false) }},
+		{"unexpected error", func(ref string) verify.Result { return failed(ref, verify.CodeError, false) }},
+		{"no code", func(ref string) verify.Result { return failed(ref, "", false) }},
+		{"transient with a definitive code", func(ref string) verify.Result { return failed(ref, verify.CodeNoSignature, true) }},
+		{"verified but transient", func(ref string) verify.Result { r := passed(ref); r.Transient = true; return r }},
+		{"verified flag with a failure code", func(ref string) verify.Result {
+			r := failed(ref, verify.CodeUntrustedSigner, false)
+			r.Verified = true
+			return r
+		}},
+		{"verified code without the flag", func(ref string) verify.Result { r := passed(ref); r.Verified = false; return r }},
+		{"verdict for another digest", func(ref string) verify.Result { r := passed(ref); r.Digest = dg(999); return r }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake(func(_ context.Context, ref string) verify.Result { return tt.result(ref) })
+				var hits, misses int
+				c := New(f, Options{OnLookup: func(hit bool) {
+					if hit {
+						hits++
+					} else {
+						misses++
+					}
+				}})
+				ref := img("app", 1)
+				for i := range 3 {
+					r := c.Verify(t.Context(), ref)
+					if r.Cached {
+						t.Fatalf("call %d: a result that is not definitive came from the cache", i)
+					}
+				}
+				if f.count(ref) != 3 || c.Len() != 0 || hits != 0 || misses != 3 {
+					t.Fatalf("verifier calls=%d entries=%d hits=%d misses=%d; want 3, 0, 0, 3", f.count(ref), c.Len(), hits, misses)
+				}
+			})
+		})
+	}
+}
+
+// TestFailureNeverServedAsPass: once a definitive failure is cached, every
+// answer is that failure until it expires, even though the verifier would
+// now pass the image; the pass shows up only as a fresh verification.
+func TestFailureNeverServedAsPass(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		pass := false
+		f := newFake(func(_ context.Context, ref string) verify.Result {
+			mu.Lock()
+			defer mu.Unlock()
+			if pass {
+				return passed(ref)
+			}
+			return failed(ref, verify.CodeNoSignature, false)
+		})
+		c := New(f, Options{NegativeTTL: 10 * time.Second})
+		ref := img("app", 1)
+		if r := c.Verify(t.Context(), ref); r.Verified {
+			t.Fatal("first verification passed")
+		}
+		mu.Lock()
+		pass = true // the signature was pushed
+		mu.Unlock()
+		for i := range 9 {
+			time.Sleep(time.Second)
+			r := c.Verify(t.Context(), ref)
+			if r.Verified || r.Code != verify.CodeNoSignature || r.Err() == nil {
+				t.Fatalf("second %d: cached failure served as %+v", i+1, r)
+			}
+		}
+		time.Sleep(time.Second)
+		r := c.Verify(t.Context(), ref)
+		if !r.Verified || r.Cached {
+			t.Fatalf("after the negative TTL: %+v; want a fresh pass", r)
+		}
+	})
+}
+
+func TestGenerationSwap(t *testing.T) {
+	t.Run("a new generation never sees an old verdict", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			old := newFake(nil)
+			c := New(old, Options{Generation: 1})
+			ref := img("app", 1)
+			c.Verify(t.Context(), ref)
+			if r := c.Verify(t.Context(), ref); !r.Cached || !r.Verified {
+				t.Fatalf("warm-up: %+v", r)
+			}
+			strict := newFake(func(_ context.Context, ref string) verify.Result {
+				return failed(ref, verify.CodeUntrustedSigner, false)
+			})
+			c.Swap(strict, 2)
+			if c.Len() != 0 {
+				t.Fatalf("%d entries survive the swap", c.Len())
+			}
+			r := c.Verify(t.Context(), ref)
+			if r.Verified || r.Cached || strict.count(ref) != 1 {
+				t.Fatalf("after the swap: %+v, new verifier calls %d; want a fresh failure", r, strict.count(ref))
+			}
+		})
+	})
+	t.Run("a verification running across the swap is not stored or joined", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			old := newFake(func(_ context.Context, ref string) verify.Result {
+				<-release
+				return passed(ref)
+			})
+			c := New(old, Options{Generation: 1})
+			ref := img("app", 1)
+			oldDone := make(chan verify.Result)
+			go func() { oldDone <- c.Verify(context.Background(), ref) }()
+			synctest.Wait() // the old verification is running
+
+			strict := newFake(func(_ context.Context, ref string) verify.Result {
+				return failed(ref, verify.CodeUntrustedSigner, false)
+			})
+			c.Swap(strict, 2)
+			if r := c.Verify(t.Context(), ref); r.Verified || strict.count(ref) != 1 {
+				t.Fatalf("a call after the swap joined the old verification: %+v", r)
+			}
+			close(release)
+			if r := <-oldDone; !r.Verified {
+				t.Fatalf("the caller of the old generation got %+v", r)
+			}
+			for range 3 {
+				if r := c.Verify(t.Context(), ref); r.Verified {
+					t.Fatalf("the old generation's verdict was served after the swap: %+v", r)
+				}
+			}
+		})
+	})
+}
+
+func TestSingleflight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		f := newFake(func(_ context.Context, ref string) verify.Result {
+			<-release
+			return passed(ref)
+		})
+		c := New(f, Options{})
+		const callers = 50
+		refs := []string{img("app", 1), img("app", 2)}
+		results := make(chan verify.Result, callers*len(refs))
+		for i := range callers * len(refs) {
+			go func() { results <- c.Verify(context.Background(), refs[i%len(refs)]) }()
+		}
+		synctest.Wait()
+		if got := f.total(); got != len(refs) {
+			t.Fatalf("%d verifications running for %d distinct images", got, len(refs))
+		}
+		close(release)
+		for range callers * len(refs) {
+			if r := <-results; !r.Verified {
+				t.Fatalf("caller got %+v", r)
+			}
+		}
+		for _, ref := range refs {
+			if f.count(ref) != 1 {
+				t.Errorf("%s verified %d times, want once", ref, f.count(ref))
+			}
+		}
+	})
+}
+
+// TestSingleflightRace runs real concurrency (no bubble) for -race.
+func TestSingleflightRace(t *testing.T) {
+	f := newFake(nil)
+	c := New(f, Options{MaxEntries: 16})
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() {
+			for j := range 200 {
+				r := c.Verify(context.Background(), img("app", (i+j)%32))
+				if !r.Verified {
+					t.Errorf("got %+v", r)
+					return
+				}
+				r.Warnings = append(r.Warnings, "caller's own")
+			}
+		})
+	}
+	wg.Wait()
+	if c.Len() > 16 {
+		t.Fatalf("%d entries, bound is 16", c.Len())
+	}
+}
+
+func TestCallerDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var sawCancel bool
+		f := newFake(func(ctx context.Context, ref string) verify.Result {
+			select {
+			case <-time.After(2 * time.Second): // a slow registry
+				return passed(ref)
+			case <-ctx.Done():
+				sawCancel = true
+				return failed(ref, verify.CodeTimeout, true)
+			}
+		})
+		c := New(f, Options{})
+		ref := img("app", 1)
+
+		short, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		patient := make(chan verify.Result)
+		go func() { patient <- c.Verify(t.Context(), ref) }()
+		synctest.Wait()
+
+		start := time.Now()
+		r := c.Verify(short, ref)
+		if time.Since(start) != 500*time.Millisecond {
+			t.Errorf("the impatient caller returned after %v, not at its deadline", time.Since(start))
+		}
+		if r.Verified || r.Code != verify.CodeTimeout || !r.Transient || r.Reference != ref || r.Digest != dg(1) {
+			t.Fatalf("impatient caller: %+v; want a transient timeout for the reference", r)
+		}
+		if !strings.Contains(r.Reason, "registry.example/app") {
+			t.Errorf("reason %q does not name the repository", r.Reason)
+		}
+		if r := <-patient; !r.Verified {
+			t.Fatalf("patient caller: %+v", r)
+		}
+		if sawCancel {
+			t.Fatal("the impatient caller's deadline cancelled the shared verification")
+		}
+
+		cancelled, cancel2 := context.WithCancel(t.Context())
+		cancel2()
+		if r := c.Verify(cancelled, img("app", 2)); r.Verified || r.Code != verify.CodeTimeout || !strings.Contains(r.Reason, "cancelled") {
+			t.Fatalf("cancelled caller: %+v", r)
+		}
+		time.Sleep(3 * time.Second) // the detached verification (2s) still finishes
+		if r := c.Verify(t.Context(), img("app", 2)); !r.Cached || !r.Verified {
+			t.Fatalf("the verification its cancelled caller started was not kept: %+v", r)
+		}
+	})
+}
+
+func TestFinishedLateIsStored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(func(_ context.Context, ref string) verify.Result {
+			time.Sleep(3 * time.Second)
+			return passed(ref)
+		})
+		c := New(f, Options{})
+		ref := img("app", 1)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if r := c.Verify(ctx, ref); r.Verified {
+			t.Fatal("verified before the verifier finished")
+		}
+		time.Sleep(5 * time.Second)
+		if r := c.Verify(t.Context(), ref); !r.Verified || !r.Cached || f.count(ref) != 1 {
+			t.Fatalf("retry after the late finish: %+v, calls %d; want a hit", r, f.count(ref))
+		}
+	})
+}
+
+func TestVerifyTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(func(ctx context.Context, ref string) verify.Result {
+			<-ctx.Done() // a registry that hangs
+			return failed(ref, verify.CodeTimeout, true)
+		})
+		c := New(f, Options{VerifyTimeout: 4 * time.Second})
+		ref := img("app", 1)
+		start := time.Now()
+		r := c.Verify(context.Background(), ref)
+		if d := time.Since(start); d != 4*time.Second {
+			t.Errorf("a caller without a deadline waited %v, want the VerifyTimeout", d)
+		}
+		if r.Verified || r.Code != verify.CodeTimeout {
+			t.Fatalf("got %+v", r)
+		}
+		c.Verify(context.Background(), ref)
+		if f.count(ref) != 2 {
+			t.Fatalf("the timeout was cached: %d calls", f.count(ref))
+		}
+	})
+}
+
+func TestTags(t *testing.T) {
+	const tagRef = "registry.example/app:v1"
+	t.Run("resolved and cached by digest, never by tag", func(t *testing.T) {
+		res := &fakeResolver{tags: map[string]string{tagRef: dg(1)}}
+		f := newFake(nil)
+		c := New(f, Options{Resolver: res})
+		r := c.Verify(t.Context(), tagRef)
+		if !r.Verified || r.Reference != tagRef || r.Tag != "v1" || r.Digest != dg(1) {
+			t.Fatalf("got %+v; want the tag reference, its tag and digest", r)
+		}
+		if f.count(img("app", 1)) != 1 {
+			t.Fatalf("verifier saw %v; want the digest reference", f.refs)
+		}
+		if r := c.Verify(t.Context(), tagRef); !r.Cached || r.Tag != "v1" || res.calls != 2 {
+			t.Fatalf("second call: cached=%v tag=%q resolutions=%d; want a hit after resolving again", r.Cached, r.Tag, res.calls)
+		}
+		if r := c.Verify(t.Context(), img("app", 1)); !r.Cached || r.Tag != "" {
+			t.Fatalf("digest reference: %+v; want a hit without a tag", r)
+		}
+		res.move(tagRef, dg(2))
+		if r := c.Verify(t.Context(), tagRef); r.Cached || r.Digest != dg(2) || f.count(img("app", 2)) != 1 {
+			t.Fatalf("after the tag moved: %+v; want a fresh verification of the new digest", r)
+		}
+	})
+	t.Run("tag and digest written together use the digest", func(t *testing.T) {
+		f := newFake(nil)
+		res := &fakeResolver{}
+		c := New(f, Options{Resolver: res})
+		c.Verify(t.Context(), img("app", 1))
+		ref := "registry.example/app:v1@" + dg(1)
+		if r := c.Verify(t.Context(), ref); !r.Cached || r.Reference != ref {
+			t.Fatalf("got %+v; want a hit", r)
+		}
+		if res.calls != 0 {
+			t.Fatal("a reference with a digest was resolved")
+		}
+	})
+	t.Run("resolution failure is passed to the verifier and not cached", func(t *testing.T) {
+		res := &fakeResolver{err: &oci.Error{Kind: oci.ErrUnavailable, Summary: "registry down"}}
+		f := newFake(func(_ context.Context, ref string) verify.Result {
+			return failed(ref, verify.CodeRegistryUnavailable, true)
+		})
+		lookups := 0
+		c := New(f, Options{Resolver: res, OnLookup: func(bool) { lookups++ }})
+		for range 2 {
+			if r := c.Verify(t.Context(), tagRef); r.Verified || !r.Transient || r.Reference != tagRef {
+				t.Fatalf("got %+v", r)
+			}
+		}
+		if f.count(tagRef) != 2 || c.Len() != 0 || lookups != 0 {
+			t.Fatalf("verifier calls %d, entries %d, lookups %d; want 2, 0, 0", f.count(tagRef), c.Len(), lookups)
+		}
+	})
+	t.Run("without a resolver tags bypass the cache", func(t *testing.T) {
+		f := newFake(func(_ context.Context, ref string) verify.Result {
+			r := passed(ref)
+			r.Digest = dg(1)
+			return r
+		})
+		c := New(f, Options{})
+		c.Verify(t.Context(), tagRef)
+		if r := c.Verify(t.Context(), tagRef); r.Cached || f.count(tagRef) != 2 {
+			t.Fatalf("a tag was cached without resolution: %+v", r)
+		}
+	})
+	t.Run("a resolver answering a malformed digest is not trusted", func(t *testing.T) {
+		res := &fakeResolver{tags: map[string]string{tagRef: "sha256:nothex"}}
+		f := newFake(nil)
+		c := New(f, Options{Resolver: res})
+		c.Verify(t.Context(), tagRef)
+		if f.count(tagRef) != 1 || c.Len() != 0 {
+			t.Fatalf("verifier saw %v, %d entries", f.refs, c.Len())
+		}
+	})
+}
+
+func TestKeys(t *testing.T) {
+	tests := []struct {
+		name     string
+		stored   string
+		lookup   string
+		wantHit  bool
+		wantNote string
+	}{
+		{"same reference", img("app", 1), img("app", 1), true, ""},
+		{"other repository, same digest", img("app", 1), img("other", 1), false, "trust policy scopes and signatures are per repository"},
+		{"other registry, same digest", img("app", 1), "evil.example/app@" + dg(1), false, ""},
+		{"tag next to the digest", img("app", 1), "registry.example/app:v2@" + dg(1), true, ""},
+		{"invalid tag next to the digest", img("app", 1), "registry.example/app:-v2@" + dg(1), false, ""},
+		{"other digest", img("app", 1), img("app", 2), false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(func(_ context.Context, ref string) verify.Result {
+				if strings.Contains(ref, ":-v2") {
+					return failed(ref, verify.CodeInvalidReference, false)
+				}
+				return passed(ref)
+			})
+			c := New(f, Options{})
+			c.Verify(t.Context(), tt.stored)
+			r := c.Verify(t.Context(), tt.lookup)
+			if r.Cached != tt.wantHit {
+				t.Fatalf("cached=%v, want %v %s", r.Cached, tt.wantHit, tt.wantNote)
+			}
+			if r.Reference != tt.lookup {
+				t.Errorf("Reference %q, want the caller's %q", r.Reference, tt.lookup)
+			}
+		})
+	}
+}
+
+func TestInvalidReferencePassesThrough(t *testing.T) {
+	f := newFake(func(_ context.Context, ref string) verify.Result {
+		return failed(ref, verify.CodeInvalidReference, false)
+	})
+	c := New(f, Options{})
+	for _, ref := range []string{"", "nginx", "registry.example/app@sha256:short", "https://registry.example/app:v1"} {
+		if r := c.Verify(t.Context(), ref); r.Verified || r.Cached {
+			t.Fatalf("%q: %+v", ref, r)
+		}
+	}
+	if c.Len() != 0 {
+		t.Fatalf("%d entries for invalid references", c.Len())
+	}
+}
+
+func TestEviction(t *testing.T) {
+	f := newFake(nil)
+	c := New(f, Options{MaxEntries: 3})
+	ctx := t.Context()
+	for i := range 3 {
+		c.Verify(ctx, img("app", i))
+	}
+	c.Verify(ctx, img("app", 0)) // 0 becomes the most recent; 1 the least
+	c.Verify(ctx, img("app", 3)) // evicts 1
+	if c.Len() != 3 {
+		t.Fatalf("%d entries, bound is 3", c.Len())
+	}
+	for _, tc := range []struct {
+		i   int
+		hit bool
+	}{{0, true}, {2, true}, {3, true}, {1, false}} {
+		if got := c.Verify(ctx, img("app", tc.i)).Cached; got != tc.hit {
+			t.Errorf("image %d: cached=%v, want %v", tc.i, got, tc.hit)
+		}
+	}
+
+	t.Run("negative MaxEntries keeps nothing", func(t *testing.T) {
+		f := newFake(nil)
+		c := New(f, Options{MaxEntries: -1})
+		c.Verify(ctx, img("app", 1))
+		if r := c.Verify(ctx, img("app", 1)); r.Cached || c.Len() != 0 {
+			t.Fatal("cached with MaxEntries -1")
+		}
+	})
+	t.Run("negative TTL keeps nothing of that kind", func(t *testing.T) {
+		c := New(newFake(nil), Options{PositiveTTL: -1})
+		c.Verify(ctx, img("app", 1))
+		if c.Len() != 0 {
+			t.Fatal("verified result kept with PositiveTTL -1")
+		}
+	})
+}
+
+func TestCachedCopies(t *testing.T) {
+	sigs := make([]verify.SignatureResult, 20)
+	for i := range sigs {
+		sigs[i].Digest = dg(100 + i)
+	}
+	f := newFake(func(_ context.Context, ref string) verify.Result {
+		r := failed(ref, verify.CodeUntrustedSigner, false)
+		r.Signatures = append([]verify.SignatureResult(nil), sigs...)
+		r.Warnings = make([]string, 1, 10)
+		return r
+	})
+	c := New(f, Options{})
+	ref := img("app", 1)
+	fresh := c.Verify(t.Context(), ref)
+	if len(fresh.Signatures) != 20 {
+		t.Fatalf("fresh result lists %d signatures, want all 20", len(fresh.Signatures))
+	}
+	cached := c.Verify(t.Context(), ref)
+	if len(cached.Signatures) != maxCachedSignatures || cached.Signatures[maxCachedSignatures-1].Digest != dg(119) {
+		t.Fatalf("cached result keeps %d signatures ending in %s; want the last %d", len(cached.Signatures), cached.Signatures[len(cached.Signatures)-1].Digest, maxCachedSignatures)
+	}
+	_ = append(cached.Warnings, "mine")
+	if again := c.Verify(t.Context(), ref); len(again.Warnings) != 1 || cap(again.Warnings) != 1 {
+		t.Fatalf("a caller's append reached the cache: %q", again.Warnings)
+	}
+}
+
+func TestQuickDigestName(t *testing.T) {
+	d := dg(1)
+	tests := []struct {
+		ref, want string
+		ok        bool
+	}{
+		{"registry.example/app@" + d, "registry.example/app@" + d, true},
+		{"registry.example:5000/team/app@" + d, "registry.example:5000/team/app@" + d, true},
+		{"registry.example:5000/team/app:v1.2@" + d, "registry.example:5000/team/app@" + d, true},
+		{"registry.example/app:v1", "", false},
+		{"app@" + d, "", false},
+		{"registry.example/app:@" + d, "", false},
+		{"registry.example/app:.v1@" + d, "", false},
+		{"registry.example/app:" + strings.Repeat("a", 129) + "@" + d, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			repo, digest, ok := quickDigestName(tt.ref)
+			got := ""
+			if ok {
+				got = repo + "@" + digest
+			}
+			if got != tt.want || ok != tt.ok {
+				t.Fatalf("quickDigestName(%q) = %q, %v; want %q, %v", tt.ref, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+// The verifier contract the cache relies on is the engine's.
+var (
+	_ Verifier = (*verify.Engine)(nil)
+	_ Verifier = (*Cache)(nil)
+	_ Resolver = (*oci.Client)(nil)
+)
+
+func TestOnLookup(t *testing.T) {
+	var hits, misses int
+	c := New(newFake(nil), Options{OnLookup: func(hit bool) {
+		if hit {
+			hits++
+		} else {
+			misses++
+		}
+	}})
+	for range 3 {
+		c.Verify(t.Context(), img("app", 1))
+	}
+	if hits != 2 || misses != 1 {
+		t.Fatalf("hits %d misses %d; want 2 and 1", hits, misses)
+	}
+}
