@@ -1,0 +1,215 @@
+package admission
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Mode says what happens to an object whose images are not all verified.
+type Mode string
+
+const (
+	// ModeDeny refuses the object. It is the default, and any value other
+	// than ModeAudit behaves as ModeDeny, so a typo never opens the door.
+	ModeDeny Mode = "deny"
+	// ModeAudit lets the object in and reports each unverified image in
+	// warnings, audit annotations and logs.
+	ModeAudit Mode = "audit"
+)
+
+// DefaultDeadline is the verification budget of one request when
+// Policy.Deadline is zero. Gatekeeper's validating webhook gives up after
+// 3 s by default, the tightest budget hallmark is called under; 2.5 s leaves
+// room for the rest of the round trip. The webhook shortens it further when
+// the API server's own timeout is shorter.
+const DefaultDeadline = 2500 * time.Millisecond
+
+// defaultExcludeNamespaces is what Policy.ExcludeNamespaces means when nil:
+// kube-system runs the control plane and the CNI; a registry outage must not
+// stop it from healing itself.
+var defaultExcludeNamespaces = []string{"kube-system"}
+
+// Policy is what admission enforces. The zero value denies every unverified
+// image in every namespace except kube-system, within DefaultDeadline.
+type Policy struct {
+	// Mode applies to namespaces without an entry in NamespaceModes. Zero
+	// means ModeDeny.
+	Mode Mode
+	// NamespaceModes overrides Mode for the named namespaces (exact names).
+	// Nil means no overrides.
+	NamespaceModes map[string]Mode
+	// IncludeNamespaces, when not empty, limits admission to the named
+	// namespaces (exact names): objects elsewhere are allowed unverified.
+	// Empty means every namespace.
+	IncludeNamespaces []string
+	// ExcludeNamespaces lists namespaces (exact names) whose objects are
+	// allowed unverified; it wins over IncludeNamespaces. Nil means
+	// ["kube-system"]; an empty, non-nil slice excludes nothing.
+	ExcludeNamespaces []string
+	// ExemptImages lists patterns of image references that are allowed
+	// without verification, matched against the reference exactly as the
+	// object writes it (see MatchImage). Nil means none.
+	ExemptImages []string
+	// Deadline is the verification budget of one request: an image not
+	// verified by then is a failure. Zero means DefaultDeadline.
+	Deadline time.Duration
+	// PinDigestOnly makes Mutate write REPO@DIGEST instead of the default
+	// REPO:TAG@DIGEST, which keeps the tag readable for people while the
+	// kubelet pulls by digest.
+	PinDigestOnly bool
+}
+
+// WithDefaults returns p with every zero field that has a default set to
+// it. It is the one place defaults are applied; New calls it.
+func (p Policy) WithDefaults() Policy {
+	if p.Mode == "" {
+		p.Mode = ModeDeny
+	}
+	if p.ExcludeNamespaces == nil {
+		p.ExcludeNamespaces = slices.Clone(defaultExcludeNamespaces)
+	}
+	if p.Deadline == 0 {
+		p.Deadline = DefaultDeadline
+	}
+	return p
+}
+
+// Validate reports every problem with p at once; each matches
+// ErrInvalidPolicy. The zero Policy is valid. New accepts an invalid Policy
+// but then fails closed: an unknown mode denies, and an exemption pattern
+// that does not parse exempts nothing.
+func (p Policy) Validate() error {
+	var errs []error
+	problem := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidPolicy, fmt.Sprintf(format, args...)))
+	}
+	if !validMode(p.Mode, true) {
+		problem("mode %q: want %q or %q", p.Mode, ModeDeny, ModeAudit)
+	}
+	for _, ns := range sortedKeys(p.NamespaceModes) {
+		if ns == "" {
+			problem("namespaceModes: empty namespace name")
+		}
+		if m := p.NamespaceModes[ns]; !validMode(m, false) {
+			problem("namespaceModes[%s]: mode %q: want %q or %q", ns, m, ModeDeny, ModeAudit)
+		}
+	}
+	for i, ns := range p.IncludeNamespaces {
+		if ns == "" {
+			problem("includeNamespaces[%d]: empty namespace name", i)
+		}
+	}
+	for i, ns := range p.ExcludeNamespaces {
+		if ns == "" {
+			problem("excludeNamespaces[%d]: empty namespace name", i)
+		}
+	}
+	for i, pattern := range p.ExemptImages {
+		if err := checkPattern(pattern); err != nil {
+			problem("exemptImages[%d]: %v", i, err)
+		}
+	}
+	if p.Deadline < 0 {
+		problem("deadline %v is negative", p.Deadline)
+	}
+	return errors.Join(errs...)
+}
+
+func validMode(m Mode, allowEmpty bool) bool {
+	return m == ModeDeny || m == ModeAudit || (allowEmpty && m == "")
+}
+
+// ModeFor returns the mode that applies in namespace ns. Anything but an
+// explicit ModeAudit is ModeDeny.
+func (p Policy) ModeFor(ns string) Mode {
+	m, ok := p.NamespaceModes[ns]
+	if !ok {
+		m = p.Mode
+	}
+	if m == ModeAudit {
+		return ModeAudit
+	}
+	return ModeDeny
+}
+
+// skipNamespace reports why objects in ns are not verified, or "" when they
+// are.
+func (p Policy) skipNamespace(ns string) string {
+	if slices.Contains(p.ExcludeNamespaces, ns) {
+		return fmt.Sprintf("namespace %s is excluded", ns)
+	}
+	if len(p.IncludeNamespaces) > 0 && !slices.Contains(p.IncludeNamespaces, ns) {
+		return fmt.Sprintf("namespace %s is not included", ns)
+	}
+	return ""
+}
+
+// exemption returns the first ExemptImages pattern that matches image.
+func (p Policy) exemption(image string) (string, bool) {
+	for _, pattern := range p.ExemptImages {
+		if MatchImage(pattern, image) {
+			return pattern, true
+		}
+	}
+	return "", false
+}
+
+// MatchImage reports whether the image reference matches pattern. Patterns
+// use path.Match syntax on the whole reference, as written in the object
+// (REGISTRY/REPOSITORY[:TAG][@DIGEST], no defaults added):
+//
+//   - '*' matches any run of characters except '/', so it spans a tag or
+//     digest ("registry.k8s.io/pause*" matches "registry.k8s.io/pause:3.9"
+//     and "registry.k8s.io/pause@sha256:...") but not a path element;
+//   - '?' matches one character except '/'; '[...]' matches a class;
+//   - a pattern ending in "/**" matches every reference below its prefix,
+//     at any depth ("registry.k8s.io/**" matches
+//     "registry.k8s.io/coredns/coredns:v1.11.1"); '**' is allowed nowhere
+//     else.
+//
+// A malformed pattern matches nothing: an exemption that cannot be read
+// must not exempt.
+func MatchImage(pattern, image string) bool {
+	if checkPattern(pattern) != nil {
+		return false
+	}
+	if prefix, ok := strings.CutSuffix(pattern, "/**"); ok {
+		depth := strings.Count(prefix, "/") + 1
+		parts := strings.SplitN(image, "/", depth+1)
+		if len(parts) <= depth || parts[depth] == "" {
+			return false
+		}
+		matched, err := path.Match(prefix, strings.Join(parts[:depth], "/"))
+		return err == nil && matched
+	}
+	matched, err := path.Match(pattern, image)
+	return err == nil && matched
+}
+
+// checkPattern reports why pattern is not a valid exemption pattern.
+func checkPattern(pattern string) error {
+	if pattern == "" {
+		return errors.New("empty pattern")
+	}
+	body, _ := strings.CutSuffix(pattern, "/**")
+	if body == "" || strings.Contains(body, "**") {
+		return fmt.Errorf("pattern %q: '**' is only allowed as the last path element, after a prefix (e.g. registry.k8s.io/**)", pattern)
+	}
+	if _, err := path.Match(body, ""); err != nil {
+		return fmt.Errorf("pattern %q: %v", pattern, err)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
