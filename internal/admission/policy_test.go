@@ -167,7 +167,7 @@ func TestMatchImage(t *testing.T) {
 		{"ghcr.io/org/tool:v?", "ghcr.io/org/tool:v1", true},
 		{"ghcr.io/org/tool:v[12]", "ghcr.io/org/tool:v3", false},
 		{"nginx*", "nginx:1.25", true},
-		{"[", "[", false},       // malformed patterns match nothing
+		{"[", "[", false},          // malformed patterns match nothing
 		{"a/**/b", "a/x/b", false}, // '**' only at the end
 		{"", "", false},
 	}
