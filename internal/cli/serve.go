@@ -1,0 +1,346 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/admission/webhook"
+	"github.com/hallmark-dev/hallmark/internal/cache"
+	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/server"
+	"github.com/hallmark-dev/hallmark/internal/verify"
+)
+
+type serveOptions struct {
+	configFile  string
+	listen      string
+	certFile    string
+	keyFile     string
+	clientCA    string
+	trustPolicy string
+	trustStore  string
+	plainHTTP   bool
+	mode        string
+	logLevel    string
+	reload      time.Duration
+}
+
+func newServeCmd(g *globalOptions) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the admission server: Kubernetes webhook and Ratify-compatible Gatekeeper provider",
+		Long: `Run hallmark's admission server on one HTTPS listener:
+
+  POST /validate                        AdmissionReview (v1, v1beta1): allow or deny pods and workloads
+  POST /mutate                          AdmissionReview: pin image tags to the digests verified
+  POST /ratify/gatekeeper/v1/verify     Gatekeeper external data, Ratify's wire format
+  POST /ratify/gatekeeper/v1/mutate     Gatekeeper external data mutation, Ratify's wire format
+  GET  /healthz, /readyz, /metrics      liveness, readiness (trust material loaded), Prometheus
+
+Flags serve the simple case; --config FILE (YAML, see 'hallmark config example')
+holds everything, and flags given with it override its fields. The server
+watches the config and trust policy files and reloads them on change; a new
+configuration that does not validate is logged and rejected, and the old one
+stays in force. Serving certificates are reloaded the same way.
+
+In deny mode (the default) anything that is not a positive verification is
+denied, including registry failures and images not verified within the
+deadline. --mode audit admits them with warnings and audit annotations.`,
+		Example: `  hallmark serve --tls-cert-file tls.crt --tls-key-file tls.key --trust-policy trustpolicy.json --trust-store truststore
+  hallmark serve --config /etc/hallmark/config.yaml`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, g, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.configFile, "config", "", "configuration file (YAML); see 'hallmark config example'")
+	f.StringVar(&o.listen, "listen", "", `HTTPS listen address (default ":8443")`)
+	f.StringVar(&o.certFile, "tls-cert-file", "", "PEM serving certificate (reloaded on change)")
+	f.StringVar(&o.keyFile, "tls-key-file", "", "PEM serving key (reloaded on change)")
+	f.StringVar(&o.clientCA, "client-ca-file", "", "PEM CA bundle; when set, clients must present a certificate it issued (mTLS)")
+	f.StringVar(&o.trustPolicy, "trust-policy", "", "trust policy file (notation trustpolicy.json)")
+	f.StringVar(&o.trustStore, "trust-store", "", "trust store folder in notation's layout")
+	f.BoolVar(&o.plainHTTP, "plain-http", false, "reach every registry over plain HTTP (loopback development registries only)")
+	f.StringVar(&o.mode, "mode", "", `admission mode: "deny" (default; fail closed) or "audit" (allow with warnings)`)
+	f.StringVar(&o.logLevel, "log-level", "info", `log level: "debug", "info", "warn" or "error" (JSON records on standard error)`)
+	f.DurationVar(&o.reload, "reload-interval", 2*time.Second, "how often configuration and certificate files are checked for changes")
+	return cmd
+}
+
+// loadConfig reads --config (if any) and lays the flags over it.
+func (o *serveOptions) loadConfig(cmd *cobra.Command) (*config.Config, error) {
+	var cfg *config.Config
+	if o.configFile != "" {
+		c, err := config.Load(o.configFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	} else {
+		cfg = config.Default()
+	}
+	fl := cmd.Flags()
+	if fl.Changed("listen") {
+		cfg.Listen = o.listen
+	}
+	if fl.Changed("tls-cert-file") {
+		cfg.TLS.CertFile = o.certFile
+	}
+	if fl.Changed("tls-key-file") {
+		cfg.TLS.KeyFile = o.keyFile
+	}
+	if fl.Changed("client-ca-file") {
+		cfg.TLS.ClientCAFile = o.clientCA
+	}
+	if fl.Changed("trust-policy") {
+		cfg.TrustPolicy = config.TrustPolicy{File: o.trustPolicy}
+	}
+	if fl.Changed("trust-store") {
+		cfg.TrustStoreDir = o.trustStore
+	}
+	if fl.Changed("mode") {
+		cfg.Mode = config.Mode(o.mode)
+	}
+	if o.plainHTTP {
+		cfg.Registries = append([]config.Registry{{Hosts: []string{"*"}, PlainHTTP: true}}, cfg.Registries...)
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", s)}
+	}
+	return l, nil
+}
+
+func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
+	ctx := cmd.Context()
+	level, err := parseLogLevel(o.logLevel)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(g.err, &slog.HandlerOptions{Level: level}))
+	cfg, err := o.loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+	reg := prometheus.NewRegistry()
+	metrics, err := server.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	state := &serveState{log: log, metrics: metrics}
+	if err := state.load(ctx, cfg); err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{
+		Addr:               cfg.Listen,
+		CertFile:           cfg.TLS.CertFile,
+		KeyFile:            cfg.TLS.KeyFile,
+		ClientCAFile:       cfg.TLS.ClientCAFile,
+		CertReloadInterval: o.reload,
+		Handler:            state.routes(),
+		Registry:           reg,
+		Logger:             log,
+		Ready:              state.ready,
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(ctx); err != nil {
+		return err
+	}
+	log.Info("hallmark serving", "addr", srv.Addr(), "mode", string(cfg.Mode), "generation", state.generation())
+
+	var wg sync.WaitGroup
+	if o.configFile != "" || o.trustPolicy != "" {
+		paths := []string{}
+		if o.configFile != "" {
+			paths = append(paths, o.configFile)
+		}
+		if cfg.TrustPolicy.File != "" {
+			paths = append(paths, cfg.TrustPolicy.File)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			server.WatchFiles(ctx, paths, o.reload, func() {
+				next, err := o.loadConfig(cmd)
+				if err == nil {
+					err = state.load(ctx, next)
+				}
+				if err != nil {
+					metrics.ObserveReload(false)
+					log.Error("configuration change rejected; the previous configuration stays in force", "error", err.Error())
+					return
+				}
+				metrics.ObserveReload(true)
+				log.Info("configuration reloaded", "generation", state.generation())
+			})
+		}()
+	}
+	err = srv.Serve(ctx)
+	wg.Wait()
+	return err
+}
+
+// serveState holds the configuration in force. A reload builds a whole new
+// admitter (registry client, engine, cache) under a new generation and swaps
+// it in at once, so a request sees one configuration from start to end and no
+// verdict made under the old policy is ever served under the new one.
+type serveState struct {
+	log     *slog.Logger
+	metrics *server.Metrics
+	cur     atomic.Pointer[serveRuntime]
+	gen     atomic.Uint64
+}
+
+type serveRuntime struct {
+	gen      uint64
+	admitter *admission.Admitter
+	cache    *cache.Cache
+	mutate   bool
+}
+
+func (s *serveState) generation() uint64 { return s.gen.Load() }
+
+func (s *serveState) ready() error {
+	if s.cur.Load() == nil {
+		return fmt.Errorf("trust material not loaded")
+	}
+	return nil
+}
+
+// load builds a runtime from cfg and puts it in force.
+func (s *serveState) load(ctx context.Context, cfg *config.Config) error {
+	built, err := cfg.Build(ctx)
+	if err != nil {
+		return err
+	}
+	ropts := built.Registry
+	ropts.UserAgent = "hallmark/" + Version
+	ropts.OnResponse = s.metrics.ObserveRegistryResponse
+	client, err := oci.New(ropts)
+	if err != nil {
+		return err
+	}
+	engine, err := verify.NewEngine(built.TrustPolicy, built.TrustStore, ociRepositories{client}, verify.EngineOptions{MaxSignatures: cfg.Verification.MaxSignatures})
+	if err != nil {
+		return err
+	}
+	gen := s.gen.Load() + 1
+	copts := cfg.CacheOptions()
+	copts.Generation = gen
+	copts.Resolver = client
+	copts.OnLookup = s.metrics.ObserveCacheLookup
+	c := cache.New(engine, copts)
+	policy := admission.Policy{
+		Mode:              admission.Mode(cfg.Mode),
+		IncludeNamespaces: cfg.Admission.IncludeNamespaces,
+		ExcludeNamespaces: cfg.Admission.ExcludeNamespaces,
+		ExemptImages:      cfg.Admission.ExemptImages,
+		Deadline:          cfg.Verification.Deadline.Duration,
+		PinDigestOnly:     cfg.Admission.PinDigestOnly,
+	}
+	if len(cfg.Admission.NamespaceModes) > 0 {
+		policy.NamespaceModes = map[string]admission.Mode{}
+		for ns, m := range cfg.Admission.NamespaceModes {
+			policy.NamespaceModes[ns] = admission.Mode(m)
+		}
+	}
+	if err := policy.Validate(); err != nil {
+		return err
+	}
+	adm := admission.New(c, client, policy, admission.Options{
+		Logger: s.log,
+		OnImage: func(res verify.Result, _ admission.Mode) {
+			s.metrics.ObserveImage(string(res.Code), res.Cached, res.Duration)
+		},
+		OnDecision: func(_ string, mode admission.Mode, allowed bool) {
+			s.metrics.ObserveDecision(string(mode), allowed, false)
+		},
+	})
+	s.cur.Store(&serveRuntime{gen: gen, admitter: adm, cache: c, mutate: cfg.Admission.Mutate == nil || *cfg.Admission.Mutate})
+	s.gen.Store(gen)
+	s.metrics.SetGeneration(gen)
+	return nil
+}
+
+// Decide and Mutate serve the webhook handlers from the runtime in force.
+func (s *serveState) Decide(ctx context.Context, req admission.Request) admission.Decision {
+	d := s.cur.Load().admitter.Decide(ctx, req)
+	s.metrics.ObserveRequest("validate", outcome(d.Allowed))
+	return d
+}
+
+func (s *serveState) Mutate(ctx context.Context, req admission.Request) admission.Mutation {
+	rt := s.cur.Load()
+	if !rt.mutate {
+		return admission.Mutation{Allowed: true}
+	}
+	m := rt.admitter.Mutate(ctx, req)
+	s.metrics.ObserveRequest("mutate", outcome(m.Allowed))
+	return m
+}
+
+// Verify serves the Gatekeeper provider from the runtime in force.
+func (s *serveState) Verify(ctx context.Context, ref string) verify.Result {
+	return s.cur.Load().cache.Verify(ctx, ref)
+}
+
+func outcome(allowed bool) string {
+	if allowed {
+		return "allowed"
+	}
+	return "denied"
+}
+
+func (s *serveState) routes() http.Handler {
+	mux := http.NewServeMux()
+	wopts := webhook.Options{Logger: s.log}
+	mux.Handle("/validate", s.countErrors("validate", webhook.NewValidateHandler(s, wopts)))
+	mux.Handle("/mutate", s.countErrors("mutate", webhook.NewMutateHandler(s, wopts)))
+	s.gatekeeperRoutes(mux)
+	return mux
+}
+
+// countErrors counts requests refused before a decision (4xx, 5xx).
+func (s *serveState) countErrors(endpoint string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		if sw.status >= 400 {
+			s.metrics.ObserveRequest(endpoint, "error")
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+

@@ -1,0 +1,280 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/testpeers"
+)
+
+// servingCert makes a CA and a serving certificate for 127.0.0.1, writes the
+// pair to dir, and returns a client pool trusting the CA.
+func servingCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "interop CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "hallmark"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+	pool = x509.NewCertPool()
+	pool.AddCert(ca)
+	return certFile, keyFile, pool
+}
+
+// server is a running `hallmark serve` process.
+type server struct {
+	url    string
+	client *http.Client
+	logs   *bytes.Buffer
+}
+
+func (e *env) serve(t *testing.T, pool *x509.CertPool, args ...string) *server {
+	t.Helper()
+	port := testpeers.FreePort(t)
+	args = append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--reload-interval", "100ms"}, args...)
+	cmd := exec.Command(hallmarkBin, args...)
+	cmd.Env = e.environ()
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	s := &server{url: fmt.Sprintf("https://127.0.0.1:%d", port), logs: logs,
+		client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	for i := 0; ; i++ {
+		resp, err := s.client.Get(s.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if i > 200 {
+			t.Fatalf("hallmark serve never became ready: %v\n%s", err, logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// review is the part of an AdmissionReview response the tests read.
+type review struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Response   struct {
+		UID     string `json:"uid"`
+		Allowed bool   `json:"allowed"`
+		Status  *struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"status"`
+		Warnings         []string          `json:"warnings"`
+		AuditAnnotations map[string]string `json:"auditAnnotations"`
+		Patch            []byte            `json:"patch"`
+		PatchType        string            `json:"patchType"`
+	} `json:"response"`
+}
+
+func podReview(uid, ns string, images ...string) []byte {
+	var containers []map[string]string
+	for i, img := range images {
+		containers = append(containers, map[string]string{"name": fmt.Sprintf("c%d", i), "image": img})
+	}
+	pod := map[string]any{"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "demo", "namespace": ns},
+		"spec":     map[string]any{"containers": containers}}
+	obj, _ := json.Marshal(pod)
+	body, _ := json.Marshal(map[string]any{
+		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+		"request": map[string]any{
+			"uid": uid, "kind": map[string]string{"group": "", "version": "v1", "kind": "Pod"},
+			"resource":  map[string]string{"group": "", "version": "v1", "resource": "pods"},
+			"namespace": ns, "name": "demo", "operation": "CREATE", "object": json.RawMessage(obj),
+		},
+	})
+	return body
+}
+
+func (s *server) review(t *testing.T, path string, body []byte) review {
+	t.Helper()
+	resp, err := s.client.Post(s.url+path+"?timeout=10s", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, data)
+	}
+	var r review
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("POST %s: %v: %s", path, err, data)
+	}
+	return r
+}
+
+// TestServeAdmission drives `hallmark serve` over HTTPS against the
+// distribution registry process holding signed, unsigned, wrongly signed and
+// expired images, in deny and audit mode, then registry faults and a config
+// reload.
+func TestServeAdmission(t *testing.T) {
+	skipShort(t)
+	e := newEnv(t)
+	host := testpeers.StartDistribution(t)
+	e.hallmark("key", "create", "trusted", "--subject", "CN=trusted,O=Interop,ST=WA,C=US", "--key-type", "EC")
+	e.hallmark("key", "create", "stranger", "--subject", "CN=stranger,O=Interop,ST=WA,C=US", "--key-type", "EC")
+	root := e.hallmark("key", "export-cert", "trusted", "--root-only").stdout
+	e.writeFile(filepath.Join("ts", "x509", "ca", "trusted", "root.pem"), []byte(root))
+	store := filepath.Join(e.dir, "ts")
+	policy := e.writeFile("trustpolicy.json", trustPolicy("strict", []string{"ca:trusted"}, []string{"*"}))
+
+	signed := pushImage(t, host, "app", "signed", "signed")
+	e.hallmark("sign", signed, "--key", "trusted", "--plain-http")
+	unsigned := pushImage(t, host, "app", "unsigned", "unsigned")
+	wrong := pushImage(t, host, "app", "wrong", "wrong")
+	e.hallmark("sign", wrong, "--key", "stranger", "--plain-http")
+	expired := pushImage(t, host, "app", "expired", "expired")
+	e.hallmark("sign", expired, "--key", "trusted", "--plain-http", "--expiry", "1s")
+	expiredAt := time.Now().Add(time.Second)
+	signedTag := host + "/app:signed"
+
+	certFile, keyFile, pool := servingCert(t, e.dir)
+	common := []string{"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--trust-policy", policy, "--trust-store", store, "--plain-http"}
+	deny := e.serve(t, pool, append(common, "--mode", "deny")...)
+	audit := e.serve(t, pool, append(common, "--mode", "audit")...)
+	if d := time.Until(expiredAt.Add(time.Second)); d > 0 {
+		time.Sleep(d)
+	}
+	bad := map[string]string{unsigned: "no Notary Project signature", wrong: "trust store", expired: "expired"}
+
+	t.Run("deny mode denies exactly the bad images, with reasons", func(t *testing.T) {
+		r := deny.review(t, "/validate", podReview("uid-1", "default", signed, unsigned, wrong, expired))
+		if r.Response.UID != "uid-1" || r.Response.Allowed || r.Response.Status == nil || r.Response.Status.Code != 403 {
+			t.Fatalf("want a 403 denial echoing uid-1, got %+v", r.Response)
+		}
+		msg := r.Response.Status.Message
+		for img, why := range bad {
+			if !strings.Contains(msg, img) || !strings.Contains(msg, why) {
+				t.Errorf("denial does not name %s with %q:\n%s", img, why, msg)
+			}
+		}
+		if strings.Contains(msg, signed+":") || strings.Contains(msg, signed+" ") {
+			t.Errorf("denial names the signed image as failing:\n%s", msg)
+		}
+		ok := deny.review(t, "/validate", podReview("uid-2", "default", signed, signedTag))
+		if !ok.Response.Allowed {
+			t.Fatalf("signed image denied: %+v", ok.Response)
+		}
+	})
+	t.Run("audit mode allows them with warnings and audit annotations", func(t *testing.T) {
+		r := audit.review(t, "/validate", podReview("uid-3", "default", signed, unsigned, wrong, expired))
+		if !r.Response.Allowed || len(r.Response.Warnings) != 3 || len(r.Response.AuditAnnotations) == 0 {
+			t.Fatalf("audit: want allowed with 3 warnings and audit annotations, got %+v", r.Response)
+		}
+	})
+	t.Run("kube-system is exempt", func(t *testing.T) {
+		if r := deny.review(t, "/validate", podReview("uid-4", "kube-system", unsigned)); !r.Response.Allowed {
+			t.Fatalf("kube-system pod denied: %+v", r.Response)
+		}
+	})
+	t.Run("mutate pins tags to digests", func(t *testing.T) {
+		r := deny.review(t, "/mutate", podReview("uid-5", "default", signedTag))
+		digest := signed[strings.Index(signed, "@")+1:]
+		if r.Response.PatchType != "JSONPatch" || !strings.Contains(string(r.Response.Patch), signedTag+"@"+digest) {
+			t.Fatalf("mutate patch %q does not pin %s to %s", r.Response.Patch, signedTag, digest)
+		}
+		if again := deny.review(t, "/mutate", podReview("uid-6", "default", signedTag+"@"+digest)); len(again.Response.Patch) > 0 && string(again.Response.Patch) != "[]" {
+			t.Fatalf("mutating a pinned image again gave a patch: %s", again.Response.Patch)
+		}
+	})
+	t.Run("registry faults fail closed with a reason, in time", func(t *testing.T) {
+		down := fmt.Sprintf("127.0.0.1:%d/app:v1", testpeers.FreePort(t))
+		hanging, stop := hangingRegistry(t)
+		defer stop()
+		failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/manifests/") {
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+			w.WriteHeader(http.StatusInternalServerError)
+		}))
+		defer failing.Close()
+		erroring := strings.TrimPrefix(failing.URL, "http://") + "/app:v1"
+		for _, img := range []string{down, hanging + "/app:v1", erroring} {
+			r := deny.review(t, "/validate", podReview("uid-f", "default", img))
+			if r.Response.Allowed || r.Response.Status == nil || !strings.Contains(r.Response.Status.Message, img) {
+				t.Errorf("%s: want a denial naming the image, got %+v", img, r.Response)
+			}
+			a := audit.review(t, "/validate", podReview("uid-f", "default", img))
+			if !a.Response.Allowed || len(a.Response.Warnings) != 1 {
+				t.Errorf("%s in audit mode: want allowed with one warning, got %+v", img, a.Response)
+			}
+		}
+	})
+	t.Run("metrics count decisions", func(t *testing.T) {
+		resp, err := deny.client.Get(deny.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, m := range []string{"hallmark_admission_decisions_total", "hallmark_image_verification_duration_seconds", "hallmark_registry_requests_total", "hallmark_verification_cache_lookups_total"} {
+			if !bytes.Contains(data, []byte(m)) {
+				t.Errorf("/metrics lacks %s", m)
+			}
+		}
+	})
+}
+
+// hangingRegistry accepts connections and never answers.
+func hangingRegistry(t *testing.T) (string, func()) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-ctx.Done(); c.Close() }()
+		}
+	}()
+	return l.Addr().String(), func() { cancel(); l.Close() }
+}
