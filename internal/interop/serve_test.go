@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,7 +60,25 @@ func servingCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509
 type server struct {
 	url    string
 	client *http.Client
-	logs   *bytes.Buffer
+	logs   *lockedBuffer
+}
+
+// lockedBuffer collects a process's output while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (e *env) serve(t *testing.T, pool *x509.CertPool, args ...string) *server {
@@ -68,7 +87,7 @@ func (e *env) serve(t *testing.T, pool *x509.CertPool, args ...string) *server {
 	args = append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--reload-interval", "100ms"}, args...)
 	cmd := exec.Command(hallmarkBin, args...)
 	cmd.Env = e.environ()
-	logs := &bytes.Buffer{}
+	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
