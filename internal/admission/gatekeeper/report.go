@@ -1,0 +1,143 @@
+package gatekeeper
+
+import (
+	"strings"
+
+	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/verify"
+)
+
+// Ratify v1's verification result, the value of each verify item, as its
+// config policy provider writes it (version 0.2.0, the default policy
+// provider's format; the rego provider's 1.x format nests reports instead).
+const (
+	resultVersion        = "0.2.0"
+	artifactTypeNotation = "application/vnd.cncf.notary.signature"
+	verifierTypeNotation = "notation"
+	// messageVerified is Ratify's message for a signature that passed;
+	// users grep logs and reports for it, so it is kept word for word.
+	messageVerified = "Notation signature verification success"
+	messageFailed   = "Notation signature verification failed"
+)
+
+// verificationResponse is the value of one verify item. Field order and
+// tags follow Ratify v1's VerificationResponse.
+type verificationResponse struct {
+	Version         string           `json:"version"`
+	IsSuccess       bool             `json:"isSuccess"`
+	TraceID         string           `json:"traceID,omitempty"`
+	Timestamp       string           `json:"timestamp,omitempty"`
+	VerifierReports []verifierReport `json:"verifierReports,omitempty"`
+}
+
+// verifierReport is one report of a 0.x result. name and type are the
+// deprecated spellings of verifierName and verifierType that Ratify still
+// writes alongside them; constraints written for either keep working.
+type verifierReport struct {
+	Subject         string            `json:"subject,omitempty"`
+	IsSuccess       bool              `json:"isSuccess"`
+	Name            string            `json:"name,omitempty"`
+	VerifierName    string            `json:"verifierName,omitempty"`
+	Type            string            `json:"type,omitempty"`
+	VerifierType    string            `json:"verifierType,omitempty"`
+	ReferenceDigest string            `json:"referenceDigest,omitempty"`
+	ArtifactType    string            `json:"artifactType,omitempty"`
+	Message         string            `json:"message,omitempty"`
+	ErrorReason     string            `json:"errorReason,omitempty"`
+	Remediation     string            `json:"remediation,omitempty"`
+	Extensions      map[string]string `json:"extensions,omitempty"`
+	NestedResults   []verifierReport  `json:"nestedResults,omitempty"`
+}
+
+// report encodes one image verdict as Ratify would: isSuccess is the
+// verdict (the constraint decides what a failure means, so audit and deny
+// mode encode the same), with a report per signature examined, or a single
+// report saying why the image was not verified or not checked.
+func report(v admission.ImageVerdict, verifierName, traceID, timestamp string) verificationResponse {
+	out := verificationResponse{
+		Version:   resultVersion,
+		IsSuccess: v.Allowed(),
+		TraceID:   traceID,
+		Timestamp: timestamp,
+	}
+	if v.Skipped != "" {
+		out.VerifierReports = []verifierReport{{
+			Subject:   v.Image,
+			IsSuccess: true,
+			Message:   "allowed without verification by hallmark's admission policy: " + v.Skipped,
+		}}
+		return out
+	}
+	r := v.Result
+	subject := digestedSubject(v.Image, r)
+	for _, s := range r.Signatures {
+		rep := verifierReport{
+			Subject:         subject,
+			IsSuccess:       s.Verified,
+			Name:            verifierName,
+			VerifierName:    verifierName,
+			Type:            verifierTypeNotation,
+			VerifierType:    verifierTypeNotation,
+			ReferenceDigest: s.Digest,
+			ArtifactType:    artifactTypeNotation,
+			Message:         messageVerified,
+		}
+		if !s.Verified {
+			rep.Message = messageFailed
+			rep.ErrorReason = s.Reason
+			rep.Remediation = s.Remediation
+		}
+		if s.SignerSubject != "" {
+			// Ratify names the signing certificate's subject "SN".
+			rep.Extensions = map[string]string{"Issuer": s.SignerIssuer, "SN": s.SignerSubject}
+		}
+		out.VerifierReports = append(out.VerifierReports, rep)
+	}
+	if len(r.Signatures) > 0 {
+		return out
+	}
+	// No signature was examined: the policy skips verification, or the
+	// image failed before its signatures were read (no signature, registry
+	// error, deadline, ...).
+	rep := verifierReport{Subject: subject, IsSuccess: r.Verified}
+	if r.Verified {
+		rep.Name, rep.VerifierName = verifierName, verifierName
+		rep.Type, rep.VerifierType = verifierTypeNotation, verifierTypeNotation
+		rep.Message = r.Reason
+	} else {
+		rep.Subject = v.Image
+		rep.Message = "image " + v.Image + " was not verified"
+		rep.ErrorReason = reasonOf(r)
+		rep.Remediation = r.Remediation
+	}
+	out.VerifierReports = []verifierReport{rep}
+	return out
+}
+
+// digestedSubject is the subject of a report: the repository at the digest
+// that was verified, or the image as given when the digest is unknown.
+func digestedSubject(image string, r verify.Result) string {
+	if r.Digest == "" {
+		return image
+	}
+	name := image
+	if i := strings.LastIndexByte(name, '@'); i >= 0 {
+		name = name[:i]
+	}
+	// Drop a tag: a ':' after the last '/' (a ':' before it is a port).
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		name = name[:i]
+	}
+	return name + "@" + r.Digest
+}
+
+// reasonOf is the failure reason of a result; a failure always has one.
+func reasonOf(r verify.Result) string {
+	if r.Reason != "" {
+		return r.Reason
+	}
+	if r.Code != "" {
+		return "not verified (" + string(r.Code) + ")"
+	}
+	return "not verified"
+}
