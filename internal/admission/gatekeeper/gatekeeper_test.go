@@ -411,7 +411,7 @@ var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 func TestTraceID(t *testing.T) {
 	tests := []struct {
 		name, header, value string
-		want               string // "" means a random UUID
+		want                string // "" means a random UUID
 	}{
 		{"from the configured header", "X-Correlation-Id", "abc-123", "abc-123"},
 		{"header absent", "X-Correlation-Id", "", ""},
