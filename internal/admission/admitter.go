@@ -41,8 +41,10 @@ type Options struct {
 	// verdicts without this package knowing about metrics. It must be safe
 	// for concurrent use and return quickly.
 	OnImage func(res verify.Result, mode Mode)
-	// OnDecision, if set, is called once per Decide and per Mutate with the
-	// object's kind, the mode and whether the request is allowed.
+	// OnDecision, if set, is called once per Decide with the object's kind,
+	// the mode and whether the object is allowed. Mutate does not call it:
+	// a mutation pins, it does not decide, and counting it would count
+	// every object twice.
 	OnDecision func(kind string, mode Mode, allowed bool)
 }
 
@@ -120,6 +122,16 @@ type ImageVerdict struct {
 // or positively verified.
 func (v ImageVerdict) Allowed() bool {
 	return v.Skipped != "" || v.Result.Verified
+}
+
+// Reason says why the image is allowed or not: why the policy skipped it,
+// or the verification reason. A failure always has a reason, even when the
+// Verifier gave none.
+func (v ImageVerdict) Reason() string {
+	if v.Skipped != "" {
+		return v.Skipped
+	}
+	return reasonOf(v.Result)
 }
 
 // Decision is the verdict on one Request.
@@ -255,7 +267,7 @@ type NamespacedImage struct {
 	Image     string
 }
 
-// VerifyImages checks images one by one, as Decide does for the images of
+// VerifyImages checks a list of images as Decide does the images of
 // an object: an image in an excluded namespace or matching an exemption is
 // skipped, every other distinct image is verified once, concurrently, under
 // Policy.Deadline (or ctx's deadline, if sooner). The verdicts are in the
@@ -266,13 +278,8 @@ func (a *Admitter) VerifyImages(ctx context.Context, images []NamespacedImage) [
 }
 
 func (a *Admitter) verifyImages(ctx context.Context, log *slog.Logger, images []NamespacedImage) []ImageVerdict {
-	ctx, cancel := context.WithTimeout(ctx, a.policy.Deadline)
+	ctx, cancel, start, budget := a.withBudget(ctx)
 	defer cancel()
-	start := time.Now()
-	budget := a.policy.Deadline
-	if dl, ok := ctx.Deadline(); ok {
-		budget = dl.Sub(start)
-	}
 
 	verdicts := make([]ImageVerdict, len(images))
 	var todo []string        // distinct images to verify
@@ -280,12 +287,8 @@ func (a *Admitter) verifyImages(ctx context.Context, log *slog.Logger, images []
 	seen := map[string]int{} // image -> index in todo
 	for i, img := range images {
 		verdicts[i] = ImageVerdict{Image: img.Image, Namespace: img.Namespace}
-		if why := a.policy.skipNamespace(img.Namespace); why != "" {
+		if why := a.policy.skip(img.Namespace, img.Image); why != "" {
 			verdicts[i].Skipped = why
-			continue
-		}
-		if pattern, ok := a.policy.exemption(img.Image); ok {
-			verdicts[i].Skipped = "matches exemption " + pattern
 			continue
 		}
 		if _, ok := seen[img.Image]; !ok {
@@ -340,6 +343,19 @@ func (a *Admitter) verifyImages(ctx context.Context, log *slog.Logger, images []
 		}
 	}
 	return verdicts
+}
+
+// withBudget bounds ctx by Policy.Deadline, and returns when the work
+// starts and how long it has: the deadline of ctx may be sooner, and
+// "not verified within N ms" must name the budget that applied.
+func (a *Admitter) withBudget(ctx context.Context) (context.Context, context.CancelFunc, time.Time, time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, a.policy.Deadline)
+	start := time.Now()
+	budget := a.policy.Deadline
+	if dl, ok := ctx.Deadline(); ok {
+		budget = dl.Sub(start)
+	}
+	return ctx, cancel, start, budget
 }
 
 // notInTime is the failure for an image whose verification did not finish

@@ -83,9 +83,6 @@ func (a *Admitter) Mutate(ctx context.Context, req Request) Mutation {
 		slog.Int("unpinned", countUnpinned(m.Pins)),
 		slog.String("message", m.Message),
 		slog.Duration("duration", time.Since(start)))
-	if a.onDecision != nil {
-		a.onDecision(req.Kind, m.Mode, m.Allowed)
-	}
 	return m
 }
 
@@ -130,13 +127,8 @@ func (a *Admitter) PinImages(ctx context.Context, images []NamespacedImage) []Pi
 }
 
 func (a *Admitter) pinImages(ctx context.Context, log *slog.Logger, images []NamespacedImage) []Pin {
-	ctx, cancel := context.WithTimeout(ctx, a.policy.Deadline)
+	ctx, cancel, _, budget := a.withBudget(ctx)
 	defer cancel()
-	start := time.Now()
-	budget := a.policy.Deadline
-	if dl, ok := ctx.Deadline(); ok {
-		budget = dl.Sub(start)
-	}
 
 	pins := make([]Pin, len(images))
 	type job struct {
@@ -149,12 +141,8 @@ func (a *Admitter) pinImages(ctx context.Context, log *slog.Logger, images []Nam
 	for i, img := range images {
 		slot[i] = -1
 		pins[i] = Pin{Image: img.Image, Pinned: img.Image}
-		if why := a.policy.skipNamespace(img.Namespace); why != "" {
+		if why := a.policy.skip(img.Namespace, img.Image); why != "" {
 			pins[i].Skipped = why
-			continue
-		}
-		if pattern, ok := a.policy.exemption(img.Image); ok {
-			pins[i].Skipped = "matches exemption " + pattern
 			continue
 		}
 		ref, err := oci.ParseReference(img.Image)

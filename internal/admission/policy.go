@@ -148,14 +148,19 @@ func (p Policy) skipNamespace(ns string) string {
 	return ""
 }
 
-// exemption returns the first ExemptImages pattern that matches image.
-func (p Policy) exemption(image string) (string, bool) {
+// skip reports why image, named in namespace ns, is left alone by the
+// policy: its namespace is excluded or not included, or it matches an
+// exemption. "" means it is to be checked.
+func (p Policy) skip(ns, image string) string {
+	if why := p.skipNamespace(ns); why != "" {
+		return why
+	}
 	for _, pattern := range p.ExemptImages {
 		if MatchImage(pattern, image) {
-			return pattern, true
+			return "matches exemption " + pattern
 		}
 	}
-	return "", false
+	return ""
 }
 
 // MatchImage reports whether the image reference matches pattern. Patterns

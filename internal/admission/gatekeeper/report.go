@@ -107,7 +107,7 @@ func report(v admission.ImageVerdict, verifierName, traceID, timestamp string) v
 	} else {
 		rep.Subject = v.Image
 		rep.Message = "image " + v.Image + " was not verified"
-		rep.ErrorReason = reasonOf(r)
+		rep.ErrorReason = v.Reason()
 		rep.Remediation = r.Remediation
 	}
 	out.VerifierReports = []verifierReport{rep}
@@ -129,15 +129,4 @@ func digestedSubject(image string, r verify.Result) string {
 		name = name[:i]
 	}
 	return name + "@" + r.Digest
-}
-
-// reasonOf is the failure reason of a result; a failure always has one.
-func reasonOf(r verify.Result) string {
-	if r.Reason != "" {
-		return r.Reason
-	}
-	if r.Code != "" {
-		return "not verified (" + string(r.Code) + ")"
-	}
-	return "not verified"
 }
