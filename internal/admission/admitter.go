@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -214,7 +215,7 @@ func (a *Admitter) decide(ctx context.Context, log *slog.Logger, req Request, mo
 			continue
 		}
 		for _, w := range v.Result.Warnings {
-			d.Warnings = append(d.Warnings, fmt.Sprintf("image %s: %s", v.Image, w))
+			d.Warnings = append(d.Warnings, warning("image %s: %s", v.Image, w))
 		}
 	}
 	if len(failed) > 0 {
@@ -229,7 +230,7 @@ func (a *Admitter) decide(ctx context.Context, log *slog.Logger, req Request, mo
 	case mode == ModeAudit:
 		d.Allowed = true
 		for _, v := range failed {
-			d.Warnings = append(d.Warnings, fmt.Sprintf("image %s is not verified (allowed in audit mode): %s", v.Image, reasonOf(v.Result)))
+			d.Warnings = append(d.Warnings, warning("image %s is not verified (allowed in audit mode): %s", v.Image, reasonOf(v.Result)))
 		}
 	default:
 		d.StatusCode = http.StatusForbidden
@@ -243,12 +244,25 @@ func unreadable(d Decision, what string, err error) Decision {
 	msg := fmt.Sprintf("cannot read the images of %s: %v", what, err)
 	if d.Mode == ModeAudit {
 		d.Allowed = true
-		d.Warnings = []string{msg + " (allowed unverified in audit mode)"}
+		d.Warnings = []string{warning("%s (allowed unverified in audit mode)", msg)}
 		return d
 	}
 	d.StatusCode = http.StatusBadRequest
 	d.Message = msg
 	return d
+}
+
+// warning formats a warning for the API client. The API server drops a
+// warning that holds control characters (it travels in an HTTP header), and
+// an image string in an object not yet validated may hold anything; so they
+// become spaces.
+func warning(format string, args ...any) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, fmt.Sprintf(format, args...))
 }
 
 // AuditAnnotationKey is the audit annotation key for the i-th unverified

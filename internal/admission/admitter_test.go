@@ -167,6 +167,14 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+func TestWarningsHaveNoControlCharacters(t *testing.T) {
+	a := New(newFakeVerifier(), nil, Policy{Mode: ModeAudit}, Options{})
+	d := a.Decide(context.Background(), podRequest("team-a", "ghcr.io/org/evil:v1\r\nX-Injected: 1\t"))
+	if len(d.Warnings) != 1 || strings.ContainsAny(d.Warnings[0], "\r\n\t") {
+		t.Errorf("Decide().Warnings = %q, want one warning without control characters", d.Warnings)
+	}
+}
+
 func TestDecideImages(t *testing.T) {
 	a := New(newFakeVerifier(), nil, Policy{ExemptImages: []string{"registry.k8s.io/*"}}, Options{})
 	obj := []byte(`{"spec":{"template":{"spec":{

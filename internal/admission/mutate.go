@@ -106,7 +106,7 @@ func (a *Admitter) mutate(ctx context.Context, log *slog.Logger, req Request, m 
 	m.Pins = a.pinImages(ctx, log, refs)
 	for i, p := range m.Pins {
 		if p.Err != nil {
-			m.Warnings = append(m.Warnings, p.Err.Error())
+			m.Warnings = append(m.Warnings, warning("%s", p.Err.Error()))
 			continue
 		}
 		if p.Pinned == p.Image {
