@@ -161,19 +161,12 @@ func (w *CertWatcher) Run(ctx context.Context) {
 	if w.opts.CertFile == "" && w.opts.ClientCAFile == "" {
 		return
 	}
-	t := time.NewTicker(w.opts.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	poll(ctx, w.opts.Interval, func() {
 		changed, err := w.reload()
 		if changed && w.opts.OnReload != nil {
 			w.opts.OnReload(err)
 		}
-	}
+	})
 }
 
 // current returns the material being served.

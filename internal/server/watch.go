@@ -37,29 +37,34 @@ func WatchFiles(ctx context.Context, paths []string, interval time.Duration, onC
 	for i, p := range paths {
 		sums[i] = sumFile(p)
 	}
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
+	go poll(ctx, interval, func() {
+		changed := false
+		for i, p := range paths {
+			s := sumFile(p)
+			if !s.ok || s == sums[i] {
+				continue
 			}
-			changed := false
-			for i, p := range paths {
-				s := sumFile(p)
-				if !s.ok || s == sums[i] {
-					continue
-				}
-				sums[i] = s
-				changed = true
-			}
-			if changed && ctx.Err() == nil {
-				onChange()
-			}
+			sums[i] = s
+			changed = true
 		}
-	}()
+		if changed && ctx.Err() == nil {
+			onChange()
+		}
+	})
+}
+
+// poll calls fn every interval until ctx is done.
+func poll(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }
 
 // fileSum is a file's content hash; ok is false when it could not be read.
