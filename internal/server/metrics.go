@@ -1,0 +1,177 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Label values used by Metrics. Callers pass the outcome constants to
+// ObserveRequest; the others are produced by the Observe methods themselves.
+const (
+	OutcomeAllowed = "allowed" // the request was answered and the object admitted
+	OutcomeDenied  = "denied"  // the request was answered and the object refused
+	OutcomeError   = "error"   // the request could not be answered (bad input, internal failure)
+
+	DecisionAllowed             = "allowed"
+	DecisionDenied              = "denied"
+	DecisionAllowedWithWarnings = "allowed_with_warnings"
+)
+
+// verificationBuckets span a cache hit (tens of microseconds, all in the
+// first bucket) to a cold verification against a slow registry, up to past
+// Gatekeeper's 3 s budget and near the 10 s default webhook timeout, so the
+// histogram shows both the warm path the p99 target is about and how close
+// cold verifications get to the deadline.
+var verificationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// Metrics records hallmark's Prometheus metrics. Its methods are what the CLI
+// wires into the hooks of admission, cache and oci, so that those packages
+// stay free of Prometheus. All methods are safe for concurrent use, and a nil
+// *Metrics discards every observation, so hooks need no nil checks.
+//
+// Label cardinality is bounded by design: endpoint, outcome, mode, decision,
+// verdict, cached and result take a handful of fixed values; code is an HTTP
+// status; host is a registry host name, which is bounded by the registries a
+// cluster pulls from (tens, not per-image or per-repository).
+type Metrics struct {
+	requests      *prometheus.CounterVec
+	decisions     *prometheus.CounterVec
+	verifications *prometheus.HistogramVec
+	cacheLookups  *prometheus.CounterVec
+	registry      *prometheus.CounterVec
+	generation    prometheus.Gauge
+	reloads       *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics and registers them with reg. A nil reg
+// leaves them unregistered, which tests use to observe without exporting.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hallmark_admission_requests_total",
+			Help: "Admission requests answered, by endpoint and outcome (allowed, denied, error).",
+		}, []string{"endpoint", "outcome"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hallmark_admission_decisions_total",
+			Help: "Admission decisions, by enforcement mode and decision (allowed, denied, allowed_with_warnings).",
+		}, []string{"mode", "decision"}),
+		verifications: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hallmark_image_verification_duration_seconds",
+			Help:    "Time to reach a verdict for one image, by verdict and whether it came from the cache.",
+			Buckets: verificationBuckets,
+		}, []string{"verdict", "cached"}),
+		cacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hallmark_verification_cache_lookups_total",
+			Help: "Verification cache lookups, by result (hit, miss).",
+		}, []string{"result"}),
+		registry: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hallmark_registry_requests_total",
+			Help: `Requests to registries, by registry host and HTTP status code ("0" when no response arrived).`,
+		}, []string{"host", "code"}),
+		generation: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hallmark_config_generation",
+			Help: "Generation of the configuration in force; it increases with every successful reload.",
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hallmark_config_reloads_total",
+			Help: "Configuration reload attempts, by result (success, failure).",
+		}, []string{"result"}),
+	}
+	// Series with a closed set of label values start at zero, so a rate()
+	// or an alert on failures works before the first failure happens.
+	m.cacheLookups.WithLabelValues("hit")
+	m.cacheLookups.WithLabelValues("miss")
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.requests, m.decisions, m.verifications, m.cacheLookups, m.registry, m.generation, m.reloads} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("register metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// ObserveRequest counts one admission request. endpoint names the route
+// (such as "validate", "mutate", "gatekeeper_verify"), never the raw request
+// path, which a client controls; outcome is OutcomeAllowed, OutcomeDenied or
+// OutcomeError.
+func (m *Metrics) ObserveRequest(endpoint, outcome string) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(endpoint, outcome).Inc()
+}
+
+// ObserveDecision counts one admission decision made in mode ("deny" or
+// "audit"). An allowed decision that carries warnings (audit mode letting an
+// unverified image in) is counted apart from a clean allow, since that is
+// the number an operator watches before switching to deny.
+func (m *Metrics) ObserveDecision(mode string, allowed, warnings bool) {
+	if m == nil {
+		return
+	}
+	d := DecisionDenied
+	switch {
+	case allowed && warnings:
+		d = DecisionAllowedWithWarnings
+	case allowed:
+		d = DecisionAllowed
+	}
+	m.decisions.WithLabelValues(mode, d).Inc()
+}
+
+// ObserveImage records how long reaching the verdict for one image took, and
+// whether the verdict came from the cache.
+func (m *Metrics) ObserveImage(verdict string, cached bool, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.verifications.WithLabelValues(verdict, strconv.FormatBool(cached)).Observe(d.Seconds())
+}
+
+// ObserveCacheLookup counts one verification cache lookup.
+func (m *Metrics) ObserveCacheLookup(hit bool) {
+	if m == nil {
+		return
+	}
+	r := "miss"
+	if hit {
+		r = "hit"
+	}
+	m.cacheLookups.WithLabelValues(r).Inc()
+}
+
+// ObserveRegistryResponse counts one request to a registry. host is the
+// registry host (with port, if any); status is the HTTP status code, or 0
+// when no response arrived (connection refused, timeout, TLS failure).
+func (m *Metrics) ObserveRegistryResponse(host string, status int) {
+	if m == nil {
+		return
+	}
+	m.registry.WithLabelValues(host, strconv.Itoa(status)).Inc()
+}
+
+// SetGeneration records the generation of the configuration now in force.
+func (m *Metrics) SetGeneration(n uint64) {
+	if m == nil {
+		return
+	}
+	m.generation.Set(float64(n))
+}
+
+// ObserveReload counts one configuration reload attempt.
+func (m *Metrics) ObserveReload(ok bool) {
+	if m == nil {
+		return
+	}
+	r := "failure"
+	if ok {
+		r = "success"
+	}
+	m.reloads.WithLabelValues(r).Inc()
+}
