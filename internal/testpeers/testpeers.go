@@ -2,8 +2,14 @@
 // interoperate with: the notation CLI, the distribution registry (which has no
 // referrers API, so it exercises the referrers tag schema) and the oras CLI.
 // They are Go tools declared in tools/go.mod and built once into a cache
-// folder keyed by that module's go.sum, so a test run never downloads them
-// twice and never uses a binary that does not match the pinned versions.
+// folder keyed by that module's go.mod and go.sum, so a test run never
+// downloads them twice and never uses a binary that does not match the pinned
+// versions.
+//
+// Ratify v1.4.6, the Gatekeeper provider hallmark must match, is a tool of
+// its own module, tools/ratify, with a cache folder of its own; it is built
+// only when a test asks for it (RatifyPath, StartRatify), since that build
+// takes minutes.
 //
 // Tests use it; nothing in the hallmark binary imports it.
 package testpeers
@@ -80,12 +86,19 @@ func build() (string, error) {
 		}
 		return dir, nil
 	}
-	tools := filepath.Join(moduleRoot(), "tools")
-	sum, err := os.ReadFile(filepath.Join(tools, "go.sum"))
+	return buildModule(filepath.Join(moduleRoot(), "tools"), "tools-", packages, nil)
+}
+
+// buildModule builds pkgs of the Go module in modDir into a folder under the
+// user cache folder named prefix plus a hash of the module's go.mod and
+// go.sum, unless that folder already holds them, and returns the folder. env
+// is added to the go command's environment.
+func buildModule(modDir, prefix string, pkgs map[string]string, env []string) (string, error) {
+	sum, err := os.ReadFile(filepath.Join(modDir, "go.sum"))
 	if err != nil {
 		return "", err
 	}
-	mod, err := os.ReadFile(filepath.Join(tools, "go.mod"))
+	mod, err := os.ReadFile(filepath.Join(modDir, "go.mod"))
 	if err != nil {
 		return "", err
 	}
@@ -94,8 +107,8 @@ func build() (string, error) {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "hallmark", "tools-"+hex.EncodeToString(h[:8]))
-	if complete(dir) {
+	dir := filepath.Join(cache, "hallmark", prefix+hex.EncodeToString(h[:8]))
+	if complete(dir, pkgs) {
 		return dir, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
@@ -111,7 +124,7 @@ func build() (string, error) {
 		return "", err
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if complete(dir) {
+	if complete(dir, pkgs) {
 		return dir, nil
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), "build-")
@@ -119,16 +132,17 @@ func build() (string, error) {
 		return "", err
 	}
 	args := []string{"build", "-o", tmp + string(filepath.Separator)}
-	for _, pkg := range packages {
+	for _, pkg := range pkgs {
 		args = append(args, pkg)
 	}
 	cmd := exec.Command("go", args...)
-	cmd.Dir = tools
+	cmd.Dir = modDir
+	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		os.RemoveAll(tmp)
-		return "", fmt.Errorf("go %v in tools/: %v\n%s", args, err, out.String())
+		return "", fmt.Errorf("go %v in %s: %v\n%s", args, modDir, err, out.String())
 	}
 	os.RemoveAll(dir)
 	if err := os.Rename(tmp, dir); err != nil {
@@ -137,8 +151,8 @@ func build() (string, error) {
 	return dir, nil
 }
 
-func complete(dir string) bool {
-	for name := range packages {
+func complete(dir string, pkgs map[string]string) bool {
+	for name := range pkgs {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			return false
 		}

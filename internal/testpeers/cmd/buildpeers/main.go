@@ -1,9 +1,11 @@
 // Command buildpeers builds the test peers (notation, the distribution
 // registry, oras) into their cache folder and prints where, so CI pays for the
-// build once, in a step of its own.
+// build once, in a step of its own. With -ratify it also builds Ratify, which
+// takes minutes, and prints the path of its binary on a second line.
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 
@@ -11,10 +13,20 @@ import (
 )
 
 func main() {
+	ratify := flag.Bool("ratify", false, "also build Ratify v1.4.6 (tools/ratify) and print its path")
+	flag.Parse()
 	dir, err := testpeers.Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "buildpeers:", err)
 		os.Exit(1)
 	}
 	fmt.Println(dir)
+	if *ratify {
+		bin, err := testpeers.BuildRatify()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "buildpeers:", err)
+			os.Exit(1)
+		}
+		fmt.Println(bin)
+	}
 }
