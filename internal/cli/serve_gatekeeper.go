@@ -1,6 +1,28 @@
 package cli
 
-import "net/http"
+import (
+	"context"
+	"net/http"
 
-// gatekeeperRoutes adds the Ratify-compatible Gatekeeper provider endpoints.
-func (s *serveState) gatekeeperRoutes(mux *http.ServeMux) {}
+	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/admission/gatekeeper"
+)
+
+// gatekeeperRoutes adds the Ratify-compatible Gatekeeper provider endpoints,
+// served by the admitter in force.
+func (s *serveState) gatekeeperRoutes(mux *http.ServeMux) {
+	opts := gatekeeper.Options{Logger: s.log}
+	mux.Handle(gatekeeper.VerifyPath, s.countErrors("gatekeeper-verify", gatekeeper.NewVerifyHandler(gatekeeperLive{s}, opts)))
+	mux.Handle(gatekeeper.MutatePath, s.countErrors("gatekeeper-mutate", gatekeeper.NewMutateHandler(gatekeeperLive{s}, opts)))
+}
+
+// gatekeeperLive picks the admitter of the configuration in force per call.
+type gatekeeperLive struct{ s *serveState }
+
+func (g gatekeeperLive) VerifyImages(ctx context.Context, images []admission.NamespacedImage) []admission.ImageVerdict {
+	return g.s.cur.Load().admitter.VerifyImages(ctx, images)
+}
+
+func (g gatekeeperLive) PinImages(ctx context.Context, images []admission.NamespacedImage) []admission.Pin {
+	return g.s.cur.Load().admitter.PinImages(ctx, images)
+}

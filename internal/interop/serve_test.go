@@ -297,3 +297,61 @@ func hangingRegistry(t *testing.T) (string, func()) {
 	}()
 	return l.Addr().String(), func() { cancel(); l.Close() }
 }
+
+// TestServeGatekeeper sends Gatekeeper ProviderRequests to `hallmark serve`.
+func TestServeGatekeeper(t *testing.T) {
+	skipShort(t)
+	e := newEnv(t)
+	host := testpeers.StartDistribution(t)
+	e.hallmark("key", "create", "trusted", "--subject", "CN=trusted,O=Interop,ST=WA,C=US", "--key-type", "EC")
+	e.writeFile(filepath.Join("ts", "x509", "ca", "trusted", "root.pem"), []byte(e.hallmark("key", "export-cert", "trusted", "--root-only").stdout))
+	policy := e.writeFile("trustpolicy.json", trustPolicy("strict", []string{"ca:trusted"}, []string{"*"}))
+	signed := pushImage(t, host, "app", "signed", "gk-signed")
+	e.hallmark("sign", signed, "--key", "trusted", "--plain-http")
+	unsigned := pushImage(t, host, "app", "unsigned", "gk-unsigned")
+	certFile, keyFile, pool := servingCert(t, e.dir)
+	s := e.serve(t, pool, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--trust-policy", policy, "--trust-store", filepath.Join(e.dir, "ts"), "--plain-http")
+
+	body := fmt.Sprintf(`{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":[%q,%q,"[default]%s","not a reference"]}}`, signed, unsigned, signed)
+	resp, err := s.client.Post(s.url+"/ratify/gatekeeper/v1/verify", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var pr struct {
+		Kind     string `json:"kind"`
+		Response struct {
+			Idempotent  bool   `json:"idempotent"`
+			SystemError string `json:"systemError"`
+			Items       []struct {
+				Key   string `json:"key"`
+				Error string `json:"error"`
+				Value struct {
+					IsSuccess       bool `json:"isSuccess"`
+					VerifierReports []struct {
+						VerifierName string `json:"verifierName"`
+						IsSuccess    bool   `json:"isSuccess"`
+						Message      string `json:"message"`
+					} `json:"verifierReports"`
+				} `json:"value"`
+			} `json:"items"`
+		} `json:"response"`
+	}
+	if err := json.Unmarshal(data, &pr); err != nil || pr.Kind != "ProviderResponse" || len(pr.Response.Items) != 4 {
+		t.Fatalf("not a 4-item ProviderResponse (%v): %s", err, data)
+	}
+	if pr.Response.Idempotent || pr.Response.SystemError != "" {
+		t.Fatalf("verify response: idempotent=%v systemError=%q", pr.Response.Idempotent, pr.Response.SystemError)
+	}
+	items := pr.Response.Items
+	if !items[0].Value.IsSuccess || !items[2].Value.IsSuccess {
+		t.Errorf("signed image (plain and [namespace]-prefixed) not isSuccess: %s", data)
+	}
+	if items[1].Value.IsSuccess || len(items[1].Value.VerifierReports) == 0 && items[1].Error == "" {
+		t.Errorf("unsigned image: want isSuccess false with a report or an error: %s", data)
+	}
+	if items[3].Error == "" {
+		t.Errorf("a key that is not an image reference has no per-item error: %s", data)
+	}
+}

@@ -123,9 +123,9 @@ type Options struct {
 	// Ready reports whether the process can answer admission requests
 	// (its trust material is loaded); /readyz answers 503 with the error's
 	// text while it returns non-nil. /readyz is open to any caller, even
-	// with mutual TLS, so the text must be safe to show to anyone (a
-	// trust store's name, not its path's secrets). Nil means ready once
-	// serving.
+	// with mutual TLS, so the text must be safe to show to anyone: say
+	// which trust store is missing, never quote credentials or file
+	// content. Nil means ready once serving.
 	Ready func() error
 
 	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are

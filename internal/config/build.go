@@ -1,0 +1,367 @@
+package config
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/notaryproject/notation-go/verifier/trustpolicy"
+	"github.com/notaryproject/notation-go/verifier/truststore"
+
+	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/local"
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/verify"
+)
+
+// maxFileSize caps every file a configuration names: certificates, trust
+// policies, docker configs, passwords and tokens. Real ones are a few KiB;
+// the cap keeps a wrong path (a log, a disk image) from being read whole.
+const maxFileSize = 1 << 20 // 1 MiB
+
+// maxDirFiles caps the files read from one certificate folder.
+const maxDirFiles = 1000
+
+// Built is what a configuration turns into: what the server verifies and
+// reaches registries with.
+type Built struct {
+	TrustPolicy *trustpolicy.Document
+	TrustStore  *verify.TrustStore
+	Registry    oci.Options
+}
+
+// Build validates the configuration, reads every file it names, and builds
+// the trust policy, the trust store and the registry options. It also checks
+// that every trust store the policy names exists and holds certificates,
+// and that the TLS files load (the server reads them itself, to reload them
+// on change). Every problem is reported at once in an *Error.
+func (c *Config) Build(ctx context.Context) (*Built, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	var ps problems
+	b := &Built{}
+	var err error
+	if b.TrustPolicy, err = c.BuildTrustPolicy(); err != nil {
+		collect(&ps, err)
+	}
+	if b.TrustStore, err = c.BuildTrustStore(ctx); err != nil {
+		collect(&ps, err)
+	}
+	if b.Registry, err = c.RegistryOptions(); err != nil {
+		collect(&ps, err)
+	}
+	if b.TrustPolicy != nil && b.TrustStore != nil {
+		c.checkStoresExist(&ps, b.TrustPolicy, b.TrustStore)
+	}
+	c.checkTLS(&ps)
+	if err := ps.err(""); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// collect adds an *Error's problems, or the error itself, to ps.
+func collect(ps *problems, err error) {
+	var e *Error
+	if errors.As(err, &e) {
+		*ps = append(*ps, e.Problems...)
+		return
+	}
+	ps.add("", err.Error())
+}
+
+func (c *Config) checkTLS(ps *problems) {
+	if _, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile); err != nil {
+		// The error may name the files but never holds key material.
+		ps.add("tls", fmt.Sprintf("certFile and keyFile do not load as a TLS key pair: %v", err))
+	}
+	if c.TLS.ClientCAFile != "" {
+		data, err := readFile(c.TLS.ClientCAFile)
+		if err != nil {
+			ps.add("tls.clientCAFile", err.Error())
+		} else if !x509.NewCertPool().AppendCertsFromPEM(data) {
+			ps.add("tls.clientCAFile", fmt.Sprintf("%s holds no PEM certificate", c.TLS.ClientCAFile))
+		}
+	}
+}
+
+func (c *Config) checkStoresExist(ps *problems, doc *trustpolicy.Document, ts *verify.TrustStore) {
+	have := ts.Stores()
+	prefix := "trustPolicy.inline"
+	if c.TrustPolicy.File != "" {
+		prefix = "trustPolicy.file"
+	}
+	for i, st := range doc.TrustPolicies {
+		for j, id := range st.TrustStores {
+			if slices.Contains(have, id) {
+				continue
+			}
+			typ, name, _ := strings.Cut(id, ":")
+			p := fmt.Sprintf("%s.trustPolicies[%d].trustStores[%d]", prefix, i, j)
+			msg := fmt.Sprintf("%q has no certificates: define it in trustStores (name: %s, type: %s)", id, name, typ)
+			if c.TrustStoreDir != "" {
+				msg += fmt.Sprintf(", or add it to trustStoreDir as x509/%s/%s/", typ, name)
+			}
+			ps.add(p, msg)
+		}
+	}
+}
+
+// BuildTrustPolicy reads and checks the trust policy: the file, or the inline
+// document. Problems in the document carry their path below
+// trustPolicy.inline, or the file's name after trustPolicy.file.
+//
+// Unlike `hallmark verify --trust-policy`, the file may be a symlink: this
+// is how Kubernetes mounts a ConfigMap, and whoever can change the link can
+// change the configuration file that names it too.
+func (c *Config) BuildTrustPolicy() (*trustpolicy.Document, error) {
+	tp := &c.TrustPolicy
+	var ps problems
+	switch {
+	case tp.File != "" && len(tp.Inline) > 0:
+		ps.add("trustPolicy", "give file or inline, not both")
+	case tp.File != "":
+		data, err := readFile(tp.File)
+		if err != nil {
+			ps.add("trustPolicy.file", err.Error())
+			break
+		}
+		doc, err := verify.ParseTrustPolicy(data)
+		if err == nil {
+			return doc, nil
+		}
+		var pe *verify.PolicyError
+		if !errors.As(err, &pe) {
+			ps.add("trustPolicy.file", err.Error())
+			break
+		}
+		for _, p := range pe.Problems {
+			ps.add("trustPolicy.file", tp.File+": "+p.String())
+		}
+	case len(tp.Inline) > 0:
+		doc, err := verify.ParseTrustPolicy(tp.Inline)
+		if err == nil {
+			return doc, nil
+		}
+		addPolicyProblems(&ps, "trustPolicy.inline", err)
+	default:
+		ps.add("trustPolicy", "required: give file (a trustpolicy.json) or inline (the document itself)")
+	}
+	return nil, ps.err("")
+}
+
+// BuildTrustStore builds the trust store: the stores of trustStoreDir, if
+// set, merged with those of trustStores, whose certificates come from
+// files, folders, inline PEM and the key store. Every problem is reported
+// at once, with the path of the entry that caused it.
+func (c *Config) BuildTrustStore(ctx context.Context) (*verify.TrustStore, error) {
+	var ps problems
+	ts := verify.NewTrustStore()
+	if c.TrustStoreDir != "" {
+		loaded, err := verify.LoadTrustStore(c.TrustStoreDir)
+		if err != nil {
+			ps.add("trustStoreDir", err.Error())
+		} else {
+			ts = loaded
+		}
+	}
+	ks := &keyStoreOpener{dir: c.KeyStore.Dir}
+	for i, store := range c.TrustStores {
+		for j, src := range store.Certificates {
+			p := fmt.Sprintf("trustStores[%d].certificates[%d]", i, j)
+			certs, field, err := ks.certificates(ctx, store.Type, src)
+			if err != nil {
+				ps.add(p+"."+field, err.Error())
+				continue
+			}
+			if err := ts.Add(truststore.Type(store.Type), store.Name, certs...); err != nil {
+				ps.add(p+"."+field, storeAddMessage(err))
+			}
+		}
+	}
+	if err := ps.err(""); err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
+// keyStoreOpener opens the key store on first use.
+type keyStoreOpener struct {
+	dir   string
+	store *local.Store
+	err   error
+}
+
+func (k *keyStoreOpener) open() (*local.Store, error) {
+	if k.store != nil || k.err != nil {
+		return k.store, k.err
+	}
+	switch fi, err := os.Stat(k.dir); {
+	case k.dir == "":
+		k.err = errors.New("needs keyStore.dir, the key store to read the certificate from")
+	case err != nil:
+		// Checked first: local.Open would create a missing folder.
+		k.err = fmt.Errorf("key store %s: %w", k.dir, err)
+	case !fi.IsDir():
+		k.err = fmt.Errorf("key store %s is not a folder", k.dir)
+	default:
+		k.store, k.err = local.Open(k.dir, local.Options{})
+	}
+	return k.store, k.err
+}
+
+// certificates reads one source's certificates and names the field that
+// gave them.
+func (k *keyStoreOpener) certificates(ctx context.Context, typ string, src CertificateSource) ([]*x509.Certificate, string, error) {
+	switch {
+	case src.File != "":
+		certs, err := readCertFile(src.File)
+		return certs, "file", err
+	case src.Dir != "":
+		certs, err := readCertDir(src.Dir)
+		return certs, "dir", err
+	case src.PEM != "":
+		certs, err := parseCertificates([]byte(src.PEM), true)
+		return certs, "pem", err
+	case src.Key != "":
+		certs, err := k.keyCertificates(ctx, typ, src.Key)
+		return certs, "key", err
+	}
+	return nil, "", errors.New("give one of file, dir, pem or key")
+}
+
+func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ, s string) ([]*x509.Certificate, error) {
+	ref, all, err := parseKeySource(s)
+	if err != nil {
+		return nil, err
+	}
+	store, err := k.open()
+	if err != nil {
+		return nil, err
+	}
+	var chains [][]*x509.Certificate
+	if all {
+		infos, err := store.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, info := range infos {
+			if info.Name == ref.Name {
+				chains = append(chains, info.Chain)
+			}
+		}
+		if len(chains) == 0 {
+			return nil, fmt.Errorf("key %s: %w", ref.Name, keys.ErrNotFound)
+		}
+	} else {
+		chain, err := store.Certificates(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		chains = append(chains, chain)
+	}
+	certs := make([]*x509.Certificate, 0, len(chains))
+	for _, chain := range chains {
+		if a := anchor(typ, chain); a != nil && !slices.ContainsFunc(certs, a.Equal) {
+			certs = append(certs, a)
+		}
+	}
+	return certs, nil
+}
+
+// anchor picks the certificate of a key's chain (leaf first) that a trust
+// store can hold: trust stores take CA certificates or self-signed ones,
+// so a signing key issued by a CA is trusted through the CA that issued it,
+// the narrowest choice; a tsa store takes only roots.
+func anchor(typ string, chain []*x509.Certificate) *x509.Certificate {
+	switch {
+	case len(chain) == 0:
+		return nil
+	case typ == StoreTypeTSA || len(chain) == 1:
+		return chain[len(chain)-1]
+	default:
+		return chain[1]
+	}
+}
+
+// readFile reads a file the configuration names, following symlinks (see
+// BuildTrustPolicy), under maxFileSize.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s is a folder, not a file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("%s is over %d KiB, far above what it should hold, so it is probably the wrong file", path, maxFileSize>>10)
+	}
+	return data, nil
+}
+
+func readCertFile(path string) ([]*x509.Certificate, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := parseCertificates(data, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return certs, nil
+}
+
+// readCertDir reads the certificates of every file in dir. Names starting
+// with "." are skipped: Kubernetes volumes keep their ..data and
+// ..TIMESTAMP entries there, and editors their swap files.
+func readCertDir(dir string) ([]*x509.Certificate, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	files := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		fi, err := os.Stat(path) // follows the links a Kubernetes volume is made of
+		if err != nil {
+			return nil, err
+		}
+		if fi.IsDir() {
+			continue
+		}
+		if files++; files > maxDirFiles {
+			return nil, fmt.Errorf("%s holds more than %d files", dir, maxDirFiles)
+		}
+		more, err := readCertFile(path)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, more...)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s holds no certificate files", dir)
+	}
+	return certs, nil
+}
