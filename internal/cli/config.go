@@ -68,19 +68,24 @@ func runConfigValidate(cmd *cobra.Command, g *globalOptions, o *configValidateOp
 	}
 	report := configReport{File: file, Valid: true}
 	cfg, err := config.Load(file)
+	errs := []error{err}
 	if err == nil {
 		report.Warnings = cfg.Warnings()
 		if o.build {
-			_, err = cfg.Build(cmd.Context())
+			_, err := cfg.Build(cmd.Context())
+			errs = []error{err, cfg.CheckTLS()}
 		}
 	}
-	if err != nil {
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
 		var ce *config.Error
 		if !errors.As(err, &ce) {
 			return err // the file could not be read at all
 		}
 		report.Valid = false
-		report.Problems = ce.Problems
+		report.Problems = append(report.Problems, ce.Problems...)
 	}
 	if o.output == "json" {
 		if err := writeJSON(g.out, report); err != nil {

@@ -82,7 +82,8 @@ verification: {cache: {positiveTTL: 1m, negativeTTL: 2m}}
 	})
 	t.Run("build reads the files", func(t *testing.T) {
 		stdout, _, code := run(t, env, "config", "validate", example, "--build")
-		if code != ExitFailure || !strings.Contains(stdout, "trustStores[0].certificates[0].file: open /etc/hallmark/trust/prod-root.pem") {
+		if code != ExitFailure || !strings.Contains(stdout, "trustStores[0].certificates[0].file: open /etc/hallmark/trust/prod-root.pem") ||
+			!strings.Contains(stdout, "\n  tls: certFile and keyFile do not load") {
 			t.Fatalf("code %d, stdout %q", code, stdout)
 		}
 	})

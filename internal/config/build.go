@@ -37,11 +37,15 @@ type Built struct {
 	Registry    oci.Options
 }
 
-// Build validates the configuration, reads every file it names, and builds
-// the trust policy, the trust store and the registry options. It also checks
-// that every trust store the policy names exists and holds certificates,
-// and that the TLS files load (the server reads them itself, to reload them
-// on change). Every problem is reported at once in an *Error.
+// Build validates the configuration, reads the files it names for
+// verification and registry access, and builds the trust policy, the trust
+// store and the registry options. It also checks that every trust store the
+// policy names exists and holds certificates. Every problem is reported at
+// once in an *Error.
+//
+// The TLS files are not read: the server loads and reloads them itself, and
+// a configuration reload must not fail because a certificate rotation is
+// half-way through. CheckTLS checks them.
 func (c *Config) Build(ctx context.Context) (*Built, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -61,7 +65,6 @@ func (c *Config) Build(ctx context.Context) (*Built, error) {
 	if b.TrustPolicy != nil && b.TrustStore != nil {
 		c.checkStoresExist(&ps, b.TrustPolicy, b.TrustStore)
 	}
-	c.checkTLS(&ps)
 	if err := ps.err(""); err != nil {
 		return nil, err
 	}
@@ -78,7 +81,11 @@ func collect(ps *problems, err error) {
 	ps.add("", err.Error())
 }
 
-func (c *Config) checkTLS(ps *problems) {
+// CheckTLS checks that the listener's certificate and key load as a pair
+// and that the client CA file, if any, holds certificates. It returns an
+// *Error, for `hallmark config validate --build`.
+func (c *Config) CheckTLS() error {
+	var ps problems
 	if _, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile); err != nil {
 		// The error may name the files but never holds key material.
 		ps.add("tls", fmt.Sprintf("certFile and keyFile do not load as a TLS key pair: %v", err))
@@ -91,6 +98,7 @@ func (c *Config) checkTLS(ps *problems) {
 			ps.add("tls.clientCAFile", fmt.Sprintf("%s holds no PEM certificate", c.TLS.ClientCAFile))
 		}
 	}
+	return ps.err("")
 }
 
 func (c *Config) checkStoresExist(ps *problems, doc *trustpolicy.Document, ts *verify.TrustStore) {

@@ -272,7 +272,6 @@ func TestBuild(t *testing.T) {
 
 	t.Run("complete", func(t *testing.T) {
 		c := base(t)
-		c.TLS = pair
 		c.TrustStores = nil
 		c.TrustStoreDir = tsDir
 		b, err := c.Build(t.Context())
@@ -285,7 +284,6 @@ func TestBuild(t *testing.T) {
 	})
 	t.Run("a store the policy names is missing from trustStoreDir", func(t *testing.T) {
 		c := base(t)
-		c.TLS = pair
 		c.TrustStores = nil
 		c.TrustStoreDir = tsDir
 		c.TrustPolicy.Inline = []byte(`{"version":"1.0","trustPolicies":[{"name":"p","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:prod","ca:other"],"trustedIdentities":["*"]}]}`)
@@ -303,15 +301,24 @@ func TestBuild(t *testing.T) {
 	})
 	t.Run("problems of every part at once", func(t *testing.T) {
 		c := base(t)
-		c.TLS = TLS{CertFile: pair.KeyFile, KeyFile: pair.KeyFile, ClientCAFile: pair.KeyFile}
 		c.TrustStores[0].Certificates[0].File = filepath.Join(dir, "none.pem")
 		c.Registries = []Registry{{Hosts: []string{"r.io"}, Credentials: Credentials{Username: "u", PasswordFile: filepath.Join(dir, "none")}}}
 		_, err := c.Build(t.Context())
 		wantProblems(t, problemsOf(t, err), map[string]string{
 			"trustStores[0].certificates[0].file":    "none.pem",
 			"registries[0].credentials.passwordFile": "none",
-			"tls":                                    "do not load as a TLS key pair",
-			"tls.clientCAFile":                       "holds no PEM certificate",
+		})
+	})
+	t.Run("TLS files are checked apart", func(t *testing.T) {
+		c := base(t)
+		c.TLS = pair
+		if err := c.CheckTLS(); err != nil {
+			t.Fatal(err)
+		}
+		c.TLS = TLS{CertFile: pair.KeyFile, KeyFile: pair.KeyFile, ClientCAFile: pair.KeyFile}
+		wantProblems(t, problemsOf(t, c.CheckTLS()), map[string]string{
+			"tls":              "do not load as a TLS key pair",
+			"tls.clientCAFile": "holds no PEM certificate",
 		})
 	})
 }
