@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -14,21 +15,15 @@ import (
 // (the server applies it).
 func (c *Config) AdmissionPolicy() admission.Policy {
 	a := &c.Admission
-	p := admission.Policy{
-		Mode:              admission.Mode(c.Mode),
+	return admission.Policy{
+		Mode:              c.Mode,
+		NamespaceModes:    maps.Clone(a.NamespaceModes),
 		IncludeNamespaces: slices.Clone(a.IncludeNamespaces),
 		ExcludeNamespaces: slices.Clone(a.ExcludeNamespaces),
 		ExemptImages:      slices.Clone(a.ExemptImages),
 		Deadline:          c.Verification.Deadline.Duration,
 		PinDigestOnly:     a.PinDigestOnly,
 	}
-	if len(a.NamespaceModes) > 0 {
-		p.NamespaceModes = make(map[string]admission.Mode, len(a.NamespaceModes))
-		for ns, m := range a.NamespaceModes {
-			p.NamespaceModes[ns] = admission.Mode(m)
-		}
-	}
-	return p
 }
 
 // exemptPatternProblem checks an exemption pattern with admission's own

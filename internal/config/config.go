@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/admission"
 	"github.com/hallmark-dev/hallmark/internal/cache"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 )
@@ -60,14 +61,15 @@ const (
 	MaxCacheEntries = 1_000_000
 )
 
-// Mode is what happens to an image that does not verify.
-type Mode string
+// Mode is what happens to an image that does not verify: admission's own
+// type, so that the configuration and the decision cannot drift apart.
+type Mode = admission.Mode
 
 const (
 	// ModeDeny rejects the workload (fail closed).
-	ModeDeny Mode = "deny"
+	ModeDeny = admission.ModeDeny
 	// ModeAudit admits it with a warning and an audit annotation.
-	ModeAudit Mode = "audit"
+	ModeAudit = admission.ModeAudit
 )
 
 // Trust store types, as in the Notary Project trust store layout.
