@@ -559,6 +559,9 @@ func TestLoad(t *testing.T) {
 	if c.KeyStore.Dir != "/abs/keys" {
 		t.Errorf("absolute path changed to %q", c.KeyStore.Dir)
 	}
+	if got, want := c.Files(), []string{filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), "/abs/keys", filepath.Join(dir, "ca.pem")}; !slices.Equal(got, want) {
+		t.Errorf("Files() = %q, want %q", got, want)
+	}
 
 	t.Run("problems name the file", func(t *testing.T) {
 		bad := filepath.Join(dir, "bad.yaml")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -474,4 +475,20 @@ func (c *Config) filePaths() []*string {
 		}
 	}
 	return ps
+}
+
+// Files lists the files and folders the configuration names (TLS files,
+// certificates, CA and credential files, the trust policy, trust store and
+// key store folders), without duplicates. Secrets and certificates are read
+// when the configuration is built, so a server that watches the
+// configuration for changes should watch these too: a rotated pull secret
+// is picked up only by a reload.
+func (c *Config) Files() []string {
+	var out []string
+	for _, p := range c.filePaths() {
+		if *p != "" && !slices.Contains(out, *p) {
+			out = append(out, *p)
+		}
+	}
+	return out
 }
