@@ -22,11 +22,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/admission/postbody"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
@@ -222,27 +222,11 @@ func (h *handler) endpoint() string {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.systemError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: provider requests are POSTed", r.Method))
-		return
-	}
 	// Gatekeeper sends application/json; a request without a content type
 	// is read as JSON too, as Ratify does, but a declared other type is not.
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			h.systemError(w, r, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q not supported: want application/json", ct))
-			return
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			h.systemError(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxRequestBytes))
-			return
-		}
-		h.systemError(w, r, http.StatusBadRequest, "cannot read the request body")
+	body, refusal := postbody.Read(w, r, MaxRequestBytes, "provider requests", true)
+	if refusal != nil {
+		h.systemError(w, r, refusal.Status, refusal.Message)
 		return
 	}
 	keys, err := decodeRequest(body)

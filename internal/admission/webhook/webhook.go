@@ -16,15 +16,13 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/admission/postbody"
 )
 
 // MaxReviewBytes caps an AdmissionReview body. The API server refuses
@@ -137,23 +135,9 @@ func newHandler(opts Options, answer func(context.Context, admission.Request) *r
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.refuse(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: admission reviews are POSTed", r.Method))
-		return
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		h.refuse(w, r, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q not supported: want application/json", r.Header.Get("Content-Type")))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxReviewBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			h.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxReviewBytes))
-			return
-		}
-		h.refuse(w, r, http.StatusBadRequest, "cannot read the request body")
+	body, refusal := postbody.Read(w, r, MaxReviewBytes, "admission reviews", false)
+	if refusal != nil {
+		h.refuse(w, r, refusal.Status, refusal.Message)
 		return
 	}
 	rv, err := decodeReview(body)
