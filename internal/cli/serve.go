@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -149,6 +148,24 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 		return err
 	}
 	state := &serveState{log: log, metrics: metrics}
+	// Watch before the first build reads the files, so that a change made
+	// while it reads them is not missed (WatchFiles fingerprints them before
+	// it returns, and then polls on its own goroutine).
+	if paths := o.watchedFiles(cfg); len(paths) > 0 {
+		server.WatchFiles(ctx, paths, o.reload, func() {
+			next, err := o.loadConfig(cmd)
+			if err == nil {
+				err = state.load(ctx, next)
+			}
+			if err != nil {
+				metrics.ObserveReload(false)
+				log.Error("configuration change rejected; the previous configuration stays in force", "error", err.Error())
+				return
+			}
+			metrics.ObserveReload(true)
+			log.Info("configuration reloaded", "generation", state.generation())
+		})
+	}
 	if err := state.load(ctx, cfg); err != nil {
 		return err
 	}
@@ -171,36 +188,26 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 	}
 	log.Info("hallmark serving", "addr", srv.Addr(), "mode", string(cfg.Mode), "generation", state.generation())
 
-	var wg sync.WaitGroup
-	if o.configFile != "" || o.trustPolicy != "" {
-		paths := []string{}
-		if o.configFile != "" {
-			paths = append(paths, o.configFile)
-		}
-		if cfg.TrustPolicy.File != "" {
-			paths = append(paths, cfg.TrustPolicy.File)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			server.WatchFiles(ctx, paths, o.reload, func() {
-				next, err := o.loadConfig(cmd)
-				if err == nil {
-					err = state.load(ctx, next)
-				}
-				if err != nil {
-					metrics.ObserveReload(false)
-					log.Error("configuration change rejected; the previous configuration stays in force", "error", err.Error())
-					return
-				}
-				metrics.ObserveReload(true)
-				log.Info("configuration reloaded", "generation", state.generation())
-			})
-		}()
+	return srv.Serve(ctx)
+}
+
+// watchedFiles lists what a reload depends on: the configuration file and
+// every file it names (trust policy, certificates, credentials), but not the
+// serving certificate, which the server reloads on its own without
+// rebuilding (and so without emptying the verification cache). Files a
+// changed configuration names for the first time are watched from the next
+// restart on.
+func (o *serveOptions) watchedFiles(cfg *config.Config) []string {
+	var paths []string
+	if o.configFile != "" {
+		paths = append(paths, o.configFile)
 	}
-	err = srv.Serve(ctx)
-	wg.Wait()
-	return err
+	for _, f := range cfg.Files() {
+		if f != cfg.TLS.CertFile && f != cfg.TLS.KeyFile && f != cfg.TLS.ClientCAFile {
+			paths = append(paths, f)
+		}
+	}
+	return paths
 }
 
 // serveState holds the configuration in force. A reload builds a whole new
@@ -253,20 +260,7 @@ func (s *serveState) load(ctx context.Context, cfg *config.Config) error {
 	copts.Resolver = client
 	copts.OnLookup = s.metrics.ObserveCacheLookup
 	c := cache.New(engine, copts)
-	policy := admission.Policy{
-		Mode:              admission.Mode(cfg.Mode),
-		IncludeNamespaces: cfg.Admission.IncludeNamespaces,
-		ExcludeNamespaces: cfg.Admission.ExcludeNamespaces,
-		ExemptImages:      cfg.Admission.ExemptImages,
-		Deadline:          cfg.Verification.Deadline.Duration,
-		PinDigestOnly:     cfg.Admission.PinDigestOnly,
-	}
-	if len(cfg.Admission.NamespaceModes) > 0 {
-		policy.NamespaceModes = map[string]admission.Mode{}
-		for ns, m := range cfg.Admission.NamespaceModes {
-			policy.NamespaceModes[ns] = admission.Mode(m)
-		}
-	}
+	policy := cfg.AdmissionPolicy()
 	if err := policy.Validate(); err != nil {
 		return err
 	}
