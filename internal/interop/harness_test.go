@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"math/big"
 	"os"
@@ -30,13 +31,8 @@ import (
 var hallmarkBin string
 
 func TestMain(m *testing.M) {
-	flagShort := false
-	for _, a := range os.Args {
-		if a == "-test.short=true" || a == "-test.short" {
-			flagShort = true
-		}
-	}
-	if flagShort {
+	flag.Parse()
+	if testing.Short() {
 		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "hallmark-interop-")
