@@ -115,7 +115,8 @@ func printVerifyResult(w io.Writer, r verify.Result) {
 		fmt.Fprintf(w, "FAIL %s\n", ref)
 	}
 	fmt.Fprintf(w, "     %s\n", r.Reason)
-	if r.Policy != "" {
+	if r.Policy != "" && !r.Verified {
+		// A pass already names the statement in its reason.
 		fmt.Fprintf(w, "     trust policy %q, level %s\n", r.Policy, r.Level)
 	}
 	if !r.Verified && r.Remediation != "" && r.Remediation != r.Reason {
