@@ -504,20 +504,16 @@ func TestSplitKey(t *testing.T) {
 	}
 }
 
-func TestDigestedSubject(t *testing.T) {
-	tests := []struct{ image, digest, want string }{
-		{"ghcr.io/a/b:v1", digestApp, "ghcr.io/a/b@" + digestApp},
-		{"localhost:5000/b:v1", digestApp, "localhost:5000/b@" + digestApp},
-		{"localhost:5000/b", digestApp, "localhost:5000/b@" + digestApp},
-		{"localhost:5000/b:v1@" + digestApp, digestApp, "localhost:5000/b@" + digestApp},
-		{"ghcr.io/a/b:v1", "", "ghcr.io/a/b:v1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.image, func(t *testing.T) {
-			if got := digestedSubject(tt.image, verify.Result{Digest: tt.digest}); got != tt.want {
-				t.Errorf("digestedSubject(%q) = %q, want %q", tt.image, got, tt.want)
-			}
-		})
+// TestReportSubjectAsGiven: like Ratify, a report names the image as the
+// request gave it, so a tag stays a tag.
+func TestReportSubjectAsGiven(t *testing.T) {
+	const tagged = "ghcr.io/a/b:v1"
+	got := report(admission.ImageVerdict{Image: tagged, Result: verify.Result{
+		Reference: tagged, Digest: digestApp, Verified: true, Code: verify.CodeVerified,
+		Signatures: []verify.SignatureResult{{Digest: digestApp, Verified: true, SignerSubject: "CN=a", SignerIssuer: "CN=a"}},
+	}}, DefaultVerifierName, "t", "ts")
+	if len(got.VerifierReports) != 1 || got.VerifierReports[0].Subject != tagged {
+		t.Fatalf("report subject = %+v, want %q", got.VerifierReports, tagged)
 	}
 }
 
@@ -528,7 +524,7 @@ func TestReportOfSkipLevel(t *testing.T) {
 		Reason: "policy dev skips verification of registry.local:5000/org/app",
 	}}, DefaultVerifierName, "t", "ts")
 	want := verificationResponse{Version: "0.2.0", IsSuccess: true, TraceID: "t", Timestamp: "ts", VerifierReports: []verifierReport{{
-		Subject: "registry.local:5000/org/app@" + digestApp, IsSuccess: true,
+		Subject: signed, IsSuccess: true,
 		Name: DefaultVerifierName, VerifierName: DefaultVerifierName, Type: "notation", VerifierType: "notation",
 		Message: "policy dev skips verification of registry.local:5000/org/app",
 	}}}

@@ -1,10 +1,8 @@
 package gatekeeper
 
 import (
-	"strings"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
-	"github.com/hallmark-dev/hallmark/internal/verify"
 )
 
 // Ratify v1's verification result, the value of each verify item, as its
@@ -69,7 +67,9 @@ func report(v admission.ImageVerdict, verifierName, traceID, timestamp string) v
 		return out
 	}
 	r := v.Result
-	subject := digestedSubject(v.Image, r)
+	// Ratify names the image as the request gave it (a tag stays a tag); the
+	// digest that was verified is in the log record of the verdict.
+	subject := v.Image
 	for _, s := range r.Signatures {
 		rep := verifierReport{
 			Subject:         subject,
@@ -105,28 +105,10 @@ func report(v admission.ImageVerdict, verifierName, traceID, timestamp string) v
 		rep.Type, rep.VerifierType = verifierTypeNotation, verifierTypeNotation
 		rep.Message = r.Reason
 	} else {
-		rep.Subject = v.Image
 		rep.Message = "image " + v.Image + " was not verified"
 		rep.ErrorReason = v.Reason()
 		rep.Remediation = r.Remediation
 	}
 	out.VerifierReports = []verifierReport{rep}
 	return out
-}
-
-// digestedSubject is the subject of a report: the repository at the digest
-// that was verified, or the image as given when the digest is unknown.
-func digestedSubject(image string, r verify.Result) string {
-	if r.Digest == "" {
-		return image
-	}
-	name := image
-	if i := strings.LastIndexByte(name, '@'); i >= 0 {
-		name = name[:i]
-	}
-	// Drop a tag: a ':' after the last '/' (a ':' before it is a port).
-	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
-		name = name[:i]
-	}
-	return name + "@" + r.Digest
 }
