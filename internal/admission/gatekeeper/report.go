@@ -1,7 +1,6 @@
 package gatekeeper
 
 import (
-
 	"github.com/hallmark-dev/hallmark/internal/admission"
 )
 
