@@ -1,5 +1,8 @@
 // Package bench holds hallmark's benchmarks that span packages: signing and
 // verifying one image against the embedded registry on loopback. The
-// whole-process comparison with the notation CLI is cli.sh beside this file.
+// whole-process comparison with the notation CLI is cli.sh beside this file;
+// the comparison of `hallmark serve` with Ratify v1.4.6 as a Gatekeeper
+// provider is TestRatifyComparison, run by ratify.sh (it needs
+// HALLMARK_BENCH_RATIFY=1, so `go test ./...` skips it).
 // Results, with the command and the machine, go in docs/benchmarks.md.
 package bench
