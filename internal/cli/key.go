@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 )
@@ -95,7 +96,7 @@ func (p *policyFlags) policy(cmd *cobra.Command, required bool) (*keys.Policy, e
 	}
 	var pol *keys.Policy
 	if p.file != "" {
-		data, err := readCapped(p.file, keys.MaxPolicySize)
+		data, err := capped.ReadFile(p.file, keys.MaxPolicySize)
 		if err != nil {
 			return nil, err
 		}
@@ -388,23 +389,6 @@ func getKey(cmd *cobra.Command, g *globalOptions, s string) (keys.Info, error) {
 		return keys.Info{}, err
 	}
 	return store.Get(cmd.Context(), ref)
-}
-
-// readCapped reads a file of at most max bytes.
-func readCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
-	}
-	return data, nil
 }
 
 // writeFileAtomic writes data to path through a temporary file and a rename,

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/trustpolicy"
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
+	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 	"github.com/hallmark-dev/hallmark/internal/oci"
@@ -315,14 +315,11 @@ func readFile(path string) ([]byte, error) {
 	if fi.IsDir() {
 		return nil, fmt.Errorf("%s is a folder, not a file", path)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxFileSize {
+	data, err := capped.Read(f, maxFileSize)
+	if errors.Is(err, capped.ErrTooLarge) {
 		return nil, fmt.Errorf("%s is over %d KiB, far above what it should hold, so it is probably the wrong file", path, maxFileSize>>10)
 	}
-	return data, nil
+	return data, err
 }
 
 func readCertFile(path string) ([]*x509.Certificate, error) {

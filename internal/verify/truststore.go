@@ -15,6 +15,8 @@ import (
 	"sync"
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
+
+	"github.com/hallmark-dev/hallmark/internal/capped"
 )
 
 // Size caps for trust store input. Trust stores are written by operators,
@@ -281,7 +283,11 @@ func loadNamedStore(typ truststore.Type, storePath string) ([]*x509.Certificate,
 			problems = append(problems, Problem{Path: p, Message: "is not a regular file"})
 			continue
 		}
-		data, err := readFileCapped(p, maxCertFileSize)
+		data, err := capped.ReadFile(p, maxCertFileSize)
+		if errors.Is(err, capped.ErrTooLarge) {
+			problems = append(problems, Problem{Path: p, Message: fmt.Sprintf("is larger than %d bytes; a certificate file is far smaller, so this is probably the wrong file", maxCertFileSize)})
+			continue
+		}
 		if err != nil {
 			problems = append(problems, Problem{Path: p, Message: err.Error()})
 			continue
@@ -299,22 +305,6 @@ func loadNamedStore(typ truststore.Type, storePath string) ([]*x509.Certificate,
 		certs = append(certs, fileCerts...)
 	}
 	return certs, problems
-}
-
-func readFileCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("is larger than %d bytes; a certificate file is far smaller, so this is probably the wrong file", max)
-	}
-	return data, nil
 }
 
 // parseCertificates reads every certificate in data, which is either PEM

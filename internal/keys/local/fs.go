@@ -3,13 +3,13 @@ package local
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/keys"
 )
 
@@ -159,17 +159,9 @@ func removeStaleTemps(nameDir string) {
 // readCapped reads a file of at most max bytes; a larger one is reported
 // as damaged, since this store never writes one.
 func readCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	data, err := capped.ReadFile(path, max)
+	if errors.Is(err, capped.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %v", keys.ErrCorrupt, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", keys.ErrCorrupt, path, max)
-	}
-	return data, nil
+	return data, err
 }
