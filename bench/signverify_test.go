@@ -116,7 +116,7 @@ func BenchmarkVerify(b *testing.B) {
 					TrustedIdentities:     []string{"*"},
 				}},
 			}
-			engine, err := verify.NewEngine(policy, ts, repos{f.client}, verify.EngineOptions{})
+			engine, err := verify.NewEngine(policy, ts, oci.Repositories{Client: f.client}, verify.EngineOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}

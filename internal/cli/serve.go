@@ -250,7 +250,7 @@ func (s *serveState) load(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	engine, err := verify.NewEngine(built.TrustPolicy, built.TrustStore, ociRepositories{client}, verify.EngineOptions{MaxSignatures: cfg.Verification.MaxSignatures})
+	engine, err := verify.NewEngine(built.TrustPolicy, built.TrustStore, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: cfg.Verification.MaxSignatures})
 	if err != nil {
 		return err
 	}

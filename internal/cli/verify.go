@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 
-	notationregistry "github.com/notaryproject/notation-go/registry"
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/oci"
@@ -79,7 +77,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 	if err != nil {
 		return err
 	}
-	engine, err := verify.NewEngine(policy, store, ociRepositories{client}, verify.EngineOptions{MaxSignatures: o.maxSignatures})
+	engine, err := verify.NewEngine(policy, store, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: o.maxSignatures})
 	if err != nil {
 		return err
 	}
@@ -125,16 +123,4 @@ func printVerifyResult(w io.Writer, r verify.Result) {
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "     warning: %s\n", warn)
 	}
-}
-
-// ociRepositories lets the verification engine reach registries through
-// hallmark's registry client.
-type ociRepositories struct{ c *oci.Client }
-
-func (r ociRepositories) NotationRepository(ctx context.Context, ref string) (notationregistry.Repository, error) {
-	repo, err := r.c.NotationRepository(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	return repo, nil
 }

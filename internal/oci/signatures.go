@@ -200,6 +200,19 @@ type NotationRepository struct {
 
 var _ notationregistry.Repository = (*NotationRepository)(nil)
 
+// Repositories hands c's repositories out as notation-go's interface, for
+// consumers that declare it (the verification engine's Repositories).
+type Repositories struct{ Client *Client }
+
+// NotationRepository is Client.NotationRepository, returning the interface.
+func (r Repositories) NotationRepository(ctx context.Context, ref string) (notationregistry.Repository, error) {
+	repo, err := r.Client.NotationRepository(ctx, ref)
+	if err != nil {
+		return nil, err // never a typed nil inside the interface
+	}
+	return repo, nil
+}
+
 // NotationRepository returns the repository for ref's repository, to pass to
 // notation.Sign or notation.Verify with ref as the artifact reference.
 // notation-go v1.3 pushes signatures in the legacy shape
