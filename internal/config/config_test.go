@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -630,5 +631,17 @@ func TestAdmissionPolicy(t *testing.T) {
 	p.NamespaceModes["staging"] = admission.ModeDeny
 	if c.Admission.ExcludeNamespaces[0] != "kube-system" || c.Admission.NamespaceModes["staging"] != ModeAudit {
 		t.Fatal("the policy shares memory with the configuration")
+	}
+}
+
+// TestDocumentedExample keeps docs/configuration.md showing the example that
+// `hallmark config example` prints.
+func TestDocumentedExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, bytes.TrimRight(Example(), "\n")) {
+		t.Fatal("docs/configuration.md does not hold the example of `hallmark config example`; copy internal/config/testdata/example.yaml into it")
 	}
 }
