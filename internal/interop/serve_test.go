@@ -253,10 +253,11 @@ func TestServeAdmission(t *testing.T) {
 		}))
 		defer failing.Close()
 		erroring := strings.TrimPrefix(failing.URL, "http://") + "/app:v1"
+		why := map[string]string{down: "cannot reach", hanging + "/app:v1": "within", erroring: "rate limiting"}
 		for _, img := range []string{down, hanging + "/app:v1", erroring} {
 			r := deny.review(t, "/validate", podReview("uid-f", "default", img))
-			if r.Response.Allowed || r.Response.Status == nil || !strings.Contains(r.Response.Status.Message, img) {
-				t.Errorf("%s: want a denial naming the image, got %+v", img, r.Response)
+			if r.Response.Allowed || r.Response.Status == nil || !strings.Contains(r.Response.Status.Message, img) || !strings.Contains(r.Response.Status.Message, why[img]) {
+				t.Errorf("%s: want a denial naming the image and saying %q, got %+v", img, why[img], r.Response)
 			}
 			a := audit.review(t, "/validate", podReview("uid-f", "default", img))
 			if !a.Response.Allowed || len(a.Response.Warnings) != 1 {
