@@ -70,6 +70,7 @@ func TestRatifyComparison(t *testing.T) {
 	dir := t.TempDir()
 
 	host := testpeers.StartDistribution(t)
+	registry := childPID(t, "registry")
 	start := time.Now()
 	refs, rootPEM := pushSigned(t, ctx, host, n, dir)
 	t.Logf("pushed and signed %d images in %v", n, time.Since(start).Round(time.Millisecond))
@@ -108,8 +109,15 @@ func TestRatifyComparison(t *testing.T) {
 				t.Fatalf("HALLMARK_BENCH_SERVERS: unknown server %q", name)
 			}
 			res := result{name: tgt.name, images: n}
+			cpu0, reg0 := cpuTime(t, tgt.pid), cpuTime(t, registry)
 			res.cold = run(t, tgt, batches(refs), 1)
+			cpu1, reg1 := cpuTime(t, tgt.pid), cpuTime(t, registry)
+			if tgt.metrics != "" {
+				t.Logf("%s after the cold pass: %s", tgt.name, registryRequests(t, tgt))
+			}
 			res.warm = run(t, tgt, batches(refs), rounds)
+			res.cold.cpu, res.warm.cpu = cpu1-cpu0, cpuTime(t, tgt.pid)-cpu1
+			res.cold.registryCPU, res.warm.registryCPU = reg1-reg0, cpuTime(t, registry)-reg1
 			res.rss, res.hwm = memory(t, tgt.pid)
 			res.hang = run(t, tgt, batches(hangKeys), 1)
 			t.Logf("%s: cold %s; warm %s; RSS %d KiB (peak %d KiB); hanging registry %s", tgt.name, res.cold, res.warm, res.rss, res.hwm, res.hang)
@@ -178,10 +186,12 @@ func pushSigned(t *testing.T, ctx context.Context, host string, n int, dir strin
 
 // target is a running server under test.
 type target struct {
-	name   string
-	url    string // the verify endpoint
-	pid    int
-	client *http.Client
+	name string
+	url  string // the verify endpoint
+	// metrics is the Prometheus endpoint, if the server has one.
+	metrics string
+	pid     int
+	client  *http.Client
 }
 
 // startHallmark builds hallmark and runs `hallmark serve` over HTTPS with a
@@ -228,7 +238,7 @@ func startHallmark(t *testing.T, dir string, policy, rootPEM []byte) target {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return target{name: "hallmark", url: base + testpeers.RatifyVerifyPath, pid: cmd.Process.Pid, client: client}
+	return target{name: "hallmark", url: base + testpeers.RatifyVerifyPath, metrics: base + "/metrics", pid: cmd.Process.Pid, client: client}
 }
 
 // newClient keeps one connection per concurrent client alive, as Gatekeeper
@@ -326,7 +336,10 @@ type pass struct {
 	failed    int           // requests with no ProviderResponse (transport error, non-200)
 	elapsed   time.Duration // wall time of the pass
 	latencies []time.Duration
-	lastErr   string
+	cpu       time.Duration // the server's CPU time (user+system) during the pass
+	// registryCPU is the distribution registry's CPU time during the pass.
+	registryCPU time.Duration
+	lastErr     string
 }
 
 func (p pass) rate() float64 { return float64(p.images) / p.elapsed.Seconds() }
@@ -341,9 +354,9 @@ func (p pass) quantile(q float64) time.Duration {
 }
 
 func (p pass) String() string {
-	s := fmt.Sprintf("%d images (%d isSuccess, %d requests failed) in %v: %.0f images/s, p50 %v, p99 %v, max %v",
+	s := fmt.Sprintf("%d images (%d isSuccess, %d requests failed) in %v: %.0f images/s, p50 %v, p99 %v, max %v, server CPU %v, registry CPU %v",
 		p.images, p.verified, p.failed, p.elapsed.Round(time.Millisecond), p.rate(),
-		p.quantile(0.50).Round(time.Microsecond), p.quantile(0.99).Round(time.Microsecond), p.quantile(1).Round(time.Microsecond))
+		p.quantile(0.50).Round(time.Microsecond), p.quantile(0.99).Round(time.Microsecond), p.quantile(1).Round(time.Microsecond), p.cpu, p.registryCPU)
 	if p.lastErr != "" {
 		s += "; last error: " + p.lastErr
 	}
@@ -452,6 +465,65 @@ func memory(t *testing.T, pid int) (rss, hwm int) {
 	return rss, hwm
 }
 
+// registryRequests sums hallmark's registry request counters by status code.
+func registryRequests(t *testing.T, tgt target) string {
+	t.Helper()
+	resp, err := tgt.client.Get(tgt.metrics)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var lines []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "hallmark_registry_requests_total") || strings.HasPrefix(line, "hallmark_verification_cache_lookups_total") {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
+// childPID finds the child process of this test named comm: the registry
+// that testpeers.StartDistribution started, which does not report its PID.
+func childPID(t *testing.T, comm string) int {
+	t.Helper()
+	self := os.Getpid()
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, d := range dirs {
+		data, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		open, close := bytes.IndexByte(data, '('), bytes.LastIndexByte(data, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		f := strings.Fields(string(data[close+1:]))
+		if string(data[open+1:close]) == comm && len(f) > 1 && f[1] == strconv.Itoa(self) {
+			pid, _ := strconv.Atoi(strings.Fields(string(data))[0])
+			return pid
+		}
+	}
+	t.Fatalf("no child process named %q", comm)
+	return 0
+}
+
+// cpuTime reads the user and system CPU time pid has used from
+// /proc/PID/stat. Clock ticks are taken as 100 Hz, the value of USER_HZ on
+// every Linux architecture Go supports.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name (field 2) may hold spaces; count fields after it.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 // result is one server's row of the table.
 type result struct {
 	name       string
@@ -488,10 +560,15 @@ func printTable(n, rounds int, results []result) {
 	row("cold: isSuccess / images (failed requests)", func(r result) string {
 		return fmt.Sprintf("%d / %d (%d)", r.cold.verified, r.cold.images, r.cold.failed)
 	})
+	row("cold: server CPU per image", func(r result) string { return ms(r.cold.cpu / time.Duration(r.cold.images)) })
+	row("cold: registry CPU per image", func(r result) string { return ms(r.cold.registryCPU / time.Duration(r.cold.images)) })
 	row("warm: images/s", func(r result) string { return fmt.Sprintf("%.0f", r.warm.rate()) })
 	row("warm: p50 / p99 per request", func(r result) string { return ms(r.warm.quantile(.5)) + " / " + ms(r.warm.quantile(.99)) })
 	row("warm: isSuccess / images (failed requests)", func(r result) string {
 		return fmt.Sprintf("%d / %d (%d)", r.warm.verified, r.warm.images, r.warm.failed)
+	})
+	row("warm: server CPU per image", func(r result) string {
+		return fmt.Sprintf("%.1f µs", float64(r.warm.cpu)/float64(r.warm.images)/float64(time.Microsecond))
 	})
 	row("RSS after the runs (peak)", func(r result) string {
 		return fmt.Sprintf("%.1f MiB (%.1f MiB)", float64(r.rss)/1024, float64(r.hwm)/1024)
