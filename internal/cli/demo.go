@@ -20,9 +20,6 @@ type demoOptions struct {
 // the way to prove that a wrong verdict makes the demo fail.
 var demoSeam func(*demo.Options)
 
-// demoSteps is how many steps the demo reports, for the "[n/N]" counter.
-const demoSteps = 8
-
 func newDemoCmd(g *globalOptions) *cobra.Command {
 	o := &demoOptions{}
 	cmd := &cobra.Command{
@@ -75,22 +72,34 @@ func runDemo(cmd *cobra.Command, g *globalOptions, o *demoOptions) error {
 	start := time.Now()
 	text := o.output == "text"
 	tty := text && isTerminal(g.out)
-	var opts demo.Options
-	if text {
-		if tty {
-			fmt.Fprintf(g.out, "hallmark demo: sign an image, then admit or refuse it as a cluster would; nothing leaves this machine\n\n")
-		}
-		n := 0
-		opts.OnStep = func(s demo.Step) {
-			n++
-			printDemoStep(g.out, s, n, tty)
-		}
+	// With -o json, standard output holds only the report; what a person
+	// should read goes to standard error.
+	human := g.out
+	if !text {
+		human = g.err
+	}
+	if tty {
+		fmt.Fprintf(g.out, "hallmark demo: sign an image, then admit or refuse it as a cluster would; nothing leaves this machine\n\n")
+	}
+	var steps []demo.Step
+	opts := demo.Options{
+		OnStep: func(s demo.Step) {
+			steps = append(steps, s)
+			if text {
+				printDemoStep(g.out, s, len(steps), tty)
+			}
+		},
+		OnServerImage: func(v demo.ImageVerdict) { fmt.Fprintf(human, "server     %s\n", v) },
 	}
 	if demoSeam != nil {
 		demoSeam(&opts)
 	}
 	d, err := demo.Start(ctx, opts)
 	if err != nil {
+		if !text {
+			// A script still gets a report, with the step that failed.
+			_ = writeJSON(g.out, demo.Report{Steps: steps})
+		}
 		return err
 	}
 	defer d.Close()
@@ -120,13 +129,9 @@ func runDemo(cmd *cobra.Command, g *globalOptions, o *demoOptions) error {
 	}
 
 	if o.keep {
-		// With -o json, standard output holds only the report.
-		w := g.out
-		if !text {
-			w = g.err
-		}
+		w := human
 		fmt.Fprintf(w, "\nThe registry (%s) and the admission server (%s, deny mode) keep running.\n", rep.Registry, rep.Server)
-		fmt.Fprintf(w, "Press Ctrl-C to stop them and remove %s.\n\n%s", rep.Dir, d.Commands())
+		fmt.Fprintf(w, "Press Ctrl-C to stop them and remove %s.\n\n%s\n", rep.Dir, d.Commands())
 		<-ctx.Done()
 		fmt.Fprintln(w, "\nstopping the demo")
 	}
@@ -148,7 +153,7 @@ func printDemoStep(w io.Writer, s demo.Step, n int, tty bool) {
 		if !s.OK {
 			mark = "  FAILED"
 		}
-		fmt.Fprintf(w, "[%d/%d] %s (%s)%s\n", n, demoSteps, s.Title, roundDuration(s.Duration), mark)
+		fmt.Fprintf(w, "[%d/%d] %s (%s)%s\n", n, demo.StepCount, s.Title, roundDuration(s.Duration), mark)
 		indent = "      "
 	}
 	for _, l := range s.Lines {

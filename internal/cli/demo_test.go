@@ -61,8 +61,8 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", k, got[k], w)
 		}
 	}
-	if len(got) != len(want) || len(rep.Steps) != demoSteps {
-		t.Errorf("got %d verdicts and %d steps, want %d and %d", len(got), len(rep.Steps), len(want), demoSteps)
+	if len(got) != len(want) || len(rep.Steps) != demo.StepCount {
+		t.Errorf("got %d verdicts and %d steps, want %d and %d", len(got), len(rep.Steps), len(want), demo.StepCount)
 	}
 	for _, v := range rep.Verdicts {
 		if v.Name == "demo-pass" || v.Name == "signed" {
@@ -187,7 +187,7 @@ func TestDemoKeep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := os.ReadFile(filepath.Join(dir, "unsigned-after-sign.json"))
+	body, err := os.ReadFile(filepath.Join(dir, "provider-request-v2.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +205,11 @@ func TestDemoKeep(t *testing.T) {
 	}
 	if len(pr.Response.Items) != 1 || !pr.Response.Items[0].Value.IsSuccess {
 		t.Errorf("the image signed during --keep is not isSuccess: %+v", pr)
+	}
+
+	// The server's verdict on that request is shown to the person watching.
+	if want := "server     image " + rep.UnsignedImage + ": signature verification success"; !strings.Contains(errb.String(), want) {
+		t.Errorf("--keep does not show the server's verdict %q:\n%s", want, errb.String())
 	}
 
 	cancel()

@@ -61,6 +61,9 @@ var certPolicyJSON []byte
 //go:embed trustpolicy.json
 var trustPolicyJSON []byte
 
+// StepCount is how many steps Start and Check report together.
+const StepCount = 8
+
 // Names used throughout, as in the reference walkthrough.
 const (
 	keyName        = "brooklyn"
@@ -95,6 +98,12 @@ type Options struct {
 	// OnStep, if set, is called on the caller's goroutine as each step
 	// ends, in order.
 	OnStep func(Step)
+
+	// OnServerImage, if set, is called with each image verdict the server
+	// reaches outside Check: while `hallmark demo --keep` lets it run, so a
+	// person trying the printed commands sees what the server decided. It
+	// runs on the server's goroutines.
+	OnServerImage func(ImageVerdict)
 
 	// SkipSigning leaves the image that should be signed unsigned, so the
 	// demo's own expectations fail. Tests use it to prove that a wrong
@@ -198,6 +207,7 @@ type Demo struct {
 // what it did.
 func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 	d := &Demo{opts: opts, log: opts.Logger}
+	d.images.outside = opts.OnServerImage
 	if d.log == nil {
 		d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -341,11 +351,11 @@ func (d *Demo) startServer(ctx context.Context, s *Step, key *keys.Key) error {
 	files := map[string][]byte{
 		"trustpolicy.json": trustPolicyJSON,
 		filepath.Join("truststore", "x509", "ca", trustStoreName, "root.pem"): pemCert(root.Raw),
-		"ca.pem":                   pki.caPEM,
-		passPod + ".json":          podReview(passPod, d.report.SignedImage),
-		failPod + ".json":          podReview(failPod, d.report.UnsignedImage),
-		"provider-request.json":    providerRequest(d.report.SignedImage, d.report.UnsignedImage),
-		"unsigned-after-sign.json": providerRequest(d.report.UnsignedImage),
+		"ca.pem":                                    pki.caPEM,
+		"review-" + passPod + ".json":               podReview(passPod, d.report.SignedImage),
+		"review-" + failPod + ".json":               podReview(failPod, d.report.UnsignedImage),
+		"provider-request.json":                     providerRequest(d.report.SignedImage, d.report.UnsignedImage),
+		"provider-request-" + unsignedTag + ".json": providerRequest(d.report.UnsignedImage),
 	}
 	for name, data := range files {
 		p := filepath.Join(d.dir, name)
@@ -403,6 +413,8 @@ func (d *Demo) startServer(ctx context.Context, s *Step, key *keys.Key) error {
 // expected one. It returns the whole report; Report.OK says whether every
 // step and verdict was as expected. It leaves the server in deny mode.
 func (d *Demo) Check(ctx context.Context) Report {
+	d.images.record(true)
+	defer d.images.record(false)
 	run := func(mode admission.Mode, a *admission.Admitter, title string) {
 		d.live.p.Store(a)
 		_ = d.step(string(mode), title, func(s *Step) error {
@@ -502,14 +514,7 @@ func (d *Demo) addVerdict(s *Step, v Verdict) {
 	v.OK = v.Got == v.Expected
 	tag := fmt.Sprintf("%-10s %-9s", v.Mode, v.Name)
 	for _, img := range v.Images {
-		what := img.Reason
-		if img.Verified {
-			what = "signature verification success, signed by " + img.Signer
-		}
-		if img.Cached {
-			what += " (cached)"
-		}
-		s.add("%s  image %s: %s", tag, shortRef(img.Image), what)
+		s.add("%s  %s", tag, img)
 	}
 	line := tag + "  " + v.Got
 	if !v.OK {
@@ -545,14 +550,16 @@ func (d *Demo) Commands() string {
 	fmt.Fprintf(&b, "# Without hallmark installed, from the clone: alias hallmark='go run ./cmd/hallmark'\n")
 	fmt.Fprintf(&b, "D=%s\n\n", q(dir))
 	fmt.Fprintf(&b, "# The webhook denies the unsigned image (deny mode is in force):\n")
-	fmt.Fprintf(&b, "curl -sS --cacert \"$D/ca.pem\" -H 'Content-Type: application/json' --data-binary @\"$D/%s.json\" %s%s\n\n", failPod, d.url, validatePath)
+	fmt.Fprintf(&b, "curl -sS --cacert \"$D/ca.pem\" -H 'Content-Type: application/json' --data-binary @\"$D/review-%s.json\" %s%s\n\n", failPod, d.url, validatePath)
 	fmt.Fprintf(&b, "# Sign it with the demo's key; verify it as notation would:\n")
 	fmt.Fprintf(&b, "hallmark sign %s --key %s --plain-http --store \"$D/keys\" --passphrase-file \"$D/passphrase\"\n", d.report.UnsignedImage, keyName)
 	fmt.Fprintf(&b, "hallmark verify %s --plain-http --trust-policy \"$D/trustpolicy.json\" --trust-store \"$D/truststore\"\n\n", d.report.UnsignedImage)
 	fmt.Fprintf(&b, "# Now the Gatekeeper provider and the webhook accept it:\n")
-	fmt.Fprintf(&b, "curl -sS --cacert \"$D/ca.pem\" -H 'Content-Type: application/json' --data-binary @\"$D/unsigned-after-sign.json\" %s%s\n", d.url, verifyPath)
-	fmt.Fprintf(&b, "curl -sS --cacert \"$D/ca.pem\" -H 'Content-Type: application/json' --data-binary @\"$D/%s.json\" %s%s\n\n", failPod, d.url, validatePath)
-	fmt.Fprintf(&b, "# More: hallmark ls / inspect %s --plain-http\n", d.report.SignedImage)
+	fmt.Fprintf(&b, "curl -sS --cacert \"$D/ca.pem\" -H 'Content-Type: application/json' --data-binary @\"$D/provider-request-%s.json\" %s%s\n", unsignedTag, d.url, verifyPath)
+	fmt.Fprintf(&b, "curl -sS --cacert \"$D/ca.pem\" -H 'Content-Type: application/json' --data-binary @\"$D/review-%s.json\" %s%s\n\n", failPod, d.url, validatePath)
+	fmt.Fprintf(&b, "# The signatures, as notation ls and notation inspect show them:\n")
+	fmt.Fprintf(&b, "hallmark ls %s --plain-http\n", d.report.SignedImage)
+	fmt.Fprintf(&b, "hallmark inspect %s --plain-http\n", d.report.SignedImage)
 	return b.String()
 }
 
@@ -624,16 +631,33 @@ func (l *liveAdmitter) PinImages(ctx context.Context, images []admission.Namespa
 }
 
 // imageRecorder collects the server's image verdicts (admission's OnImage
-// hook) so each can be shown next to the request that caused it.
+// hook) while Check runs, so each can be shown next to the request that
+// caused it; at other times it hands them to outside, if set.
 type imageRecorder struct {
-	mu      sync.Mutex
-	results []verify.Result
+	outside func(ImageVerdict)
+
+	mu        sync.Mutex
+	recording bool
+	results   []verify.Result
+}
+
+func (r *imageRecorder) record(on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recording, r.results = on, nil
 }
 
 func (r *imageRecorder) add(res verify.Result, _ admission.Mode) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.results = append(r.results, res)
+	if r.recording {
+		r.results = append(r.results, res)
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	if r.outside != nil {
+		r.outside(imageVerdict(res))
+	}
 }
 
 // take returns the verdicts recorded since the last call, in the order of
@@ -646,19 +670,34 @@ func (r *imageRecorder) take(images []string) []ImageVerdict {
 	var out []ImageVerdict
 	for _, img := range images {
 		for _, res := range results {
-			if res.Reference != img {
-				continue
+			if res.Reference == img {
+				out = append(out, imageVerdict(res))
 			}
-			v := ImageVerdict{Image: img, Verified: res.Verified, Code: res.Code, Reason: res.Reason, Cached: res.Cached}
-			for _, sig := range res.Signatures {
-				if sig.Verified {
-					v.Signer = sig.SignerSubject
-				}
-			}
-			out = append(out, v)
 		}
 	}
 	return out
+}
+
+func imageVerdict(res verify.Result) ImageVerdict {
+	v := ImageVerdict{Image: res.Reference, Verified: res.Verified, Code: res.Code, Reason: res.Reason, Cached: res.Cached}
+	for _, sig := range res.Signatures {
+		if sig.Verified {
+			v.Signer = sig.SignerSubject
+		}
+	}
+	return v
+}
+
+// String is the line a person watching the server reads.
+func (v ImageVerdict) String() string {
+	what := v.Reason
+	if v.Verified {
+		what = "signature verification success, signed by " + v.Signer
+	}
+	if v.Cached {
+		what += " (cached)"
+	}
+	return "image " + shortRef(v.Image) + ": " + what
 }
 
 // repositories lets the verification engine reach the registry through
