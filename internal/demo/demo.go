@@ -197,7 +197,6 @@ type Demo struct {
 	deny     *admission.Admitter
 	images   imageRecorder
 	report   Report
-	signedAt string // the signed image by tag
 	close    sync.Once
 	closeErr error
 }
@@ -223,12 +222,12 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 	}()
 
 	if err := d.step("registry", "Start the embedded OCI registry", func(s *Step) error {
-		d.reg, err = devregistry.Start(ctx, devregistry.Options{Referrers: true, Logger: d.log})
+		reg, err := devregistry.Start(ctx, devregistry.Options{Referrers: true, Logger: d.log})
 		if err != nil {
 			return fmt.Errorf("starting the embedded registry: %w", err)
 		}
-		d.report.Registry = d.reg.Host()
-		s.add("registry  %s (in memory, loopback only, OCI referrers API on)", d.reg.Host())
+		d.reg, d.report.Registry = reg, reg.Host()
+		s.add("registry  %s (in memory, loopback only, OCI referrers API on)", reg.Host())
 		d.oci, err = oci.New(oci.Options{PlainHTTP: true, UserAgent: "hallmark-demo"})
 		return err
 	}); err != nil {
@@ -237,7 +236,8 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 
 	var key *keys.Key
 	if err := d.step("key", "Create the signing key and certificate from the walkthrough's certificate policy", func(s *Step) error {
-		key, err = d.createKey(ctx, s)
+		k, err := d.createKey(ctx, s)
+		key = k
 		return err
 	}); err != nil {
 		return nil, err
@@ -320,13 +320,12 @@ func (d *Demo) pushImages(ctx context.Context, s *Step) error {
 	if err != nil {
 		return fmt.Errorf("pushing the sample image: %w", err)
 	}
-	d.signedAt = host + "/" + repository + ":" + signedTag
 	d.report.SignedImage = host + "/" + repository + "@" + desc.Digest.String()
 	if _, err := devregistry.PushSampleImage(ctx, host, repository, unsignedTag, "hallmark demo: unsigned"); err != nil {
 		return fmt.Errorf("pushing the sample image: %w", err)
 	}
 	d.report.UnsignedImage = host + "/" + repository + ":" + unsignedTag
-	s.add("image     %s = %s (to sign)", d.signedAt, shortRef(d.report.SignedImage))
+	s.add("image     %s/%s:%s = %s (to sign)", host, repository, signedTag, shortRef(d.report.SignedImage))
 	s.add("image     %s (left unsigned)", d.report.UnsignedImage)
 	return nil
 }
