@@ -33,7 +33,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	notationregistry "github.com/notaryproject/notation-go/registry"
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
@@ -366,7 +365,7 @@ func (d *Demo) startServer(ctx context.Context, s *Step, key *keys.Key) error {
 		}
 	}
 
-	engine, err := verify.NewEngine(policy, store, repositories{d.oci}, verify.EngineOptions{})
+	engine, err := verify.NewEngine(policy, store, oci.Repositories{Client: d.oci}, verify.EngineOptions{})
 	if err != nil {
 		return err
 	}
@@ -697,16 +696,4 @@ func (v ImageVerdict) String() string {
 		what += " (cached)"
 	}
 	return "image " + shortRef(v.Image) + ": " + what
-}
-
-// repositories lets the verification engine reach the registry through
-// hallmark's registry client.
-type repositories struct{ c *oci.Client }
-
-func (r repositories) NotationRepository(ctx context.Context, ref string) (notationregistry.Repository, error) {
-	repo, err := r.c.NotationRepository(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	return repo, nil
 }
