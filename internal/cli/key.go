@@ -149,6 +149,7 @@ func (p *policyFlags) policy(cmd *cobra.Command, required bool) (*keys.Policy, e
 
 func newKeyCreateCmd(g *globalOptions) *cobra.Command {
 	pf := &policyFlags{}
+	prov := &providerFlags{}
 	var output string
 	cmd := &cobra.Command{
 		Use:   "create NAME [--policy FILE]",
@@ -157,11 +158,17 @@ func newKeyCreateCmd(g *globalOptions) *cobra.Command {
 JSON that Azure Key Vault takes (az keyvault certificate create -p @policy.json),
 or hallmark's default (self-signed RSA 2048, code signing, 12 months) changed by
 flags. Policies that the Notary Project forbids (serverAuth EKU, RSA < 2048, ...)
-are refused with the field at fault.`,
+are refused with the field at fault.
+
+With --provider pkcs11 the key pair is generated on a PKCS#11 token (an HSM),
+sensitive and not extractable, and the certificate is stored on the token next
+to it (same label and ID); sign with --key 'pkcs11:token=...;object=NAME'.`,
 		Example: `  hallmark key create release --policy policy.json
   hallmark key create release --subject "CN=release,O=Acme,ST=WA,C=US" --key-type EC --curve P-384
   hallmark key create acme-ca --ca --subject "CN=Acme CA,O=Acme,ST=WA,C=US" --validity-months 60
-  hallmark key create build --issuer acme-ca --subject "CN=build,O=Acme,ST=WA,C=US"`,
+  hallmark key create build --issuer acme-ca --subject "CN=build,O=Acme,ST=WA,C=US"
+  HALLMARK_PKCS11_PIN=1234 hallmark key create release --provider pkcs11 --policy policy.json \
+    --pkcs11-uri 'pkcs11:token=hsm?module-path=/usr/lib/softhsm/libsofthsm2.so'`,
 		Args: exactArgs(1, "a key name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -171,27 +178,41 @@ are refused with the field at fault.`,
 			if err != nil {
 				return err
 			}
+			if prov.provider == providerPKCS11 && pol.Key.Exportable {
+				// Vault policies often say exportable; a token key never is.
+				fmt.Fprintln(g.err, "Note: keyProperties.exportable is ignored: the key is made non-extractable on the token.")
+				pol.Key.Exportable = false
+			}
 			for _, w := range pol.Warnings() {
 				fmt.Fprintf(g.err, "Warning: %s\n", w)
 			}
-			store, err := g.openStore()
+			store, release, err := prov.open(cmd.Context(), g, args[0])
 			if err != nil {
 				return err
 			}
+			defer release()
 			info, err := store.Create(cmd.Context(), args[0], pol)
 			if err != nil {
 				return err
 			}
-			return printKeyInfo(g.out, output, "Created", info)
+			if err := printKeyInfo(g.out, output, "Created", info); err != nil {
+				return err
+			}
+			if p, ok := store.(fmt.Stringer); ok && output == "text" && prov.provider == providerPKCS11 {
+				fmt.Fprintf(g.out, "On:          %s\n", p)
+			}
+			return nil
 		},
 	}
 	pf.add(cmd)
+	prov.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", `output format: "text" or "json"`)
 	return cmd
 }
 
 func newKeyRotateCmd(g *globalOptions) *cobra.Command {
 	pf := &policyFlags{}
+	prov := &providerFlags{}
 	var output string
 	cmd := &cobra.Command{
 		Use:   "rotate NAME [--policy FILE]",
@@ -209,10 +230,11 @@ NAME now means the new version.`,
 			if err != nil {
 				return err
 			}
-			store, err := g.openStore()
+			store, release, err := prov.open(cmd.Context(), g, args[0])
 			if err != nil {
 				return err
 			}
+			defer release()
 			info, err := store.Rotate(cmd.Context(), args[0], pol)
 			if err != nil {
 				return err
@@ -221,6 +243,7 @@ NAME now means the new version.`,
 		},
 	}
 	pf.add(cmd)
+	prov.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", `output format: "text" or "json"`)
 	return cmd
 }
@@ -280,6 +303,7 @@ func printKeyInfo(w io.Writer, output, verb string, info keys.Info) error {
 }
 
 func newKeyListCmd(g *globalOptions) *cobra.Command {
+	prov := &providerFlags{}
 	var output string
 	cmd := &cobra.Command{
 		Use:     "list",
@@ -290,10 +314,11 @@ func newKeyListCmd(g *globalOptions) *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			store, err := g.openStore()
+			store, release, err := prov.open(cmd.Context(), g, "")
 			if err != nil {
 				return err
 			}
+			defer release()
 			infos, err := store.List(cmd.Context())
 			if err != nil {
 				return err
@@ -321,6 +346,7 @@ func newKeyListCmd(g *globalOptions) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	prov.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", `output format: "text" or "json"`)
 	return cmd
 }
@@ -328,9 +354,9 @@ func newKeyListCmd(g *globalOptions) *cobra.Command {
 func newKeyShowCmd(g *globalOptions) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "show NAME[/VERSION]",
+		Use:   "show NAME[/VERSION] | PKCS11-URI",
 		Short: "Show a key version: subject, issuer, serial, validity, SHA-256 thumbprint, key type",
-		Args:  exactArgs(1, "a key NAME or NAME/VERSION"),
+		Args:  exactArgs(1, "a key NAME or NAME/VERSION, or a PKCS#11 URI"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -349,11 +375,11 @@ func newKeyShowCmd(g *globalOptions) *cobra.Command {
 func newKeyExportCertCmd(g *globalOptions) *cobra.Command {
 	var outFile string
 	cmd := &cobra.Command{
-		Use:   "export-cert NAME[/VERSION]",
+		Use:   "export-cert NAME[/VERSION] | PKCS11-URI",
 		Short: "Print a key version's certificate chain as PEM, leaf first (never the private key)",
 		Example: `  hallmark key export-cert release > release.pem
   mkdir -p truststore/x509/ca/release && hallmark key export-cert release --root-only > truststore/x509/ca/release/root.pem`,
-		Args: exactArgs(1, "a key NAME or NAME/VERSION"),
+		Args: exactArgs(1, "a key NAME or NAME/VERSION, or a PKCS#11 URI"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info, err := getKey(cmd, g, args[0])
 			if err != nil {
@@ -379,15 +405,14 @@ func newKeyExportCertCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// getKey reads a key version's public information from the local store, or
+// from a token when s is a PKCS#11 URI.
 func getKey(cmd *cobra.Command, g *globalOptions, s string) (keys.Info, error) {
-	ref, err := keys.ParseRef(s)
-	if err != nil {
-		return keys.Info{}, usageError{err}
-	}
-	store, err := g.openStore()
+	store, ref, release, err := g.withKeyRef(cmd.Context(), s)
 	if err != nil {
 		return keys.Info{}, err
 	}
+	defer release()
 	return store.Get(cmd.Context(), ref)
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signing"
 )
@@ -30,22 +29,30 @@ type signOptions struct {
 func newSignCmd(g *globalOptions) *cobra.Command {
 	o := &signOptions{}
 	cmd := &cobra.Command{
-		Use:   "sign REFERENCE --key NAME[/VERSION]",
+		Use:   "sign REFERENCE --key NAME[/VERSION] | --key PKCS11-URI",
 		Short: "Sign an image with a Notary Project signature and push it next to the image",
 		Long: `Sign an image (or any OCI artifact) with a Notary Project signature made by a
 key in the key store, and push the signature to the image's registry as a
 referrer: through the OCI referrers API where the registry has it, and through
 the referrers tag schema otherwise (or always, with --force-referrers-tag).
 
+--key names a key in the local key store, or a key on a PKCS#11 token by its
+RFC 7512 URI ('pkcs11:token=hsm;object=release?module-path=...'); the token
+signs, and the module, token and PIN the URI leaves out come from
+$HALLMARK_PKCS11_MODULE, $HALLMARK_PKCS11_TOKEN and $HALLMARK_PKCS11_PIN (or
+$HALLMARK_PKCS11_PIN_FILE).
+
 A tag is resolved to its digest first: the digest is what gets signed.`,
 		Example: `  hallmark sign registry.example.com/app:v1 --key release
   hallmark sign registry.example.com/app@sha256:... --key release/2 --signature-format jws --expiry 720h
-  hallmark sign 127.0.0.1:5000/app:v1 --key release --plain-http -m buildId=42`,
+  hallmark sign 127.0.0.1:5000/app:v1 --key release --plain-http -m buildId=42
+  HALLMARK_PKCS11_PIN=1234 hallmark sign registry.example.com/app:v1 \
+    --key 'pkcs11:token=hsm;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so'`,
 		Args: exactArgs(1, "one image reference"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, g, o, args[0]) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.key, "key", "k", "", "signing key in the key store: NAME (newest version) or NAME/VERSION")
+	f.StringVarP(&o.key, "key", "k", "", "signing key in the key store: NAME (newest version) or NAME/VERSION; or a PKCS#11 URI 'pkcs11:token=...;object=NAME'")
 	f.StringVar(&o.format, "signature-format", signing.FormatCOSE, `signature envelope format: "cose" or "jws"`)
 	f.DurationVarP(&o.expiry, "expiry", "e", 0, `signature expiry ("best by" time) after signing, e.g. 720h; 0 means never`)
 	f.StringArrayVarP(&o.userMetadata, "user-metadata", "m", nil, "KEY=VALUE signed into the payload (repeatable)")
@@ -73,10 +80,6 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 	}
 	if err := checkOutput(o.output); err != nil {
 		return err
-	}
-	kref, err := keys.ParseRef(o.key)
-	if err != nil {
-		return usageError{err}
 	}
 	meta, err := parseKeyValues(o.userMetadata, "--user-metadata")
 	if err != nil {
@@ -106,10 +109,11 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 		return err
 	}
 
-	store, err := g.openStore()
+	store, kref, release, err := g.withKeyRef(ctx, o.key)
 	if err != nil {
 		return err
 	}
+	defer release()
 	key, err := store.Signer(ctx, kref)
 	if err != nil {
 		return err

@@ -206,7 +206,7 @@ func probe(cfg Config, token string) error {
 	var labels []string
 	for _, s := range slots {
 		ti, err := m.GetTokenInfo(s)
-		if err != nil {
+		if err != nil || ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
 			continue
 		}
 		label, serial := strings.TrimRight(ti.Label, " \x00"), strings.TrimRight(ti.SerialNumber, " \x00")

@@ -1,0 +1,67 @@
+//go:build cgo
+
+package interop
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11/softhsmtest"
+	"github.com/hallmark-dev/hallmark/internal/testpeers"
+)
+
+// TestPKCS11SignaturesVerifyWithNotation makes RSA-2048 and EC P-256 keys on
+// a SoftHSM2 token with hallmark key create --provider pkcs11, signs images in
+// the distribution registry with them (COSE and JWS), and checks that the
+// notation CLI verifies each signature.
+func TestPKCS11SignaturesVerifyWithNotation(t *testing.T) {
+	skipShort(t)
+	tok := softhsmtest.New(t, "interop-pin", "interop-hsm")[0]
+	e := newEnv(t)
+	host := testpeers.StartDistribution(t)
+	var stores, identities []string
+	for _, k := range []struct{ name, keyProps string }{
+		{"hsm-rsa2048", `{"keyType": "RSA-HSM", "keySize": 2048, "exportable": false}`},
+		{"hsm-ec256", `{"keyType": "EC-HSM", "curve": "P-256", "exportable": false}`},
+	} {
+		policy := e.writeFile(k.name+".json", []byte(fmt.Sprintf(`{
+  "issuerParameters": {"name": "Self"},
+  "keyProperties": %s,
+  "x509CertificateProperties": {"ekus": ["1.3.6.1.5.5.7.3.3"], "keyUsage": ["digitalSignature"],
+    "subject": "CN=%s,O=Interop,ST=WA,C=US", "validityInMonths": 12}
+}`, k.keyProps, k.name)))
+		created := e.hallmark("key", "create", k.name, "--provider", "pkcs11", "--pkcs11-uri", tok.URI(""), "--policy", policy)
+		if !strings.Contains(created.stdout, "Created key "+k.name+"/1") || strings.Contains(created.stdout, tok.PIN) {
+			t.Fatalf("key create printed:\n%s", created.stdout)
+		}
+		root := e.hallmark("key", "export-cert", tok.URI(k.name), "--root-only").stdout
+		e.writeFile(filepath.Join("notation", "truststore", "x509", "ca", k.name, "root.pem"), []byte(root))
+		stores = append(stores, "ca:"+k.name)
+		identities = append(identities, "x509.subject: C=US, ST=WA, O=Interop, CN="+k.name)
+	}
+	e.writeFile(filepath.Join("notation", "trustpolicy.json"), trustPolicy("strict", stores, identities))
+
+	// The key list of the token shows both keys, and no private material.
+	list := e.hallmark("key", "list", "--provider", "pkcs11", "--pkcs11-uri", tok.URI(""))
+	for _, name := range []string{"hsm-rsa2048", "hsm-ec256"} {
+		if !strings.Contains(list.stdout, name) {
+			t.Fatalf("key list does not show %s:\n%s", name, list.stdout)
+		}
+	}
+
+	for _, name := range []string{"hsm-rsa2048", "hsm-ec256"} {
+		for _, format := range []string{"cose", "jws"} {
+			t.Run(name+"-"+format, func(t *testing.T) {
+				e.t = t
+				ref := pushImage(t, host, "pkcs11-signed", name+"-"+format, name+format)
+				e.hallmark("sign", ref, "--key", tok.URI(name), "--signature-format", format, "--plain-http")
+				nv := e.notationCmd("verify", "--insecure-registry", ref)
+				if nv.code != 0 || !strings.Contains(nv.stdout, "Successfully verified") {
+					t.Fatalf("notation verify of a %s signature made on SoftHSM2 by %s failed:\n%s", format, name, nv)
+				}
+			})
+		}
+	}
+}
