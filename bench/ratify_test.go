@@ -118,6 +118,9 @@ func TestRatifyComparison(t *testing.T) {
 			res.warm = run(t, tgt, batches(refs), rounds)
 			res.cold.cpu, res.warm.cpu = cpu1-cpu0, cpuTime(t, tgt.pid)-cpu1
 			res.cold.registryCPU, res.warm.registryCPU = reg1-reg0, cpuTime(t, registry)-reg1
+			if tgt.metrics != "" {
+				t.Logf("%s after the warm pass: %s", tgt.name, registryRequests(t, tgt))
+			}
 			res.rss, res.hwm = memory(t, tgt.pid)
 			res.hang = run(t, tgt, batches(hangKeys), 1)
 			t.Logf("%s: cold %s; warm %s; RSS %d KiB (peak %d KiB); hanging registry %s", tgt.name, res.cold, res.warm, res.rss, res.hwm, res.hang)
