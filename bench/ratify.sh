@@ -5,8 +5,8 @@
 # the other. Prints the machine and a Markdown table for docs/benchmarks.md.
 #
 #   bash bench/ratify.sh                      # from the repository root
-#   IMAGES=10000 bash bench/ratify.sh         # distinct images (default 1000)
-#   WARM_ROUNDS=5 SERVERS=hallmark bash bench/ratify.sh
+#   IMAGES=10000 WARM_ROUNDS=3 bash bench/ratify.sh   # distinct images (default 1000), warm rounds (20)
+#   SERVERS=hallmark bash bench/ratify.sh     # one server only
 #
 # The first run builds Ratify (minutes); later runs reuse the build cache.
 set -euo pipefail
@@ -14,6 +14,6 @@ cd "$(dirname "$0")/.."
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3)"
 HALLMARK_BENCH_RATIFY=1 \
 HALLMARK_BENCH_IMAGES="${IMAGES:-1000}" \
-HALLMARK_BENCH_WARM_ROUNDS="${WARM_ROUNDS:-3}" \
+HALLMARK_BENCH_WARM_ROUNDS="${WARM_ROUNDS:-20}" \
 HALLMARK_BENCH_SERVERS="${SERVERS:-hallmark,ratify}" \
   go test -count 1 -run '^TestRatifyComparison$' -v -timeout 60m ./bench

@@ -57,14 +57,14 @@ const requestTimeout = 30 * time.Second
 // takes minutes, so it runs only with HALLMARK_BENCH_RATIFY=1; bench/ratify.sh
 // runs it. HALLMARK_BENCH_IMAGES sets the number of distinct images (default
 // 1000), HALLMARK_BENCH_WARM_ROUNDS how often the warm pass repeats them
-// (default 3), HALLMARK_BENCH_SERVERS which servers run (default
+// (default 20), HALLMARK_BENCH_SERVERS which servers run (default
 // "hallmark,ratify").
 func TestRatifyComparison(t *testing.T) {
 	if os.Getenv("HALLMARK_BENCH_RATIFY") != "1" {
 		t.Skip("set HALLMARK_BENCH_RATIFY=1 to compare hallmark with Ratify (takes minutes)")
 	}
 	n := envInt(t, "HALLMARK_BENCH_IMAGES", 1000)
-	rounds := envInt(t, "HALLMARK_BENCH_WARM_ROUNDS", 3)
+	rounds := envInt(t, "HALLMARK_BENCH_WARM_ROUNDS", 20)
 	servers := strings.Split(envString("HALLMARK_BENCH_SERVERS", "hallmark,ratify"), ",")
 	ctx := context.Background()
 	dir := t.TempDir()
