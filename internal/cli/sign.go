@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/notaryproject/notation-go"
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-dev/hallmark/internal/notationplugin"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signing"
 )
@@ -24,12 +27,15 @@ type signOptions struct {
 	timestampRootCert string
 	forceReferrersTag bool
 	output            string
+	plugin            string
+	pluginKeyID       string
+	pluginConfig      []string
 }
 
 func newSignCmd(g *globalOptions) *cobra.Command {
 	o := &signOptions{}
 	cmd := &cobra.Command{
-		Use:   "sign REFERENCE --key NAME[/VERSION] | --key PKCS11-URI",
+		Use:   "sign REFERENCE --key NAME[/VERSION] | --key PKCS11-URI | --plugin NAME --id KEY_ID",
 		Short: "Sign an image with a Notary Project signature and push it next to the image",
 		Long: `Sign an image (or any OCI artifact) with a Notary Project signature made by a
 key in the key store, and push the signature to the image's registry as a
@@ -42,17 +48,27 @@ signs, and the module, token and PIN the URI leaves out come from
 $HALLMARK_PKCS11_MODULE, $HALLMARK_PKCS11_TOKEN and $HALLMARK_PKCS11_PIN (or
 $HALLMARK_PKCS11_PIN_FILE).
 
+--plugin NAME --id KEY_ID signs through an installed notation plugin instead
+(such as azure-kv), found where notation looks for it:
+$NOTATION_LIBEXEC/plugins/NAME/notation-NAME, else $NOTATION_CONFIG/plugins/...,
+else <user config dir>/notation/plugins/...; --plugin-config passes its settings.
+
 A tag is resolved to its digest first: the digest is what gets signed.`,
 		Example: `  hallmark sign registry.example.com/app:v1 --key release
   hallmark sign registry.example.com/app@sha256:... --key release/2 --signature-format jws --expiry 720h
   hallmark sign 127.0.0.1:5000/app:v1 --key release --plain-http -m buildId=42
   HALLMARK_PKCS11_PIN=1234 hallmark sign registry.example.com/app:v1 \
-    --key 'pkcs11:token=hsm;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so'`,
+    --key 'pkcs11:token=hsm;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so'
+  hallmark sign registry.example.com/app:v1 --plugin azure-kv \
+    --id https://myvault.vault.azure.net/keys/release/0123 --plugin-config self_signed=true`,
 		Args: exactArgs(1, "one image reference"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, g, o, args[0]) },
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.key, "key", "k", "", "signing key in the key store: NAME (newest version) or NAME/VERSION; or a PKCS#11 URI 'pkcs11:token=...;object=NAME'")
+	f.StringVar(&o.plugin, "plugin", "", "sign through this installed notation plugin instead of --key")
+	f.StringVar(&o.pluginKeyID, "id", "", "the key ID the plugin signs with (with --plugin)")
+	f.StringArrayVar(&o.pluginConfig, "plugin-config", nil, "KEY=VALUE passed to the plugin (repeatable; with --plugin)")
 	f.StringVar(&o.format, "signature-format", signing.FormatCOSE, `signature envelope format: "cose" or "jws"`)
 	f.DurationVarP(&o.expiry, "expiry", "e", 0, `signature expiry ("best by" time) after signing, e.g. 720h; 0 means never`)
 	f.StringArrayVarP(&o.userMetadata, "user-metadata", "m", nil, "KEY=VALUE signed into the payload (repeatable)")
@@ -71,12 +87,24 @@ type signResult struct {
 	SignatureManifest string `json:"signatureManifest,omitempty"`
 	Format            string `json:"format"`
 	Key               string `json:"key"`
+	Plugin            string `json:"plugin,omitempty"`
 }
 
 func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) error {
 	ctx := cmd.Context()
-	if o.key == "" {
-		return usageError{fmt.Errorf("no signing key: pass --key NAME[/VERSION] (see 'hallmark key list')")}
+	switch {
+	case o.key != "" && o.plugin != "":
+		return usageError{fmt.Errorf("--key and --plugin both name a signer: give one")}
+	case o.plugin == "" && (o.pluginKeyID != "" || len(o.pluginConfig) > 0):
+		return usageError{fmt.Errorf("--id and --plugin-config go with --plugin")}
+	case o.plugin != "" && o.pluginKeyID == "":
+		return usageError{fmt.Errorf("--plugin %s needs the key ID to sign with: pass --id", o.plugin)}
+	case o.key == "" && o.plugin == "":
+		return usageError{fmt.Errorf("no signing key: pass --key NAME[/VERSION] (see 'hallmark key list') or --plugin NAME --id KEY_ID")}
+	}
+	pluginConfig, err := parseKeyValues(o.pluginConfig, "--plugin-config")
+	if err != nil {
+		return usageError{err}
 	}
 	if err := checkOutput(o.output); err != nil {
 		return err
@@ -109,15 +137,11 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 		return err
 	}
 
-	store, kref, release, err := g.withKeyRef(ctx, o.key)
+	signer, keyName, release, err := g.signerFor(ctx, o, pluginConfig)
 	if err != nil {
 		return err
 	}
 	defer release()
-	key, err := store.Signer(ctx, kref)
-	if err != nil {
-		return err
-	}
 	client, err := o.registry.client(g.streams, o.forceReferrersTag)
 	if err != nil {
 		return err
@@ -137,7 +161,7 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 	if err != nil {
 		return err
 	}
-	sigDesc, err := signing.Sign(ctx, key.Signer, key.Chain, repo, pinned, opts)
+	sigDesc, err := signing.SignWith(ctx, signer, repo, pinned, opts)
 	if err != nil {
 		return err
 	}
@@ -148,7 +172,8 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 		Reference: pinned,
 		Digest:    desc.Digest.String(),
 		Format:    formatName(opts.Format),
-		Key:       key.Name + "/" + key.Version,
+		Key:       keyName,
+		Plugin:    o.plugin,
 	}
 	if sigDesc.Digest != "" {
 		res.SignatureManifest = sigDesc.Digest.String()
@@ -156,11 +181,47 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 	if o.output == "json" {
 		return writeJSON(g.out, res)
 	}
-	fmt.Fprintf(g.out, "Signed %s with key %s (%s).\n", pinned, res.Key, res.Format)
+	by := "key " + res.Key
+	if res.Plugin != "" {
+		by = "plugin " + res.Plugin + ", key " + res.Key
+	}
+	fmt.Fprintf(g.out, "Signed %s with %s (%s).\n", pinned, by, res.Format)
 	if res.SignatureManifest != "" {
 		fmt.Fprintf(g.out, "Signature manifest: %s\n", res.SignatureManifest)
 	}
 	return nil
+}
+
+// signerFor returns the signer --key or --plugin names, the key's name for
+// output (NAME/VERSION, or the plugin's key ID), and a function that releases
+// it.
+func (g *globalOptions) signerFor(ctx context.Context, o *signOptions, pluginConfig map[string]string) (notation.Signer, string, func(), error) {
+	if o.plugin != "" {
+		dir, err := notationplugin.Dir(os.Getenv)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		s, err := notationplugin.NewSigner(ctx, dir, o.plugin, o.pluginKeyID, pluginConfig)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return s, o.pluginKeyID, func() {}, nil
+	}
+	store, kref, release, err := g.withKeyRef(ctx, o.key)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	key, err := store.Signer(ctx, kref)
+	if err != nil {
+		release()
+		return nil, "", nil, err
+	}
+	s, err := signing.NewNotationSigner(key.Signer, key.Chain)
+	if err != nil {
+		release()
+		return nil, "", nil, err
+	}
+	return s, key.Name + "/" + key.Version, release, nil
 }
 
 func formatName(f string) string {

@@ -160,12 +160,29 @@ func Sign(ctx context.Context, signer crypto.Signer, chain []*x509.Certificate, 
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
+	return SignWith(ctx, ns, repo, reference, opts)
+}
+
+// SignWith is Sign with any notation.Signer, such as notation-go's
+// PluginSigner driving a notation plugin: the signer makes the envelope, and
+// notation.Sign checks it and pushes it. opts.SigningAgent is passed on, but
+// a PluginSigner replaces it with its own.
+func SignWith(ctx context.Context, s notation.Signer, repo notationregistry.Repository, reference string, opts Options) (ocispec.Descriptor, error) {
+	if err := opts.Validate(); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if repo == nil || s == nil {
+		return ocispec.Descriptor{}, errors.New("signing: nil repository or signer")
+	}
+	if err := requireDigest(reference); err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	so, err := opts.signerSignOptions()
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	rec := &pushRecorder{Repository: repo}
-	if _, err := notation.Sign(ctx, ns, rec, notation.SignOptions{
+	if _, err := notation.Sign(ctx, s, rec, notation.SignOptions{
 		SignerSignOptions: so,
 		ArtifactReference: reference,
 		UserMetadata:      opts.UserMetadata,

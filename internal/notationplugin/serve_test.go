@@ -1,0 +1,162 @@
+package notationplugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/json"
+	"math/big"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/local"
+)
+
+// newStore makes a local store with one EC P-384 key "k" and returns a
+// plugin that reads it through the environment, as notation-hallmark does.
+func newStore(t *testing.T) (*Hallmark, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "store")
+	s, err := local.Open(dir, local.Options{Passphrase: []byte("pass")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := keys.ParsePolicy([]byte(`{"keyProperties":{"keyType":"EC","curve":"P-384"},"x509CertificateProperties":{"subject":"CN=k,O=Acme,ST=WA,C=US"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(context.Background(), "k", p); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"HALLMARK_HOME": dir, "HALLMARK_PASSPHRASE": "pass"}
+	return &Hallmark{Version: "test", Getenv: func(k string) string { return env[k] }}, dir
+}
+
+func serve(t *testing.T, h *Hallmark, cmd string, req string) (string, *plugin.Error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Serve(context.Background(), []string{cmd}, strings.NewReader(req), &out, &errb, h)
+	if code == 0 {
+		if errb.Len() != 0 {
+			t.Fatalf("exit 0 with stderr %s", errb.String())
+		}
+		return out.String(), nil
+	}
+	if out.Len() != 0 {
+		t.Fatalf("exit %d with stdout %s", code, out.String())
+	}
+	var pe plugin.Error
+	if err := json.Unmarshal(errb.Bytes(), &pe); err != nil {
+		t.Fatalf("stderr is not a protocol error: %q", errb.String())
+	}
+	return "", &pe
+}
+
+func TestServeSigns(t *testing.T) {
+	h, _ := newStore(t)
+	out, perr := serve(t, h, "get-plugin-metadata", `{}`)
+	if perr != nil || !strings.Contains(out, `"name":"hallmark"`) || !strings.Contains(out, "SIGNATURE_GENERATOR.RAW") {
+		t.Fatalf("get-plugin-metadata = %s, %v", out, perr)
+	}
+	out, perr = serve(t, h, "describe-key", `{"contractVersion":"1.0","keyId":"k"}`)
+	if perr != nil || out != `{"keyId":"k","keySpec":"EC-384"}` {
+		t.Fatalf("describe-key = %s, %v", out, perr)
+	}
+	payload := []byte("the signing input")
+	req, _ := json.Marshal(plugin.GenerateSignatureRequest{ContractVersion: "1.0", KeyID: "k", KeySpec: "EC-384", Hash: "SHA-384", Payload: payload})
+	out, perr = serve(t, h, "generate-signature", string(req))
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	var resp plugin.GenerateSignatureResponse
+	if err := json.Unmarshal([]byte(out), &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.KeyID != "k" || resp.SigningAlgorithm != plugin.SignatureAlgorithmECDSA_SHA384 || len(resp.CertificateChain) != 1 || len(resp.Signature) != 96 {
+		t.Fatalf("generate-signature = %+v", resp)
+	}
+	cert, err := x509.ParseCertificate(resp.CertificateChain[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha512.Sum384(payload)
+	r, s := new(big.Int).SetBytes(resp.Signature[:48]), new(big.Int).SetBytes(resp.Signature[48:])
+	if !ecdsa.Verify(cert.PublicKey.(*ecdsa.PublicKey), digest[:], r, s) {
+		t.Fatal("the raw signature does not verify over the SHA-384 of the payload")
+	}
+}
+
+func TestServeErrors(t *testing.T) {
+	h, dir := newStore(t)
+	wrongPass := &Hallmark{Getenv: func(k string) string {
+		return map[string]string{"HALLMARK_HOME": dir, "HALLMARK_PASSPHRASE": "wrong"}[k]
+	}}
+	sig := func(mod func(*plugin.GenerateSignatureRequest)) string {
+		r := plugin.GenerateSignatureRequest{ContractVersion: "1.0", KeyID: "k", KeySpec: "EC-384", Hash: "SHA-384", Payload: []byte("x")}
+		mod(&r)
+		b, _ := json.Marshal(r)
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name, cmd, req string
+		h              *Hallmark
+		code           plugin.ErrorCode
+		msg            string
+	}{
+		{"garbage", "describe-key", "hello", h, plugin.ErrorCodeValidation, "not a valid JSON"},
+		{"too large", "describe-key", strings.Repeat(" ", maxRequestSize+1), h, plugin.ErrorCodeValidation, "larger"},
+		{"unknown command", "verify-signature", "{}", h, plugin.ErrorCodeValidation, "unsupported command"},
+		{"no key ID", "describe-key", `{"contractVersion":"1.0"}`, h, plugin.ErrorCodeValidation, "keyId"},
+		{"contract version", "describe-key", `{"contractVersion":"2.0","keyId":"k"}`, h, plugin.ErrorCodeUnsupportedContractVersion, "2.0"},
+		{"missing key", "describe-key", `{"contractVersion":"1.0","keyId":"nope"}`, h, plugin.ErrorCodeValidation, "nope"},
+		{"bad key ID", "describe-key", `{"contractVersion":"1.0","keyId":"../x"}`, h, plugin.ErrorCodeValidation, "neither"},
+		{"bad PKCS#11 URI", "describe-key", `{"contractVersion":"1.0","keyId":"pkcs11:tokn=x"}`, h, plugin.ErrorCodeValidation, "tokn"},
+		{"unknown config", "describe-key", `{"contractVersion":"1.0","keyId":"k","pluginConfig":{"passphrase":"x"}}`, h, plugin.ErrorCodeValidation, "unknown plugin configuration"},
+		{"missing store", "describe-key", `{"contractVersion":"1.0","keyId":"k","pluginConfig":{"store":"/nonexistent"}}`, h, plugin.ErrorCodeValidation, "/nonexistent"},
+		{"wrong passphrase", "generate-signature", sig(func(*plugin.GenerateSignatureRequest) {}), wrongPass, plugin.ErrorCodeAccessDenied, "passphrase"},
+		{"wrong key spec", "generate-signature", sig(func(r *plugin.GenerateSignatureRequest) { r.KeySpec = "RSA-2048" }), h, plugin.ErrorCodeValidation, "EC-384"},
+		{"wrong hash", "generate-signature", sig(func(r *plugin.GenerateSignatureRequest) { r.Hash = "SHA-256" }), h, plugin.ErrorCodeValidation, "SHA-384"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, perr := serve(t, tc.h, tc.cmd, tc.req)
+			if perr == nil || perr.ErrCode != tc.code || !strings.Contains(perr.Message, tc.msg) {
+				t.Fatalf("got %+v; want %s mentioning %q", perr, tc.code, tc.msg)
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	if code := Serve(context.Background(), nil, strings.NewReader(""), &out, &errb, h); code != 1 || !strings.Contains(errb.String(), "exactly one argument") {
+		t.Fatalf("no command: exit %d %s", code, errb.String())
+	}
+}
+
+// FuzzServe: the request on stdin comes from whatever runs the plugin.
+func FuzzServe(f *testing.F) {
+	h := &Hallmark{Getenv: func(k string) string {
+		if k == "HALLMARK_HOME" {
+			return "/nonexistent/hallmark-fuzz"
+		}
+		return ""
+	}}
+	f.Add("describe-key", `{"contractVersion":"1.0","keyId":"k"}`)
+	f.Add("generate-signature", `{"contractVersion":"1.0","keyId":"k","keySpec":"EC-256","hashAlgorithm":"SHA-256","payload":"eA=="}`)
+	f.Add("get-plugin-metadata", `{"pluginConfig":{"a":"b"}}`)
+	f.Fuzz(func(t *testing.T, cmd, req string) {
+		// A key ID may name a PKCS#11 module to load or a PIN file to read;
+		// the fuzzer must not make it load or read arbitrary files.
+		if l := strings.ToLower(req); strings.Contains(l, "module-path") || strings.Contains(l, "pin-source") || strings.Contains(l, `\u`) || strings.Contains(l, "passphrase-file") {
+			t.Skip()
+		}
+		var out, errb bytes.Buffer
+		code := Serve(context.Background(), []string{cmd}, strings.NewReader(req), &out, &errb, h)
+		if code == 0 && (out.Len() == 0 || errb.Len() != 0) || code != 0 && (out.Len() != 0 || !json.Valid(errb.Bytes())) {
+			t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+		}
+	})
+}
