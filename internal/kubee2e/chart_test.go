@@ -1,0 +1,183 @@
+package kubee2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/hallmark-dev/hallmark/internal/testpeers"
+)
+
+// chartNamespace is the namespace the chart is installed in.
+const chartNamespace = "hallmark-system"
+
+// renderChart runs `helm template` on deploy/helm/hallmark and returns the
+// objects it renders.
+func renderChart(t *testing.T, args ...string) []*unstructured.Unstructured {
+	t.Helper()
+	chart := filepath.Join(moduleRoot(), "deploy", "helm", "hallmark")
+	args = append([]string{"template", "hallmark", chart, "--namespace", chartNamespace}, args...)
+	cmd := exec.Command(testpeers.HelmPath(t), args...)
+	cmd.Env = append(cmd.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(&out, 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			t.Fatalf("helm template output: %v", err)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: m})
+	}
+	return objs
+}
+
+// gatekeeperCRDs stand in for Gatekeeper's: they make the API server know
+// the kinds the chart's Gatekeeper objects use (their group, version, kind
+// and scope), without Gatekeeper's schemas.
+var gatekeeperCRDs = []struct{ group, version, kind, plural string }{
+	{"externaldata.gatekeeper.sh", "v1beta1", "Provider", "providers"},
+	{"templates.gatekeeper.sh", "v1", "ConstraintTemplate", "constrainttemplates"},
+	{"constraints.gatekeeper.sh", "v1beta1", "HallmarkVerifiedImages", "hallmarkverifiedimages"},
+}
+
+func testChart(t *testing.T, c *cluster) {
+	ctx := context.Background()
+	caPEM, _, _, err := testpeers.ServingCertificate("trust", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores, _ := json.Marshal([]any{map[string]any{"name": "default", "type": "ca",
+		"certificates": []any{map[string]string{"pem": string(caPEM)}}}})
+	objs := renderChart(t,
+		"--set", "gatekeeper.enabled=true",
+		"--set-json", "config.trustStores="+string(stores),
+		"--set-json", `registries=[{"hosts":["registry.example.com"],"dockerConfigJSON":"{\"auths\":{}}"},{"hosts":["internal.example:5000"],"existingSecret":"internal-pull"}]`)
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+	}
+	for _, k := range []string{"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "Secret", "ServiceAccount",
+		"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+		"Provider", "ConstraintTemplate", "HallmarkVerifiedImages"} {
+		if kinds[k] == 0 {
+			t.Errorf("the chart renders no %s; it renders %v", k, kinds)
+		}
+	}
+
+	dyn, err := dynamic.NewForConfig(c.cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.namespace(t, chartNamespace)
+	installCRDs(t, dyn)
+	dc, err := discovery.NewDiscoveryClientForConfig(c.cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		var mapping *meta.RESTMapping
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			mapper.Reset() // a CRD just established
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("%s %s: the API server does not know the kind: %v", gvk.Kind, o.GetName(), err)
+			continue
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			ri = dyn.Resource(mapping.Resource).Namespace(chartNamespace)
+		}
+		opts := metav1.CreateOptions{FieldValidation: "Strict"}
+		// The chart's webhooks point at a Service with no pods behind it
+		// here; stored, they would make every later pod creation fail. A
+		// server-side dry run validates them all the same.
+		if strings.HasSuffix(gvk.Kind, "WebhookConfiguration") {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		if _, err := ri.Create(ctx, o, opts); err != nil {
+			t.Errorf("the API server refused the chart's %s %s: %v", gvk.Kind, o.GetName(), err)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	// The webhooks' caBundle is the CA of the certificate in the TLS Secret.
+	sec, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Namespace(chartNamespace).Get(ctx, "hallmark-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _, _ := unstructured.NestedString(sec.Object, "data", "ca.crt")
+	for _, o := range objs {
+		if strings.HasSuffix(o.GetKind(), "WebhookConfiguration") {
+			hooks, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
+			bundle, _, _ := unstructured.NestedString(hooks[0].(map[string]any), "clientConfig", "caBundle")
+			if ca == "" || bundle != ca {
+				t.Errorf("%s caBundle does not match the TLS Secret's ca.crt", o.GetKind())
+			}
+		}
+	}
+}
+
+// installCRDs creates stand-ins for Gatekeeper's CRDs that accept any
+// content.
+func installCRDs(t *testing.T, dyn dynamic.Interface) {
+	t.Helper()
+	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	for _, c := range gatekeeperCRDs {
+		crd := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apiextensions.k8s.io/v1",
+			"kind":       "CustomResourceDefinition",
+			"metadata":   map[string]any{"name": c.plural + "." + c.group},
+			"spec": map[string]any{
+				"group": c.group,
+				"scope": "Cluster",
+				"names": map[string]any{"kind": c.kind, "plural": c.plural, "singular": strings.ToLower(c.kind)},
+				"versions": []any{map[string]any{
+					"name": c.version, "served": true, "storage": true,
+					"schema": map[string]any{"openAPIV3Schema": map[string]any{
+						"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+				}},
+			},
+		}}
+		if _, err := crds.Create(context.Background(), crd, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create the stand-in CRD for %s: %v", c.kind, err)
+		}
+	}
+}

@@ -1,0 +1,269 @@
+package kubee2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/devregistry"
+	"github.com/hallmark-dev/hallmark/internal/testpeers"
+)
+
+// hallmarkBin is the hallmark binary built once for the package.
+var hallmarkBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "hallmark-kubee2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	hallmarkBin = filepath.Join(dir, "hallmark")
+	cmd := exec.Command("go", "build", "-o", hallmarkBin, "./cmd/hallmark")
+	cmd.Dir = moduleRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building hallmark: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// sandbox runs hallmark with its own HOME, key store and docker config.
+type sandbox struct {
+	t   *testing.T
+	dir string
+}
+
+func newSandbox(t *testing.T) *sandbox {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "home"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return &sandbox{t: t, dir: dir}
+}
+
+func (s *sandbox) environ() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		switch strings.SplitN(kv, "=", 2)[0] {
+		case "HOME", "HALLMARK_HOME", "HALLMARK_PASSPHRASE", "DOCKER_CONFIG", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "KUBECONFIG":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out,
+		"HOME="+filepath.Join(s.dir, "home"),
+		"XDG_CONFIG_HOME="+filepath.Join(s.dir, "home", ".config"),
+		"XDG_CACHE_HOME="+filepath.Join(s.dir, "home", ".cache"),
+		"HALLMARK_HOME="+filepath.Join(s.dir, "store"),
+		"HALLMARK_PASSPHRASE=kubee2e test passphrase",
+		"DOCKER_CONFIG="+filepath.Join(s.dir, "docker"),
+	)
+}
+
+// result of one hallmark run.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// run runs hallmark and returns what it did, whatever its exit code.
+func (s *sandbox) run(args ...string) result {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, hallmarkBin, args...)
+	cmd.Env = s.environ()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			s.t.Fatalf("hallmark %v: %v", args, err)
+		}
+		r.code = ee.ExitCode()
+	}
+	return r
+}
+
+// hallmark runs hallmark and fails the test unless it exits 0.
+func (s *sandbox) hallmark(args ...string) result {
+	s.t.Helper()
+	r := s.run(args...)
+	if r.code != 0 {
+		s.t.Fatalf("hallmark %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// writeFile writes data under the sandbox and returns the path.
+func (s *sandbox) writeFile(rel string, data []byte) string {
+	s.t.Helper()
+	p := filepath.Join(s.dir, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+// pushImage pushes a small distinct image and returns its digest.
+func pushImage(t *testing.T, host, repo, tag string) string {
+	t.Helper()
+	desc, err := devregistry.PushSampleImage(context.Background(), host, repo, tag, repo+":"+tag)
+	if err != nil {
+		t.Fatalf("push %s/%s:%s: %v", host, repo, tag, err)
+	}
+	return desc.Digest.String()
+}
+
+// trustPolicy is a trustpolicy.json trusting one CA trust store for every
+// registry.
+func trustPolicy(store string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"version": "1.0",
+		"trustPolicies": []any{map[string]any{
+			"name":                  "e2e",
+			"registryScopes":        []string{"*"},
+			"signatureVerification": map[string]any{"level": "strict"},
+			"trustStores":           []string{store},
+			"trustedIdentities":     []string{"*"},
+		}},
+	})
+	return b
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// server is a running `hallmark serve`.
+type server struct {
+	url  string
+	logs *lockedBuffer
+}
+
+// serve starts `hallmark serve` on a loopback port with the given
+// arguments and waits until /readyz passes.
+func (s *sandbox) serve(caPEM []byte, args ...string) *server {
+	t := s.t
+	t.Helper()
+	port := testpeers.FreePort(t)
+	args = append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--reload-interval", "100ms"}, args...)
+	cmd := exec.Command(hallmarkBin, args...)
+	cmd.Env = s.environ()
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	srv := &server{url: fmt.Sprintf("https://127.0.0.1:%d", port), logs: logs}
+	for i := 0; ; i++ {
+		resp, err := client.Get(srv.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return srv
+			}
+		}
+		if i > 300 {
+			t.Fatalf("hallmark serve never became ready: %v\n%s", err, logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitForLog waits until the server has logged msg at least n times.
+func (srv *server) waitForLog(t *testing.T, msg string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(srv.logs.String(), msg) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("hallmark serve did not log %q %d times:\n%s", msg, n, srv.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// hangingRegistry accepts connections and never answers on them, like a
+// registry behind a black-holing proxy. It returns its host:port.
+func hangingRegistry(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}

@@ -1,0 +1,443 @@
+package kubee2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/hallmark-dev/hallmark/internal/testpeers"
+)
+
+// The names the tests use for their namespaces and webhooks.
+const (
+	nsDemo  = "demo"
+	nsClean = "clean"
+
+	validatingName = "hallmark-e2e"
+	mutatingName   = "hallmark-e2e"
+
+	// webhookTimeout is the webhooks' timeoutSeconds. hallmark's own
+	// deadline (2.5 s by default) is well inside it, so a hanging registry
+	// must give hallmark's answer, not the API server's timeout.
+	webhookTimeout = 10
+)
+
+// warnings collects the API server's Warning headers for one client.
+type warnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, text)
+}
+
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.list
+	w.list = nil
+	return l
+}
+
+// cluster is the control plane and what the tests put in it.
+type cluster struct {
+	cp     *testpeers.ControlPlane
+	client kubernetes.Interface
+	warn   *warnings
+}
+
+func newCluster(t *testing.T) *cluster {
+	cp := testpeers.StartControlPlane(t)
+	cfg := rest.CopyConfig(cp.Config)
+	w := &warnings{}
+	cfg.WarningHandler = w
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cluster{cp: cp, client: client, warn: w}
+}
+
+func (c *cluster) namespace(t *testing.T, name string) {
+	t.Helper()
+	_, err := c.client.CoreV1().Namespaces().Create(context.Background(),
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create namespace %s: %v", name, err)
+	}
+}
+
+func pod(name string, images ...string) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	for i, img := range images {
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: fmt.Sprintf("c%d", i), Image: img})
+	}
+	return p
+}
+
+func deployment(name, image string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
+			},
+		},
+	}
+}
+
+// webhookRules are the resources and operations hallmark must see: pods
+// (created, or updated with new images), the ephemeralcontainers
+// subresource (kubectl debug adds containers to a running pod through an
+// UPDATE of it, which a rule on "pods" alone does not match), and every
+// workload with a pod template.
+func webhookRules() []admissionregistrationv1.RuleWithOperations {
+	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	rule := func(group string, resources ...string) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{Operations: ops, Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources}}
+	}
+	return []admissionregistrationv1.RuleWithOperations{
+		rule("", "pods", "pods/ephemeralcontainers", "replicationcontrollers"),
+		rule("apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
+		rule("batch", "jobs", "cronjobs"),
+	}
+}
+
+// registerWebhooks registers hallmark's validating and mutating webhooks by
+// URL, as a user without a Service in front of hallmark would.
+func (c *cluster) registerWebhooks(t *testing.T, url string, caPEM []byte) {
+	t.Helper()
+	ctx := context.Background()
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	timeout := int32(webhookTimeout)
+	selector := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system"}}}}
+	validate, mutate := url+"/validate", url+"/mutate"
+	never := admissionregistrationv1.NeverReinvocationPolicy
+	_, err := c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: mutatingName},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    "mutate.hallmark.dev",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &mutate, CABundle: caPEM},
+			Rules:                   webhookRules(),
+			FailurePolicy:           &fail,
+			SideEffects:             &none,
+			TimeoutSeconds:          &timeout,
+			AdmissionReviewVersions: []string{"v1"},
+			NamespaceSelector:       selector,
+			ReinvocationPolicy:      &never,
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("register the mutating webhook: %v", err)
+	}
+	_, err = c.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: validatingName},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name:                    "validate.hallmark.dev",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &validate, CABundle: caPEM},
+			Rules:                   webhookRules(),
+			FailurePolicy:           &fail,
+			SideEffects:             &none,
+			TimeoutSeconds:          &timeout,
+			AdmissionReviewVersions: []string{"v1"},
+			NamespaceSelector:       selector,
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("register the validating webhook: %v", err)
+	}
+}
+
+// waitForWebhook waits until the API server calls hallmark: it picks up
+// webhook configurations asynchronously, a second or so after they are
+// created. A dry run of an unsigned pod is refused once it does.
+func (c *cluster) waitForWebhook(t *testing.T, unsigned string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := c.client.CoreV1().Pods(nsDemo).Create(context.Background(), pod("probe", unsigned),
+			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil && strings.Contains(err.Error(), "hallmark") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API server never called hallmark; last answer: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// serveConfig is hallmark serve's configuration file for the tests.
+func serveConfig(mode, certFile, keyFile, policy, store string) []byte {
+	return fmt.Appendf(nil, `tls:
+  certFile: %s
+  keyFile: %s
+mode: %s
+trustStoreDir: %s
+trustPolicy:
+  file: %s
+`, certFile, keyFile, mode, store, policy)
+}
+
+// TestKubernetes runs hallmark against a real API server: the Helm chart's
+// objects, then admission through the registered webhooks in deny and
+// audit mode, then `hallmark audit` over what was admitted.
+func TestKubernetes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Kubernetes end-to-end test; runs without -short")
+	}
+	ctx := context.Background()
+	c := newCluster(t)
+	s := newSandbox(t)
+	host := testpeers.StartDistribution(t)
+
+	// Sign demo-pass's image with a new key; leave demo-fail's unsigned.
+	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
+	s.writeFile(filepath.Join("ts", "x509", "ca", "e2e", "root.pem"), []byte(s.hallmark("key", "export-cert", "e2e", "--root-only").stdout))
+	store := filepath.Join(s.dir, "ts")
+	policy := s.writeFile("trustpolicy.json", trustPolicy("ca:e2e"))
+	passDigest := pushImage(t, host, "demo", "pass")
+	pass := host + "/demo:pass"
+	s.hallmark("sign", host+"/demo@"+passDigest, "--key", "e2e", "--plain-http")
+	pushImage(t, host, "demo", "fail")
+	fail := host + "/demo:fail"
+	debugDigest := pushImage(t, host, "debug", "v1")
+	s.hallmark("sign", host+"/debug@"+debugDigest, "--key", "e2e", "--plain-http")
+	debug := host + "/debug:v1"
+
+	t.Run("chart", func(t *testing.T) { testChart(t, c) })
+
+	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := s.writeFile("tls.crt", certPEM)
+	keyFile := s.writeFile("tls.key", keyPEM)
+	configFile := s.writeFile("config.yaml", serveConfig("deny", certFile, keyFile, policy, store))
+	srv := s.serve(caPEM, "--config", configFile, "--plain-http")
+
+	c.namespace(t, nsDemo)
+	c.namespace(t, nsClean)
+	c.registerWebhooks(t, srv.url, caPEM)
+	c.waitForWebhook(t, fail)
+	pods := c.client.CoreV1().Pods(nsDemo)
+
+	t.Run("deny mode refuses demo-fail with the reason", func(t *testing.T) {
+		_, err := pods.Create(ctx, pod("demo-fail", fail), metav1.CreateOptions{})
+		if err == nil {
+			t.Fatal("demo-fail (unsigned) was admitted in deny mode")
+		}
+		for _, want := range []string{`admission webhook "validate.hallmark.dev" denied the request`, fail, "no Notary Project signature"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the API error does not say %q:\n%v", want, err)
+			}
+		}
+	})
+	t.Run("demo-pass is admitted and pinned to its digest", func(t *testing.T) {
+		if _, err := pods.Create(ctx, pod("demo-pass", pass), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("demo-pass (signed) refused: %v", err)
+		}
+		got, err := pods.Get(ctx, "demo-pass", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := pass + "@" + passDigest; got.Spec.Containers[0].Image != want {
+			t.Fatalf("stored image %q, want %q", got.Spec.Containers[0].Image, want)
+		}
+		if _, err := c.client.CoreV1().Pods(nsClean).Create(ctx, pod("demo-pass", pass), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("demo-pass refused in %s: %v", nsClean, err)
+		}
+	})
+	t.Run("a Deployment with an unsigned image is refused", func(t *testing.T) {
+		_, err := c.client.AppsV1().Deployments(nsDemo).Create(ctx, deployment("web-fail", fail), metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "no Notary Project signature") {
+			t.Fatalf("want a refusal naming the missing signature, got %v", err)
+		}
+		if _, err := c.client.AppsV1().Deployments(nsDemo).Create(ctx, deployment("web-pass", pass), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("Deployment with a signed image refused: %v", err)
+		}
+	})
+	t.Run("kube-system is exempt", func(t *testing.T) {
+		if _, err := c.client.CoreV1().Pods("kube-system").Create(ctx, pod("system-unsigned", fail), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("unsigned pod refused in kube-system: %v", err)
+		}
+	})
+	t.Run("init containers are checked", func(t *testing.T) {
+		p := pod("init-fail", pass)
+		p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: fail}}
+		_, err := pods.Create(ctx, p, metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), fail) {
+			t.Fatalf("want a refusal naming the unsigned init container image, got %v", err)
+		}
+	})
+	t.Run("ephemeral containers are checked", func(t *testing.T) {
+		if _, err := pods.Create(ctx, pod("debug-target", pass), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		addEphemeral := func(image string) error {
+			p, err := pods.Get(ctx, "debug-target", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{
+				EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+					Name: fmt.Sprintf("debug%d", len(p.Spec.EphemeralContainers)), Image: image,
+					ImagePullPolicy: corev1.PullIfNotPresent, TerminationMessagePolicy: corev1.TerminationMessageReadFile}})
+			_, err = pods.UpdateEphemeralContainers(ctx, "debug-target", p, metav1.UpdateOptions{})
+			return err
+		}
+		if err := addEphemeral(fail); err == nil || !strings.Contains(err.Error(), "no Notary Project signature") {
+			t.Fatalf("want an unsigned ephemeral container refused, got %v", err)
+		}
+		if err := addEphemeral(debug); err != nil {
+			t.Fatalf("signed ephemeral container refused: %v", err)
+		}
+		p, err := pods.Get(ctx, "debug-target", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(p.Spec.EphemeralContainers); n != 1 || p.Spec.EphemeralContainers[0].Image != debug+"@"+debugDigest {
+			t.Fatalf("want one ephemeral container pinned to %s, got %+v", debug+"@"+debugDigest, p.Spec.EphemeralContainers)
+		}
+	})
+	t.Run("a hanging registry gets hallmark's answer, not a webhook timeout", func(t *testing.T) {
+		hanging := hangingRegistry(t) + "/demo:hang"
+		_, err := pods.Create(ctx, pod("demo-hang", hanging), metav1.CreateOptions{})
+		if err == nil {
+			t.Fatal("a pod whose registry never answers was admitted")
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, `admission webhook "`) || !strings.Contains(msg, "denied the request") || !strings.Contains(msg, hanging) {
+			t.Fatalf("want hallmark's denial naming %s, got %v", hanging, err)
+		}
+		if strings.Contains(msg, "failed calling webhook") || strings.Contains(msg, "context deadline exceeded") {
+			t.Fatalf("the API server timed out on the webhook instead of getting hallmark's answer: %v", err)
+		}
+	})
+
+	// Audit mode, by a configuration reload.
+	if err := os.WriteFile(configFile, serveConfig("audit", certFile, keyFile, policy, store), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.waitForLog(t, "configuration reloaded", 1)
+	t.Run("audit mode admits demo-fail with a warning", func(t *testing.T) {
+		c.warn.take()
+		if _, err := pods.Create(ctx, pod("demo-fail", fail), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("demo-fail refused in audit mode: %v", err)
+		}
+		ws := c.warn.take()
+		if !strings.Contains(strings.Join(ws, "\n"), fail) {
+			t.Fatalf("no warning names %s; warnings: %q", fail, ws)
+		}
+		if _, err := c.client.AppsV1().Deployments(nsDemo).Create(ctx, deployment("web-fail", fail), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("Deployment refused in audit mode: %v", err)
+		}
+	})
+
+	t.Run("hallmark audit", func(t *testing.T) {
+		testAudit(t, c, s, policy, store, fail, pass)
+	})
+}
+
+// auditReport is the part of `hallmark audit -o json` the test reads.
+type auditReport struct {
+	Compliant bool `json:"compliant"`
+	Failed    int  `json:"failed"`
+	Findings  []struct {
+		Namespace, Kind, Name, Image, Verdict, Reason string
+	} `json:"findings"`
+}
+
+func testAudit(t *testing.T, c *cluster, s *sandbox, policy, store, fail, pass string) {
+	common := []string{"audit", "--kubeconfig", c.cp.Kubeconfig, "--trust-policy", policy, "--trust-store", store, "--plain-http"}
+	r := s.run(append(common, "-o", "json")...)
+	if r.code != 1 {
+		t.Fatalf("audit of a cluster with unsigned workloads: want exit 1, got %s", r)
+	}
+	var rep auditReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("audit -o json: %v\n%s", err, r.stdout)
+	}
+	verdicts := map[string]string{}
+	for _, f := range rep.Findings {
+		verdicts[f.Namespace+"/"+f.Kind+"/"+f.Name+" "+f.Image] = f.Verdict
+	}
+	want := map[string]string{
+		nsDemo + "/Pod/demo-fail " + fail:              "fail",
+		nsDemo + "/Deployment/web-fail " + fail:        "fail",
+		nsDemo + "/Deployment/web-pass " + pass:        "pass",
+		"kube-system/Pod/system-unsigned " + fail:      "skipped",
+		nsClean + "/Pod/demo-pass " + pass + "@":       "pass",
+		nsDemo + "/Pod/demo-pass " + pass + "@":        "pass",
+		nsDemo + "/Pod/debug-target " + pass + "@":     "pass",
+	}
+	for key, verdict := range want {
+		found := false
+		for got, v := range verdicts {
+			if got == key || strings.HasSuffix(key, "@") && strings.HasPrefix(got, key) {
+				found = true
+				if v != verdict {
+					t.Errorf("%s: verdict %s, want %s", got, v, verdict)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("audit did not report %s; it reported %v", key, verdicts)
+		}
+	}
+	if rep.Compliant || rep.Failed != 2 {
+		t.Errorf("want 2 failures and not compliant, got failed=%d compliant=%v", rep.Failed, rep.Compliant)
+	}
+
+	text := s.run(common...)
+	if text.code != 1 || !strings.Contains(text.stdout, "NAMESPACE") || !strings.Contains(text.stdout, "demo-fail") || !strings.Contains(text.stdout, "FAIL") {
+		t.Errorf("audit table: %s", text)
+	}
+	if clean := s.run(append(common, "--namespace", nsClean)...); clean.code != 0 || !strings.Contains(clean.stdout, "PASS") {
+		t.Errorf("audit of a namespace holding only signed images: want exit 0, got %s", clean)
+	}
+
+	// The chart's service account can list everything audit reads.
+	sa := s.writeFile("sa-kubeconfig", impersonating(c.cp, "system:serviceaccount:"+chartNamespace+":hallmark"))
+	if r := s.run("audit", "--kubeconfig", sa, "--trust-policy", policy, "--trust-store", store, "--plain-http", "-o", "json"); r.code != 1 || !strings.Contains(r.stdout, "demo-fail") {
+		t.Errorf("audit as the chart's service account: %s", r)
+	}
+	if r := s.run("audit", "--kubeconfig", impersonatingFile(s, c.cp, "system:serviceaccount:default:nobody"), "--trust-policy", policy, "--trust-store", store, "--plain-http"); r.code != 1 || !strings.Contains(r.stderr, "forbidden") {
+		t.Errorf("audit as a service account without the chart's role: want a forbidden error, got %s", r)
+	}
+}
+
+// impersonating is a kubeconfig for the administrator acting as user.
+func impersonating(cp *testpeers.ControlPlane, user string) []byte {
+	b, err := os.ReadFile(cp.Kubeconfig)
+	if err != nil {
+		panic(err)
+	}
+	return []byte(strings.Replace(string(b), "    token: ", "    as: "+user+"\n    token: ", 1))
+}
+
+func impersonatingFile(s *sandbox, cp *testpeers.ControlPlane, user string) string {
+	return s.writeFile("kubeconfig-"+strings.ReplaceAll(user, ":", "-"), impersonating(cp, user))
+}
