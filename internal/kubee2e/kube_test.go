@@ -385,13 +385,13 @@ func testAudit(t *testing.T, c *cluster, s *sandbox, policy, store, fail, pass s
 		verdicts[f.Namespace+"/"+f.Kind+"/"+f.Name+" "+f.Image] = f.Verdict
 	}
 	want := map[string]string{
-		nsDemo + "/Pod/demo-fail " + fail:              "fail",
-		nsDemo + "/Deployment/web-fail " + fail:        "fail",
-		nsDemo + "/Deployment/web-pass " + pass:        "pass",
-		"kube-system/Pod/system-unsigned " + fail:      "skipped",
-		nsClean + "/Pod/demo-pass " + pass + "@":       "pass",
-		nsDemo + "/Pod/demo-pass " + pass + "@":        "pass",
-		nsDemo + "/Pod/debug-target " + pass + "@":     "pass",
+		nsDemo + "/Pod/demo-fail " + fail:          "fail",
+		nsDemo + "/Deployment/web-fail " + fail:    "fail",
+		nsDemo + "/Deployment/web-pass " + pass:    "pass",
+		"kube-system/Pod/system-unsigned " + fail:  "skipped",
+		nsClean + "/Pod/demo-pass " + pass + "@":   "pass",
+		nsDemo + "/Pod/demo-pass " + pass + "@":    "pass",
+		nsDemo + "/Pod/debug-target " + pass + "@": "pass",
 	}
 	for key, verdict := range want {
 		found := false
