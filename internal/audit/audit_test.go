@@ -1,0 +1,76 @@
+package audit
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/verify"
+)
+
+// tableVerifier passes the images listed as good and fails the others.
+type tableVerifier map[string]bool
+
+func (v tableVerifier) Verify(_ context.Context, ref string) verify.Result {
+	if v[ref] {
+		return verify.Result{Reference: ref, Verified: true, Code: verify.CodeVerified, Reason: "verified"}
+	}
+	return verify.Result{Reference: ref, Code: verify.CodeNoSignature, Reason: "no Notary Project signature found for " + ref}
+}
+
+type noResolver struct{}
+
+func (noResolver) Resolve(context.Context, string) (ocispec.Descriptor, error) {
+	return ocispec.Descriptor{}, nil
+}
+
+// TestCheck covers the verdicts, the policy's exclusions, unreadable
+// objects and the order of findings; the Kubernetes side is tested against
+// a real API server in internal/kubee2e.
+func TestCheck(t *testing.T) {
+	a := admission.New(tableVerifier{"good:v1": true}, noResolver{}, admission.Policy{
+		ExcludeNamespaces: []string{"kube-system"},
+		ExemptImages:      []string{"exempt/**"},
+	}, admission.Options{})
+	objs := []Object{
+		{Kind: "Pod", Namespace: "b", Name: "p", JSON: []byte(`{"spec":{"initContainers":[{"name":"i","image":"bad:v1"}],"containers":[{"name":"c","image":"good:v1"},{"name":"d","image":"exempt/x:1"}]}}`)},
+		{Group: "apps", Kind: "Deployment", Namespace: "a", Name: "d", JSON: []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"good:v1"}]}}}}`)},
+		{Kind: "Pod", Namespace: "kube-system", Name: "s", JSON: []byte(`{"spec":{"containers":[{"name":"c","image":"bad:v1"}]}}`)},
+		{Group: "batch", Kind: "Job", Namespace: "a", Name: "broken", JSON: []byte(`{"spec":{"template":{"spec":{"containers":"nope"}}}}`)},
+		{Kind: "Pod", Namespace: "a", Name: "empty", JSON: []byte(`{"spec":{}}`)},
+	}
+	r := Check(context.Background(), a, objs)
+	type row struct {
+		ns, kind, name, image string
+		v                     Verdict
+	}
+	want := []row{
+		{"a", "Deployment", "d", "good:v1", VerdictPass},
+		{"a", "Job", "broken", "", VerdictFail},
+		{"b", "Pod", "p", "bad:v1", VerdictFail},
+		{"b", "Pod", "p", "exempt/x:1", VerdictSkipped},
+		{"b", "Pod", "p", "good:v1", VerdictPass},
+		{"kube-system", "Pod", "s", "bad:v1", VerdictSkipped},
+	}
+	if len(r.Findings) != len(want) {
+		t.Fatalf("got %d findings, want %d: %+v", len(r.Findings), len(want), r.Findings)
+	}
+	for i, w := range want {
+		f := r.Findings[i]
+		if got := (row{f.Namespace, f.Kind, f.Name, f.Image, f.Verdict}); got != w {
+			t.Errorf("finding %d: got %+v, want %+v", i, got, w)
+		}
+	}
+	if r.Compliant || r.Failed != 2 || r.Objects != len(objs) {
+		t.Errorf("got compliant=%v failed=%d objects=%d, want false, 2, %d", r.Compliant, r.Failed, r.Objects, len(objs))
+	}
+	if f := r.Findings[2]; !strings.Contains(f.Reason, "no Notary Project signature") || f.Paths[0] != "/spec/initContainers/0/image" {
+		t.Errorf("failing init container finding: %+v", f)
+	}
+	if f := r.Findings[1]; !strings.Contains(f.Reason, "cannot read") {
+		t.Errorf("unreadable object finding: %+v", f)
+	}
+}
