@@ -68,8 +68,13 @@ var gatekeeperCRDs = []struct{ group, version, kind, plural string }{
 	{"constraints.gatekeeper.sh", "v1beta1", "HallmarkVerifiedImages", "hallmarkverifiedimages"},
 }
 
-func testChart(t *testing.T, c *cluster) {
+// testChart renders the chart with its image set to image (REPOSITORY:TAG),
+// checks that its configuration is one hallmark accepts, and creates its
+// objects on the API server.
+func testChart(t *testing.T, c *cluster, s *sandbox, image string) {
 	ctx := context.Background()
+	i := strings.LastIndex(image, ":")
+	repo, tag := image[:i], image[i+1:]
 	caPEM, _, _, err := testpeers.ServingCertificate("trust", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +83,7 @@ func testChart(t *testing.T, c *cluster) {
 		"certificates": []any{map[string]string{"pem": string(caPEM)}}}})
 	objs := renderChart(t,
 		"--set", "gatekeeper.enabled=true",
+		"--set", "image.repository="+repo, "--set", "image.tag="+tag,
 		"--set-json", "config.trustStores="+string(stores),
 		"--set-json", `registries=[{"hosts":["registry.example.com"],"dockerConfigJSON":"{\"auths\":{}}"},{"hosts":["internal.example:5000"],"existingSecret":"internal-pull"}]`)
 	kinds := map[string]int{}
@@ -89,6 +95,16 @@ func testChart(t *testing.T, c *cluster) {
 		"Provider", "ConstraintTemplate", "HallmarkVerifiedImages"} {
 		if kinds[k] == 0 {
 			t.Errorf("the chart renders no %s; it renders %v", k, kinds)
+		}
+	}
+
+	for _, o := range objs {
+		if o.GetKind() != "ConfigMap" {
+			continue
+		}
+		cfg, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")
+		if r := s.run("config", "validate", s.writeFile("chart-config.yaml", []byte(cfg))); r.code != 0 {
+			t.Errorf("hallmark refuses the chart's configuration: %s\n%s", r, cfg)
 		}
 	}
 

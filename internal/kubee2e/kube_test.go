@@ -227,7 +227,7 @@ func TestKubernetes(t *testing.T) {
 	s.hallmark("sign", host+"/debug@"+debugDigest, "--key", "e2e", "--plain-http")
 	debug := host + "/debug:v1"
 
-	t.Run("chart", func(t *testing.T) { testChart(t, c) })
+	t.Run("chart", func(t *testing.T) { testChart(t, c, s, pass) })
 
 	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
 	if err != nil {
