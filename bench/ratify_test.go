@@ -68,6 +68,7 @@ func TestRatifyComparison(t *testing.T) {
 	servers := strings.Split(envString("HALLMARK_BENCH_SERVERS", "hallmark,ratify"), ",")
 	ctx := context.Background()
 	dir := t.TempDir()
+	loadStart := loadAverage()
 
 	host := testpeers.StartDistribution(t)
 	registry := childPID(t, "registry")
@@ -109,15 +110,17 @@ func TestRatifyComparison(t *testing.T) {
 				t.Fatalf("HALLMARK_BENCH_SERVERS: unknown server %q", name)
 			}
 			res := result{name: tgt.name, images: n}
-			cpu0, reg0 := cpuTime(t, tgt.pid), cpuTime(t, registry)
+			self := os.Getpid()
+			cpu0, reg0, self0 := cpuTime(t, tgt.pid), cpuTime(t, registry), cpuTime(t, self)
 			res.cold = run(t, tgt, batches(refs), 1)
-			cpu1, reg1 := cpuTime(t, tgt.pid), cpuTime(t, registry)
+			cpu1, reg1, self1 := cpuTime(t, tgt.pid), cpuTime(t, registry), cpuTime(t, self)
 			if tgt.metrics != "" {
 				t.Logf("%s after the cold pass: %s", tgt.name, registryRequests(t, tgt))
 			}
 			res.warm = run(t, tgt, batches(refs), rounds)
 			res.cold.cpu, res.warm.cpu = cpu1-cpu0, cpuTime(t, tgt.pid)-cpu1
 			res.cold.registryCPU, res.warm.registryCPU = reg1-reg0, cpuTime(t, registry)-reg1
+			res.cold.clientCPU, res.warm.clientCPU = self1-self0, cpuTime(t, self)-self1
 			if tgt.metrics != "" {
 				t.Logf("%s after the warm pass: %s", tgt.name, registryRequests(t, tgt))
 			}
@@ -128,6 +131,17 @@ func TestRatifyComparison(t *testing.T) {
 		})
 	}
 	printTable(n, rounds, results)
+	fmt.Printf("\nload average (1, 5, 15 min) at the start: %s; at the end: %s\n", loadStart, loadAverage())
+}
+
+// loadAverage reads /proc/loadavg: other work on the machine moves every
+// rate this harness measures, so the report says how busy it was.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(data))[:3], " ")
 }
 
 // pushSigned pushes n distinct images to host and signs each once with one
@@ -342,7 +356,10 @@ type pass struct {
 	cpu       time.Duration // the server's CPU time (user+system) during the pass
 	// registryCPU is the distribution registry's CPU time during the pass.
 	registryCPU time.Duration
-	lastErr     string
+	// clientCPU is this process's CPU time during the pass: the load
+	// generator, which shares the machine with the servers.
+	clientCPU time.Duration
+	lastErr   string
 }
 
 func (p pass) rate() float64 { return float64(p.images) / p.elapsed.Seconds() }
@@ -565,6 +582,7 @@ func printTable(n, rounds int, results []result) {
 	})
 	row("cold: server CPU per image", func(r result) string { return ms(r.cold.cpu / time.Duration(r.cold.images)) })
 	row("cold: registry CPU per image", func(r result) string { return ms(r.cold.registryCPU / time.Duration(r.cold.images)) })
+	row("cold: load generator CPU per image", func(r result) string { return ms(r.cold.clientCPU / time.Duration(r.cold.images)) })
 	row("warm: images/s", func(r result) string { return fmt.Sprintf("%.0f", r.warm.rate()) })
 	row("warm: p50 / p99 per request", func(r result) string { return ms(r.warm.quantile(.5)) + " / " + ms(r.warm.quantile(.99)) })
 	row("warm: isSuccess / images (failed requests)", func(r result) string {
@@ -572,6 +590,9 @@ func printTable(n, rounds int, results []result) {
 	})
 	row("warm: server CPU per image", func(r result) string {
 		return fmt.Sprintf("%.1f µs", float64(r.warm.cpu)/float64(r.warm.images)/float64(time.Microsecond))
+	})
+	row("warm: load generator CPU per image", func(r result) string {
+		return fmt.Sprintf("%.1f µs", float64(r.warm.clientCPU)/float64(r.warm.images)/float64(time.Microsecond))
 	})
 	row("RSS after the runs (peak)", func(r result) string {
 		return fmt.Sprintf("%.1f MiB (%.1f MiB)", float64(r.rss)/1024, float64(r.hwm)/1024)
