@@ -33,7 +33,8 @@ const chartNamespace = "hallmark-system"
 func renderChart(t *testing.T, args ...string) []*unstructured.Unstructured {
 	t.Helper()
 	chart := filepath.Join(moduleRoot(), "deploy", "helm", "hallmark")
-	args = append([]string{"template", "hallmark", chart, "--namespace", chartNamespace}, args...)
+	// A helm built from source reports Kubernetes v1.20 unless told.
+	args = append([]string{"template", "hallmark", chart, "--namespace", chartNamespace, "--kube-version", "1.35.4"}, args...)
 	cmd := exec.Command(testpeers.HelmPath(t), args...)
 	cmd.Env = append(cmd.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
 	var out, errb bytes.Buffer
