@@ -162,7 +162,10 @@ are refused with the field at fault.
 
 With --provider pkcs11 the key pair is generated on a PKCS#11 token (an HSM),
 sensitive and not extractable, and the certificate is stored on the token next
-to it (same label and ID); sign with --key 'pkcs11:token=...;object=NAME'.`,
+to it (same label and ID); sign with --key 'pkcs11:token=...;object=NAME'.
+With --provider azurekv the certificate is created in Azure Key Vault from the
+same policy (self-signed, key not exportable); sign with --key
+https://VAULT.vault.azure.net/certificates/NAME.`,
 		Example: `  hallmark key create release --policy policy.json
   hallmark key create release --subject "CN=release,O=Acme,ST=WA,C=US" --key-type EC --curve P-384
   hallmark key create acme-ca --ca --subject "CN=Acme CA,O=Acme,ST=WA,C=US" --validity-months 60

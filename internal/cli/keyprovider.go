@@ -6,16 +6,19 @@ import (
 	"os"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv"
 	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11"
 )
 
 // Key providers the key commands can use.
 const (
-	providerLocal  = "local"
-	providerPKCS11 = "pkcs11"
+	providerLocal   = "local"
+	providerPKCS11  = "pkcs11"
+	providerAzureKV = "azurekv"
 )
 
 // providerFlags choose the key provider of the key commands that take a key
@@ -23,11 +26,13 @@ const (
 type providerFlags struct {
 	provider  string
 	pkcs11URI string
+	vaultURL  string
 }
 
 func (p *providerFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&p.provider, "provider", providerLocal, `key provider: "local" (the key store folder) or "pkcs11" (a token; see --pkcs11-uri)`)
+	f.StringVar(&p.provider, "provider", providerLocal, `key provider: "local" (the key store folder), "pkcs11" (a token; see --pkcs11-uri) or "azurekv" (Azure Key Vault; see --vault-url)`)
+	f.StringVar(&p.vaultURL, "vault-url", "", "Azure Key Vault URL, e.g. https://myvault.vault.azure.net (with --provider azurekv; credentials from the Azure default credential chain)")
 	f.StringVar(&p.pkcs11URI, "pkcs11-uri", "", "PKCS#11 URI of the token (RFC 7512), e.g. 'pkcs11:token=hsm?module-path=/usr/lib/softhsm/libsofthsm2.so'; "+
 		"what it leaves out comes from $HALLMARK_PKCS11_MODULE, $HALLMARK_PKCS11_TOKEN and $HALLMARK_PKCS11_PIN or $HALLMARK_PKCS11_PIN_FILE")
 }
@@ -39,6 +44,9 @@ func (p *providerFlags) open(ctx context.Context, g *globalOptions, name string)
 	case providerLocal:
 		if p.pkcs11URI != "" {
 			return nil, nil, usageError{fmt.Errorf("--pkcs11-uri needs --provider pkcs11")}
+		}
+		if p.vaultURL != "" {
+			return nil, nil, usageError{fmt.Errorf("--vault-url needs --provider azurekv")}
 		}
 		s, err := g.openStore()
 		return s, func() {}, err
@@ -59,8 +67,17 @@ func (p *providerFlags) open(ctx context.Context, g *globalOptions, name string)
 			return nil, nil, err
 		}
 		return prov, func() { prov.Close() }, nil
+	case providerAzureKV:
+		if p.vaultURL == "" {
+			return nil, nil, usageError{fmt.Errorf("--provider azurekv needs --vault-url https://NAME.vault.azure.net")}
+		}
+		prov, err := openVault(p.vaultURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return prov, func() {}, nil
 	default:
-		return nil, nil, usageError{fmt.Errorf(`--provider %q: use "local" or "pkcs11"`, p.provider)}
+		return nil, nil, usageError{fmt.Errorf(`--provider %q: use "local", "pkcs11" or "azurekv"`, p.provider)}
 	}
 }
 
@@ -83,8 +100,19 @@ func isPKCS11(s string) bool {
 	return len(s) >= len(pkcs11.Scheme) && strings.EqualFold(s[:len(pkcs11.Scheme)], pkcs11.Scheme)
 }
 
-// withKeyRef resolves a key argument: NAME[/VERSION] in the local store, or a
-// PKCS#11 URI naming a key on a token. release must be called when done.
+// openVault connects to an Azure Key Vault with the default Azure credential
+// chain (environment, workload identity, managed identity, Azure CLI).
+func openVault(vaultURL string) (*azurekv.Provider, error) {
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("azure credentials: %w", err)
+	}
+	return azurekv.New(vaultURL, azurekv.Options{Credential: cred})
+}
+
+// withKeyRef resolves a key argument: NAME[/VERSION] in the local store, a
+// PKCS#11 URI naming a key on a token, or an Azure Key Vault certificate or
+// key URL. release must be called when done.
 func (g *globalOptions) withKeyRef(ctx context.Context, s string) (prov keys.Provider, ref keys.Ref, release func(), err error) {
 	if isPKCS11(s) {
 		u, err := parsePKCS11(s)
@@ -100,6 +128,17 @@ func (g *globalOptions) withKeyRef(ctx context.Context, s string) (prov keys.Pro
 			return nil, keys.Ref{}, nil, err
 		}
 		return p, ref, func() { p.Close() }, nil
+	}
+	if azurekv.IsURL(s) {
+		vault, ref, err := azurekv.ParseURL(s)
+		if err != nil {
+			return nil, keys.Ref{}, nil, usageError{err}
+		}
+		p, err := openVault(vault)
+		if err != nil {
+			return nil, keys.Ref{}, nil, err
+		}
+		return p, ref, func() {}, nil
 	}
 	ref, err = keys.ParseRef(s)
 	if err != nil {

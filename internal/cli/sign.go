@@ -46,7 +46,9 @@ the referrers tag schema otherwise (or always, with --force-referrers-tag).
 RFC 7512 URI ('pkcs11:token=hsm;object=release?module-path=...'); the token
 signs, and the module, token and PIN the URI leaves out come from
 $HALLMARK_PKCS11_MODULE, $HALLMARK_PKCS11_TOKEN and $HALLMARK_PKCS11_PIN (or
-$HALLMARK_PKCS11_PIN_FILE).
+$HALLMARK_PKCS11_PIN_FILE). An Azure Key Vault certificate URL
+(https://VAULT.vault.azure.net/certificates/NAME[/VERSION]) signs with the
+vault's key, with credentials from the Azure default credential chain.
 
 --plugin NAME --id KEY_ID signs through an installed notation plugin instead
 (such as azure-kv), found where notation looks for it:
@@ -65,7 +67,7 @@ A tag is resolved to its digest first: the digest is what gets signed.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, g, o, args[0]) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.key, "key", "k", "", "signing key in the key store: NAME (newest version) or NAME/VERSION; or a PKCS#11 URI 'pkcs11:token=...;object=NAME'")
+	f.StringVarP(&o.key, "key", "k", "", "signing key in the key store: NAME (newest version) or NAME/VERSION; a PKCS#11 URI 'pkcs11:token=...;object=NAME'; or an Azure Key Vault certificate URL")
 	f.StringVar(&o.plugin, "plugin", "", "sign through this installed notation plugin instead of --key")
 	f.StringVar(&o.pluginKeyID, "id", "", "the key ID the plugin signs with (with --plugin)")
 	f.StringArrayVar(&o.pluginConfig, "plugin-config", nil, "KEY=VALUE passed to the plugin (repeatable; with --plugin)")
