@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -123,7 +124,18 @@ type Client struct {
 	opts  Options
 	store credentials.Store
 	auth  *auth.Client
+
+	// repos keeps one oras-go repository per registry/repository, so that
+	// what oras-go learns about it (whether the registry has the referrers
+	// API) is learned once, not probed again for every image.
+	reposMu sync.Mutex
+	repos   map[string]*remote.Repository
 }
+
+// maxCachedRepos bounds Client.repos: a verifier that sees many
+// repositories starts over rather than grow without end. Relearning a
+// repository's referrers capability costs one request.
+const maxCachedRepos = 4096
 
 // New builds a Client. It fails if the options conflict or the docker config
 // cannot be read.
@@ -255,8 +267,9 @@ func (c *Client) plainHTTP(host string) bool {
 }
 
 // Repository returns an oras-go repository for ref's repository, using this
-// client's connections, credentials and token cache. The tag or digest in
-// ref, if any, is kept in the repository's Reference but not otherwise used.
+// client's connections, credentials and token cache. It is shared with other
+// callers of the same repository, so its Reference names the repository
+// only: pass the tag or digest to each call.
 //
 // When Options.ForceReferrersTag is set, the repository is set to use the
 // referrers tag schema for both pushing and listing; use ListSignatures or
@@ -272,16 +285,29 @@ func (c *Client) Repository(ctx context.Context, ref string) (*remote.Repository
 
 // repository builds the oras-go repository for r. forceTag pins the
 // referrers tag schema.
+//
+// Repositories are shared: oras-go's are safe for concurrent use, and take
+// the tag or digest of each call as an argument, so the shared one names the
+// repository only.
 func (c *Client) repository(r registry.Reference, forceTag bool) *remote.Repository {
-	repo := &remote.Repository{
-		Client:    c.auth,
-		Reference: r,
-		PlainHTTP: c.plainHTTP(r.Registry),
-	}
+	name := registry.Reference{Registry: r.Registry, Repository: r.Repository}
 	if forceTag {
+		repo := &remote.Repository{Client: c.auth, Reference: name, PlainHTTP: c.plainHTTP(r.Registry)}
 		// Cannot fail on a fresh repository: the capability is unset.
 		_ = repo.SetReferrersCapability(false)
+		return repo
 	}
+	key := name.String()
+	c.reposMu.Lock()
+	defer c.reposMu.Unlock()
+	if repo, ok := c.repos[key]; ok {
+		return repo
+	}
+	if c.repos == nil || len(c.repos) >= maxCachedRepos {
+		c.repos = make(map[string]*remote.Repository)
+	}
+	repo := &remote.Repository{Client: c.auth, Reference: name, PlainHTTP: c.plainHTTP(r.Registry)}
+	c.repos[key] = repo
 	return repo
 }
 
