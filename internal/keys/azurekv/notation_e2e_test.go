@@ -1,0 +1,85 @@
+package azurekv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/devregistry"
+	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/signing"
+	"github.com/hallmark-dev/hallmark/internal/testpeers"
+)
+
+// TestNotationVerifiesVaultSignatures signs an image in the distribution
+// registry with a key held by the (fake) vault, from the reference setup's
+// certificate policy, and checks that the notation CLI verifies it with the
+// certificate read back from the vault as its trust store.
+func TestNotationVerifiesVaultSignatures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test with the notation CLI; runs without -short")
+	}
+	ctx := context.Background()
+	v := newFakeVault(t)
+	p := v.provider(t)
+	if _, err := p.Create(ctx, "brooklyn", policyFile(t, "../testdata/policy/notation.json")); err != nil {
+		t.Fatal(err)
+	}
+	key, err := p.Signer(ctx, keys.Ref{Name: "brooklyn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := testpeers.StartDistribution(t)
+	desc, err := devregistry.PushSampleImage(ctx, host, "akv", "v1", "akv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := fmt.Sprintf("%s/akv@%s", host, desc.Digest)
+	client, err := oci.New(oci.Options{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := client.NotationRepository(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signing.Sign(ctx, key.Signer, key.Chain, repo, ref, signing.Options{Format: signing.FormatJWS}); err != nil {
+		t.Fatal(err)
+	}
+
+	certs, err := p.Certificates(ctx, keys.Ref{Name: "brooklyn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(rel string, data []byte) {
+		path := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("truststore/x509/ca/akv/root.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[len(certs)-1].Raw}))
+	policy, _ := json.Marshal(map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{
+		"name": "akv", "registryScopes": []string{"*"}, "signatureVerification": map[string]string{"level": "strict"},
+		"trustStores": []string{"ca:akv"}, "trustedIdentities": []string{"x509.subject: C=US, ST=NY, L=Brooklyn, O=Notation, CN=brooklyn.io"},
+	}}})
+	write("trustpolicy.json", policy)
+	cmd := exec.Command(testpeers.Path(t, "notation"), "verify", "--insecure-registry", ref)
+	cmd.Env = append(os.Environ(), "NOTATION_CONFIG="+dir, "HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil || !strings.Contains(out.String(), "Successfully verified") {
+		t.Fatalf("notation verify of a signature made by the vault's key: %v\n%s", err, out.String())
+	}
+}
