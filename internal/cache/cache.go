@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,10 +91,13 @@ type Options struct {
 	// cache. Zero means DefaultNegativeTTL; negative means failures are not
 	// kept.
 	NegativeTTL time.Duration
-	// MaxEntries bounds the number of results kept; the least recently used
-	// is dropped first (approximately, in caches of 1024 entries or more,
-	// which are split into independently evicted shards). Zero means DefaultMaxEntries; negative means
-	// nothing is kept (singleflight still applies).
+	// MaxEntries is how many results the cache is sized to keep; the least
+	// recently used is dropped first. Caches of 1024 entries or more are split
+	// into independently evicted shards, each sized with headroom for uneven
+	// hashing, so that MaxEntries distinct images all fit: such a cache may
+	// hold up to 20% more (for 10,000: at most 12,000). Zero means
+	// DefaultMaxEntries; negative means nothing is kept (singleflight still
+	// applies).
 	MaxEntries int
 	// Generation is the configuration generation the results are made
 	// under; it is part of every key. See Cache.Swap.
@@ -160,6 +164,19 @@ const (
 	shardThreshold = 1024
 )
 
+// shardCapacity sizes each of n shards for total entries. Keys hash to shards
+// like balls into bins: with total/n expected per shard, some shard gets
+// several standard deviations (sqrt of total/n) more, so a shard sized at
+// exactly total/n would evict while the cache as a whole is not full. Five
+// standard deviations of headroom make that vanishingly rare.
+func shardCapacity(total, n int) int {
+	per := (total + n - 1) / n
+	if n == 1 {
+		return per
+	}
+	return per + int(math.Ceil(5*math.Sqrt(float64(per))))
+}
+
 // generation pairs a verifier with the configuration generation it serves.
 type generation struct {
 	next Verifier
@@ -206,8 +223,7 @@ func New(next Verifier, opts Options) *Cache {
 		s := &c.shards[i]
 		s.entries = map[key]*entry{}
 		s.lru.next, s.lru.prev = &s.lru, &s.lru
-		// Rounded up: the bound may be exceeded by less than numShards.
-		s.max = (c.maxEntries + n - 1) / n
+		s.max = shardCapacity(c.maxEntries, n)
 	}
 	c.current.Store(&generation{next: next, gen: opts.Generation})
 	return c

@@ -688,3 +688,32 @@ func TestOnLookup(t *testing.T) {
 		t.Fatalf("hits %d misses %d; want 2 and 1", hits, misses)
 	}
 }
+
+// TestShardedCacheHoldsMaxEntries: a sharded cache of MaxEntries keeps that
+// many distinct images; uneven hashing across shards must not evict early
+// (a warm pass over 10,000 images once missed 43% of them).
+func TestShardedCacheHoldsMaxEntries(t *testing.T) {
+	f := newFake(nil)
+	const n = 10000
+	c := New(f, Options{MaxEntries: n})
+	ctx := t.Context()
+	for i := range n {
+		c.Verify(ctx, img("app", i))
+	}
+	if c.Len() != n {
+		t.Fatalf("%d of %d distinct images kept", c.Len(), n)
+	}
+	for i := range n {
+		if !c.Verify(ctx, img("app", i)).Cached {
+			t.Fatalf("image %d was evicted from a cache sized for %d", i, n)
+		}
+	}
+	// The bound still holds: twice as many images never grow it past the
+	// documented headroom.
+	for i := n; i < 2*n; i++ {
+		c.Verify(ctx, img("app", i))
+	}
+	if c.Len() > n*12/10 {
+		t.Fatalf("%d entries, more than 20%% over MaxEntries %d", c.Len(), n)
+	}
+}
