@@ -4,7 +4,7 @@
 // and version for trust stores. Private keys never leave a provider.
 //
 // Backends live below this package: keys/local (the embedded, encrypted store),
-// and later keys/pkcs11 and keys/azurekv.
+// keys/pkcs11 (PKCS#11 tokens) and keys/azurekv (Azure Key Vault).
 package keys
 
 import (

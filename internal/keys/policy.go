@@ -192,6 +192,21 @@ type PolicyAttributes struct {
 	RecoverableDays *int            `json:"recoverableDays,omitempty"`
 }
 
+// CopyPolicy returns a validated deep copy of p with defaults applied, or
+// DefaultPolicy() when p is nil. Providers keep the copy, so later changes
+// by the caller cannot reach what they store or act on. Errors wrap
+// ErrInvalidPolicy.
+func CopyPolicy(p *Policy) (*Policy, error) {
+	if p == nil {
+		return DefaultPolicy(), nil
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidPolicy, err)
+	}
+	return ParsePolicy(data)
+}
+
 // DefaultPolicy returns the policy hallmark uses when none is given: a
 // self-signed RSA 2048 code-signing certificate for "CN=hallmark", valid
 // for 12 months. Set X509.Subject to a DN with C, ST and O before making

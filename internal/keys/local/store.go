@@ -178,7 +178,7 @@ func (s *Store) Create(ctx context.Context, name string, p *keys.Policy) (keys.I
 	if err := keys.ValidateName(name); err != nil {
 		return keys.Info{}, err
 	}
-	p, err := ownPolicy(p)
+	p, err := keys.CopyPolicy(p)
 	if err != nil {
 		return keys.Info{}, err
 	}
@@ -211,7 +211,7 @@ func (s *Store) Rotate(ctx context.Context, name string, p *keys.Policy) (keys.I
 		}
 		p = newest.Policy
 	}
-	if p, err = ownPolicy(p); err != nil {
+	if p, err = keys.CopyPolicy(p); err != nil {
 		return keys.Info{}, err
 	}
 	return s.makeVersion(ctx, name, p, false)
@@ -445,19 +445,6 @@ func (s *Store) issuerFor(ctx context.Context, name string, p *keys.Policy) (*ke
 		return nil, fmt.Errorf("issuerParameters.name: CA key %q: %w", p.Issuer.Name, err)
 	}
 	return issuer, nil
-}
-
-// ownPolicy returns a validated copy of p with defaults applied, so later
-// changes by the caller cannot reach what is stored.
-func ownPolicy(p *keys.Policy) (*keys.Policy, error) {
-	if p == nil {
-		return keys.DefaultPolicy(), nil
-	}
-	data, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", keys.ErrInvalidPolicy, err)
-	}
-	return keys.ParsePolicy(data)
 }
 
 // versions returns a key's versions in ascending order; none if the key

@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -248,7 +247,7 @@ func (p *Provider) Create(ctx context.Context, name string, pol *keys.Policy) (k
 	if err := keys.ValidateName(name); err != nil {
 		return keys.Info{}, err
 	}
-	pol, err := ownPolicy(pol)
+	pol, err := keys.CopyPolicy(pol)
 	if err != nil {
 		return keys.Info{}, err
 	}
@@ -271,7 +270,7 @@ func (p *Provider) Rotate(ctx context.Context, name string, pol *keys.Policy) (k
 	if pol == nil {
 		return keys.Info{}, fmt.Errorf("%w: a PKCS#11 token keeps no certificate policy; give one (--policy)", keys.ErrUnsupported)
 	}
-	pol, err := ownPolicy(pol)
+	pol, err := keys.CopyPolicy(pol)
 	if err != nil {
 		return keys.Info{}, err
 	}
@@ -592,16 +591,4 @@ func (p *Provider) Signer(ctx context.Context, ref keys.Ref) (*keys.Key, error) 
 		return nil, err
 	}
 	return &keys.Key{Info: info, Signer: o.signer}, nil
-}
-
-// ownPolicy returns a validated copy of p with defaults applied.
-func ownPolicy(p *keys.Policy) (*keys.Policy, error) {
-	if p == nil {
-		return keys.DefaultPolicy(), nil
-	}
-	data, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", keys.ErrInvalidPolicy, err)
-	}
-	return keys.ParsePolicy(data)
 }
