@@ -125,8 +125,9 @@ func (p *Provider) Rotate(ctx context.Context, name string, pol *keys.Policy) (k
 func (p *Provider) create(ctx context.Context, name string, pol *keys.Policy, withPolicy bool) (keys.Info, error) {
 	var params azcertificates.CreateCertificateParameters
 	if withPolicy {
-		if pol == nil {
-			pol = keys.DefaultPolicy()
+		var err error
+		if pol, err = keys.CopyPolicy(pol); err != nil {
+			return keys.Info{}, err
 		}
 		if !pol.SelfSigned() {
 			return keys.Info{}, fmt.Errorf("%w: issuerParameters.name %q: only self-signed certificates are made in Azure Key Vault by hallmark", keys.ErrUnsupported, pol.Issuer.Name)
