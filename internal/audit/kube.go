@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 )
 
 // pageSize is how many objects one list call asks for. The API server
@@ -15,71 +15,48 @@ import (
 // response with every pod in memory at once.
 const pageSize = 500
 
-// list is the part of a Kubernetes list response that List reads: the
-// items stay raw, as admission.Images reads them.
-type list struct {
-	Metadata struct {
-		Continue string `json:"continue"`
-	} `json:"metadata"`
-	Items []json.RawMessage `json:"items"`
-}
-
-type objectMeta struct {
-	Metadata struct {
-		Namespace string `json:"namespace"`
-		Name      string `json:"name"`
-	} `json:"metadata"`
+// sources are the kinds List reads, with their resources.
+var sources = []struct {
+	kind string
+	gvr  schema.GroupVersionResource
+}{
+	{"Pod", schema.GroupVersionResource{Version: "v1", Resource: "pods"}},
+	{"ReplicationController", schema.GroupVersionResource{Version: "v1", Resource: "replicationcontrollers"}},
+	{"Deployment", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}},
+	{"ReplicaSet", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}},
+	{"StatefulSet", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}},
+	{"DaemonSet", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}},
+	{"Job", schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}},
+	{"CronJob", schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "cronjobs"}},
 }
 
 // List reads every Pod, ReplicationController, Deployment, ReplicaSet,
 // StatefulSet, DaemonSet, Job and CronJob in namespace ("" for all
 // namespaces) through client. It needs list permission on each (the Helm
-// chart's ClusterRole grants it). Objects are kept as the API server serves
-// them, so their images are read by the same code as in admission.
-func List(ctx context.Context, client kubernetes.Interface, namespace string) ([]Object, error) {
-	core, apps, batch := client.CoreV1().RESTClient(), client.AppsV1().RESTClient(), client.BatchV1().RESTClient()
-	sources := []struct {
-		rest             rest.Interface
-		group, kind, res string
-	}{
-		{core, "", "Pod", "pods"},
-		{core, "", "ReplicationController", "replicationcontrollers"},
-		{apps, "apps", "Deployment", "deployments"},
-		{apps, "apps", "ReplicaSet", "replicasets"},
-		{apps, "apps", "StatefulSet", "statefulsets"},
-		{apps, "apps", "DaemonSet", "daemonsets"},
-		{batch, "batch", "Job", "jobs"},
-		{batch, "batch", "CronJob", "cronjobs"},
-	}
+// chart's ClusterRole grants it). Objects are kept as JSON, as the API
+// server serves them, so their images are read by the same code as in
+// admission.
+func List(ctx context.Context, client dynamic.Interface, namespace string) ([]Object, error) {
 	var objs []Object
 	for _, s := range sources {
-		cont := ""
+		opts := metav1.ListOptions{Limit: pageSize}
 		for {
-			req := s.rest.Get().NamespaceIfScoped(namespace, namespace != "").Resource(s.res).
-				Param("limit", strconv.Itoa(pageSize))
-			if cont != "" {
-				req = req.Param("continue", cont)
-			}
-			raw, err := req.Do(ctx).Raw()
+			l, err := client.Resource(s.gvr).Namespace(namespace).List(ctx, opts)
 			if err != nil {
-				return nil, fmt.Errorf("listing %s: %w", s.res, err)
-			}
-			var l list
-			if err := json.Unmarshal(raw, &l); err != nil {
-				return nil, fmt.Errorf("listing %s: %w", s.res, err)
+				return nil, fmt.Errorf("listing %s: %w", s.gvr.Resource, err)
 			}
 			for _, item := range l.Items {
-				var m objectMeta
-				if err := json.Unmarshal(item, &m); err != nil {
-					return nil, fmt.Errorf("listing %s: %w", s.res, err)
+				data, err := json.Marshal(item.Object)
+				if err != nil {
+					return nil, fmt.Errorf("encoding %s %s/%s: %w", s.kind, item.GetNamespace(), item.GetName(), err)
 				}
-				objs = append(objs, Object{Group: s.group, Kind: s.kind,
-					Namespace: m.Metadata.Namespace, Name: m.Metadata.Name, JSON: item})
+				objs = append(objs, Object{Group: s.gvr.Group, Kind: s.kind,
+					Namespace: item.GetNamespace(), Name: item.GetName(), JSON: data})
 			}
-			if l.Metadata.Continue == "" {
+			if l.GetContinue() == "" {
 				break
 			}
-			cont = l.Metadata.Continue
+			opts.Continue = l.GetContinue()
 		}
 	}
 	return objs, nil

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
@@ -129,7 +129,7 @@ func runAudit(cmd *cobra.Command, g *globalOptions, o *auditOptions) error {
 		return fmt.Errorf("kubernetes client configuration: %w", err)
 	}
 	kcfg.UserAgent = "hallmark/" + Version
-	client, err := kubernetes.NewForConfig(kcfg)
+	client, err := dynamic.NewForConfig(kcfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
