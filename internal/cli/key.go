@@ -26,7 +26,10 @@ policy (Azure Key Vault's JSON form) and gets versions: each create or rotate
 makes a new one. NAME means the newest version, NAME/VERSION a specific one.
 
 Private keys never leave the store: they are encrypted at rest and there is no
-command to export them. Certificates are public and can be exported.`,
+command to export them. Certificates are public and can be exported. With
+--provider pkcs11 or azurekv, keys live on a PKCS#11 token or in Azure Key Vault
+instead, and show and export-cert take the key's PKCS#11 URI or vault URL
+(docs/keyproviders.md).`,
 	}
 	cmd.AddCommand(newKeyCreateCmd(g), newKeyRotateCmd(g), newKeyListCmd(g), newKeyShowCmd(g), newKeyExportCertCmd(g))
 	return cmd
