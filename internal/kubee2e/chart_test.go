@@ -198,3 +198,53 @@ func installCRDs(t *testing.T, dyn dynamic.Interface) {
 		}
 	}
 }
+
+// TestChartVariants renders the chart's other shapes: cert-manager instead
+// of a generated certificate, Gatekeeper without the webhooks, and the
+// refusal to render without trust material.
+func TestChartVariants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders the Helm chart with a helm built from tools/helm; runs without -short")
+	}
+	stores := `config.trustStores=[{"name":"default","type":"ca","certificates":[{"pem":"PEM"}]}]`
+	kinds := func(objs []*unstructured.Unstructured) map[string]int {
+		m := map[string]int{}
+		for _, o := range objs {
+			m[o.GetKind()]++
+		}
+		return m
+	}
+
+	t.Run("cert-manager", func(t *testing.T) {
+		objs := renderChart(t, "--set-json", stores, "--set", "certManager.enabled=true")
+		k := kinds(objs)
+		if k["Certificate"] != 1 || k["Issuer"] != 1 || k["Secret"] != 0 {
+			t.Fatalf("want a Certificate, an Issuer and no generated Secret, got %v", k)
+		}
+		for _, o := range objs {
+			if !strings.HasSuffix(o.GetKind(), "WebhookConfiguration") {
+				continue
+			}
+			if o.GetAnnotations()["cert-manager.io/inject-ca-from"] != chartNamespace+"/hallmark" {
+				t.Errorf("%s lacks cert-manager's CA injection annotation", o.GetKind())
+			}
+			hooks, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
+			if b, _, _ := unstructured.NestedString(hooks[0].(map[string]any), "clientConfig", "caBundle"); b != "" {
+				t.Errorf("%s has a caBundle although cert-manager injects it", o.GetKind())
+			}
+		}
+	})
+	t.Run("gatekeeper only", func(t *testing.T) {
+		k := kinds(renderChart(t, "--set-json", stores, "--set", "webhook.enabled=false", "--set", "gatekeeper.enabled=true", "--set", "gatekeeper.enforcementAction=warn"))
+		if k["ValidatingWebhookConfiguration"] != 0 || k["MutatingWebhookConfiguration"] != 0 || k["Provider"] != 1 || k["HallmarkVerifiedImages"] != 1 {
+			t.Fatalf("want the Gatekeeper objects and no webhooks, got %v", k)
+		}
+	})
+	t.Run("no trust stores", func(t *testing.T) {
+		chart := filepath.Join(moduleRoot(), "deploy", "helm", "hallmark")
+		out, err := exec.Command(testpeers.HelmPath(t), "template", "hallmark", chart, "--kube-version", "1.35.4").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "config.trustStores is empty") {
+			t.Fatalf("want helm to refuse a chart without trust stores, got %v:\n%s", err, out)
+		}
+	})
+}
