@@ -157,22 +157,7 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("test peers: starting kube-apiserver: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+	exited := startLogged(t, "kube-apiserver", exec.Command(bin, args...), logFile)
 
 	cp.Config = &rest.Config{
 		Host:            cp.URL,
@@ -235,21 +220,7 @@ func startEtcd(t testing.TB, dir string, logFile *os.File, cp *ControlPlane) str
 		"--log-level=warn",
 		"--logger=zap",
 	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("test peers: starting etcd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+	exited := startLogged(t, "etcd", cmd, logFile)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
@@ -270,6 +241,29 @@ func startEtcd(t testing.TB, dir string, logFile *os.File, cp *ControlPlane) str
 			}
 		}
 	}
+}
+
+// startLogged starts cmd with its output in logFile, and stops it when the
+// test ends: an interrupt, then a kill if it has not exited 15 s later. The
+// channel closes when the process exits.
+func startLogged(t testing.TB, name string, cmd *exec.Cmd, logFile *os.File) <-chan struct{} {
+	t.Helper()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("test peers: starting %s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	return exited
 }
 
 // kubePKI is the files the API server starts with.
