@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -188,7 +189,43 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 	}
 	log.Info("hallmark serving", "addr", srv.Addr(), "mode", string(cfg.Mode), "generation", state.generation())
 
+	go state.refreshTrust(ctx, cfg.TrustStoreRefresh.Duration, func() (*config.Config, error) { return o.loadConfig(cmd) })
 	return srv.Serve(ctx)
+}
+
+// refreshTrust rebuilds the trust stores every interval and reloads when
+// their certificates changed: a rotated key named by "NAME/*", a certificate
+// added to a folder. Files the configuration names are watched already;
+// this covers what a file watch cannot see (key stores, folders).
+func (s *serveState) refreshTrust(ctx context.Context, interval time.Duration, load func() (*config.Config, error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cfg, err := load()
+		if err != nil {
+			continue // the configuration watcher reports a bad configuration
+		}
+		ts, err := cfg.BuildTrustStore(ctx)
+		if err != nil {
+			s.log.Warn("trust store refresh failed; the current trust material stays in force", "error", err.Error())
+			continue
+		}
+		if ts.Fingerprint() == s.cur.Load().trust {
+			continue
+		}
+		if err := s.load(ctx, cfg); err != nil {
+			s.metrics.ObserveReload(false)
+			s.log.Error("trust material changed but the new configuration was rejected; the previous one stays in force", "error", err.Error())
+			continue
+		}
+		s.metrics.ObserveReload(true)
+		s.log.Info("trust material changed; reloaded", "generation", s.generation())
+	}
 }
 
 // watchedFiles lists what a reload depends on: the configuration file and
@@ -219,6 +256,9 @@ type serveState struct {
 	metrics *server.Metrics
 	cur     atomic.Pointer[serveRuntime]
 	gen     atomic.Uint64
+	// loadMu serializes loads (the file watcher and the trust refresh), so
+	// that each gets a generation of its own.
+	loadMu sync.Mutex
 }
 
 type serveRuntime struct {
@@ -226,6 +266,9 @@ type serveRuntime struct {
 	admitter *admission.Admitter
 	cache    *cache.Cache
 	mutate   bool
+	// trust is the trust store's fingerprint, for refresh to tell whether
+	// rebuilt trust material changed.
+	trust string
 }
 
 func (s *serveState) generation() uint64 { return s.gen.Load() }
@@ -239,6 +282,8 @@ func (s *serveState) ready() error {
 
 // load builds a runtime from cfg and puts it in force.
 func (s *serveState) load(ctx context.Context, cfg *config.Config) error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
 	built, err := cfg.Build(ctx)
 	if err != nil {
 		return err
@@ -273,7 +318,8 @@ func (s *serveState) load(ctx context.Context, cfg *config.Config) error {
 			s.metrics.ObserveDecision(string(mode), allowed, false)
 		},
 	})
-	s.cur.Store(&serveRuntime{gen: gen, admitter: adm, cache: c, mutate: cfg.Admission.Mutate == nil || *cfg.Admission.Mutate})
+	s.cur.Store(&serveRuntime{gen: gen, admitter: adm, cache: c, mutate: cfg.Admission.Mutate == nil || *cfg.Admission.Mutate,
+		trust: built.TrustStore.Fingerprint()})
 	s.gen.Store(gen)
 	s.metrics.SetGeneration(gen)
 	return nil

@@ -39,6 +39,10 @@ const (
 	// and response to travel and be encoded. A Kubernetes webhook with a
 	// longer timeoutSeconds can take a longer deadline.
 	DefaultDeadline = 2500 * time.Millisecond
+	// DefaultTrustStoreRefresh is how often trust stores are rebuilt to pick
+	// up rotated certificates: rotation is rare, and a rebuild reads every
+	// certificate source.
+	DefaultTrustStoreRefresh = time.Minute
 )
 
 // DefaultExcludeNamespaces are the namespaces not verified when
@@ -101,6 +105,11 @@ type Config struct {
 	// TrustStores are named trust stores built from certificates. Zero:
 	// none (trustStoreDir may still provide stores).
 	TrustStores []TrustStore `json:"trustStores,omitempty"`
+	// TrustStoreRefresh is how often the server rebuilds its trust stores
+	// from their sources (files, folders, key stores) and, when the
+	// certificates changed (a key rotated, a certificate added), reloads
+	// under a new generation without a restart. Zero: 1m. At least 1s.
+	TrustStoreRefresh Duration `json:"trustStoreRefresh,omitzero"`
 	// TrustStoreDir is a trust store folder in notation's layout,
 	// x509/{ca,signingAuthority,tsa}/NAME/, as `hallmark verify
 	// --trust-store` takes. Its stores are merged with TrustStores. It
@@ -328,6 +337,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Admission.Mutate == nil {
 		mutate := true
 		c.Admission.Mutate = &mutate
+	}
+	if c.TrustStoreRefresh.Duration == 0 {
+		c.TrustStoreRefresh.Duration = DefaultTrustStoreRefresh
 	}
 	v := &c.Verification
 	if v.Deadline.Duration == 0 {

@@ -103,7 +103,7 @@ func TestExample(t *testing.T) {
 	// The example documents the defaults: writing them out must not change
 	// anything Default would choose.
 	d := Default()
-	if c.Listen != d.Listen || c.Verification != d.Verification || *c.Admission.Mutate != *d.Admission.Mutate ||
+	if c.Listen != d.Listen || c.Verification != d.Verification || c.TrustStoreRefresh != d.TrustStoreRefresh || *c.Admission.Mutate != *d.Admission.Mutate ||
 		!slices.Equal(c.Admission.ExcludeNamespaces, d.Admission.ExcludeNamespaces) {
 		t.Errorf("the example's documented defaults differ from Default():\nexample %+v\ndefault %+v", c, d)
 	}
@@ -118,6 +118,7 @@ func TestDefaults(t *testing.T) {
 			ExcludeNamespaces: []string{"kube-system"},
 			Mutate:            d.Admission.Mutate,
 		},
+		TrustStoreRefresh: Duration{time.Minute},
 		Verification: Verification{
 			Deadline:      Duration{2500 * time.Millisecond},
 			MaxSignatures: verify.DefaultMaxSignatures,

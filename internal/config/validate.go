@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
@@ -130,6 +131,9 @@ func checkNamespaces(ps *problems, path string, names []string) map[string]int {
 }
 
 func (c *Config) validateVerification(ps *problems) {
+	if d := c.TrustStoreRefresh.Duration; d < time.Second {
+		ps.add("trustStoreRefresh", fmt.Sprintf("%v is shorter than 1s; every refresh reads every certificate source", d))
+	}
 	v := &c.Verification
 	switch d := v.Deadline.Duration; {
 	case d < 0:

@@ -3,7 +3,9 @@ package verify
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -129,6 +131,33 @@ func (s *TrustStore) Stores() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Fingerprint is a SHA-256 over every store's name and certificates, in a
+// fixed order: two stores with the same fingerprint trust the same signers.
+// A server compares fingerprints to tell whether rebuilt trust material
+// changed, and reloads only when it did.
+func (s *TrustStore) Fingerprint() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	keys := make([]storeKey, 0, len(s.stores))
+	for k := range s.stores {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s\n", k)
+		raws := make([]string, 0, len(s.stores[k]))
+		for _, c := range s.stores[k] {
+			raws = append(raws, string(c.Raw))
+		}
+		sort.Strings(raws)
+		for _, r := range raws {
+			fmt.Fprintf(h, "%d:%s", len(r), r)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // addHint says where certificates for a store go.

@@ -2,13 +2,19 @@ package verify
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/notaryproject/notation-go/verifier/truststore"
@@ -267,4 +273,48 @@ func FuzzParseCertificates(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestTrustStoreFingerprint(t *testing.T) {
+	a, b := selfSignedCertForFingerprint(t, "a"), selfSignedCertForFingerprint(t, "b")
+	build := func(certs ...*x509.Certificate) *TrustStore {
+		s := NewTrustStore()
+		if err := s.Add(truststore.TypeCA, "prod", certs...); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if build(a, b).Fingerprint() != build(b, a).Fingerprint() {
+		t.Error("the order certificates were added in changed the fingerprint")
+	}
+	if build(a).Fingerprint() == build(a, b).Fingerprint() {
+		t.Error("adding a certificate did not change the fingerprint")
+	}
+	other := NewTrustStore()
+	if err := other.Add(truststore.TypeCA, "staging", a); err != nil {
+		t.Fatal(err)
+	}
+	if other.Fingerprint() == build(a).Fingerprint() {
+		t.Error("the same certificate under another store name has the same fingerprint")
+	}
+}
+
+func selfSignedCertForFingerprint(t *testing.T, cn string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
