@@ -99,10 +99,16 @@ func (r result) String() string {
 // run runs hallmark and returns what it did, whatever its exit code.
 func (s *sandbox) run(args ...string) result {
 	s.t.Helper()
+	return s.runEnv(nil, args...)
+}
+
+// runEnv is run with more environment variables.
+func (s *sandbox) runEnv(env []string, args ...string) result {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hallmarkBin, args...)
-	cmd.Env = s.environ()
+	cmd.Env = append(s.environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

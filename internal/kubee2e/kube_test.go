@@ -419,12 +419,14 @@ func testAudit(t *testing.T, c *cluster, s *sandbox, policy, store, fail, pass s
 	if text.code != 1 || !strings.Contains(text.stdout, "NAMESPACE") || !strings.Contains(text.stdout, "demo-fail") || !strings.Contains(text.stdout, "FAIL") {
 		t.Errorf("audit table: %s", text)
 	}
-	if clean := s.run(append(common, "--namespace", nsClean)...); clean.code != 0 || !strings.Contains(clean.stdout, "PASS") {
+	// The kubeconfig from $KUBECONFIG this time.
+	clean := s.runEnv([]string{"KUBECONFIG=" + c.cp.Kubeconfig}, "audit", "--namespace", nsClean, "--trust-policy", policy, "--trust-store", store, "--plain-http")
+	if clean.code != 0 || !strings.Contains(clean.stdout, "PASS") || strings.Contains(clean.stdout, "demo-fail") {
 		t.Errorf("audit of a namespace holding only signed images: want exit 0, got %s", clean)
 	}
 
 	// The chart's service account can list everything audit reads.
-	sa := s.writeFile("sa-kubeconfig", impersonating(c.cp, "system:serviceaccount:"+chartNamespace+":hallmark"))
+	sa := impersonatingFile(s, c.cp, "system:serviceaccount:"+chartNamespace+":hallmark")
 	if r := s.run("audit", "--kubeconfig", sa, "--trust-policy", policy, "--trust-store", store, "--plain-http", "-o", "json"); r.code != 1 || !strings.Contains(r.stdout, "demo-fail") {
 		t.Errorf("audit as the chart's service account: %s", r)
 	}
@@ -433,15 +435,14 @@ func testAudit(t *testing.T, c *cluster, s *sandbox, policy, store, fail, pass s
 	}
 }
 
-// impersonating is a kubeconfig for the administrator acting as user.
-func impersonating(cp *testpeers.ControlPlane, user string) []byte {
+// impersonatingFile writes a kubeconfig for the administrator acting as
+// user, and returns its path.
+func impersonatingFile(s *sandbox, cp *testpeers.ControlPlane, user string) string {
+	s.t.Helper()
 	b, err := os.ReadFile(cp.Kubeconfig)
 	if err != nil {
-		panic(err)
+		s.t.Fatal(err)
 	}
-	return []byte(strings.Replace(string(b), "    token: ", "    as: "+user+"\n    token: ", 1))
-}
-
-func impersonatingFile(s *sandbox, cp *testpeers.ControlPlane, user string) string {
-	return s.writeFile("kubeconfig-"+strings.ReplaceAll(user, ":", "-"), impersonating(cp, user))
+	kc := strings.Replace(string(b), "    token: ", "    as: "+user+"\n    token: ", 1)
+	return s.writeFile("kubeconfig-"+strings.ReplaceAll(user, ":", "-"), []byte(kc))
 }
