@@ -2,16 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
-	"github.com/hallmark-dev/hallmark/internal/keys/azurekv"
 	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11"
+	"github.com/hallmark-dev/hallmark/internal/keys/providers"
 )
 
 // Key providers the key commands can use.
@@ -71,7 +69,7 @@ func (p *providerFlags) open(ctx context.Context, g *globalOptions, name string)
 		if p.vaultURL == "" {
 			return nil, nil, usageError{fmt.Errorf("--provider azurekv needs --vault-url https://NAME.vault.azure.net")}
 		}
-		prov, err := openVault(p.vaultURL)
+		prov, err := providers.OpenVault(p.vaultURL)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -81,64 +79,26 @@ func (p *providerFlags) open(ctx context.Context, g *globalOptions, name string)
 	}
 }
 
-// parsePKCS11 parses a PKCS#11 URI and fills what it leaves out from the
-// environment.
+// parsePKCS11 parses a PKCS#11 URI, filling what it leaves out from the
+// environment; a malformed one is a usage error.
 func parsePKCS11(s string) (*pkcs11.URI, error) {
-	u, err := pkcs11.ParseURI(s)
+	u, err := providers.ParsePKCS11(s)
 	if err != nil {
-		return nil, usageError{err}
-	}
-	if err := u.ConfigFromEnv(os.Getenv); err != nil {
 		return nil, usageError{err}
 	}
 	return u, nil
-}
-
-// isPKCS11 reports whether a key argument is a PKCS#11 URI rather than a key
-// name; key names cannot contain ':'.
-func isPKCS11(s string) bool {
-	return len(s) >= len(pkcs11.Scheme) && strings.EqualFold(s[:len(pkcs11.Scheme)], pkcs11.Scheme)
-}
-
-// openVault connects to an Azure Key Vault with the default Azure credential
-// chain (environment, workload identity, managed identity, Azure CLI).
-func openVault(vaultURL string) (*azurekv.Provider, error) {
-	cred, err := azidentity.NewDefaultAzureCredential(nil)
-	if err != nil {
-		return nil, fmt.Errorf("azure credentials: %w", err)
-	}
-	return azurekv.New(vaultURL, azurekv.Options{Credential: cred})
 }
 
 // withKeyRef resolves a key argument: NAME[/VERSION] in the local store, a
 // PKCS#11 URI naming a key on a token, or an Azure Key Vault certificate or
 // key URL. release must be called when done.
 func (g *globalOptions) withKeyRef(ctx context.Context, s string) (prov keys.Provider, ref keys.Ref, release func(), err error) {
-	if isPKCS11(s) {
-		u, err := parsePKCS11(s)
-		if err != nil {
-			return nil, keys.Ref{}, nil, err
+	if providers.IsRemote(s) {
+		prov, ref, release, err := providers.OpenRemote(ctx, s)
+		if errors.Is(err, providers.ErrReference) {
+			err = usageError{err}
 		}
-		ref, err := u.Ref()
-		if err != nil {
-			return nil, keys.Ref{}, nil, usageError{err}
-		}
-		p, err := pkcs11.Open(ctx, u.Config, pkcs11.Options{})
-		if err != nil {
-			return nil, keys.Ref{}, nil, err
-		}
-		return p, ref, func() { p.Close() }, nil
-	}
-	if azurekv.IsURL(s) {
-		vault, ref, err := azurekv.ParseURL(s)
-		if err != nil {
-			return nil, keys.Ref{}, nil, usageError{err}
-		}
-		p, err := openVault(vault)
-		if err != nil {
-			return nil, keys.Ref{}, nil, err
-		}
-		return p, ref, func() {}, nil
+		return prov, ref, release, err
 	}
 	ref, err = keys.ParseRef(s)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
+	"github.com/hallmark-dev/hallmark/internal/keys/providers"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 )
@@ -247,34 +248,37 @@ func (k *keyStoreOpener) certificates(ctx context.Context, typ string, src Certi
 }
 
 func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ, s string) ([]*x509.Certificate, error) {
-	ref, all, err := parseKeySource(s)
-	if err != nil {
-		return nil, err
-	}
-	store, err := k.open()
-	if err != nil {
-		return nil, err
-	}
 	var chains [][]*x509.Certificate
-	if all {
-		infos, err := store.List(ctx)
+	if providers.IsRemote(s) {
+		// A PKCS#11 token or a vault: a reference without a version
+		// trusts every version, so a rotation never drops the old one.
+		prov, ref, release, err := providers.OpenRemote(ctx, s)
 		if err != nil {
 			return nil, err
 		}
-		for _, info := range infos {
-			if info.Name == ref.Name {
-				chains = append(chains, info.Chain)
-			}
-		}
-		if len(chains) == 0 {
-			return nil, fmt.Errorf("key %s: %w", ref.Name, keys.ErrNotFound)
+		defer release()
+		if chains, err = providers.Chains(ctx, prov, ref); err != nil {
+			return nil, err
 		}
 	} else {
-		chain, err := store.Certificates(ctx, ref)
+		ref, all, err := parseKeySource(s)
 		if err != nil {
 			return nil, err
 		}
-		chains = append(chains, chain)
+		store, err := k.open()
+		if err != nil {
+			return nil, err
+		}
+		if all {
+			chains, err = providers.Chains(ctx, store, keys.Ref{Name: ref.Name})
+		} else {
+			var chain []*x509.Certificate
+			chain, err = store.Certificates(ctx, ref)
+			chains = [][]*x509.Certificate{chain}
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	certs := make([]*x509.Certificate, 0, len(chains))
 	for _, chain := range chains {

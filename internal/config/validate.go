@@ -16,6 +16,9 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv"
+	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11"
+	"github.com/hallmark-dev/hallmark/internal/keys/providers"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 )
 
@@ -323,6 +326,18 @@ func (c *Config) validateSource(ps *problems, p, typ string, src CertificateSour
 
 // parseKeySource reads "NAME", "NAME/VERSION" or "NAME/*".
 func parseKeySource(s string) (ref keys.Ref, allVersions bool, err error) {
+	switch {
+	case providers.IsPKCS11(s):
+		u, err := pkcs11.ParseURI(s)
+		if err != nil {
+			return keys.Ref{}, false, err
+		}
+		ref, err := u.Ref()
+		return ref, ref.Version == "", err
+	case azurekv.IsURL(s):
+		_, ref, err := azurekv.ParseURL(s)
+		return ref, ref.Version == "", err
+	}
 	if name, ok := strings.CutSuffix(s, "/*"); ok {
 		if err := keys.ValidateName(name); err != nil {
 			return keys.Ref{}, false, err

@@ -1,0 +1,118 @@
+// Package providers opens the key provider a key reference names: a PKCS#11
+// URI (RFC 7512) opens a token, an Azure Key Vault certificate or key URL
+// opens the vault, and anything else is a NAME[/VERSION] in the local key
+// store, which the caller opens itself (it knows the passphrase). The CLI
+// and the server's trust stores resolve key references through it, so both
+// accept the same forms.
+package providers
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv"
+	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11"
+)
+
+// ErrReference marks a key reference that cannot be parsed, as opposed to a
+// provider that cannot be reached: the CLI reports it as a usage error.
+var ErrReference = errors.New("bad key reference")
+
+// IsPKCS11 reports whether s is a PKCS#11 URI; key names cannot hold ':'.
+func IsPKCS11(s string) bool {
+	return len(s) >= len(pkcs11.Scheme) && strings.EqualFold(s[:len(pkcs11.Scheme)], pkcs11.Scheme)
+}
+
+// IsRemote reports whether s names a key outside the local store.
+func IsRemote(s string) bool { return IsPKCS11(s) || azurekv.IsURL(s) }
+
+// ParsePKCS11 parses a PKCS#11 URI and fills what it leaves out (module,
+// token, PIN) from the environment.
+func ParsePKCS11(s string) (*pkcs11.URI, error) {
+	u, err := pkcs11.ParseURI(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReference, err)
+	}
+	if err := u.ConfigFromEnv(os.Getenv); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReference, err)
+	}
+	return u, nil
+}
+
+// OpenVault connects to an Azure Key Vault with the default Azure
+// credential chain (environment, workload identity, managed identity, Azure
+// CLI).
+func OpenVault(vaultURL string) (*azurekv.Provider, error) {
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("azure credentials: %w", err)
+	}
+	return azurekv.New(vaultURL, azurekv.Options{Credential: cred})
+}
+
+// OpenRemote opens the provider of a PKCS#11 URI or vault URL and returns
+// it with the key it names and a function that releases it. A reference
+// without a version names the newest for signing, and every version for a
+// trust store.
+func OpenRemote(ctx context.Context, s string) (keys.Provider, keys.Ref, func(), error) {
+	if IsPKCS11(s) {
+		u, err := ParsePKCS11(s)
+		if err != nil {
+			return nil, keys.Ref{}, nil, err
+		}
+		ref, err := u.Ref()
+		if err != nil {
+			return nil, keys.Ref{}, nil, fmt.Errorf("%w: %w", ErrReference, err)
+		}
+		p, err := pkcs11.Open(ctx, u.Config, pkcs11.Options{})
+		if err != nil {
+			return nil, keys.Ref{}, nil, err
+		}
+		return p, ref, func() { p.Close() }, nil
+	}
+	if azurekv.IsURL(s) {
+		vault, ref, err := azurekv.ParseURL(s)
+		if err != nil {
+			return nil, keys.Ref{}, nil, fmt.Errorf("%w: %w", ErrReference, err)
+		}
+		p, err := OpenVault(vault)
+		if err != nil {
+			return nil, keys.Ref{}, nil, err
+		}
+		return p, ref, func() {}, nil
+	}
+	return nil, keys.Ref{}, nil, fmt.Errorf("%w: %q is neither a PKCS#11 URI nor an Azure Key Vault URL", ErrReference, s)
+}
+
+// Chains returns the certificate chains, leaf first, of ref in p: the one
+// version ref names, or every version of ref.Name when it names none.
+func Chains(ctx context.Context, p keys.Provider, ref keys.Ref) ([][]*x509.Certificate, error) {
+	if ref.Version != "" {
+		info, err := p.Get(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		return [][]*x509.Certificate{info.Chain}, nil
+	}
+	infos, err := p.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var chains [][]*x509.Certificate
+	for _, info := range infos {
+		if info.Name == ref.Name {
+			chains = append(chains, info.Chain)
+		}
+	}
+	if len(chains) == 0 {
+		return nil, fmt.Errorf("key %s: %w", ref.Name, keys.ErrNotFound)
+	}
+	return chains, nil
+}
