@@ -2,19 +2,13 @@ package verify
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/notaryproject/notation-go/verifier/truststore"
@@ -276,7 +270,7 @@ func FuzzParseCertificates(f *testing.F) {
 }
 
 func TestTrustStoreFingerprint(t *testing.T) {
-	a, b := selfSignedCertForFingerprint(t, "a"), selfSignedCertForFingerprint(t, "b")
+	a, b := newRootCA(t, "a").cert, newRootCA(t, "b").cert
 	build := func(certs ...*x509.Certificate) *TrustStore {
 		s := NewTrustStore()
 		if err := s.Add(truststore.TypeCA, "prod", certs...); err != nil {
@@ -297,24 +291,4 @@ func TestTrustStoreFingerprint(t *testing.T) {
 	if other.Fingerprint() == build(a).Fingerprint() {
 		t.Error("the same certificate under another store name has the same fingerprint")
 	}
-}
-
-func selfSignedCertForFingerprint(t *testing.T, cn string) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
