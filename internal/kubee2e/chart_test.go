@@ -103,8 +103,25 @@ func testChart(t *testing.T, c *cluster, s *sandbox, image string) {
 		if o.GetKind() != "ConfigMap" {
 			continue
 		}
+		// The configuration must build (trust store, trust policy, registry
+		// credentials), not only parse. The files it names are the pod's
+		// volumes (the TLS Secret, the registry Secrets), here written to the
+		// sandbox.
+		_, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := filepath.Join(s.dir, "chart-volumes")
+		for name, data := range map[string][]byte{
+			"tls/tls.crt": certPEM, "tls/tls.key": keyPEM,
+			"registries/0/.dockerconfigjson": []byte(`{"auths":{}}`),
+			"registries/1/.dockerconfigjson": []byte(`{"auths":{}}`),
+		} {
+			s.writeFile(filepath.Join("chart-volumes", name), data)
+		}
 		cfg, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")
-		if r := s.run("config", "validate", s.writeFile("chart-config.yaml", []byte(cfg))); r.code != 0 {
+		cfg = strings.ReplaceAll(cfg, "/etc/hallmark/", root+"/")
+		if r := s.run("config", "validate", "--build", s.writeFile("chart-config.yaml", []byte(cfg))); r.code != 0 {
 			t.Errorf("hallmark refuses the chart's configuration: %s\n%s", r, cfg)
 		}
 	}
