@@ -356,6 +356,9 @@ func TestKubernetes(t *testing.T) {
 		}
 	})
 
+	t.Run("the chart's Gatekeeper template with hallmark's provider answers", func(t *testing.T) {
+		testGatekeeperTemplate(t, s, srv.url, caPEM, pass, fail)
+	})
 	t.Run("hallmark audit", func(t *testing.T) {
 		testAudit(t, c, s, policy, store, fail, pass)
 	})
