@@ -84,7 +84,8 @@ var pathAttrs = map[string]bool{
 // be "private" or "cert" when given). manufacturer, model and the library-
 // and slot- attributes are accepted and not checked. Query attributes:
 // module-path, pin-value, and pin-source (a file path, or a file: URI; the
-// file is read by ParseURI, its trailing newline dropped). Values are
+// file is read by ConfigFromEnv, its trailing newline dropped; ParseURI does
+// no I/O). Values are
 // percent-decoded. A URI may leave out the module and PIN; ConfigFromEnv
 // fills them.
 func ParseURI(s string) (*URI, error) {
@@ -175,22 +176,27 @@ func ParseURI(s string) (*URI, error) {
 	if u.PIN != "" && u.PINSource != "" {
 		return nil, fmt.Errorf("%w: PKCS#11 URI has both pin-value and pin-source; give one", keys.ErrInvalidRef)
 	}
-	if u.PINSource != "" {
-		pin, err := readPINFile(u.PINSource)
-		if err != nil {
-			return nil, err
-		}
-		u.PIN = pin
-	}
+	// The pin-source file is read by ConfigFromEnv, not here: parsing does
+	// no I/O, so a configuration can be validated without touching the PIN
+	// file (which may not exist where it is validated, or may block).
 	return u, nil
 }
 
-// ConfigFromEnv fills what the URI leaves out from the environment:
+// ConfigFromEnv completes the URI for use: it reads the PIN from the
+// pin-source file, if the URI names one, and fills what the URI leaves out
+// from the environment:
 // HALLMARK_PKCS11_MODULE (module path), HALLMARK_PKCS11_TOKEN (token label,
 // when no token, serial or slot-id is given), and the PIN from
 // HALLMARK_PKCS11_PIN or the file named by HALLMARK_PKCS11_PIN_FILE. getenv is
 // os.Getenv in production.
 func (u *URI) ConfigFromEnv(getenv func(string) string) error {
+	if u.PIN == "" && u.PINSource != "" {
+		pin, err := readPINFile(u.PINSource)
+		if err != nil {
+			return err
+		}
+		u.PIN = pin
+	}
 	if u.ModulePath == "" {
 		u.ModulePath = getenv(EnvModule)
 	}
