@@ -13,10 +13,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
 	"github.com/hallmark-dev/hallmark/internal/audit"
-	"github.com/hallmark-dev/hallmark/internal/cache"
 	"github.com/hallmark-dev/hallmark/internal/config"
-	"github.com/hallmark-dev/hallmark/internal/oci"
-	"github.com/hallmark-dev/hallmark/internal/verify"
 )
 
 type auditOptions struct {
@@ -154,29 +151,14 @@ func runAudit(cmd *cobra.Command, g *globalOptions, o *auditOptions) error {
 // auditAdmitter builds what serve builds for one configuration generation:
 // registry client, engine, cache and admitter, with the deadline given.
 func auditAdmitter(cmd *cobra.Command, cfg *config.Config, deadline time.Duration) (*admission.Admitter, error) {
-	built, err := cfg.Build(cmd.Context())
+	b, err := buildAdmitter(cmd.Context(), cfg, admitterHooks{
+		generation: 1,
+		policy:     func(p *admission.Policy) { p.Deadline = deadline },
+	})
 	if err != nil {
 		return nil, err
 	}
-	ropts := built.Registry
-	ropts.UserAgent = "hallmark/" + Version
-	client, err := oci.New(ropts)
-	if err != nil {
-		return nil, err
-	}
-	engine, err := verify.NewEngine(built.TrustPolicy, built.TrustStore, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: cfg.Verification.MaxSignatures})
-	if err != nil {
-		return nil, err
-	}
-	copts := cfg.CacheOptions()
-	copts.Generation = 1
-	copts.Resolver = client
-	policy := cfg.AdmissionPolicy()
-	policy.Deadline = deadline
-	if err := policy.Validate(); err != nil {
-		return nil, err
-	}
-	return admission.New(cache.New(engine, copts), client, policy, admission.Options{}), nil
+	return b.admitter, nil
 }
 
 // printAudit writes the report as a table, one line per image, and a

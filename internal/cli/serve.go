@@ -16,7 +16,6 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/admission/webhook"
 	"github.com/hallmark-dev/hallmark/internal/cache"
 	"github.com/hallmark-dev/hallmark/internal/config"
-	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/server"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 )
@@ -284,42 +283,26 @@ func (s *serveState) ready() error {
 func (s *serveState) load(ctx context.Context, cfg *config.Config) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
-	built, err := cfg.Build(ctx)
-	if err != nil {
-		return err
-	}
-	ropts := built.Registry
-	ropts.UserAgent = "hallmark/" + Version
-	ropts.OnResponse = s.metrics.ObserveRegistryResponse
-	client, err := oci.New(ropts)
-	if err != nil {
-		return err
-	}
-	engine, err := verify.NewEngine(built.TrustPolicy, built.TrustStore, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: cfg.Verification.MaxSignatures})
-	if err != nil {
-		return err
-	}
 	gen := s.gen.Load() + 1
-	copts := cfg.CacheOptions()
-	copts.Generation = gen
-	copts.Resolver = client
-	copts.OnLookup = s.metrics.ObserveCacheLookup
-	c := cache.New(engine, copts)
-	policy := cfg.AdmissionPolicy()
-	if err := policy.Validate(); err != nil {
-		return err
-	}
-	adm := admission.New(c, client, policy, admission.Options{
-		Logger: s.log,
-		OnImage: func(res verify.Result, _ admission.Mode) {
-			s.metrics.ObserveImage(string(res.Code), res.Cached, res.Duration)
-		},
-		OnDecision: func(_ string, mode admission.Mode, allowed bool) {
-			s.metrics.ObserveDecision(string(mode), allowed, false)
+	b, err := buildAdmitter(ctx, cfg, admitterHooks{
+		generation: gen,
+		onResponse: s.metrics.ObserveRegistryResponse,
+		onLookup:   s.metrics.ObserveCacheLookup,
+		options: admission.Options{
+			Logger: s.log,
+			OnImage: func(res verify.Result, _ admission.Mode) {
+				s.metrics.ObserveImage(string(res.Code), res.Cached, res.Duration)
+			},
+			OnDecision: func(_ string, mode admission.Mode, allowed bool) {
+				s.metrics.ObserveDecision(string(mode), allowed, false)
+			},
 		},
 	})
-	s.cur.Store(&serveRuntime{gen: gen, admitter: adm, cache: c, mutate: cfg.Admission.Mutate == nil || *cfg.Admission.Mutate,
-		trust: built.TrustStore.Fingerprint()})
+	if err != nil {
+		return err
+	}
+	s.cur.Store(&serveRuntime{gen: gen, admitter: b.admitter, cache: b.cache, mutate: cfg.Admission.Mutate == nil || *cfg.Admission.Mutate,
+		trust: b.trust})
 	s.gen.Store(gen)
 	s.metrics.SetGeneration(gen)
 	return nil
