@@ -32,6 +32,10 @@ type serveOptions struct {
 	mode        string
 	logLevel    string
 	reload      time.Duration
+	// periodic audit of running workloads
+	auditInterval time.Duration
+	kubeconfig    string
+	auditEvents   bool
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
@@ -73,6 +77,9 @@ deadline. --mode audit admits them with warnings and audit annotations.`,
 	f.StringVar(&o.mode, "mode", "", `admission mode: "deny" (default; fail closed) or "audit" (allow with warnings)`)
 	f.StringVar(&o.logLevel, "log-level", "info", `log level: "debug", "info", "warn" or "error" (JSON records on standard error)`)
 	f.DurationVar(&o.reload, "reload-interval", 2*time.Second, "how often configuration and certificate files are checked for changes")
+	f.DurationVar(&o.auditInterval, "audit-interval", 0, "audit the cluster's running pods and workloads this often (e.g. 10m), exporting hallmark_audit_* metrics; 0 turns it off")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for --audit-interval (default $KUBECONFIG, else ~/.kube/config, else in-cluster)")
+	f.BoolVar(&o.auditEvents, "audit-events", true, "with --audit-interval, post a Warning Event (reason ImageNotVerified) on each object with an image that does not verify")
 	return cmd
 }
 
@@ -134,6 +141,9 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.auditInterval < 0 {
+		return usageError{fmt.Errorf("--audit-interval %s: use a positive duration, or 0 to turn the audit off", o.auditInterval)}
+	}
 	log := slog.New(slog.NewJSONHandler(g.err, &slog.HandlerOptions{Level: level}))
 	cfg, err := o.loadConfig(cmd)
 	if err != nil {
@@ -188,6 +198,13 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 	}
 	log.Info("hallmark serving", "addr", srv.Addr(), "mode", string(cfg.Mode), "generation", state.generation())
 
+	if o.auditInterval > 0 {
+		client, err := auditClient(o.kubeconfig)
+		if err != nil {
+			return err
+		}
+		go state.auditLoop(ctx, client, o.auditInterval, o.auditEvents)
+	}
 	go state.refreshTrust(ctx, cfg.TrustStoreRefresh.Duration, func() (*config.Config, error) { return o.loadConfig(cmd) })
 	return srv.Serve(ctx)
 }

@@ -2,8 +2,12 @@ package kubee2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -362,6 +366,56 @@ func TestKubernetes(t *testing.T) {
 	t.Run("hallmark audit", func(t *testing.T) {
 		testAudit(t, c, s, policy, store, fail, pass)
 	})
+	t.Run("serve's periodic audit exports metrics and posts Events", func(t *testing.T) {
+		testPeriodicAudit(t, c, s, caPEM, configFile)
+	})
+}
+
+func testPeriodicAudit(t *testing.T, c *cluster, s *sandbox, caPEM []byte, configFile string) {
+	ctx := context.Background()
+	srv := s.serve(caPEM, "--config", configFile, "--plain-http", "--audit-interval", "1s", "--kubeconfig", c.cp.Kubeconfig)
+	srv.waitForLog(t, `"msg":"periodic audit"`, 1)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(srv.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var noncompliant float64
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, `hallmark_audit_objects{compliance="noncompliant"} `) {
+			fmt.Sscan(strings.Fields(line)[1], &noncompliant)
+		}
+	}
+	// demo-fail (Pod) and web-fail (Deployment) in nsDemo at least.
+	if noncompliant < 2 {
+		t.Fatalf("hallmark_audit_objects{compliance=noncompliant} = %v, want at least 2\n%s", noncompliant, data)
+	}
+	for i := 0; ; i++ {
+		evs, err := c.client.CoreV1().Events(nsDemo).List(ctx, metav1.ListOptions{FieldSelector: "reason=ImageNotVerified"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, ev := range evs.Items {
+			if ev.InvolvedObject.Kind == "Pod" && ev.InvolvedObject.Name == "demo-fail" && ev.Type == "Warning" && strings.Contains(ev.Message, "not verified") {
+				found = true
+			}
+			if ev.InvolvedObject.Name == "demo-pass" {
+				t.Fatalf("an Event was posted on demo-pass, whose image verifies: %s", ev.Message)
+			}
+		}
+		if found {
+			return
+		}
+		if i > 50 {
+			t.Fatalf("no ImageNotVerified Event on demo-fail; events: %+v\n%s", evs.Items, srv.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // auditReport is the part of `hallmark audit -o json` the test reads.

@@ -44,6 +44,9 @@ type Metrics struct {
 	registry      *prometheus.CounterVec
 	generation    prometheus.Gauge
 	reloads       *prometheus.CounterVec
+	auditObjects  *prometheus.GaugeVec
+	auditFindings *prometheus.GaugeVec
+	auditLastRun  prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg. A nil reg
@@ -79,6 +82,18 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "hallmark_config_reloads_total",
 			Help: "Configuration reload attempts, by result (success, failure).",
 		}, []string{"result"}),
+		auditObjects: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hallmark_audit_objects",
+			Help: "Pods and workloads read by the last periodic audit, by compliance (compliant, noncompliant).",
+		}, []string{"compliance"}),
+		auditFindings: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hallmark_audit_images",
+			Help: "Images of pods and workloads in the last periodic audit, by verdict (pass, fail, skipped).",
+		}, []string{"verdict"}),
+		auditLastRun: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hallmark_audit_last_run_timestamp_seconds",
+			Help: "When the last periodic audit finished, in Unix seconds; 0 before the first.",
+		}),
 	}
 	// Series with a closed set of label values start at zero, so a rate()
 	// or an alert on failures works before the first failure happens.
@@ -87,7 +102,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.decisions, m.verifications, m.cacheLookups, m.registry, m.generation, m.reloads} {
+		for _, c := range []prometheus.Collector{m.requests, m.decisions, m.verifications, m.cacheLookups, m.registry, m.generation, m.reloads,
+			m.auditObjects, m.auditFindings, m.auditLastRun} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("register metrics: %w", err)
 			}
@@ -174,4 +190,19 @@ func (m *Metrics) ObserveReload(ok bool) {
 		r = "success"
 	}
 	m.reloads.WithLabelValues(r).Inc()
+}
+
+// ObserveAudit records the outcome of one periodic audit: how many objects
+// were compliant and not, and how many images had each verdict ("pass",
+// "fail", "skipped"). The gauges hold the last audit's numbers.
+func (m *Metrics) ObserveAudit(compliant, noncompliant int, images map[string]int, at time.Time) {
+	if m == nil {
+		return
+	}
+	m.auditObjects.WithLabelValues("compliant").Set(float64(compliant))
+	m.auditObjects.WithLabelValues("noncompliant").Set(float64(noncompliant))
+	for _, v := range []string{"pass", "fail", "skipped"} {
+		m.auditFindings.WithLabelValues(v).Set(float64(images[v]))
+	}
+	m.auditLastRun.Set(float64(at.Unix()))
 }
