@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -644,5 +645,21 @@ func TestDocumentedExample(t *testing.T) {
 	}
 	if !bytes.Contains(doc, bytes.TrimRight(Example(), "\n")) {
 		t.Fatal("docs/configuration.md does not hold the example of `hallmark config example`; copy internal/config/testdata/example.yaml into it")
+	}
+}
+
+// TestAliasBomb: anchors that repeat each other are refused before the
+// loader walks millions of values.
+func TestAliasBomb(t *testing.T) {
+	doc := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for i := range 6 {
+		name := fmt.Sprintf("b%d", i)
+		doc += fmt.Sprintf("%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	_, err := Parse([]byte(doc))
+	if err == nil || !strings.Contains(err.Error(), "anchors and aliases") {
+		t.Fatalf("Parse of an alias bomb = %v, want the expansion refused", err)
 	}
 }

@@ -91,6 +91,11 @@ func decode(source string, data []byte) (*Config, error) {
 	// conversion, which keeps the last of two equal keys and turns keys
 	// such as "on" or "n" into "true" and "false" without a word: both
 	// would silently change a security setting.
+	if n := len(aliasToken.FindAllIndex(data, maxAliases+1)); n > maxAliases {
+		return nil, &Error{Source: source, Problems: []Problem{{
+			Message: fmt.Sprintf("uses more than %d YAML anchors and aliases; a configuration needs few or none (quote globs such as \"*.example.com\")", maxAliases),
+		}}}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.MapSlice
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
@@ -100,6 +105,11 @@ func decode(source string, data []byte) (*Config, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, &Error{Source: source, Problems: []Problem{{
 			Message: "holds more than one YAML document (a second \"---\"); put the whole configuration in one",
+		}}}
+	}
+	if n := countValues(root, maxValues+1); n > maxValues {
+		return nil, &Error{Source: source, Problems: []Problem{{
+			Message: fmt.Sprintf("expands to more than %d values; YAML anchors and aliases repeat too much, or this is not a hallmark configuration", maxValues),
 		}}}
 	}
 	c := &Config{}
@@ -117,6 +127,56 @@ func yamlMessage(err error) string {
 		return "the configuration must be a YAML mapping of fields such as listen, tls and trustPolicy"
 	}
 	return "is not valid YAML: " + msg
+}
+
+// maxAliases caps the YAML anchors (&name) and aliases (*name) of a
+// configuration. Aliases that repeat anchors expand exponentially, and the
+// YAML library's own guard still lets a few lines expand to hundreds of
+// thousands of values before it stops them.
+const maxAliases = 64
+
+// aliasToken matches an anchor or alias where a YAML node starts.
+var aliasToken = regexp.MustCompile(`(?m)(?:^|[\s\[{,:-])[&*][^\s\[\]{},]`)
+
+// maxValues caps how many values a configuration holds once YAML aliases
+// are expanded. A real one has a few hundred; a document whose anchors
+// repeat each other ("billion laughs") expands to millions from a few lines,
+// and checking every one of them would stall the loader.
+const maxValues = 20000
+
+// countValues counts the values of v, stopping once it reaches limit.
+func countValues(v any, limit int) int {
+	n := 0
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		n++
+		if n >= limit {
+			return false
+		}
+		switch x := v.(type) {
+		case yaml.MapSlice:
+			for _, it := range x {
+				if !walk(it.Key) || !walk(it.Value) {
+					return false
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if !walk(e) {
+					return false
+				}
+			}
+		case map[any]any:
+			for k, e := range x {
+				if !walk(k) || !walk(e) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	walk(v)
+	return n
 }
 
 // maxDepth caps how deeply values nest. The configuration is at most five
