@@ -24,6 +24,15 @@ type Verifier interface {
 	Verify(ctx context.Context, ref string) verify.Result
 }
 
+// lookuper is a Verifier that can also answer from memory, at once, for
+// some references; the result cache is one. verifyImages answers those
+// images without a goroutine each and sends only the rest to Verify.
+type lookuper interface {
+	// Lookup returns what Verify would return for ref without verifying,
+	// or ok false.
+	Lookup(ref string) (r verify.Result, ok bool)
+}
+
 // Resolver resolves an image reference to the descriptor of its manifest.
 // *oci.Client satisfies it.
 type Resolver interface {
@@ -312,23 +321,41 @@ func (a *Admitter) verifyImages(ctx context.Context, log *slog.Logger, images []
 		}
 	}
 
-	results, done := runAll(ctx, len(todo),
-		func(ctx context.Context, i int) verify.Result {
-			return a.verifier.Verify(ctx, todo[i])
+	// Answers kept in memory first; the others (misses) run concurrently.
+	results := make([]verify.Result, len(todo))
+	done := make([]bool, len(todo))
+	misses := make([]int, 0, len(todo))
+	lk, _ := a.verifier.(lookuper)
+	for i, ref := range todo {
+		if lk != nil {
+			if r, ok := lk.Lookup(ref); ok {
+				results[i], done[i] = r, true
+				continue
+			}
+		}
+		misses = append(misses, i)
+	}
+	missed, missDone := runAll(ctx, len(misses),
+		func(ctx context.Context, j int) verify.Result {
+			return a.verifier.Verify(ctx, todo[misses[j]])
 		},
-		func(i int, p any) verify.Result {
+		func(j int, p any) verify.Result {
+			ref := todo[misses[j]]
 			log.LogAttrs(ctx, slog.LevelError, "verifier panicked",
-				slog.String("image", todo[i]),
+				slog.String("image", ref),
 				slog.Any("panic", p),
 				slog.String("stack", string(debug.Stack())))
 			return verify.Result{
-				Reference:   todo[i],
+				Reference:   ref,
 				Code:        verify.CodeError,
-				Reason:      fmt.Sprintf("image %s could not be verified because of an internal error in hallmark", todo[i]),
+				Reason:      fmt.Sprintf("image %s could not be verified because of an internal error in hallmark", ref),
 				Remediation: "retry; if it persists, report the error logged by hallmark",
 				Transient:   true,
 			}
 		})
+	for j, i := range misses {
+		results[i], done[i] = missed[j], missDone[j]
+	}
 	for i, ref := range todo {
 		// The Verifier reports the deadline as CodeTimeout; give it the same
 		// reason as an image runAll stopped waiting for, whichever noticed

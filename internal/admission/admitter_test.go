@@ -446,3 +446,83 @@ func TestVerifyImages(t *testing.T) {
 		t.Errorf("each distinct image must be verified once: calls %v", v.calls)
 	}
 }
+
+// keptVerifier is a fakeVerifier that also answers some images from memory,
+// as the result cache does.
+type keptVerifier struct {
+	*fakeVerifier
+	kept    map[string]verify.Result
+	lookups sync.Map // ref -> struct{}
+}
+
+func (k *keptVerifier) Lookup(ref string) (verify.Result, bool) {
+	k.lookups.Store(ref, struct{}{})
+	r, ok := k.kept[ref]
+	if ok {
+		r.Reference, r.Cached = ref, true
+	}
+	return r, ok
+}
+
+// TestVerifyImagesLookup: images a lookuper answers from memory are not
+// verified again, the others are, and each verdict lands on its own image,
+// whichever path it took; a kept failure stays a failure, and a miss that
+// panics or runs out of time is still reported.
+func TestVerifyImagesLookup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const slow = "ghcr.io/org/slow:v1"
+		fake := newFakeVerifier()
+		fake.panics = map[string]bool{"ghcr.io/org/panics:v1": true}
+		fake.hang = map[string]time.Duration{slow: 2 * time.Second} // past the deadline
+		v := &keptVerifier{fakeVerifier: fake, kept: map[string]verify.Result{
+			signedA:   verified(digestA, "CN=Builder"),
+			untrusted: {Digest: digestB, Code: verify.CodeUntrustedSigner, Reason: "kept: untrusted"},
+		}}
+		a := New(v, nil, Policy{ExemptImages: []string{"registry.k8s.io/*"}, Deadline: time.Second}, Options{})
+		got := a.VerifyImages(context.Background(), []NamespacedImage{
+			{Namespace: "team-a", Image: signedA},
+			{Namespace: "team-a", Image: signedB},
+			{Namespace: "team-a", Image: untrusted},
+			{Namespace: "team-a", Image: exempted},
+			{Namespace: "team-a", Image: "ghcr.io/org/panics:v1"},
+			{Namespace: "team-b", Image: signedA},
+			{Namespace: "team-a", Image: unsigned},
+			{Namespace: "team-a", Image: slow},
+		})
+		type summary struct {
+			Image   string
+			Allowed bool
+			Cached  bool
+			Code    verify.Code
+		}
+		var sums []summary
+		for _, g := range got {
+			sums = append(sums, summary{g.Image, g.Allowed(), g.Result.Cached, g.Result.Code})
+		}
+		want := []summary{
+			{signedA, true, true, verify.CodeVerified},
+			{signedB, true, false, verify.CodeVerified},
+			{untrusted, false, true, verify.CodeUntrustedSigner},
+			{exempted, true, false, ""},
+			{"ghcr.io/org/panics:v1", false, false, verify.CodeError},
+			{signedA, true, true, verify.CodeVerified},
+			{unsigned, false, false, verify.CodeNoSignature},
+			{slow, false, false, verify.CodeTimeout},
+		}
+		if diff := cmp.Diff(want, sums); diff != "" {
+			t.Errorf("VerifyImages() mismatch (-want +got):\n%s", diff)
+		}
+		if n := fake.callCount(signedA) + fake.callCount(untrusted); n != 0 {
+			t.Errorf("images answered from memory were verified again (%d calls)", n)
+		}
+		for _, ref := range []string{signedB, unsigned, "ghcr.io/org/panics:v1", slow} {
+			if fake.callCount(ref) != 1 {
+				t.Errorf("%s verified %d times; want once", ref, fake.callCount(ref))
+			}
+		}
+		if _, ok := v.lookups.Load(exempted); ok {
+			t.Errorf("an exempt image was looked up")
+		}
+		time.Sleep(2 * time.Second) // let the abandoned verification end
+	})
+}

@@ -286,15 +286,8 @@ func (c *Cache) Len() int {
 func (c *Cache) Verify(ctx context.Context, ref string) verify.Result {
 	start := time.Now()
 	g := c.current.Load()
-
-	// Fast path: a reference already written as REGISTRY/REPOSITORY@DIGEST
-	// (possibly with a tag) is looked up without a full parse. A hit proves
-	// the name valid, since only names the slow path built are stored.
-	if repo, digest, ok := quickDigestName(ref); ok {
-		if r, ok := c.get(key{g.gen, repo, digest}, start); ok {
-			c.lookup(true)
-			return finish(r, ref, "", start)
-		}
+	if r, ok := c.lookupAt(g, ref, start); ok {
+		return r
 	}
 
 	parsed, err := oci.ParseReference(ref)
@@ -324,6 +317,34 @@ func (c *Cache) Verify(ctx context.Context, ref string) verify.Result {
 	}
 	c.lookup(false)
 	return finish(c.verifyShared(ctx, g, k), ref, tag, start)
+}
+
+// Lookup returns the verdict kept for ref when ref is written with its
+// digest (REGISTRY/REPOSITORY[:TAG]@DIGEST) and a definitive verdict is
+// kept for that digest under the current generation, as Verify would
+// return it. It never calls the verifier, never waits and never resolves a
+// tag; on a miss (ok false) call Verify, which counts the lookup. Callers
+// answering many images use it to skip per-image goroutines for hits.
+func (c *Cache) Lookup(ref string) (r verify.Result, ok bool) {
+	start := time.Now()
+	return c.lookupAt(c.current.Load(), ref, start)
+}
+
+// lookupAt is Verify's fast path: a reference already written as
+// REGISTRY/REPOSITORY@DIGEST (possibly with a tag) is looked up without a
+// full parse. A hit proves the name valid, since only names the slow path
+// built are stored. Only hits are counted.
+func (c *Cache) lookupAt(g *generation, ref string, start time.Time) (verify.Result, bool) {
+	repo, digest, ok := quickDigestName(ref)
+	if !ok {
+		return verify.Result{}, false
+	}
+	r, ok := c.get(key{g.gen, repo, digest}, start)
+	if !ok {
+		return verify.Result{}, false
+	}
+	c.lookup(true)
+	return finish(r, ref, "", start), true
 }
 
 func (c *Cache) lookup(hit bool) {

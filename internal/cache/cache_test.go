@@ -717,3 +717,76 @@ func TestShardedCacheHoldsMaxEntries(t *testing.T) {
 		t.Fatalf("%d entries, more than 20%% over MaxEntries %d", c.Len(), n)
 	}
 }
+
+// TestLookup: Lookup answers exactly what Verify would serve from the cache,
+// and nothing else: it never calls the verifier, never resolves a tag,
+// never serves a failure that was not definitive, an expired verdict or
+// one from an older generation, and counts only its hits.
+func TestLookup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var hits, misses int
+		v := newFake(func(_ context.Context, ref string) verify.Result {
+			switch {
+			case strings.Contains(ref, "/down@"):
+				return failed(ref, verify.CodeRegistryUnavailable, true)
+			case strings.Contains(ref, "/bad@"):
+				return failed(ref, verify.CodeUntrustedSigner, false)
+			}
+			return passed(ref)
+		})
+		res := &fakeResolver{tags: map[string]string{"registry.example/app:v1": dg(1)}}
+		c := New(v, Options{Generation: 1, Resolver: res, PositiveTTL: time.Minute, OnLookup: func(hit bool) {
+			if hit {
+				hits++
+			} else {
+				misses++
+			}
+		}})
+		good, bad, down := img("app", 1), img("bad", 2), img("down", 3)
+		for _, ref := range []string{good, bad, down} {
+			if r, ok := c.Lookup(ref); ok {
+				t.Fatalf("cold Lookup(%s) = %+v", ref, r)
+			}
+		}
+		if v.total() != 0 || res.calls != 0 || hits+misses != 0 {
+			t.Fatalf("a cold Lookup called the verifier %d times, the resolver %d, counted %d", v.total(), res.calls, hits+misses)
+		}
+		for _, ref := range []string{good, bad, down} {
+			c.Verify(t.Context(), ref)
+		}
+		hits, misses = 0, 0
+
+		r, ok := c.Lookup(good)
+		if !ok || !r.Verified || !r.Cached || r.Reference != good {
+			t.Fatalf("Lookup(verified) = %+v, %v", r, ok)
+		}
+		withTag := "registry.example/app:v1@" + dg(1)
+		if r, ok := c.Lookup(withTag); !ok || !r.Verified || r.Reference != withTag {
+			t.Fatalf("Lookup(tag@digest) = %+v, %v", r, ok)
+		}
+		if r, ok := c.Lookup(bad); !ok || r.Verified || r.Code != verify.CodeUntrustedSigner {
+			t.Fatalf("Lookup(definitive failure) = %+v, %v", r, ok)
+		}
+		for _, ref := range []string{down, "registry.example/app:v1", "registry.example/app:bad tag@" + dg(1), "not a reference"} {
+			if r, ok := c.Lookup(ref); ok {
+				t.Errorf("Lookup(%q) = %+v; want a miss", ref, r)
+			}
+		}
+		if hits != 3 || misses != 0 {
+			t.Errorf("counted %d hits and %d misses; want 3 and 0 (misses are counted by Verify)", hits, misses)
+		}
+		if v.total() != 3 || res.calls != 0 {
+			t.Errorf("Lookup called the verifier (%d calls, want the 3 of Verify) or the resolver (%d)", v.total(), res.calls)
+		}
+
+		time.Sleep(2 * time.Minute)
+		if r, ok := c.Lookup(good); ok {
+			t.Errorf("Lookup served an expired verdict: %+v", r)
+		}
+		c.Verify(t.Context(), good)
+		c.Swap(v, 2)
+		if r, ok := c.Lookup(good); ok {
+			t.Errorf("Lookup served a verdict of the previous generation: %+v", r)
+		}
+	})
+}
