@@ -50,6 +50,12 @@ func ParseReference(s string) (registry.Reference, error) {
 		return registry.Reference{}, invalid("image reference %q contains spaces or control characters", s)
 	}
 
+	// Most references are written plainly; they are accepted here without
+	// regular expressions. Anything unusual takes the full parse below.
+	if ref, ok := parsePlain(s); ok {
+		return ref, nil
+	}
+
 	first, rest, found := strings.Cut(s, "/")
 	if !found || !looksLikeHost(first) {
 		return registry.Reference{}, &Error{
@@ -66,7 +72,7 @@ func ParseReference(s string) (registry.Reference, error) {
 
 	// A tag written next to a digest is dropped by oras-go unchecked.
 	if name, _, hasDigest := strings.Cut(rest, "@"); hasDigest {
-		if i := strings.LastIndex(name, ":"); i >= 0 && !tagPattern.MatchString(name[i+1:]) {
+		if i := strings.Index(name, ":"); i >= 0 && !tagPattern.MatchString(name[i+1:]) {
 			return registry.Reference{}, invalid("image reference %q is not valid: invalid tag %q", s, name[i+1:])
 		}
 	}
@@ -95,4 +101,117 @@ func targetOf(ref registry.Reference) target {
 		t.tag = ref.Reference
 	}
 	return t
+}
+
+// parsePlain accepts, without regular expressions or URL parsing, the
+// references most admission requests carry: a lowercase DNS host with an
+// optional port, a repository in the distribution grammar, and a tag, a
+// sha256 digest, or both. It returns ok false for anything else, including
+// every invalid reference, which ParseReference then parses in full and
+// explains. It never accepts what the full parse refuses, nor parses
+// differently (FuzzParsePlain checks both).
+func parsePlain(s string) (registry.Reference, bool) {
+	host, path, found := strings.Cut(s, "/")
+	if !found || !plainHost(host) {
+		return registry.Reference{}, false
+	}
+	name, dgst, hasDigest := strings.Cut(path, "@")
+	repo, tag, hasTag := strings.Cut(name, ":")
+	if !plainRepository(repo) || (hasTag && !validTag(tag)) || (hasDigest && !plainDigest(dgst)) {
+		return registry.Reference{}, false
+	}
+	ref := registry.Reference{Registry: host, Repository: repo}
+	switch {
+	case hasDigest:
+		ref.Reference = dgst
+	case hasTag:
+		ref.Reference = tag
+	}
+	return ref, true
+}
+
+// plainHost reports whether h is a lowercase host name with an optional
+// numeric port, that looksLikeHost takes for a registry.
+func plainHost(h string) bool {
+	name, port, hasPort := strings.Cut(h, ":")
+	if name == "" || (hasPort && (port == "" || len(port) > 5)) {
+		return false
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return hasPort || name == "localhost" || strings.Contains(name, ".")
+}
+
+// plainRepository is the distribution spec's repository grammar: components
+// separated by "/", each lowercase alphanumeric runs joined by one ".", one
+// "_", "__", or any number of "-".
+func plainRepository(r string) bool {
+	for comp := range strings.SplitSeq(r, "/") {
+		if comp == "" || !isAlnum(comp[0]) || !isAlnum(comp[len(comp)-1]) {
+			return false
+		}
+		for i := 1; i < len(comp); {
+			if isAlnum(comp[i]) {
+				i++
+				continue
+			}
+			// A separator between two alphanumeric runs.
+			j := i
+			for j < len(comp) && !isAlnum(comp[j]) {
+				j++
+			}
+			switch sep := comp[i:j]; {
+			case sep == "." || sep == "_" || sep == "__":
+			case strings.Trim(sep, "-") == "":
+			default:
+				return false
+			}
+			i = j
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// plainDigest reports whether d is a sha256 digest in canonical form.
+func plainDigest(d string) bool {
+	hex, ok := strings.CutPrefix(d, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for i := 0; i < len(hex); i++ {
+		if c := hex[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validTag is the distribution spec's tag grammar,
+// [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}, as tagPattern, without a regular
+// expression.
+func validTag(t string) bool {
+	if len(t) == 0 || len(t) > 128 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
+		case (c == '.' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
