@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
@@ -275,6 +276,9 @@ func (h *handler) write(w http.ResponseWriter, code int, body responseBody) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// A declared length spares the chunked encoding of answers larger than
+	// the server's write buffer.
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(code)
 	_, _ = w.Write(out)
 }

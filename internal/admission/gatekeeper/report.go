@@ -42,8 +42,17 @@ type verifierReport struct {
 	Message         string            `json:"message,omitempty"`
 	ErrorReason     string            `json:"errorReason,omitempty"`
 	Remediation     string            `json:"remediation,omitempty"`
-	Extensions      map[string]string `json:"extensions,omitempty"`
+	Extensions      *extensions       `json:"extensions,omitempty"`
 	NestedResults   []verifierReport  `json:"nestedResults,omitempty"`
+}
+
+// extensions are the Notation verifier's extensions in Ratify's report: the
+// signing certificate's issuer and subject (which Ratify names "SN"). A
+// struct rather than a map, which encoding/json would sort on every answer;
+// the fields are in that sorted order.
+type extensions struct {
+	Issuer string `json:"Issuer"`
+	SN     string `json:"SN"`
 }
 
 // report encodes one image verdict as Ratify would: isSuccess is the
@@ -88,7 +97,7 @@ func report(v admission.ImageVerdict, verifierName, traceID, timestamp string) v
 		}
 		if s.SignerSubject != "" {
 			// Ratify names the signing certificate's subject "SN".
-			rep.Extensions = map[string]string{"Issuer": s.SignerIssuer, "SN": s.SignerSubject}
+			rep.Extensions = &extensions{Issuer: s.SignerIssuer, SN: s.SignerSubject}
 		}
 		out.VerifierReports = append(out.VerifierReports, rep)
 	}
