@@ -31,19 +31,19 @@ type verificationResponse struct {
 // deprecated spellings of verifierName and verifierType that Ratify still
 // writes alongside them; constraints written for either keep working.
 type verifierReport struct {
-	Subject         string            `json:"subject,omitempty"`
-	IsSuccess       bool              `json:"isSuccess"`
-	Name            string            `json:"name,omitempty"`
-	VerifierName    string            `json:"verifierName,omitempty"`
-	Type            string            `json:"type,omitempty"`
-	VerifierType    string            `json:"verifierType,omitempty"`
-	ReferenceDigest string            `json:"referenceDigest,omitempty"`
-	ArtifactType    string            `json:"artifactType,omitempty"`
-	Message         string            `json:"message,omitempty"`
-	ErrorReason     string            `json:"errorReason,omitempty"`
-	Remediation     string            `json:"remediation,omitempty"`
-	Extensions      *extensions       `json:"extensions,omitempty"`
-	NestedResults   []verifierReport  `json:"nestedResults,omitempty"`
+	Subject         string           `json:"subject,omitempty"`
+	IsSuccess       bool             `json:"isSuccess"`
+	Name            string           `json:"name,omitempty"`
+	VerifierName    string           `json:"verifierName,omitempty"`
+	Type            string           `json:"type,omitempty"`
+	VerifierType    string           `json:"verifierType,omitempty"`
+	ReferenceDigest string           `json:"referenceDigest,omitempty"`
+	ArtifactType    string           `json:"artifactType,omitempty"`
+	Message         string           `json:"message,omitempty"`
+	ErrorReason     string           `json:"errorReason,omitempty"`
+	Remediation     string           `json:"remediation,omitempty"`
+	Extensions      *extensions      `json:"extensions,omitempty"`
+	NestedResults   []verifierReport `json:"nestedResults,omitempty"`
 }
 
 // extensions are the Notation verifier's extensions in Ratify's report: the
