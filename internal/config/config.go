@@ -112,9 +112,9 @@ type Config struct {
 	TrustStoreRefresh Duration `json:"trustStoreRefresh,omitzero"`
 	// TrustStoreDir is a trust store folder in notation's layout,
 	// x509/{ca,signingAuthority,tsa}/NAME/, as `hallmark verify
-	// --trust-store` takes. Its stores are merged with TrustStores. It
-	// refuses symlinks, which Kubernetes ConfigMap and Secret volumes are
-	// made of: in a cluster, use trustStores with file or dir instead.
+	// --trust-store` takes. Its stores are merged with TrustStores.
+	// Symlinks are followed only while they stay inside the folder, as in a
+	// Kubernetes ConfigMap or Secret volume; one that leads out is refused.
 	// Zero: none.
 	TrustStoreDir string `json:"trustStoreDir,omitempty"`
 	// KeyStore is hallmark's local key store, for certificates named by key

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
@@ -173,14 +174,23 @@ func (s *TrustStore) addHint(typ truststore.Type, name string) string {
 // more certificates in PEM or DER. DIR may also be a notation configuration
 // directory that holds truststore/x509/.
 //
-// Sub-directories of a named store are ignored. Symlinks are refused
-// anywhere in the layout: trust decisions must rest on the files an operator
-// placed, not on whatever a link points to later. Every problem is reported
-// at once in a *TrustStoreError.
+// Sub-directories of a named store are ignored. Symlinks are followed only
+// while they stay inside the trust store: Kubernetes ConfigMap and Secret
+// volumes are built of links into a hidden folder of the same volume
+// (x509 -> ..data/x509), and those work; a link that leads anywhere else is
+// refused, since trust decisions must rest on the files an operator placed
+// in the store, not on whatever a link points to later. Every problem is
+// reported at once in a *TrustStoreError. Entries whose names begin with
+// ".." are a Kubernetes volume's own bookkeeping (..data and its dated
+// folders) and are skipped wherever they appear.
 func LoadTrustStore(dir string) (*TrustStore, error) {
 	root, err := findTrustStoreRoot(dir)
 	if err != nil {
 		return nil, err
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("trust store %s: %w", dir, err)
 	}
 	s := NewTrustStore()
 	s.root = root
@@ -189,45 +199,60 @@ func LoadTrustStore(dir string) (*TrustStore, error) {
 		problems = append(problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 	}
 	x509Dir := filepath.Join(root, "x509")
-	if msg := checkDir(x509Dir); msg != "" {
+	x509Real, fi, msg := resolveInside(realRoot, x509Dir)
+	if msg == "" && !fi.IsDir() {
+		msg = "is not a directory"
+	}
+	if msg != "" {
 		return nil, &TrustStoreError{Source: dir, Problems: []Problem{{Path: x509Dir, Message: msg}}}
 	}
-	typeEntries, err := readDirCapped(x509Dir, len(truststore.Types)+maxStores)
+	typeEntries, err := readDirCapped(x509Real, len(truststore.Types)+maxStores)
 	if err != nil {
 		return nil, &TrustStoreError{Source: dir, Problems: []Problem{{Path: x509Dir, Message: err.Error()}}}
 	}
 	for _, te := range typeEntries {
+		if strings.HasPrefix(te.Name(), "..") {
+			continue // a Kubernetes volume's own folders and links (..data)
+		}
 		typePath := filepath.Join(x509Dir, te.Name())
+		typeReal, fi, msg := resolveInside(realRoot, typePath)
 		typ := truststore.Type(te.Name())
 		if !contains(truststore.Types, typ) {
-			if te.IsDir() {
+			if msg == "" && fi.IsDir() {
 				add(typePath, "unknown trust store type %q; notation uses ca, signingAuthority and tsa", te.Name())
 			}
 			continue
 		}
-		if msg := checkDir(typePath); msg != "" {
+		if msg == "" && !fi.IsDir() {
+			msg = "is not a directory"
+		}
+		if msg != "" {
 			add(typePath, "%s", msg)
 			continue
 		}
-		storeEntries, err := readDirCapped(typePath, maxStores)
+		storeEntries, err := readDirCapped(typeReal, maxStores)
 		if err != nil {
 			add(typePath, "%v", err)
 			continue
 		}
 		for _, se := range storeEntries {
-			storePath := filepath.Join(typePath, se.Name())
-			if se.Type()&fs.ModeSymlink != 0 {
-				add(storePath, "is a symlink; trust stores must be real directories")
+			if strings.HasPrefix(se.Name(), "..") {
 				continue
 			}
-			if !se.IsDir() {
+			storePath := filepath.Join(typePath, se.Name())
+			storeReal, fi, msg := resolveInside(realRoot, storePath)
+			if msg != "" {
+				add(storePath, "%s", msg)
+				continue
+			}
+			if !fi.IsDir() {
 				continue // a stray file beside the named stores is not a store
 			}
 			if !storeNameRe.MatchString(se.Name()) {
 				add(storePath, "store name %q is invalid, so no trust policy can name it; use only letters, digits, '_', '.' and '-'", se.Name())
 				continue
 			}
-			certs, storeProblems := loadNamedStore(typ, storePath)
+			certs, storeProblems := loadNamedStore(typ, realRoot, storePath, storeReal)
 			problems = append(problems, storeProblems...)
 			if len(storeProblems) == 0 && len(certs) > 0 {
 				if err := s.Add(typ, se.Name(), certs...); err != nil {
@@ -260,18 +285,26 @@ func findTrustStoreRoot(dir string) (string, error) {
 	return "", &TrustStoreError{Source: dir, Problems: []Problem{{Message: "holds neither x509/ nor truststore/x509/; a trust store is laid out as DIR/x509/ca/NAME/root.pem"}}}
 }
 
-// checkDir returns why path is not a usable real directory, or "".
-func checkDir(path string) string {
-	fi, err := os.Lstat(path)
-	switch {
-	case err != nil:
-		return err.Error()
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return "is a symlink; trust stores must be real directories"
-	case !fi.IsDir():
-		return "is not a directory"
+// resolveInside follows the links in path, which lies in the trust store
+// whose real root is realRoot, and returns the real path and what it is.
+// msg says why path cannot be used: it is a dangling link, cannot be read,
+// or leads out of the trust store.
+func resolveInside(realRoot, path string) (real string, fi fs.FileInfo, msg string) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil, "is a symlink to nothing (or vanished while being read)"
+		}
+		return "", nil, err.Error()
 	}
-	return ""
+	if real != realRoot && !strings.HasPrefix(real, realRoot+string(filepath.Separator)) {
+		return "", nil, fmt.Sprintf("is a symlink to %s, outside the trust store; links may only stay inside it (as in Kubernetes volumes), so copy the certificate or folder here instead", real)
+	}
+	fi, err = os.Stat(real)
+	if err != nil {
+		return "", nil, err.Error()
+	}
+	return real, fi, ""
 }
 
 // readDirCapped lists a directory, refusing one with more than max entries.
@@ -292,27 +325,32 @@ func readDirCapped(path string, max int) ([]os.DirEntry, error) {
 	return entries, nil
 }
 
-// loadNamedStore reads every certificate file of one named store.
-func loadNamedStore(typ truststore.Type, storePath string) ([]*x509.Certificate, []Problem) {
+// loadNamedStore reads every certificate file of one named store, found at
+// storePath and really at storeReal.
+func loadNamedStore(typ truststore.Type, realRoot, storePath, storeReal string) ([]*x509.Certificate, []Problem) {
 	var problems []Problem
-	entries, err := readDirCapped(storePath, maxFilesPerStore)
+	entries, err := readDirCapped(storeReal, maxFilesPerStore)
 	if err != nil {
 		return nil, []Problem{{Path: storePath, Message: err.Error()}}
 	}
 	var certs []*x509.Certificate
 	for _, e := range entries {
-		p := filepath.Join(storePath, e.Name())
-		switch {
-		case e.Type()&fs.ModeSymlink != 0:
-			problems = append(problems, Problem{Path: p, Message: "is a symlink; copy the certificate file here instead"})
+		if strings.HasPrefix(e.Name(), "..") {
 			continue
-		case e.IsDir():
+		}
+		p := filepath.Join(storePath, e.Name())
+		real, fi, msg := resolveInside(realRoot, p)
+		switch {
+		case msg != "":
+			problems = append(problems, Problem{Path: p, Message: msg})
+			continue
+		case fi.IsDir():
 			continue // notation's layout has no sub-directories; ignore them
-		case !e.Type().IsRegular():
+		case !fi.Mode().IsRegular():
 			problems = append(problems, Problem{Path: p, Message: "is not a regular file"})
 			continue
 		}
-		data, err := capped.ReadFile(p, maxCertFileSize)
+		data, err := capped.ReadFile(real, maxCertFileSize)
 		if errors.Is(err, capped.ErrTooLarge) {
 			problems = append(problems, Problem{Path: p, Message: fmt.Sprintf("is larger than %d bytes; a certificate file is far smaller, so this is probably the wrong file", maxCertFileSize)})
 			continue

@@ -66,30 +66,84 @@ func TestLoadTrustStore(t *testing.T) {
 			wantStores: []string{"ca:prod", "tsa:ts"},
 		},
 		{
-			name: "symlinked certificate and store",
+			name: "links inside the store are followed",
 			setup: func(t *testing.T, dir string) {
 				good(t, dir)
-				if err := os.Symlink(filepath.Join(dir, "x509/ca/prod/bundle.pem"), filepath.Join(dir, "x509/ca/prod/link.pem")); err != nil {
+				if err := os.Symlink("bundle.pem", filepath.Join(dir, "x509/ca/prod/link.pem")); err != nil {
 					t.Fatal(err)
 				}
 				if err := os.Symlink(filepath.Join(dir, "x509/ca/prod"), filepath.Join(dir, "x509/ca/linked")); err != nil {
 					t.Fatal(err)
 				}
 			},
-			wantErr: []string{"x509/ca/linked: is a symlink", "x509/ca/prod/link.pem: is a symlink"},
+			wantStores: []string{"ca:linked", "ca:prod", "tsa:ts"},
 		},
 		{
-			name: "symlinked type directory",
+			name: "Kubernetes volume layout",
 			setup: func(t *testing.T, dir string) {
-				good(t, filepath.Join(dir, "real"))
-				if err := os.MkdirAll(filepath.Join(dir, "x509"), 0o755); err != nil {
+				// What the kubelet makes of a ConfigMap with the item
+				// x509/ca/prod/root.pem, and of one mounted at x509/tsa/ts.
+				good(t, filepath.Join(dir, "..2026_11_25_10_00_00.1"))
+				for link, target := range map[string]string{
+					"..data": "..2026_11_25_10_00_00.1",
+					"x509":   "..data/x509",
+				} {
+					if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ts := filepath.Join(dir, "..2026_11_25_10_00_00.1/x509/tsa")
+				if err := os.Rename(filepath.Join(ts, "ts"), filepath.Join(ts, "..2026_11_25_10_00_00.2")); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.Symlink(filepath.Join(dir, "real/x509/ca"), filepath.Join(dir, "x509/ca")); err != nil {
+				if err := os.Symlink("..2026_11_25_10_00_00.2", filepath.Join(ts, "..data")); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Mkdir(filepath.Join(ts, "ts"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink("../..data/root.crt", filepath.Join(ts, "ts/root.crt")); err != nil {
 					t.Fatal(err)
 				}
 			},
-			wantErr: []string{"x509/ca: is a symlink"},
+			wantStores: []string{"ca:prod", "tsa:ts"},
+		},
+		{
+			name: "links out of the store are refused",
+			setup: func(t *testing.T, dir string) {
+				outside := t.TempDir()
+				good(t, outside)
+				writeFile(t, filepath.Join(dir, "x509/ca/prod/root.pem"), pemOf(root.cert))
+				for link, target := range map[string]string{
+					"x509/ca/prod/evil.pem": filepath.Join(outside, "x509/ca/prod/bundle.pem"),
+					"x509/ca/linked":        filepath.Join(outside, "x509/ca/prod"),
+					"x509/tsa":              filepath.Join(outside, "x509/tsa"),
+					"x509/ca/prod/relative": "../../../../" + filepath.Base(outside),
+					"x509/ca/dangling":      filepath.Join(dir, "nothing"),
+				} {
+					if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			wantErr: []string{
+				"x509/ca/prod/evil.pem: is a symlink to ", "outside the trust store",
+				"x509/ca/linked: is a symlink to ",
+				"x509/tsa: is a symlink to ",
+				"x509/ca/prod/relative: is a symlink to ",
+				"x509/ca/dangling: is a symlink to nothing",
+			},
+		},
+		{
+			name: "a store root that is itself a link",
+			setup: func(t *testing.T, dir string) {
+				good(t, filepath.Join(dir, "real"))
+				if err := os.Symlink("real", filepath.Join(dir, "link")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			load:       func(dir string) string { return filepath.Join(dir, "link") },
+			wantStores: []string{"ca:prod", "tsa:ts"},
 		},
 		{
 			name:    "leaf certificate in a ca store",
