@@ -97,6 +97,10 @@ func TestBadInput(t *testing.T) {
 		{"verify without a trust policy", nil, []string{"verify", image}, ExitUsage, []string{"--trust-policy"}},
 		{"unknown flag", nil, []string{"verify", "--frobnicate"}, ExitUsage, []string{"frobnicate"}},
 		{"bad output format", nil, []string{"key", "list", "-o", "yaml"}, ExitUsage, []string{"yaml"}},
+		{"audit lease without an audit", nil, []string{"serve", "--audit-lease", "hallmark/audit"}, ExitUsage, []string{"--audit-interval"}},
+		{"audit lease without a namespace", nil, []string{"serve", "--audit-interval", "1m", "--audit-lease", "audit"}, ExitUsage, []string{"NAMESPACE/NAME"}},
+		{"audit lease in an invalid namespace", nil, []string{"serve", "--audit-interval", "1m", "--audit-lease", "Team_A/audit"}, ExitUsage, []string{"namespace is not valid", "RFC 1123"}},
+		{"audit lease with an invalid name", nil, []string{"serve", "--audit-interval", "1m", "--audit-lease", "hallmark/a/b"}, ExitUsage, []string{"name is not valid"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

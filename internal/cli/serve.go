@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -36,6 +37,7 @@ type serveOptions struct {
 	auditInterval time.Duration
 	kubeconfig    string
 	auditEvents   bool
+	auditLease    string
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
@@ -80,6 +82,7 @@ deadline. --mode audit admits them with warnings and audit annotations.`,
 	f.DurationVar(&o.auditInterval, "audit-interval", 0, "audit the cluster's running pods and workloads this often (e.g. 10m), exporting hallmark_audit_* metrics; 0 turns it off")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for --audit-interval (default $KUBECONFIG, else ~/.kube/config, else in-cluster)")
 	f.BoolVar(&o.auditEvents, "audit-events", true, "with --audit-interval, post a Warning Event (reason ImageNotVerified) on each object with an image that does not verify")
+	f.StringVar(&o.auditLease, "audit-lease", "", "with --audit-interval, audit only while this replica holds the coordination.k8s.io Lease NAMESPACE/NAME, so that one replica of several audits")
 	return cmd
 }
 
@@ -144,6 +147,14 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 	if o.auditInterval < 0 {
 		return usageError{fmt.Errorf("--audit-interval %s: use a positive duration, or 0 to turn the audit off", o.auditInterval)}
 	}
+	if o.auditLease != "" {
+		if o.auditInterval == 0 {
+			return usageError{errors.New("--audit-lease elects the replica that runs the periodic audit; give --audit-interval too")}
+		}
+		if _, _, err := parseLease(o.auditLease); err != nil {
+			return err
+		}
+	}
 	log := slog.New(slog.NewJSONHandler(g.err, &slog.HandlerOptions{Level: level}))
 	cfg, err := o.loadConfig(cmd)
 	if err != nil {
@@ -198,15 +209,28 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 	}
 	log.Info("hallmark serving", "addr", srv.Addr(), "mode", string(cfg.Mode), "generation", state.generation())
 
+	audited := make(chan struct{})
 	if o.auditInterval > 0 {
 		client, err := auditClient(o.kubeconfig)
 		if err != nil {
 			return err
 		}
-		go state.auditLoop(ctx, client, o.auditInterval, o.auditEvents)
+		go func() {
+			defer close(audited)
+			state.runAudit(ctx, client, o.auditLease, o.auditInterval, o.auditEvents)
+		}()
+	} else {
+		close(audited)
 	}
 	go state.refreshTrust(ctx, cfg.TrustStoreRefresh.Duration, func() (*config.Config, error) { return o.loadConfig(cmd) })
-	return srv.Serve(ctx)
+	err = srv.Serve(ctx)
+	// Let the audit release its lease, so that another replica takes over
+	// at once rather than after the lease expires.
+	select {
+	case <-audited:
+	case <-time.After(5 * time.Second):
+	}
+	return err
 }
 
 // refreshTrust rebuilds the trust stores every interval and reloads when

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -10,10 +12,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hallmark-dev/hallmark/internal/audit"
+	"github.com/hallmark-dev/hallmark/internal/lease"
 )
 
 // eventReason is the reason of the Events the periodic audit posts.
@@ -36,6 +40,65 @@ func auditClient(kubeconfig string) (dynamic.Interface, error) {
 	}
 	kcfg.UserAgent = "hallmark/" + Version
 	return dynamic.NewForConfig(kcfg)
+}
+
+// parseLease reads --audit-lease NAMESPACE/NAME.
+func parseLease(s string) (namespace, name string, err error) {
+	namespace, name, ok := strings.Cut(s, "/")
+	bad := func(what string, errs []string) error {
+		return usageError{fmt.Errorf("--audit-lease %q: %s %s; write NAMESPACE/NAME, e.g. hallmark/hallmark-audit", s, what, strings.Join(errs, "; "))}
+	}
+	if !ok {
+		return "", "", usageError{fmt.Errorf("--audit-lease %q: write NAMESPACE/NAME, e.g. hallmark/hallmark-audit", s)}
+	}
+	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
+		return "", "", bad("the namespace is not valid:", errs)
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return "", "", bad("the name is not valid:", errs)
+	}
+	return namespace, name, nil
+}
+
+// leaseIdentity names this replica in the lease: the host name (the pod's
+// name in a cluster) and a random suffix, so that a restarted pod is a new
+// holder.
+func leaseIdentity() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "hallmark"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s_%x", host, b)
+}
+
+// runAudit runs the periodic audit until ctx is done: on this replica
+// alone when lease is empty, else only while this replica holds the Lease
+// NAMESPACE/NAME, so that a Deployment of several replicas audits once per
+// interval and posts each Event once. It returns when ctx is done and the
+// Lease, if held, is released.
+func (s *serveState) runAudit(ctx context.Context, client dynamic.Interface, leaseName string, interval time.Duration, events bool) {
+	if leaseName == "" {
+		s.metrics.SetAuditLeader(true)
+		s.auditLoop(ctx, client, interval, events)
+		return
+	}
+	namespace, name, _ := parseLease(leaseName) // checked by runServe
+	s.metrics.SetAuditLeader(false)
+	err := lease.Run(ctx, client.Resource(lease.GVR).Namespace(namespace), lease.Options{
+		Namespace: namespace,
+		Name:      name,
+		Identity:  leaseIdentity(),
+		Logger:    s.log.With("component", "audit"),
+	}, func(ctx context.Context) {
+		s.metrics.SetAuditLeader(true)
+		defer s.metrics.SetAuditLeader(false)
+		s.auditLoop(ctx, client, interval, events)
+	})
+	if err != nil {
+		s.log.Error("the periodic audit cannot use its lease", "error", err.Error())
+	}
 }
 
 // auditLoop audits the cluster's pods and workloads every interval with the

@@ -83,7 +83,7 @@ func testChart(t *testing.T, c *cluster, s *sandbox, image string) {
 	stores, _ := json.Marshal([]any{map[string]any{"name": "default", "type": "ca",
 		"certificates": []any{map[string]string{"pem": string(caPEM)}}}})
 	objs := renderChart(t,
-		"--set", "gatekeeper.enabled=true",
+		"--set", "gatekeeper.enabled=true", "--set", "auditInterval=10m",
 		"--set", "image.repository="+repo, "--set", "image.tag="+tag,
 		"--set-json", "config.trustStores="+string(stores),
 		"--set-json", `registries=[{"hosts":["registry.example.com"],"dockerConfigJSON":"{\"auths\":{}}"},{"hosts":["internal.example:5000"],"existingSecret":"internal-pull"}]`)
@@ -92,10 +92,22 @@ func testChart(t *testing.T, c *cluster, s *sandbox, image string) {
 		kinds[o.GetKind()]++
 	}
 	for _, k := range []string{"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "Secret", "ServiceAccount",
-		"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+		"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
 		"Provider", "ConstraintTemplate", "HallmarkVerifiedImages"} {
 		if kinds[k] == 0 {
 			t.Errorf("the chart renders no %s; it renders %v", k, kinds)
+		}
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+		// The Lease the periodic-audit test elects with, which the chart's
+		// Role lets the service account use.
+		if want := "--audit-interval 10m --audit-lease " + chartNamespace + "/hallmark-audit"; !strings.Contains(strings.Join(args, " "), want) {
+			t.Errorf("the Deployment runs %q; want it to contain %q", args, want)
 		}
 	}
 

@@ -194,6 +194,9 @@ func (l *lockedBuffer) String() string {
 type server struct {
 	url  string
 	logs *lockedBuffer
+	// stop interrupts the process (a graceful shutdown) and waits for it
+	// to exit; later calls do nothing.
+	stop func()
 }
 
 // serve starts `hallmark serve` on a loopback port with the given
@@ -210,11 +213,12 @@ func (s *sandbox) serve(caPEM []byte, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	stop := sync.OnceFunc(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	t.Cleanup(stop)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	srv := &server{url: fmt.Sprintf("https://127.0.0.1:%d", port), logs: logs}
+	srv := &server{url: fmt.Sprintf("https://127.0.0.1:%d", port), logs: logs, stop: stop}
 	for i := 0; ; i++ {
 		resp, err := client.Get(srv.url + "/readyz")
 		if err == nil {

@@ -366,33 +366,94 @@ func TestKubernetes(t *testing.T) {
 	t.Run("hallmark audit", func(t *testing.T) {
 		testAudit(t, c, s, policy, store, fail, pass)
 	})
-	t.Run("serve's periodic audit exports metrics and posts Events", func(t *testing.T) {
+	t.Run("serve's periodic audit runs on one elected replica, exports metrics, posts Events and hands over", func(t *testing.T) {
 		testPeriodicAudit(t, c, s, caPEM, configFile)
 	})
 }
 
+// testPeriodicAudit runs two replicas of `hallmark serve --audit-interval`
+// as the chart's service account, electing the auditor with the chart's
+// Lease: one audits, exports the metrics and posts Events; the other does
+// not; when the auditor shuts down, the other takes over.
 func testPeriodicAudit(t *testing.T, c *cluster, s *sandbox, caPEM []byte, configFile string) {
 	ctx := context.Background()
-	srv := s.serve(caPEM, "--config", configFile, "--plain-http", "--audit-interval", "1s", "--kubeconfig", c.cp.Kubeconfig)
-	srv.waitForLog(t, `"msg":"periodic audit"`, 1)
+	leaseName := "hallmark-audit" // the chart's, for release "hallmark"
+	kubeconfig := impersonatingFile(s, c.cp, "system:serviceaccount:"+chartNamespace+":hallmark")
+	args := []string{"--config", configFile, "--plain-http", "--audit-interval", "1s", "--kubeconfig", kubeconfig,
+		"--audit-lease", chartNamespace + "/" + leaseName}
+	replicas := []*server{s.serve(caPEM, args...), s.serve(caPEM, args...)}
+
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	resp, err := client.Get(srv.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	metric := func(srv *server, series string) (float64, bool) {
+		resp, err := client.Get(srv.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, series+" ") {
+				var v float64
+				fmt.Sscan(strings.Fields(line)[1], &v)
+				return v, true
+			}
+		}
+		return 0, false
 	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var noncompliant float64
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, `hallmark_audit_objects{compliance="noncompliant"} `) {
-			fmt.Sscan(strings.Fields(line)[1], &noncompliant)
+	// auditor waits until exactly one of the running replicas has audited
+	// and says it holds the Lease, and returns it.
+	auditor := func(running []*server) *server {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var leaders []*server
+			for _, srv := range running {
+				if v, _ := metric(srv, "hallmark_audit_leader"); v == 1 && strings.Contains(srv.logs.String(), `"msg":"periodic audit"`) {
+					leaders = append(leaders, srv)
+				}
+			}
+			if len(leaders) == 1 {
+				return leaders[0]
+			}
+			if len(leaders) > 1 || time.Now().After(deadline) {
+				for _, srv := range running {
+					t.Logf("replica %s:\n%s", srv.url, srv.logs)
+				}
+				t.Fatalf("%d replicas audit; want exactly one", len(leaders))
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	leader := auditor(replicas)
+	follower := replicas[0]
+	if follower == leader {
+		follower = replicas[1]
+	}
+	holder := func() string {
+		l, err := c.client.CoordinationV1().Leases(chartNamespace).Get(ctx, leaseName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("the audit Lease: %v", err)
+		}
+		if l.Spec.HolderIdentity == nil {
+			return ""
+		}
+		return *l.Spec.HolderIdentity
+	}
+	first := holder()
+	if first == "" || !strings.Contains(leader.logs.String(), first) {
+		t.Fatalf("the Lease names %q, not the auditing replica", first)
+	}
+	if strings.Contains(follower.logs.String(), `"msg":"periodic audit"`) {
+		t.Fatalf("the replica without the Lease audited too:\n%s", follower.logs)
+	}
+	if _, ok := metric(follower, `hallmark_audit_objects{compliance="noncompliant"}`); ok {
+		t.Errorf("the replica without the Lease exports audit results")
+	}
 	// demo-fail (Pod) and web-fail (Deployment) in nsDemo at least.
-	if noncompliant < 2 {
-		t.Fatalf("hallmark_audit_objects{compliance=noncompliant} = %v, want at least 2\n%s", noncompliant, data)
+	if n, _ := metric(leader, `hallmark_audit_objects{compliance="noncompliant"}`); n < 2 {
+		t.Fatalf("hallmark_audit_objects{compliance=noncompliant} = %v, want at least 2", n)
 	}
 	for i := 0; ; i++ {
 		evs, err := c.client.CoreV1().Events(nsDemo).List(ctx, metav1.ListOptions{FieldSelector: "reason=ImageNotVerified"})
@@ -409,12 +470,25 @@ func testPeriodicAudit(t *testing.T, c *cluster, s *sandbox, caPEM []byte, confi
 			}
 		}
 		if found {
-			return
+			break
 		}
 		if i > 50 {
-			t.Fatalf("no ImageNotVerified Event on demo-fail; events: %+v\n%s", evs.Items, srv.logs)
+			t.Fatalf("no ImageNotVerified Event on demo-fail; events: %+v\n%s", evs.Items, leader.logs)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The auditor shuts down and releases the Lease; the other replica
+	// takes it over (at its next try, not after the Lease expires).
+	leader.stop()
+	if !strings.Contains(leader.logs.String(), "lease released") {
+		t.Errorf("the auditor did not release the Lease on shutdown:\n%s", leader.logs)
+	}
+	if auditor([]*server{follower}) != follower {
+		t.Fatal("unreachable")
+	}
+	if h := holder(); h == first || h == "" || !strings.Contains(follower.logs.String(), h) {
+		t.Fatalf("after the hand-over the Lease names %q; want the remaining replica", h)
 	}
 }
 

@@ -47,6 +47,7 @@ type Metrics struct {
 	auditObjects  *prometheus.GaugeVec
 	auditFindings *prometheus.GaugeVec
 	auditLastRun  prometheus.Gauge
+	auditLeader   prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg. A nil reg
@@ -94,6 +95,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "hallmark_audit_last_run_timestamp_seconds",
 			Help: "When the last periodic audit finished, in Unix seconds; 0 before the first.",
 		}),
+		auditLeader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hallmark_audit_leader",
+			Help: "1 while this replica runs the periodic audit (it holds the audit lease, or no lease is used), else 0.",
+		}),
 	}
 	// Series with a closed set of label values start at zero, so a rate()
 	// or an alert on failures works before the first failure happens.
@@ -103,7 +108,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m.reloads.WithLabelValues("failure")
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.requests, m.decisions, m.verifications, m.cacheLookups, m.registry, m.generation, m.reloads,
-			m.auditObjects, m.auditFindings, m.auditLastRun} {
+			m.auditObjects, m.auditFindings, m.auditLastRun, m.auditLeader} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("register metrics: %w", err)
 			}
@@ -205,4 +210,20 @@ func (m *Metrics) ObserveAudit(compliant, noncompliant int, images map[string]in
 		m.auditFindings.WithLabelValues(v).Set(float64(images[v]))
 	}
 	m.auditLastRun.Set(float64(at.Unix()))
+}
+
+// SetAuditLeader records whether this replica runs the periodic audit. A
+// replica that stops running it drops the last audit's object and image
+// gauges, so that only the replica auditing now reports them.
+func (m *Metrics) SetAuditLeader(leading bool) {
+	if m == nil {
+		return
+	}
+	if leading {
+		m.auditLeader.Set(1)
+		return
+	}
+	m.auditLeader.Set(0)
+	m.auditObjects.Reset()
+	m.auditFindings.Reset()
 }
