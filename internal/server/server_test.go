@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -301,6 +303,75 @@ func TestNewMetrics(t *testing.T) {
 	m.ObserveRegistryResponse("r.example", 200)
 	m.SetGeneration(1)
 	m.ObserveReload(true)
+	m.ObserveAudit(1, 1, nil, time.Now())
+	m.SetAuditLeader(true)
+}
+
+// TestMetricsDocumented keeps docs/metrics.md listing every metric the
+// server registers.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		defer close(ch)
+		for _, c := range []prometheus.Collector{reg} {
+			c.Describe(ch)
+		}
+	}()
+	n := 0
+	for d := range ch {
+		// Desc has no accessor for its name; its String form quotes it.
+		_, rest, _ := strings.Cut(d.String(), `fqName: "`)
+		name, _, _ := strings.Cut(rest, `"`)
+		n++
+		if !strings.Contains(string(doc), "| `"+name+"` |") {
+			t.Errorf("docs/metrics.md has no row for %s", name)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("described %d metrics; the registry was not read", n)
+	}
+}
+
+// TestAuditLeaderGauges: a replica that stops auditing stops reporting the
+// last audit's results, so that only the auditor's are summed.
+func TestAuditLeaderGauges(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() (audit, leader int) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			switch mf.GetName() {
+			case "hallmark_audit_objects", "hallmark_audit_images":
+				audit += len(mf.GetMetric())
+			case "hallmark_audit_leader":
+				leader = int(mf.GetMetric()[0].GetGauge().GetValue())
+			}
+		}
+		return audit, leader
+	}
+	m.SetAuditLeader(true)
+	m.ObserveAudit(3, 1, map[string]int{"pass": 5, "fail": 1}, time.Now())
+	if a, l := count(); a != 5 || l != 1 {
+		t.Fatalf("while auditing: %d audit series, leader %d; want 5 and 1", a, l)
+	}
+	m.SetAuditLeader(false)
+	if a, l := count(); a != 0 || l != 0 {
+		t.Fatalf("after handing over: %d audit series, leader %d; want 0 and 0", a, l)
+	}
 }
 
 func TestRegistryWithRuntimeCollectors(t *testing.T) {
