@@ -185,12 +185,6 @@ type tree struct {
 	w      io.Writer
 	indent string
 	isLast bool
-	pend   *pending
-}
-
-type pending struct {
-	title string
-	items []string
 }
 
 func newTree(w io.Writer, indent string, last bool) *tree {

@@ -87,7 +87,7 @@ Keys never leave their key store: a local encrypted store by default.`,
 		DisableAutoGenTag: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.storeDir, "store", "", "key store folder (default $HALLMARK_HOME, else <user config dir>/hallmark)")
@@ -114,7 +114,7 @@ Keys never leave their key store: a local encrypted store by default.`,
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageError{fmt.Errorf("%s expects %s (got %d argument(s))\nRun '%s --help' for usage.", cmd.CommandPath(), what, len(args), cmd.CommandPath())}
+			return usageError{fmt.Errorf("%s expects %s (got %d argument(s))\nRun '%s --help' for usage", cmd.CommandPath(), what, len(args), cmd.CommandPath())}
 		}
 		return nil
 	}

@@ -290,7 +290,7 @@ func checkDNValue(kw dnKeyword, name, v string) error {
 	switch {
 	case kw.oid.Equal(oidCountry):
 		if len(v) != 2 || !isLetter(v[0]) || !isLetter(v[1]) {
-			return fmt.Errorf("C=%s is not a two-letter country code (ISO 3166, such as US or DE)", clip(v))
+			return fmt.Errorf("country C=%s is not a two-letter country code (ISO 3166, such as US or DE)", clip(v))
 		}
 	case kw.tag == asn1.TagPrintableString:
 		for i := 0; i < len(v); i++ {

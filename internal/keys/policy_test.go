@@ -255,7 +255,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"validity 101 years", x509Doc(`"validityInMonths":1201`), []string{"validityInMonths: 1201 is out of range"}},
 		{"no subject", `{"keyProperties":{}}`, []string{"x509CertificateProperties.subject: is required"}},
 		{"bad subject", `{"x509CertificateProperties":{"subject":"CN=a,,O=b"}}`, []string{"x509CertificateProperties.subject: is not a distinguished name: at position 6: empty RDN"}},
-		{"bad country", `{"x509CertificateProperties":{"subject":"CN=a,C=USA"}}`, []string{"x509CertificateProperties.subject: is not a distinguished name: C=USA is not a two-letter country code"}},
+		{"bad country", `{"x509CertificateProperties":{"subject":"CN=a,C=USA"}}`, []string{"x509CertificateProperties.subject: is not a distinguished name: country C=USA is not a two-letter country code"}},
 		{"issuer Unknown", `{"issuerParameters":{"name":"Unknown"},"x509CertificateProperties":{"subject":"CN=a"}}`, []string{"issuerParameters.name: Unknown (a certificate signing request completed by hand) is not supported"}},
 		{"issuer not a key name", `{"issuerParameters":{"name":"my ca"},"x509CertificateProperties":{"subject":"CN=a"}}`, []string{`issuerParameters.name: "my ca" is neither "Self" nor a key name`}},
 		{"pathLen without CA", x509Doc(`"basicConstraints":{"pathLenConstraint":1}`), []string{`basicConstraints.pathLenConstraint: is only allowed with "ca": true`}},

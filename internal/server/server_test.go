@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // testServer is a Server serving on 127.0.0.1:0 for one test.
@@ -379,7 +380,7 @@ func TestRegistryWithRuntimeCollectors(t *testing.T) {
 	ca := newTestCA(t, "test CA")
 	leaf := ca.issue(t, "server", 2, false)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGoCollector())
+	reg.MustRegister(collectors.NewGoCollector())
 	if _, err := New(Options{Certificate: &leaf.pair, Registry: reg}); err != nil {
 		t.Errorf("New() with Go collector already registered: %v", err)
 	}

@@ -186,9 +186,9 @@ func TestSignThenNotationVerify(t *testing.T) {
 				_, _, err := notation.Verify(ctx, n.v, repo, notation.VerifyOptions{
 					ArtifactReference: ref, MaxSignatureAttempts: 10, UserMetadata: n.metadata,
 				})
-				var failed notation.ErrorVerificationFailed
+				var failed notation.VerificationFailedError
 				if !errors.As(err, &failed) {
-					t.Errorf("%s: notation.Verify err = %v, want ErrorVerificationFailed", n.name, err)
+					t.Errorf("%s: notation.Verify err = %v, want VerificationFailedError", n.name, err)
 				}
 			}
 		})

@@ -494,7 +494,7 @@ func (s *Store) resolve(ref keys.Ref) (string, error) {
 	}
 	v, ok := parseVersion(ref.Version)
 	if !ok {
-		return "", fmt.Errorf("%w: version %q of key %q: local key versions are numbers 1, 2, 3 ...", keys.ErrInvalidRef, ref.Version, ref.Name)
+		return "", fmt.Errorf("%w: version %q of key %q: local key versions are the numbers 1, 2, 3 and up", keys.ErrInvalidRef, ref.Version, ref.Name)
 	}
 	if !slices.Contains(vs, v) {
 		list := make([]string, len(vs))
