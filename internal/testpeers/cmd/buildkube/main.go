@@ -1,5 +1,6 @@
 // Command buildkube builds the Kubernetes end-to-end peers, kube-apiserver
-// (tools/kube), helm (tools/helm) and opa (tools/opa), into their cache folders and prints
+// (tools/kube), helm (tools/helm), opa (tools/opa) and Gatekeeper
+// (tools/gatekeeper), into their cache folders and prints
 // their paths, so CI pays for the builds once, in a step of its own. It also
 // checks that etcd is installed.
 package main
@@ -16,7 +17,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "buildkube: %v (install Debian's etcd-server package)\n", err)
 		os.Exit(1)
 	}
-	for _, build := range []func() (string, error){testpeers.BuildKube, testpeers.BuildHelm, testpeers.BuildOPA} {
+	for _, build := range []func() (string, error){testpeers.BuildKube, testpeers.BuildHelm, testpeers.BuildOPA, testpeers.BuildGatekeeper} {
 		p, err := build()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "buildkube:", err)

@@ -1,0 +1,281 @@
+package kubee2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/hallmark-dev/hallmark/internal/testpeers"
+)
+
+const nsGatekeeper = "gatekeeper-system"
+
+// TestGatekeeper runs Gatekeeper v3.21 itself against a real kube-apiserver
+// with the chart's Gatekeeper objects (Provider, ConstraintTemplate,
+// Constraint) and `hallmark serve` as the external data provider, in place
+// of Ratify: an unsigned pod is refused with hallmark's reason in the API
+// error, a signed one is admitted, and with enforcementAction warn the
+// unsigned one is admitted with the reason as a warning. hallmark's own
+// webhooks are not registered here; Gatekeeper does the admission.
+func TestGatekeeper(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Gatekeeper and a Kubernetes control plane; runs without -short")
+	}
+	ctx := context.Background()
+	gatekeeper := testpeers.GatekeeperPath(t)
+	c := newCluster(t)
+	s := newSandbox(t)
+	host := testpeers.StartDistribution(t)
+
+	s.hallmark("key", "create", "gk", "--subject", "CN=gk,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
+	s.writeFile(filepath.Join("ts", "x509", "ca", "e2e", "root.pem"), []byte(s.hallmark("key", "export-cert", "gk", "--root-only").stdout))
+	store := filepath.Join(s.dir, "ts")
+	policy := s.writeFile("trustpolicy.json", trustPolicy("ca:e2e"))
+	passDigest := pushImage(t, host, "gk", "pass")
+	s.hallmark("sign", host+"/gk@"+passDigest, "--key", "gk", "--plain-http")
+	pass := host + "/gk:pass"
+	pushImage(t, host, "gk", "fail")
+	fail := host + "/gk:fail"
+
+	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configFile := s.writeFile("config.yaml", serveConfig("deny", s.writeFile("tls.crt", certPEM), s.writeFile("tls.key", keyPEM), policy, store))
+	srv := s.serve(caPEM, "--config", configFile, "--plain-http")
+
+	dyn, err := dynamic.NewForConfig(c.cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(c.cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	create := func(o *unstructured.Unstructured) {
+		t.Helper()
+		gvk := o.GroupVersionKind()
+		var mapping *meta.RESTMapping
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			mapper.Reset() // a CRD just established, or Gatekeeper is still making it
+			time.Sleep(250 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("%s %s: the API server does not know the kind: %v", gvk.Kind, o.GetName(), err)
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			ri = dyn.Resource(mapping.Resource).Namespace(o.GetNamespace())
+		}
+		if _, err := ri.Create(ctx, o, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create %s %s: %v", gvk.Kind, o.GetName(), err)
+		}
+	}
+
+	// Gatekeeper's CRDs, from its release manifest.
+	manifest, err := os.ReadFile(testpeers.GatekeeperManifest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds := 0
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	for {
+		var o unstructured.Unstructured
+		if err := dec.Decode(&o.Object); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("gatekeeper manifest: %v", err)
+		}
+		if o.GetKind() == "CustomResourceDefinition" {
+			create(&o)
+			crds++
+		}
+	}
+	if crds < 10 {
+		t.Fatalf("the Gatekeeper manifest holds %d CRDs", crds)
+	}
+	c.namespace(t, nsGatekeeper)
+	c.namespace(t, nsDemo)
+	// Gatekeeper owns the status objects it writes by its own Pod (named by
+	// POD_NAME); with no kubelet here the Pod is only an API object.
+	if _, err := c.client.CoreV1().Pods(nsGatekeeper).Create(ctx, pod("gatekeeper-e2e", "registry.example/gatekeeper:v3.21.0"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Gatekeeper's webhook serves on loopback with a certificate of its own,
+	// which it also presents to providers as a client certificate.
+	gkCA, gkCert, gkKey, err := testpeers.ServingCertificate("gatekeeper", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certDir := filepath.Join(s.dir, "gatekeeper-certs")
+	for name, data := range map[string][]byte{"tls.crt": gkCert, "tls.key": gkKey, "ca.crt": gkCA} {
+		s.writeFile(filepath.Join("gatekeeper-certs", name), data)
+	}
+	port, health := testpeers.FreePort(t), testpeers.FreePort(t)
+	cmd := exec.Command(gatekeeper,
+		"--port", fmt.Sprint(port), "--host", "127.0.0.1", "--cert-dir", certDir, "--disable-cert-rotation",
+		"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--metrics-addr", "0",
+		"--operation", "webhook", "--operation", "status", "--operation", "generate",
+		"--enable-k8s-native-validation=false", "--shutdown-delay", "0",
+		"--external-data-provider-response-cache-ttl", "0s")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.cp.Kubeconfig, "POD_NAMESPACE="+nsGatekeeper, "POD_NAME=gatekeeper-e2e")
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("gatekeeper logs:\n%s", logs)
+		}
+	})
+	for i := 0; ; i++ {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if i > 1200 {
+			t.Fatalf("gatekeeper never became ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Gatekeeper's validating webhook, by URL, for pods.
+	fail1, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
+	timeout := int32(5)
+	url := fmt.Sprintf("https://127.0.0.1:%d/v1/admit", port)
+	_, err = c.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "gatekeeper-validating-webhook-configuration"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name:                    "validation.gatekeeper.sh",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: gkCA},
+			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
+			FailurePolicy:           &fail1,
+			SideEffects:             &none,
+			TimeoutSeconds:          &timeout,
+			AdmissionReviewVersions: []string{"v1", "v1beta1"},
+			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", nsGatekeeper}}}},
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The chart's Gatekeeper objects, with the Provider pointed at the
+	// hallmark serving here.
+	var constraint *unstructured.Unstructured
+	for _, o := range renderChart(t, "--set", "gatekeeper.enabled=true", "--set-json",
+		`config.trustStores=[{"name":"default","type":"ca","certificates":[{"pem":"PEM"}]}]`) {
+		switch o.GetKind() {
+		case "Provider":
+			unstructured.SetNestedField(o.Object, srv.url+"/ratify/gatekeeper/v1/verify", "spec", "url")
+			unstructured.SetNestedField(o.Object, base64.StdEncoding.EncodeToString(caPEM), "spec", "caBundle")
+			create(o)
+		case "ConstraintTemplate":
+			create(o)
+		case "HallmarkVerifiedImages":
+			constraint = o
+		}
+	}
+	if constraint == nil {
+		t.Fatal("the chart renders no HallmarkVerifiedImages constraint")
+	}
+	create(constraint) // waits for Gatekeeper to make the kind from the template
+
+	pods := c.client.CoreV1().Pods(nsDemo)
+	// Gatekeeper enforces a constraint once its watch has loaded it: retry
+	// a dry run until the unsigned pod is refused.
+	var refusal error
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		_, refusal = pods.Create(ctx, pod("gk-fail", fail), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if refusal != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Run("an unsigned pod is refused with hallmark's reason", func(t *testing.T) {
+		if refusal == nil {
+			t.Fatal("Gatekeeper admitted the unsigned pod")
+		}
+		t.Logf("Gatekeeper's refusal: %v", refusal)
+		for _, want := range []string{`admission webhook "validation.gatekeeper.sh" denied the request`, "hallmark-verified-images", fail, "no Notary Project signature"} {
+			if !strings.Contains(refusal.Error(), want) {
+				t.Errorf("the API error does not say %q:\n%v", want, refusal)
+			}
+		}
+	})
+	t.Run("a signed pod is admitted", func(t *testing.T) {
+		if _, err := pods.Create(ctx, pod("gk-pass", pass), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("the signed pod was refused: %v", err)
+		}
+		p := pod("gk-init", pass)
+		initC := p.Spec.Containers[0]
+		initC.Name, initC.Image = "init", fail
+		p.Spec.InitContainers = []corev1.Container{initC}
+		if _, err := pods.Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err == nil || !strings.Contains(err.Error(), fail) {
+			t.Errorf("a pod with an unsigned init container: want a refusal naming %s, got %v", fail, err)
+		}
+	})
+	t.Run("enforcementAction warn admits with the reason as a warning", func(t *testing.T) {
+		ri := dyn.Resource(schema.GroupVersionResource{Group: "constraints.gatekeeper.sh", Version: "v1beta1", Resource: "hallmarkverifiedimages"})
+		cur, err := ri.Get(ctx, constraint.GetName(), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		unstructured.SetNestedField(cur.Object, "warn", "spec", "enforcementAction")
+		if _, err := ri.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			c.warn.take()
+			_, err := pods.Create(ctx, pod("gk-warn", fail), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			ws := strings.Join(c.warn.take(), "\n")
+			if err == nil && strings.Contains(ws, fail) && strings.Contains(ws, "no Notary Project signature") {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("in warn mode: err %v, warnings %q", err, ws)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+	t.Run("hallmark answered Gatekeeper's external data requests", func(t *testing.T) {
+		if !strings.Contains(srv.logs.String(), `"msg":"external data request"`) {
+			t.Errorf("hallmark logged no external data request:\n%s", srv.logs)
+		}
+	})
+}
