@@ -3,7 +3,9 @@ package kubee2e
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -273,9 +275,107 @@ func TestGatekeeper(t *testing.T) {
 			time.Sleep(500 * time.Millisecond)
 		}
 	})
+	t.Run("Ratify's own ConstraintTemplates work unchanged with hallmark as ratify-provider", func(t *testing.T) {
+		testRatifyTemplates(t, c, s, dyn, create, srv.url, caPEM, pass, fail)
+	})
 	t.Run("hallmark answered Gatekeeper's external data requests", func(t *testing.T) {
 		if !strings.Contains(srv.logs.String(), `"msg":"external data request"`) {
 			t.Errorf("hallmark logged no external data request:\n%s", srv.logs)
 		}
 	})
+}
+
+// testRatifyTemplates applies Ratify v1.4.6's own library templates, as its
+// users have them, unchanged: default (RatifyVerification) and
+// notation-issuer-validation (NotationIssuerValidation), with a Provider
+// named ratify-provider, as Ratify's chart names it, pointing at hallmark.
+// The chart's constraint is removed first, so only Ratify's decide.
+func testRatifyTemplates(t *testing.T, c *cluster, s *sandbox, dyn dynamic.Interface, create func(*unstructured.Unstructured), url string, caPEM []byte, pass, fail string) {
+	ctx := context.Background()
+	if err := dyn.Resource(schema.GroupVersionResource{Group: "constraints.gatekeeper.sh", Version: "v1beta1", Resource: "hallmarkverifiedimages"}).
+		Delete(ctx, "hallmark-verified-images", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	create(&unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "Provider",
+		"metadata": map[string]any{"name": "ratify-provider"},
+		"spec": map[string]any{"url": url + "/ratify/gatekeeper/v1/verify", "timeout": int64(3),
+			"caBundle": base64.StdEncoding.EncodeToString(caPEM)},
+	}})
+	library := testpeers.RatifyLibrary(t)
+	for _, f := range []string{"default/template.yaml", "notation-issuer-validation/template.yaml"} {
+		data, err := os.ReadFile(filepath.Join(library, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o unstructured.Unstructured
+		if err := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096).Decode(&o.Object); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		create(&o)
+	}
+	// The issuer Ratify's notation verifier reports, and its template
+	// compares: the signing certificate's issuer as Go's x509 prints it.
+	block, _ := pem.Decode([]byte(s.hallmark("key", "export-cert", "gk").stdout))
+	if block == nil {
+		t.Fatal("key export-cert printed no PEM")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	match := map[string]any{"kinds": []any{map[string]any{"apiGroups": []any{""}, "kinds": []any{"Pod"}}}, "namespaces": []any{nsDemo}}
+	create(&unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "RatifyVerification",
+		"metadata": map[string]any{"name": "ratify-constraint"},
+		"spec":     map[string]any{"enforcementAction": "deny", "match": match},
+	}})
+	issuerConstraint := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "NotationIssuerValidation",
+		"metadata": map[string]any{"name": "notation-issuer"},
+		"spec": map[string]any{"enforcementAction": "deny", "match": match,
+			"parameters": map[string]any{"issuer": cert.Issuer.String()}},
+	}}
+	create(issuerConstraint)
+
+	pods := c.client.CoreV1().Pods(nsDemo)
+	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	var refusal error
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		_, refusal = pods.Create(ctx, pod("ratify-fail", fail), dryRun)
+		if (refusal != nil && strings.Contains(refusal.Error(), "ratify-constraint")) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if refusal == nil || !strings.Contains(refusal.Error(), "[ratify-constraint]") || !strings.Contains(refusal.Error(), "failed to verify the artifact: "+fail) {
+		t.Fatalf("Ratify's default template on an unsigned pod: want its refusal naming %s, got %v", fail, refusal)
+	}
+	t.Logf("refusal under Ratify's templates: %v", refusal)
+	if _, err := pods.Create(ctx, pod("ratify-pass", pass), dryRun); err != nil {
+		t.Fatalf("Ratify's templates refused the signed pod: %v", err)
+	}
+
+	// An issuer the signing certificate does not have: Ratify's issuer
+	// template refuses the signed pod, reading hallmark's extensions.
+	// Gatekeeper names a constraint's resource by its lowercased kind.
+	ri := dyn.Resource(schema.GroupVersionResource{Group: "constraints.gatekeeper.sh", Version: "v1beta1", Resource: "notationissuervalidation"})
+	cur, err := ri.Get(ctx, "notation-issuer", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unstructured.SetNestedField(cur.Object, "CN=Someone Else,O=Elsewhere,C=US", "spec", "parameters", "issuer")
+	if _, err := ri.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		_, err := pods.Create(ctx, pod("ratify-issuer", pass), dryRun)
+		if err != nil && strings.Contains(err.Error(), "has no signatures for certificate with Issuer: CN=Someone Else") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ratify's issuer template with a foreign issuer: want a refusal, got %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

@@ -53,25 +53,40 @@ func GatekeeperPath(t testing.TB) string {
 	return p
 }
 
+// RatifyLibrary returns the path of Ratify's Gatekeeper policy library
+// (library/, with the ConstraintTemplates Ratify's users apply, such as
+// default/template.yaml) in the Ratify module that tools/ratify pins.
+func RatifyLibrary(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(moduleDir(t, "ratify", "github.com/ratify-project/ratify", ratifyBuildEnv), "library")
+}
+
+// moduleDir downloads module as tools/tool pins it and returns its folder
+// in the module cache.
+func moduleDir(t testing.TB, tool, module string, env []string) string {
+	t.Helper()
+	dir := filepath.Join(moduleRoot(), "tools", tool)
+	download := exec.Command("go", "mod", "download", module)
+	download.Dir = dir
+	download.Env = append(os.Environ(), env...)
+	if out, err := download.CombinedOutput(); err != nil {
+		t.Fatalf("go mod download %s: %v\n%s", module, err, out)
+	}
+	list := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
+	list.Dir = dir
+	out, err := list.Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		t.Fatalf("go list -m %s in tools/%s: %v", module, tool, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 // GatekeeperManifest returns the path of the release manifest
 // (deploy/gatekeeper.yaml) in the Gatekeeper module that tools/gatekeeper
 // pins, which holds Gatekeeper's CustomResourceDefinitions.
 func GatekeeperManifest(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(moduleRoot(), "tools", "gatekeeper")
-	download := exec.Command("go", "mod", "download", gatekeeperModule)
-	download.Dir = dir
-	download.Env = append(os.Environ(), gatekeeperEnv...)
-	if out, err := download.CombinedOutput(); err != nil {
-		t.Fatalf("go mod download %s: %v\n%s", gatekeeperModule, err, out)
-	}
-	list := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", gatekeeperModule)
-	list.Dir = dir
-	out, err := list.Output()
-	if err != nil {
-		t.Fatalf("go list -m %s: %v", gatekeeperModule, err)
-	}
-	p := filepath.Join(strings.TrimSpace(string(out)), "deploy", "gatekeeper.yaml")
+	p := filepath.Join(moduleDir(t, "gatekeeper", gatekeeperModule, gatekeeperEnv), "deploy", "gatekeeper.yaml")
 	if !fileExists(p) {
 		t.Fatal(fmt.Errorf("gatekeeper manifest %s not found", p))
 	}
