@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
@@ -146,6 +147,7 @@ func TestGatekeeper(t *testing.T) {
 		"--port", fmt.Sprint(port), "--host", "127.0.0.1", "--cert-dir", certDir, "--disable-cert-rotation",
 		"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--metrics-addr", "0",
 		"--operation", "webhook", "--operation", "status", "--operation", "generate",
+		"--operation", "mutation-webhook", "--operation", "mutation-controller", "--operation", "mutation-status",
 		"--enable-k8s-native-validation=false", "--shutdown-delay", "0",
 		"--external-data-provider-response-cache-ttl", "0s")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.cp.Kubeconfig, "POD_NAMESPACE="+nsGatekeeper, "POD_NAME=gatekeeper-e2e")
@@ -196,25 +198,52 @@ func TestGatekeeper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mutateURL := fmt.Sprintf("https://127.0.0.1:%d/v1/mutate", port)
+	reinvoke := admissionregistrationv1.IfNeededReinvocationPolicy
+	_, err = c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "gatekeeper-mutating-webhook-configuration"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    "mutation.gatekeeper.sh",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &mutateURL, CABundle: gkCA},
+			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
+			FailurePolicy:           &fail1,
+			SideEffects:             &none,
+			TimeoutSeconds:          &timeout,
+			ReinvocationPolicy:      &reinvoke,
+			AdmissionReviewVersions: []string{"v1", "v1beta1"},
+			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", nsGatekeeper}}}},
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	// The chart's Gatekeeper objects, with the Provider pointed at the
+	// The chart's Gatekeeper objects, with the Providers pointed at the
 	// hallmark serving here.
 	var constraint *unstructured.Unstructured
-	for _, o := range renderChart(t, "--set", "gatekeeper.enabled=true", "--set-json",
+	assigns := 0
+	for _, o := range renderChart(t, "--set", "gatekeeper.enabled=true", "--set", "gatekeeper.mutation.enabled=true", "--set-json",
 		`config.trustStores=[{"name":"default","type":"ca","certificates":[{"pem":"PEM"}]}]`) {
 		switch o.GetKind() {
 		case "Provider":
-			unstructured.SetNestedField(o.Object, srv.url+"/ratify/gatekeeper/v1/verify", "spec", "url")
+			// Keep the endpoint the chart chose; change only the host.
+			u, _, _ := unstructured.NestedString(o.Object, "spec", "url")
+			path := u[strings.Index(u, "/ratify/"):]
+			unstructured.SetNestedField(o.Object, srv.url+path, "spec", "url")
 			unstructured.SetNestedField(o.Object, base64.StdEncoding.EncodeToString(caPEM), "spec", "caBundle")
 			create(o)
 		case "ConstraintTemplate":
 			create(o)
+		case "Assign":
+			create(o)
+			assigns++
 		case "HallmarkVerifiedImages":
 			constraint = o
 		}
 	}
-	if constraint == nil {
-		t.Fatal("the chart renders no HallmarkVerifiedImages constraint")
+	if constraint == nil || assigns != 3 {
+		t.Fatalf("the chart renders constraint %v and %d Assign mutators; want one and 3", constraint != nil, assigns)
 	}
 	create(constraint) // waits for Gatekeeper to make the kind from the template
 
@@ -240,9 +269,16 @@ func TestGatekeeper(t *testing.T) {
 			}
 		}
 	})
-	t.Run("a signed pod is admitted", func(t *testing.T) {
+	t.Run("a signed pod is admitted, its tag pinned to the digest by Gatekeeper's mutation", func(t *testing.T) {
 		if _, err := pods.Create(ctx, pod("gk-pass", pass), metav1.CreateOptions{}); err != nil {
 			t.Fatalf("the signed pod was refused: %v", err)
+		}
+		got, err := pods.Get(ctx, "gk-pass", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := pass + "@" + passDigest; got.Spec.Containers[0].Image != want {
+			t.Errorf("stored image %q; want %q (pinned through the chart's Assign and hallmark's mutate endpoint)", got.Spec.Containers[0].Image, want)
 		}
 		p := pod("gk-init", pass)
 		initC := p.Spec.Containers[0]
@@ -254,14 +290,7 @@ func TestGatekeeper(t *testing.T) {
 	})
 	t.Run("enforcementAction warn admits with the reason as a warning", func(t *testing.T) {
 		ri := dyn.Resource(schema.GroupVersionResource{Group: "constraints.gatekeeper.sh", Version: "v1beta1", Resource: "hallmarkverifiedimages"})
-		cur, err := ri.Get(ctx, constraint.GetName(), metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		unstructured.SetNestedField(cur.Object, "warn", "spec", "enforcementAction")
-		if _, err := ri.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		setField(t, ri, constraint.GetName(), "warn", "spec", "enforcementAction")
 		for deadline := time.Now().Add(60 * time.Second); ; {
 			c.warn.take()
 			_, err := pods.Create(ctx, pod("gk-warn", fail), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
@@ -360,14 +389,7 @@ func testRatifyTemplates(t *testing.T, c *cluster, s *sandbox, dyn dynamic.Inter
 	// template refuses the signed pod, reading hallmark's extensions.
 	// Gatekeeper names a constraint's resource by its lowercased kind.
 	ri := dyn.Resource(schema.GroupVersionResource{Group: "constraints.gatekeeper.sh", Version: "v1beta1", Resource: "notationissuervalidation"})
-	cur, err := ri.Get(ctx, "notation-issuer", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	unstructured.SetNestedField(cur.Object, "CN=Someone Else,O=Elsewhere,C=US", "spec", "parameters", "issuer")
-	if _, err := ri.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	setField(t, ri, "notation-issuer", "CN=Someone Else,O=Elsewhere,C=US", "spec", "parameters", "issuer")
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		_, err := pods.Create(ctx, pod("ratify-issuer", pass), dryRun)
 		if err != nil && strings.Contains(err.Error(), "has no signatures for certificate with Issuer: CN=Someone Else") {
@@ -377,5 +399,25 @@ func testRatifyTemplates(t *testing.T, c *cluster, s *sandbox, dyn dynamic.Inter
 			t.Fatalf("Ratify's issuer template with a foreign issuer: want a refusal, got %v", err)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// setField sets one field of a constraint, retrying when Gatekeeper wrote
+// the object (its status) between the read and the update.
+func setField(t *testing.T, ri dynamic.ResourceInterface, name, value string, fields ...string) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := ri.Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if err := unstructured.SetNestedField(cur.Object, value, fields...); err != nil {
+			return err
+		}
+		_, err = ri.Update(context.Background(), cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("set %v of %s: %v", fields, name, err)
 	}
 }
