@@ -3,6 +3,7 @@ package kubee2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -66,8 +67,30 @@ func TestGatekeeper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	configFile := s.writeFile("config.yaml", serveConfig("deny", s.writeFile("tls.crt", certPEM), s.writeFile("tls.key", keyPEM), policy, store))
+	// Gatekeeper's webhook certificate, which it also presents to external
+	// data providers; hallmark requires it (mutual TLS), as docs/deploy.md
+	// advises.
+	gkCA, gkCert, gkKey, err := testpeers.ServingCertificate("gatekeeper", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := string(serveConfig("deny", s.writeFile("tls.crt", certPEM), s.writeFile("tls.key", keyPEM), policy, store))
+	config = strings.Replace(config, "tls:\n", "tls:\n  clientCAFile: "+s.writeFile("gatekeeper-ca.crt", gkCA)+"\n", 1)
+	configFile := s.writeFile("config.yaml", []byte(config))
 	srv := s.serve(caPEM, "--config", configFile, "--plain-http")
+	t.Run("the provider endpoints refuse a client without Gatekeeper's certificate", func(t *testing.T) {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		resp, err := client.Post(srv.url+"/ratify/gatekeeper/v1/verify", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("a request without a client certificate got %s", resp.Status)
+		}
+	})
 
 	dyn, err := dynamic.NewForConfig(c.cp.Config)
 	if err != nil {
@@ -132,12 +155,7 @@ func TestGatekeeper(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Gatekeeper's webhook serves on loopback with a certificate of its own,
-	// which it also presents to providers as a client certificate.
-	gkCA, gkCert, gkKey, err := testpeers.ServingCertificate("gatekeeper", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Gatekeeper's webhook serves on loopback with its certificate.
 	certDir := filepath.Join(s.dir, "gatekeeper-certs")
 	for name, data := range map[string][]byte{"tls.crt": gkCert, "tls.key": gkKey, "ca.crt": gkCA} {
 		s.writeFile(filepath.Join("gatekeeper-certs", name), data)
@@ -307,7 +325,7 @@ func TestGatekeeper(t *testing.T) {
 	t.Run("Ratify's own ConstraintTemplates work unchanged with hallmark as ratify-provider", func(t *testing.T) {
 		testRatifyTemplates(t, c, s, dyn, create, srv.url, caPEM, pass, fail)
 	})
-	t.Run("hallmark answered Gatekeeper's external data requests", func(t *testing.T) {
+	t.Run("hallmark answered Gatekeeper's external data requests over mutual TLS", func(t *testing.T) {
 		if !strings.Contains(srv.logs.String(), `"msg":"external data request"`) {
 			t.Errorf("hallmark logged no external data request:\n%s", srv.logs)
 		}

@@ -319,6 +319,9 @@ func writeKubePKI(dir string) (*kubePKI, error) {
 
 // ServingCertificate makes a CA and a serving certificate for 127.0.0.1 and
 // localhost, valid for the given time, and returns them and the key as PEM.
+// The certificate is good for client authentication too, as Gatekeeper's
+// webhook certificate is (Gatekeeper presents it to external data
+// providers).
 func ServingCertificate(name string, validity time.Duration) (caPEM, certPEM, keyPEM []byte, err error) {
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -340,7 +343,7 @@ func ServingCertificate(name string, validity time.Duration) (caPEM, certPEM, ke
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(validity),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
 	if err != nil {
 		return nil, nil, nil, err
