@@ -269,6 +269,34 @@ func TestChartVariants(t *testing.T) {
 			t.Fatalf("want the Gatekeeper objects and no webhooks, got %v", k)
 		}
 	})
+	t.Run("gatekeeper only, with mutual TLS", func(t *testing.T) {
+		ca, _, _, err := testpeers.ServingCertificate("gatekeeper", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caJSON, _ := json.Marshal(string(ca))
+		for _, o := range renderChart(t, "--set-json", stores, "--set", "webhook.enabled=false", "--set", "gatekeeper.enabled=true",
+			"--set-json", "gatekeeper.clientCA="+string(caJSON)) {
+			if o.GetKind() != "ConfigMap" {
+				continue
+			}
+			cfg, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")
+			got, _, _ := unstructured.NestedString(o.Object, "data", "gatekeeper-client-ca.crt")
+			if !strings.Contains(cfg, "clientCAFile: /etc/hallmark/config/gatekeeper-client-ca.crt") || strings.TrimSpace(got) != strings.TrimSpace(string(ca)) {
+				t.Fatalf("the ConfigMap does not require Gatekeeper's client certificate:\n%s\nca:\n%s", cfg, got)
+			}
+			return
+		}
+		t.Fatal("no ConfigMap rendered")
+	})
+	t.Run("mutual TLS with hallmark's own webhooks", func(t *testing.T) {
+		chart := filepath.Join(moduleRoot(), "deploy", "helm", "hallmark")
+		out, err := exec.Command(testpeers.HelmPath(t), "template", "hallmark", chart, "--kube-version", "1.35.4",
+			"--set-json", stores, "--set", "gatekeeper.enabled=true", "--set", "gatekeeper.clientCA=PEM").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "gatekeeper.clientCA requires webhook.enabled=false") {
+			t.Fatalf("want helm to refuse mutual TLS with the API server's webhooks on, got %v:\n%s", err, out)
+		}
+	})
 	t.Run("no trust stores", func(t *testing.T) {
 		chart := filepath.Join(moduleRoot(), "deploy", "helm", "hallmark")
 		out, err := exec.Command(testpeers.HelmPath(t), "template", "hallmark", chart, "--kube-version", "1.35.4").CombinedOutput()
