@@ -522,28 +522,10 @@ func quickDigestName(ref string) (repo, digest string, ok bool) {
 		return "", "", false
 	}
 	if colon := strings.LastIndexByte(repo[slash:], ':'); colon >= 0 {
-		if !validTag(repo[slash+colon+1:]) {
+		if !oci.ValidTag(repo[slash+colon+1:]) {
 			return "", "", false
 		}
 		repo = repo[:slash+colon]
 	}
 	return repo, digest, true
-}
-
-// validTag is the distribution spec's tag grammar,
-// [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}, without a regular expression.
-func validTag(t string) bool {
-	if len(t) == 0 || len(t) > 128 {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		ch := t[i]
-		switch {
-		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '_':
-		case (ch == '.' || ch == '-') && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

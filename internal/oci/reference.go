@@ -2,7 +2,6 @@ package oci
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"oras.land/oras-go/v2/errdef"
@@ -14,11 +13,6 @@ import (
 // registries cap repository names at 255 characters), so 4 KiB refuses only
 // input that no registry would accept anyway.
 const maxReferenceLength = 4096
-
-// tagPattern is the distribution spec's tag grammar. oras-go drops a tag that
-// comes with a digest without checking it; hallmark checks it so that a typo
-// in "app:v1@sha256:..." is reported rather than ignored.
-var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 
 // exampleReference is shown in error messages as the shape to follow.
 const exampleReference = "myregistry.azurecr.io/app:v1"
@@ -72,7 +66,10 @@ func ParseReference(s string) (registry.Reference, error) {
 
 	// A tag written next to a digest is dropped by oras-go unchecked.
 	if name, _, hasDigest := strings.Cut(rest, "@"); hasDigest {
-		if i := strings.Index(name, ":"); i >= 0 && !tagPattern.MatchString(name[i+1:]) {
+		// oras-go drops a tag that comes with a digest without checking it;
+		// hallmark checks it so that a typo in "app:v1@sha256:..." is
+		// reported rather than ignored.
+		if i := strings.Index(name, ":"); i >= 0 && !ValidTag(name[i+1:]) {
 			return registry.Reference{}, invalid("image reference %q is not valid: invalid tag %q", s, name[i+1:])
 		}
 	}
@@ -117,7 +114,7 @@ func parsePlain(s string) (registry.Reference, bool) {
 	}
 	name, dgst, hasDigest := strings.Cut(path, "@")
 	repo, tag, hasTag := strings.Cut(name, ":")
-	if !plainRepository(repo) || (hasTag && !validTag(tag)) || (hasDigest && !plainDigest(dgst)) {
+	if !plainRepository(repo) || (hasTag && !ValidTag(tag)) || (hasDigest && !plainDigest(dgst)) {
 		return registry.Reference{}, false
 	}
 	ref := registry.Reference{Registry: host, Repository: repo}
@@ -197,10 +194,10 @@ func plainDigest(d string) bool {
 	return true
 }
 
-// validTag is the distribution spec's tag grammar,
-// [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}, as tagPattern, without a regular
-// expression.
-func validTag(t string) bool {
+// ValidTag reports whether t is a tag in the distribution spec's grammar,
+// [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}, without a regular expression
+// (FuzzParsePlain compares it with that expression).
+func ValidTag(t string) bool {
 	if len(t) == 0 || len(t) > 128 {
 		return false
 	}

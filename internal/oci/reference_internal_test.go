@@ -1,11 +1,16 @@
 package oci
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
 	"oras.land/oras-go/v2/registry"
 )
+
+// tagPattern is the distribution spec's tag grammar as a regular
+// expression: the reference ValidTag is checked against.
+var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 
 const plainDigestValue = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -88,6 +93,9 @@ func FuzzParsePlain(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if ValidTag(s) != tagPattern.MatchString(s) {
+			t.Fatalf("ValidTag(%q) = %v, the tag grammar says %v", s, ValidTag(s), !ValidTag(s))
+		}
 		got, ok := parsePlain(s)
 		if !ok {
 			return
