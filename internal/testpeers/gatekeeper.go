@@ -27,18 +27,7 @@ var (
 // BuildGatekeeper builds Gatekeeper's manager if the cache lacks it and
 // returns the path of the binary (HALLMARK_TOOLS_BIN/gatekeeper if present).
 func BuildGatekeeper() (string, error) {
-	gatekeeperOnce.Do(func() {
-		if dir := os.Getenv("HALLMARK_TOOLS_BIN"); dir != "" {
-			if p := filepath.Join(dir, "gatekeeper"); fileExists(p) {
-				gatekeeperBin = p
-				return
-			}
-		}
-		var dir string
-		dir, gatekeeperErr = buildModule(filepath.Join(moduleRoot(), "tools", "gatekeeper"), "gatekeeper-",
-			map[string]string{"gatekeeper": gatekeeperModule}, gatekeeperEnv)
-		gatekeeperBin = filepath.Join(dir, "gatekeeper")
-	})
+	gatekeeperOnce.Do(func() { gatekeeperBin, gatekeeperErr = buildTool("gatekeeper", gatekeeperModule, gatekeeperEnv) })
 	return gatekeeperBin, gatekeeperErr
 }
 

@@ -26,25 +26,25 @@ var (
 // binary. A helm in HALLMARK_TOOLS_BIN is used as it is; otherwise it is
 // built under the user cache folder, keyed by tools/helm's go.mod and go.sum.
 func BuildHelm() (string, error) {
-	helmOnce.Do(func() { helmBin, helmErr = buildTool("helm", helmPackage) })
+	helmOnce.Do(func() { helmBin, helmErr = buildTool("helm", helmPackage, nil) })
 	return helmBin, helmErr
 }
 
 // BuildOPA is BuildHelm for opa, from tools/opa.
 func BuildOPA() (string, error) {
-	opaOnce.Do(func() { opaBin, opaErr = buildTool("opa", opaPackage) })
+	opaOnce.Do(func() { opaBin, opaErr = buildTool("opa", opaPackage, nil) })
 	return opaBin, opaErr
 }
 
 // buildTool returns HALLMARK_TOOLS_BIN/name if it exists, or builds pkg of
-// the module tools/name into the cache.
-func buildTool(name, pkg string) (string, error) {
+// the module tools/name into the cache, with env added to the go command's.
+func buildTool(name, pkg string, env []string) (string, error) {
 	if dir := os.Getenv("HALLMARK_TOOLS_BIN"); dir != "" {
 		if p := filepath.Join(dir, name); fileExists(p) {
 			return p, nil
 		}
 	}
-	dir, err := buildModule(filepath.Join(moduleRoot(), "tools", name), name+"-", map[string]string{name: pkg}, nil)
+	dir, err := buildModule(filepath.Join(moduleRoot(), "tools", name), name+"-", map[string]string{name: pkg}, env)
 	if err != nil {
 		return "", err
 	}
