@@ -16,14 +16,13 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -35,22 +34,14 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "hallmark-interop-")
+	bin, cleanup, err := proctest.BuildHallmark("hallmark-interop-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	hallmarkBin = filepath.Join(dir, "hallmark")
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	cmd := exec.Command("go", "build", "-o", hallmarkBin, "./cmd/hallmark")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building hallmark: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	hallmarkBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -90,14 +81,7 @@ func pushImage(t *testing.T, host, repo, tag, label string) string {
 }
 
 // result of one process run.
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-}
+type result = proctest.Result
 
 // env is a sandbox: its own HOME, key store, notation config and docker config.
 type env struct {
@@ -119,50 +103,19 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) environ() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		switch strings.SplitN(kv, "=", 2)[0] {
-		case "HOME", "HALLMARK_HOME", "HALLMARK_PASSPHRASE", "NOTATION_CONFIG", "DOCKER_CONFIG", "XDG_CONFIG_HOME", "XDG_CACHE_HOME":
-			continue
-		}
-		out = append(out, kv)
-	}
-	return append(out,
-		"HOME="+filepath.Join(e.dir, "home"),
-		"XDG_CONFIG_HOME="+filepath.Join(e.dir, "home", ".config"),
-		"XDG_CACHE_HOME="+filepath.Join(e.dir, "home", ".cache"),
-		"HALLMARK_HOME="+e.store,
-		"HALLMARK_PASSPHRASE=interop test passphrase",
-		"NOTATION_CONFIG="+e.notation,
-		"DOCKER_CONFIG="+filepath.Join(e.dir, "docker"),
-	)
+	return proctest.HomeEnviron(e.dir, "interop test passphrase", "NOTATION_CONFIG="+e.notation)
 }
 
 func (e *env) run(bin string, args ...string) result {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = e.environ()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else {
-			e.t.Fatalf("run %s %v: %v", bin, args, err)
-		}
-	}
-	return result{out.String(), errb.String(), code}
+	return proctest.Run(e.t, e.environ(), bin, args...)
 }
 
 // hallmark runs the hallmark binary and fails the test unless it exits 0.
 func (e *env) hallmark(args ...string) result {
 	e.t.Helper()
 	r := e.run(hallmarkBin, args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		e.t.Fatalf("hallmark %s: %s", strings.Join(args, " "), r)
 	}
 	return r

@@ -40,7 +40,7 @@ func (e *env) verifyJSON(policy, store string, refs ...string) (verifyOutput, re
 	args := append([]string{"verify", "--plain-http", "--trust-policy", policy, "--trust-store", store, "-o", "json"}, refs...)
 	r := e.run(hallmarkBin, args...)
 	var out verifyOutput
-	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
 		e.t.Fatalf("hallmark verify -o json printed no JSON: %v\n%s", err, r)
 	}
 	if len(out.Results) != len(refs) {
@@ -80,11 +80,11 @@ func TestHallmarkSignaturesVerifyWithNotation(t *testing.T) {
 		} else {
 			stores = append(stores, "ca:"+k.name)
 		}
-		pemChain := e.hallmark("key", "export-cert", root, "--root-only").stdout
+		pemChain := e.hallmark("key", "export-cert", root, "--root-only").Stdout
 		e.writeFile(filepath.Join("notation", "truststore", "x509", "ca", root, "root.pem"), []byte(pemChain))
 	}
 	// A CA-issued key's chain is leaf then CA, ending in the root.
-	chain := e.hallmark("key", "export-cert", "ec384-ca").stdout
+	chain := e.hallmark("key", "export-cert", "ec384-ca").Stdout
 	if n := strings.Count(chain, "BEGIN CERTIFICATE"); n != 2 {
 		t.Fatalf("export-cert of a CA-issued key printed %d certificates, want leaf and CA:\n%s", n, chain)
 	}
@@ -102,17 +102,17 @@ func TestHallmarkSignaturesVerifyWithNotation(t *testing.T) {
 						ref := pushImage(t, host, "hallmark-signed", name, name)
 						signed := e.hallmark("sign", ref, "--key", k.name, "--signature-format", format, "--plain-http", "-o", "json")
 						var sr struct{ Format, Digest string }
-						if err := json.Unmarshal([]byte(signed.stdout), &sr); err != nil || sr.Format != format {
-							t.Fatalf("sign -o json = %q (%v), want format %s", signed.stdout, err, format)
+						if err := json.Unmarshal([]byte(signed.Stdout), &sr); err != nil || sr.Format != format {
+							t.Fatalf("sign -o json = %q (%v), want format %s", signed.Stdout, err, format)
 						}
 						nv := e.notationCmd("verify", "--insecure-registry", ref)
-						if nv.code != 0 || !strings.Contains(nv.stdout, "Successfully verified") {
+						if nv.Code != 0 || !strings.Contains(nv.Stdout, "Successfully verified") {
 							t.Fatalf("notation verify of a hallmark %s signature by %s failed:\n%s", format, k.name, nv)
 						}
 						// The inspect tree shows the format and signer.
 						in := e.hallmark("inspect", ref, "--plain-http", "-o", "json")
-						if !strings.Contains(in.stdout, subject(k.name)) {
-							t.Fatalf("inspect does not show the signer %s:\n%s", subject(k.name), in.stdout)
+						if !strings.Contains(in.Stdout, subject(k.name)) {
+							t.Fatalf("inspect does not show the signer %s:\n%s", subject(k.name), in.Stdout)
 						}
 					})
 				}
@@ -150,16 +150,16 @@ func TestNotationSignaturesVerifyWithHallmark(t *testing.T) {
 					t.Run(name, func(t *testing.T) {
 						e.t = t
 						ref := pushImage(t, host, "notation-signed", name, name)
-						if r := e.notationCmd("sign", "--insecure-registry", "--signature-format", format, "-k", key, ref); r.code != 0 {
+						if r := e.notationCmd("sign", "--insecure-registry", "--signature-format", format, "-k", key, ref); r.Code != 0 {
 							t.Fatalf("notation sign: %s", r)
 						}
 						out, r := e.verifyJSON(policy, store, ref)
 						res := out.Results[0]
-						if r.code != 0 || !out.Verified || !res.Verified || res.Code != "verified" {
+						if r.Code != 0 || !out.Verified || !res.Verified || res.Code != "verified" {
 							t.Fatalf("hallmark verify of a notation %s signature by %s: %s", format, key, r)
 						}
 						if len(res.Sigs) == 0 || !strings.Contains(res.Sigs[len(res.Sigs)-1].SignerSubject, "CN="+key) {
-							t.Fatalf("verify result does not name the signer %s: %s", key, r.stdout)
+							t.Fatalf("verify result does not name the signer %s: %s", key, r.Stdout)
 						}
 						if res.Level != "strict" || res.Policy != "interop" {
 							t.Fatalf("verify result level %q policy %q, want strict / interop", res.Level, res.Policy)
@@ -195,7 +195,7 @@ func TestHallmarkVerifyRejects(t *testing.T) {
 			sign := func(ref string, extra ...string) {
 				t.Helper()
 				args := append([]string{"sign", "--insecure-registry", "--signature-format", "jws", "-k", "notation-rsa"}, extra...)
-				if r := e.notationCmd(append(args, ref)...); r.code != 0 {
+				if r := e.notationCmd(append(args, ref)...); r.Code != 0 {
 					t.Fatalf("notation sign %s: %s", ref, r)
 				}
 			}
@@ -246,15 +246,15 @@ func TestHallmarkVerifyRejects(t *testing.T) {
 						t.Fatalf("code %q, want %q\n%s", res.Code, tc.code, r)
 					}
 					wantPass := tc.code == "verified"
-					if res.Verified != wantPass || out.Verified != wantPass || (r.code == 0) != wantPass {
-						t.Fatalf("verified=%v exit=%d, want verified=%v\n%s", res.Verified, r.code, wantPass, r)
+					if res.Verified != wantPass || out.Verified != wantPass || (r.Code == 0) != wantPass {
+						t.Fatalf("verified=%v exit=%d, want verified=%v\n%s", res.Verified, r.Code, wantPass, r)
 					}
 					if res.Reason == "" || !strings.Contains(res.Reason, tc.reasonHas) {
 						t.Fatalf("reason %q does not say %q", res.Reason, tc.reasonHas)
 					}
 					// The text output says the same, for a person.
 					text := e.run(hallmarkBin, "verify", "--plain-http", "--trust-policy", tc.policy, "--trust-store", tc.store, tc.ref)
-					if !strings.Contains(text.stdout, res.Reason) || (text.code == 0) != wantPass {
+					if !strings.Contains(text.Stdout, res.Reason) || (text.Code == 0) != wantPass {
 						t.Fatalf("text output does not match the JSON verdict:\n%s", text)
 					}
 				})

@@ -31,10 +31,10 @@ func TestPKCS11SignaturesVerifyWithNotation(t *testing.T) {
     "subject": "CN=%s,O=Interop,ST=WA,C=US", "validityInMonths": 12}
 }`, k.keyProps, k.name)))
 		created := e.hallmark("key", "create", k.name, "--provider", "pkcs11", "--pkcs11-uri", tok.URI(""), "--policy", policy)
-		if !strings.Contains(created.stdout, "Created key "+k.name+"/1") || strings.Contains(created.stdout, tok.PIN) {
-			t.Fatalf("key create printed:\n%s", created.stdout)
+		if !strings.Contains(created.Stdout, "Created key "+k.name+"/1") || strings.Contains(created.Stdout, tok.PIN) {
+			t.Fatalf("key create printed:\n%s", created.Stdout)
 		}
-		root := e.hallmark("key", "export-cert", tok.URI(k.name), "--root-only").stdout
+		root := e.hallmark("key", "export-cert", tok.URI(k.name), "--root-only").Stdout
 		e.writeFile(filepath.Join("notation", "truststore", "x509", "ca", k.name, "root.pem"), []byte(root))
 		stores = append(stores, "ca:"+k.name)
 		identities = append(identities, "x509.subject: C=US, ST=WA, O=Interop, CN="+k.name)
@@ -44,8 +44,8 @@ func TestPKCS11SignaturesVerifyWithNotation(t *testing.T) {
 	// The key list of the token shows both keys, and no private material.
 	list := e.hallmark("key", "list", "--provider", "pkcs11", "--pkcs11-uri", tok.URI(""))
 	for _, name := range []string{"hsm-rsa2048", "hsm-ec256"} {
-		if !strings.Contains(list.stdout, name) {
-			t.Fatalf("key list does not show %s:\n%s", name, list.stdout)
+		if !strings.Contains(list.Stdout, name) {
+			t.Fatalf("key list does not show %s:\n%s", name, list.Stdout)
 		}
 	}
 
@@ -56,7 +56,7 @@ func TestPKCS11SignaturesVerifyWithNotation(t *testing.T) {
 				ref := pushImage(t, host, "pkcs11-signed", name+"-"+format, name+format)
 				e.hallmark("sign", ref, "--key", tok.URI(name), "--signature-format", format, "--plain-http")
 				nv := e.notationCmd("verify", "--insecure-registry", ref)
-				if nv.code != 0 || !strings.Contains(nv.stdout, "Successfully verified") {
+				if nv.Code != 0 || !strings.Contains(nv.Stdout, "Successfully verified") {
 					t.Fatalf("notation verify of a %s signature made on SoftHSM2 by %s failed:\n%s", format, name, nv)
 				}
 			})

@@ -68,7 +68,7 @@ func TestNotationSignsThroughHallmarkPlugin(t *testing.T) {
 	e.hallmark("key", "create", "hsm-ec", "--provider", "pkcs11", "--pkcs11-uri", tok.URI(""), "--subject", "CN=hsm-ec,O=Interop,ST=WA,C=US", "--key-type", "EC")
 	keyIDs := map[string]string{"local-rsa": "local-rsa", "hsm-ec": tok.URI("hsm-ec")}
 	for name, id := range keyIDs {
-		root := e.hallmark("key", "export-cert", id, "--root-only").stdout
+		root := e.hallmark("key", "export-cert", id, "--root-only").Stdout
 		e.writeFile(filepath.Join("ts", "x509", "ca", "plugin", name+".pem"), []byte(root))
 	}
 	policy := e.writeFile("policy.json", trustPolicy("strict", []string{"ca:plugin"},
@@ -80,15 +80,15 @@ func TestNotationSignsThroughHallmarkPlugin(t *testing.T) {
 			t.Run(name+"-"+format, func(t *testing.T) {
 				e.t = t
 				ref := pushImage(t, host, "plugin-signed", name+"-"+format, name+format)
-				if r := e.notationCmd("sign", "--insecure-registry", "--signature-format", format, "--plugin", "hallmark", "--id", id, ref); r.code != 0 {
+				if r := e.notationCmd("sign", "--insecure-registry", "--signature-format", format, "--plugin", "hallmark", "--id", id, ref); r.Code != 0 {
 					t.Fatalf("notation sign --plugin hallmark --id %s: %s", id, r)
 				}
 				out, r := e.verifyJSON(policy, store, ref)
-				if r.code != 0 || !out.Verified || out.Results[0].Code != "verified" {
+				if r.Code != 0 || !out.Verified || out.Results[0].Code != "verified" {
 					t.Fatalf("hallmark verify of a notation signature made through notation-hallmark with %s: %s", name, r)
 				}
 				if sigs := out.Results[0].Sigs; len(sigs) == 0 || !strings.Contains(sigs[len(sigs)-1].SignerSubject, "CN="+name) {
-					t.Fatalf("verify does not name the signer %s: %s", name, r.stdout)
+					t.Fatalf("verify does not name the signer %s: %s", name, r.Stdout)
 				}
 			})
 		}
@@ -99,7 +99,7 @@ func TestNotationSignsThroughHallmarkPlugin(t *testing.T) {
 	e.t = t
 	ref := pushImage(t, host, "plugin-signed", "missing", "missing")
 	r := e.notationCmd("sign", "--insecure-registry", "--plugin", "hallmark", "--id", "no-such-key", ref)
-	if r.code == 0 || !strings.Contains(r.stderr, "no-such-key") {
+	if r.Code == 0 || !strings.Contains(r.Stderr, "no-such-key") {
 		t.Fatalf("notation sign with a missing key: %s", r)
 	}
 }
@@ -115,7 +115,7 @@ func TestHallmarkSignsThroughNotationPlugin(t *testing.T) {
 	e.installPlugin()
 	host := testpeers.StartDistribution(t)
 	e.hallmark("key", "create", "via-plugin", "--subject", "CN=via-plugin,O=Interop,ST=WA,C=US", "--key-type", "EC", "--curve", "P-384")
-	root := e.hallmark("key", "export-cert", "via-plugin", "--root-only").stdout
+	root := e.hallmark("key", "export-cert", "via-plugin", "--root-only").Stdout
 	e.writeFile(filepath.Join("notation", "truststore", "x509", "ca", "via-plugin", "root.pem"), []byte(root))
 	e.writeFile(filepath.Join("notation", "trustpolicy.json"), trustPolicy("strict", []string{"ca:via-plugin"},
 		[]string{"x509.subject: C=US, ST=WA, O=Interop, CN=via-plugin"}))
@@ -126,11 +126,11 @@ func TestHallmarkSignsThroughNotationPlugin(t *testing.T) {
 			ref := pushImage(t, host, "hallmark-plugin", format, "plugin"+format)
 			s := e.hallmark("sign", ref, "--plugin", "hallmark", "--id", "via-plugin", "--signature-format", format, "--plain-http",
 				"--plugin-config", "store="+e.store)
-			if !strings.Contains(s.stdout, "plugin hallmark") {
-				t.Fatalf("sign output does not name the plugin:\n%s", s.stdout)
+			if !strings.Contains(s.Stdout, "plugin hallmark") {
+				t.Fatalf("sign output does not name the plugin:\n%s", s.Stdout)
 			}
 			nv := e.notationCmd("verify", "--insecure-registry", ref)
-			if nv.code != 0 || !strings.Contains(nv.stdout, "Successfully verified") {
+			if nv.Code != 0 || !strings.Contains(nv.Stdout, "Successfully verified") {
 				t.Fatalf("notation verify of a hallmark signature made through a notation plugin: %s", nv)
 			}
 		})
@@ -143,7 +143,7 @@ func TestHallmarkSignsThroughNotationPlugin(t *testing.T) {
 	e.writeExecutable(filepath.Join("notation", "plugins", "verifier", "notation-verifier"), []byte("#!/bin/sh\ncat >/dev/null\n"+
 		`echo '{"name":"verifier","description":"d","version":"1","url":"u","supportedContractVersions":["1.0"],"capabilities":["SIGNATURE_VERIFIER.TRUSTED_IDENTITY"]}'`+"\n"))
 	ref := pushImage(t, host, "hallmark-plugin", "bad", "bad")
-	before := e.hallmark("ls", ref, "--plain-http", "-o", "json").stdout
+	before := e.hallmark("ls", ref, "--plain-http", "-o", "json").Stdout
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -162,15 +162,15 @@ func TestHallmarkSignsThroughNotationPlugin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e.t = t
 			r := e.run(hallmarkBin, append([]string{"sign", ref, "--plain-http"}, tc.args...)...)
-			if r.code != tc.code {
-				t.Fatalf("exit code %d, want %d: %s", r.code, tc.code, r)
+			if r.Code != tc.code {
+				t.Fatalf("exit code %d, want %d: %s", r.Code, tc.code, r)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("stderr does not mention %q:\n%s", w, r.stderr)
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("stderr does not mention %q:\n%s", w, r.Stderr)
 				}
 			}
-			if after := e.hallmark("ls", ref, "--plain-http", "-o", "json").stdout; after != before {
+			if after := e.hallmark("ls", ref, "--plain-http", "-o", "json").Stdout; after != before {
 				t.Errorf("a failed sign changed the signatures:\nbefore %s\nafter  %s", before, after)
 			}
 		})

@@ -100,7 +100,7 @@ func TestRatifyParity(t *testing.T) {
 	host := testpeers.StartDistribution(t)
 	e.hallmark("key", "create", "trusted", "--subject", "CN=trusted,O=Interop,ST=WA,C=US", "--key-type", "RSA")
 	e.hallmark("key", "create", "stranger", "--subject", "CN=stranger,O=Interop,ST=WA,C=US", "--key-type", "RSA")
-	rootPEM := e.hallmark("key", "export-cert", "trusted", "--root-only").stdout
+	rootPEM := e.hallmark("key", "export-cert", "trusted", "--root-only").Stdout
 	e.writeFile(filepath.Join("ts", "x509", "ca", "certs", "root.pem"), []byte(rootPEM))
 	policyJSON := trustPolicy("strict", []string{"ca:certs"}, []string{"*"})
 	policy := e.writeFile("trustpolicy.json", policyJSON)

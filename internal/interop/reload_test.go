@@ -18,7 +18,7 @@ func TestServeConfigReload(t *testing.T) {
 	e := newEnv(t)
 	host := testpeers.StartDistribution(t)
 	e.hallmark("key", "create", "trusted", "--subject", "CN=trusted,O=Interop,ST=WA,C=US", "--key-type", "EC")
-	e.writeFile(filepath.Join("ts", "x509", "ca", "trusted", "root.pem"), []byte(e.hallmark("key", "export-cert", "trusted", "--root-only").stdout))
+	e.writeFile(filepath.Join("ts", "x509", "ca", "trusted", "root.pem"), []byte(e.hallmark("key", "export-cert", "trusted", "--root-only").Stdout))
 	policy := e.writeFile("trustpolicy.json", trustPolicy("strict", []string{"ca:trusted"}, []string{"*"}))
 	unsigned := pushImage(t, host, "app", "unsigned", "reload-unsigned")
 	certFile, keyFile, pool := servingCert(t, e.dir)

@@ -21,10 +21,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -64,22 +64,7 @@ type server struct {
 }
 
 // lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = proctest.LockedBuffer
 
 func (e *env) serve(t *testing.T, pool *x509.CertPool, args ...string) *server {
 	t.Helper()
@@ -176,7 +161,7 @@ func TestServeAdmission(t *testing.T) {
 	host := testpeers.StartDistribution(t)
 	e.hallmark("key", "create", "trusted", "--subject", "CN=trusted,O=Interop,ST=WA,C=US", "--key-type", "EC")
 	e.hallmark("key", "create", "stranger", "--subject", "CN=stranger,O=Interop,ST=WA,C=US", "--key-type", "EC")
-	root := e.hallmark("key", "export-cert", "trusted", "--root-only").stdout
+	root := e.hallmark("key", "export-cert", "trusted", "--root-only").Stdout
 	e.writeFile(filepath.Join("ts", "x509", "ca", "trusted", "root.pem"), []byte(root))
 	store := filepath.Join(e.dir, "ts")
 	policy := e.writeFile("trustpolicy.json", trustPolicy("strict", []string{"ca:trusted"}, []string{"*"}))
@@ -305,7 +290,7 @@ func TestServeGatekeeper(t *testing.T) {
 	e := newEnv(t)
 	host := testpeers.StartDistribution(t)
 	e.hallmark("key", "create", "trusted", "--subject", "CN=trusted,O=Interop,ST=WA,C=US", "--key-type", "EC")
-	e.writeFile(filepath.Join("ts", "x509", "ca", "trusted", "root.pem"), []byte(e.hallmark("key", "export-cert", "trusted", "--root-only").stdout))
+	e.writeFile(filepath.Join("ts", "x509", "ca", "trusted", "root.pem"), []byte(e.hallmark("key", "export-cert", "trusted", "--root-only").Stdout))
 	policy := e.writeFile("trustpolicy.json", trustPolicy("strict", []string{"ca:trusted"}, []string{"*"}))
 	signed := pushImage(t, host, "app", "signed", "gk-signed")
 	e.hallmark("sign", signed, "--key", "trusted", "--plain-http")

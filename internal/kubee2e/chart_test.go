@@ -133,7 +133,7 @@ func testChart(t *testing.T, c *cluster, s *sandbox, image string) {
 		}
 		cfg, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")
 		cfg = strings.ReplaceAll(cfg, "/etc/hallmark/", root+"/")
-		if r := s.run("config", "validate", "--build", s.writeFile("chart-config.yaml", []byte(cfg))); r.code != 0 {
+		if r := s.run("config", "validate", "--build", s.writeFile("chart-config.yaml", []byte(cfg))); r.Code != 0 {
 			t.Errorf("hallmark refuses the chart's configuration: %s\n%s", r, cfg)
 		}
 	}

@@ -54,7 +54,7 @@ func TestGatekeeper(t *testing.T) {
 	host := testpeers.StartDistribution(t)
 
 	s.hallmark("key", "create", "gk", "--subject", "CN=gk,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
-	s.writeFile(filepath.Join("ts", "x509", "ca", "e2e", "root.pem"), []byte(s.hallmark("key", "export-cert", "gk", "--root-only").stdout))
+	s.writeFile(filepath.Join("ts", "x509", "ca", "e2e", "root.pem"), []byte(s.hallmark("key", "export-cert", "gk", "--root-only").Stdout))
 	store := filepath.Join(s.dir, "ts")
 	policy := s.writeFile("trustpolicy.json", trustPolicy("ca:e2e"))
 	passDigest := pushImage(t, host, "gk", "pass")
@@ -361,7 +361,7 @@ func testRatifyTemplates(t *testing.T, c *cluster, s *sandbox, dyn dynamic.Inter
 	}
 	// The issuer Ratify's notation verifier reports, and its template
 	// compares: the signing certificate's issuer as Go's x509 prints it.
-	block, _ := pem.Decode([]byte(s.hallmark("key", "export-cert", "gk").stdout))
+	block, _ := pem.Decode([]byte(s.hallmark("key", "export-cert", "gk").Stdout))
 	if block == nil {
 		t.Fatal("key export-cert printed no PEM")
 	}

@@ -1,7 +1,6 @@
 package kubee2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,13 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -31,27 +30,18 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "hallmark-kubee2e-")
+	bin, cleanup, err := proctest.BuildHallmark("hallmark-kubee2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	hallmarkBin = filepath.Join(dir, "hallmark")
-	cmd := exec.Command("go", "build", "-o", hallmarkBin, "./cmd/hallmark")
-	cmd.Dir = moduleRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building hallmark: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	hallmarkBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
-func moduleRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
+func moduleRoot() string { return proctest.ModuleRoot() }
 
 // sandbox runs hallmark with its own HOME, key store and docker config.
 type sandbox struct {
@@ -68,33 +58,11 @@ func newSandbox(t *testing.T) *sandbox {
 }
 
 func (s *sandbox) environ() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		switch strings.SplitN(kv, "=", 2)[0] {
-		case "HOME", "HALLMARK_HOME", "HALLMARK_PASSPHRASE", "DOCKER_CONFIG", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "KUBECONFIG":
-			continue
-		}
-		out = append(out, kv)
-	}
-	return append(out,
-		"HOME="+filepath.Join(s.dir, "home"),
-		"XDG_CONFIG_HOME="+filepath.Join(s.dir, "home", ".config"),
-		"XDG_CACHE_HOME="+filepath.Join(s.dir, "home", ".cache"),
-		"HALLMARK_HOME="+filepath.Join(s.dir, "store"),
-		"HALLMARK_PASSPHRASE=kubee2e test passphrase",
-		"DOCKER_CONFIG="+filepath.Join(s.dir, "docker"),
-	)
+	return proctest.HomeEnviron(s.dir, "kubee2e test passphrase")
 }
 
 // result of one hallmark run.
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-}
+type result = proctest.Result
 
 // run runs hallmark and returns what it did, whatever its exit code.
 func (s *sandbox) run(args ...string) result {
@@ -105,29 +73,14 @@ func (s *sandbox) run(args ...string) result {
 // runEnv is run with more environment variables.
 func (s *sandbox) runEnv(env []string, args ...string) result {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, hallmarkBin, args...)
-	cmd.Env = append(s.environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			s.t.Fatalf("hallmark %v: %v", args, err)
-		}
-		r.code = ee.ExitCode()
-	}
-	return r
+	return proctest.Run(s.t, append(s.environ(), env...), hallmarkBin, args...)
 }
 
 // hallmark runs hallmark and fails the test unless it exits 0.
 func (s *sandbox) hallmark(args ...string) result {
 	s.t.Helper()
 	r := s.run(args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		s.t.Fatalf("hallmark %s: %s", strings.Join(args, " "), r)
 	}
 	return r
@@ -173,22 +126,7 @@ func trustPolicy(store string) []byte {
 }
 
 // lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = proctest.LockedBuffer
 
 // server is a running `hallmark serve`.
 type server struct {

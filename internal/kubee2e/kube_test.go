@@ -219,7 +219,7 @@ func TestKubernetes(t *testing.T) {
 
 	// Sign demo-pass's image with a new key; leave demo-fail's unsigned.
 	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
-	s.writeFile(filepath.Join("ts", "x509", "ca", "e2e", "root.pem"), []byte(s.hallmark("key", "export-cert", "e2e", "--root-only").stdout))
+	s.writeFile(filepath.Join("ts", "x509", "ca", "e2e", "root.pem"), []byte(s.hallmark("key", "export-cert", "e2e", "--root-only").Stdout))
 	store := filepath.Join(s.dir, "ts")
 	policy := s.writeFile("trustpolicy.json", trustPolicy("ca:e2e"))
 	passDigest := pushImage(t, host, "demo", "pass")
@@ -504,12 +504,12 @@ type auditReport struct {
 func testAudit(t *testing.T, c *cluster, s *sandbox, policy, store, fail, pass string) {
 	common := []string{"audit", "--kubeconfig", c.cp.Kubeconfig, "--trust-policy", policy, "--trust-store", store, "--plain-http"}
 	r := s.run(append(common, "-o", "json")...)
-	if r.code != 1 {
+	if r.Code != 1 {
 		t.Fatalf("audit of a cluster with unsigned workloads: want exit 1, got %s", r)
 	}
 	var rep auditReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("audit -o json: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("audit -o json: %v\n%s", err, r.Stdout)
 	}
 	verdicts := map[string]string{}
 	for _, f := range rep.Findings {
@@ -547,21 +547,21 @@ func testAudit(t *testing.T, c *cluster, s *sandbox, policy, store, fail, pass s
 	}
 
 	text := s.run(common...)
-	if text.code != 1 || !strings.Contains(text.stdout, "NAMESPACE") || !strings.Contains(text.stdout, "demo-fail") || !strings.Contains(text.stdout, "FAIL") {
+	if text.Code != 1 || !strings.Contains(text.Stdout, "NAMESPACE") || !strings.Contains(text.Stdout, "demo-fail") || !strings.Contains(text.Stdout, "FAIL") {
 		t.Errorf("audit table: %s", text)
 	}
 	// The kubeconfig from $KUBECONFIG this time.
 	clean := s.runEnv([]string{"KUBECONFIG=" + c.cp.Kubeconfig}, "audit", "--namespace", nsClean, "--trust-policy", policy, "--trust-store", store, "--plain-http")
-	if clean.code != 0 || !strings.Contains(clean.stdout, "PASS") || strings.Contains(clean.stdout, "demo-fail") {
+	if clean.Code != 0 || !strings.Contains(clean.Stdout, "PASS") || strings.Contains(clean.Stdout, "demo-fail") {
 		t.Errorf("audit of a namespace holding only signed images: want exit 0, got %s", clean)
 	}
 
 	// The chart's service account can list everything audit reads.
 	sa := impersonatingFile(s, c.cp, "system:serviceaccount:"+chartNamespace+":hallmark")
-	if r := s.run("audit", "--kubeconfig", sa, "--trust-policy", policy, "--trust-store", store, "--plain-http", "-o", "json"); r.code != 1 || !strings.Contains(r.stdout, "demo-fail") {
+	if r := s.run("audit", "--kubeconfig", sa, "--trust-policy", policy, "--trust-store", store, "--plain-http", "-o", "json"); r.Code != 1 || !strings.Contains(r.Stdout, "demo-fail") {
 		t.Errorf("audit as the chart's service account: %s", r)
 	}
-	if r := s.run("audit", "--kubeconfig", impersonatingFile(s, c.cp, "system:serviceaccount:default:nobody"), "--trust-policy", policy, "--trust-store", store, "--plain-http"); r.code != 1 || !strings.Contains(r.stderr, "forbidden") {
+	if r := s.run("audit", "--kubeconfig", impersonatingFile(s, c.cp, "system:serviceaccount:default:nobody"), "--trust-policy", policy, "--trust-store", store, "--plain-http"); r.Code != 1 || !strings.Contains(r.Stderr, "forbidden") {
 		t.Errorf("audit as a service account without the chart's role: want a forbidden error, got %s", r)
 	}
 }
