@@ -387,13 +387,23 @@ func (s *serveState) routes() http.Handler {
 	return mux
 }
 
-// countErrors counts requests refused before a decision (4xx, 5xx).
+// countErrors counts requests refused before a decision (4xx, 5xx); the
+// webhooks count their decisions themselves.
 func (s *serveState) countErrors(endpoint string, h http.Handler) http.Handler {
+	return s.countRequests(endpoint, "", h)
+}
+
+// countRequests counts requests refused before an answer (4xx, 5xx) as
+// errors and, unless answered is empty, the others under that outcome.
+func (s *serveState) countRequests(endpoint, answered string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(sw, r)
-		if sw.status >= 400 {
-			s.metrics.ObserveRequest(endpoint, "error")
+		switch {
+		case sw.status >= 400:
+			s.metrics.ObserveRequest(endpoint, server.OutcomeError)
+		case answered != "":
+			s.metrics.ObserveRequest(endpoint, answered)
 		}
 	})
 }

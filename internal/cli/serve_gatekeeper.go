@@ -6,14 +6,15 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
 	"github.com/hallmark-dev/hallmark/internal/admission/gatekeeper"
+	"github.com/hallmark-dev/hallmark/internal/server"
 )
 
 // gatekeeperRoutes adds the Ratify-compatible Gatekeeper provider endpoints,
 // served by the admitter in force.
 func (s *serveState) gatekeeperRoutes(mux *http.ServeMux) {
 	opts := gatekeeper.Options{Logger: s.log}
-	mux.Handle(gatekeeper.VerifyPath, s.countErrors("gatekeeper-verify", gatekeeper.NewVerifyHandler(gatekeeperLive{s}, opts)))
-	mux.Handle(gatekeeper.MutatePath, s.countErrors("gatekeeper-mutate", gatekeeper.NewMutateHandler(gatekeeperLive{s}, opts)))
+	mux.Handle(gatekeeper.VerifyPath, s.countRequests("gatekeeper-verify", server.OutcomeAnswered, gatekeeper.NewVerifyHandler(gatekeeperLive{s}, opts)))
+	mux.Handle(gatekeeper.MutatePath, s.countRequests("gatekeeper-mutate", server.OutcomeAnswered, gatekeeper.NewMutateHandler(gatekeeperLive{s}, opts)))
 }
 
 // gatekeeperLive picks the admitter of the configuration in force per call.

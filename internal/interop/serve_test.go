@@ -340,4 +340,25 @@ func TestServeGatekeeper(t *testing.T) {
 	if items[3].Error == "" {
 		t.Errorf("a key that is not an image reference has no per-item error: %s", data)
 	}
+
+	// The request is counted as answered, a malformed one as an error.
+	bad, err := s.client.Post(s.url+"/ratify/gatekeeper/v1/verify", "application/json", strings.NewReader(`{"request":`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Body.Close()
+	resp, err = s.client.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{
+		`hallmark_admission_requests_total{endpoint="gatekeeper-verify",outcome="answered"} 1`,
+		`hallmark_admission_requests_total{endpoint="gatekeeper-verify",outcome="error"} 1`,
+	} {
+		if !bytes.Contains(metrics, []byte(m)) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
 }

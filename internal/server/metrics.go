@@ -14,6 +14,9 @@ const (
 	OutcomeAllowed = "allowed" // the request was answered and the object admitted
 	OutcomeDenied  = "denied"  // the request was answered and the object refused
 	OutcomeError   = "error"   // the request could not be answered (bad input, internal failure)
+	// OutcomeAnswered is a Gatekeeper provider request answered with a
+	// report per image: Gatekeeper, not hallmark, decides.
+	OutcomeAnswered = "answered"
 
 	DecisionAllowed             = "allowed"
 	DecisionDenied              = "denied"
@@ -119,8 +122,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 
 // ObserveRequest counts one admission request. endpoint names the route
 // (such as "validate", "mutate", "gatekeeper_verify"), never the raw request
-// path, which a client controls; outcome is OutcomeAllowed, OutcomeDenied or
-// OutcomeError.
+// path, which a client controls; outcome is OutcomeAllowed, OutcomeDenied,
+// OutcomeAnswered or OutcomeError.
 func (m *Metrics) ObserveRequest(endpoint, outcome string) {
 	if m == nil {
 		return
