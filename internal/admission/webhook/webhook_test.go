@@ -22,6 +22,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/goldentest"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 )
 
@@ -110,29 +111,9 @@ func post(t *testing.T, h http.Handler, target string, body []byte) *httptest.Re
 	return rec
 }
 
-// golden compares got, indented, with testdata/name, or rewrites it with
-// -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, got, "", "  "); err != nil {
-		t.Fatalf("response is not JSON: %v\n%s", err, got)
-	}
-	buf.WriteByte('\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-		t.Errorf("response differs from %s (-want +got):\n%s", path, diff)
-	}
+	goldentest.JSON(t, name, got, *update)
 }
 
 func TestValidateGolden(t *testing.T) {
