@@ -195,45 +195,15 @@ func TestGatekeeper(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	// Gatekeeper's validating and mutating webhooks, by URL, for pods: the
-	// two share everything but their path and name.
-	failClosed, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
-	timeout := int32(5)
-	hook := func(path string) admissionregistrationv1.ValidatingWebhook {
-		url := fmt.Sprintf("https://127.0.0.1:%d%s", port, path)
-		return admissionregistrationv1.ValidatingWebhook{
-			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: gkCA},
-			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-				Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
-			FailurePolicy:           &failClosed,
-			SideEffects:             &none,
-			TimeoutSeconds:          &timeout,
-			AdmissionReviewVersions: []string{"v1", "v1beta1"},
-			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", nsGatekeeper}}}},
-		}
-	}
-	validating := hook("/v1/admit")
-	validating.Name = "validation.gatekeeper.sh"
-	if _, err := c.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "gatekeeper-validating-webhook-configuration"},
-		Webhooks:   []admissionregistrationv1.ValidatingWebhook{validating},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	m := hook("/v1/mutate")
-	reinvoke := admissionregistrationv1.IfNeededReinvocationPolicy
-	if _, err := c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "gatekeeper-mutating-webhook-configuration"},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name: "mutation.gatekeeper.sh", ClientConfig: m.ClientConfig, Rules: m.Rules, FailurePolicy: m.FailurePolicy,
-			SideEffects: m.SideEffects, TimeoutSeconds: m.TimeoutSeconds, AdmissionReviewVersions: m.AdmissionReviewVersions,
-			NamespaceSelector: m.NamespaceSelector, ReinvocationPolicy: &reinvoke,
-		}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// Gatekeeper's validating and mutating webhooks, by URL, for pods.
+	podRules := []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}}
+	gk := fmt.Sprintf("https://127.0.0.1:%d", port)
+	c.registerWebhooks(t, "gatekeeper",
+		webhookByURL("validation.gatekeeper.sh", gk+"/v1/admit", gkCA, podRules, 5, nsGatekeeper),
+		webhookByURL("mutation.gatekeeper.sh", gk+"/v1/mutate", gkCA, podRules, 5, nsGatekeeper),
+		admissionregistrationv1.IfNeededReinvocationPolicy)
 
 	// The chart's Gatekeeper objects, with the Providers pointed at the
 	// hallmark serving here.

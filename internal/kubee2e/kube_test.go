@@ -25,13 +25,10 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
-// The names the tests use for their namespaces and webhooks.
+// The names the tests use for their namespaces, and the webhooks' timeout.
 const (
 	nsDemo  = "demo"
 	nsClean = "clean"
-
-	validatingName = "hallmark-e2e"
-	mutatingName   = "hallmark-e2e"
 
 	// webhookTimeout is the webhooks' timeoutSeconds. hallmark's own
 	// deadline (2.5 s by default) is well inside it, so a hanging registry
@@ -127,51 +124,57 @@ func webhookRules() []admissionregistrationv1.RuleWithOperations {
 	}
 }
 
-// registerWebhooks registers hallmark's validating and mutating webhooks by
-// URL, as a user without a Service in front of hallmark would.
-func (c *cluster) registerWebhooks(t *testing.T, url string, caPEM []byte) {
-	t.Helper()
-	ctx := context.Background()
+// webhookByURL is every webhook these tests register: called by URL with
+// caBundle, failing closed, without side effects, within timeout seconds,
+// for rules, in every namespace but kube-system and excluded.
+func webhookByURL(name, url string, caBundle []byte, rules []admissionregistrationv1.RuleWithOperations, timeout int32, excluded ...string) admissionregistrationv1.ValidatingWebhook {
 	fail := admissionregistrationv1.Fail
 	none := admissionregistrationv1.SideEffectClassNone
-	timeout := int32(webhookTimeout)
-	selector := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system"}}}}
-	validate, mutate := url+"/validate", url+"/mutate"
-	never := admissionregistrationv1.NeverReinvocationPolicy
-	_, err := c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: mutatingName},
+	return admissionregistrationv1.ValidatingWebhook{
+		Name:                    name,
+		ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
+		Rules:                   rules,
+		FailurePolicy:           &fail,
+		SideEffects:             &none,
+		TimeoutSeconds:          &timeout,
+		AdmissionReviewVersions: []string{"v1"},
+		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: append([]string{"kube-system"}, excluded...)}}},
+	}
+}
+
+// registerWebhooks registers a validating and a mutating webhook
+// configuration, named name-validating and name-mutating, holding v and m
+// (m made mutating with the given reinvocation policy).
+func (c *cluster) registerWebhooks(t *testing.T, name string, v, m admissionregistrationv1.ValidatingWebhook, reinvoke admissionregistrationv1.ReinvocationPolicyType) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-mutating"},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name:                    "mutate.hallmark.dev",
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &mutate, CABundle: caPEM},
-			Rules:                   webhookRules(),
-			FailurePolicy:           &fail,
-			SideEffects:             &none,
-			TimeoutSeconds:          &timeout,
-			AdmissionReviewVersions: []string{"v1"},
-			NamespaceSelector:       selector,
-			ReinvocationPolicy:      &never,
+			Name: m.Name, ClientConfig: m.ClientConfig, Rules: m.Rules, FailurePolicy: m.FailurePolicy,
+			SideEffects: m.SideEffects, TimeoutSeconds: m.TimeoutSeconds, AdmissionReviewVersions: m.AdmissionReviewVersions,
+			NamespaceSelector: m.NamespaceSelector, ReinvocationPolicy: &reinvoke,
 		}},
-	}, metav1.CreateOptions{})
-	if err != nil {
+	}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("register the mutating webhook: %v", err)
 	}
-	_, err = c.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: validatingName},
-		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
-			Name:                    "validate.hallmark.dev",
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &validate, CABundle: caPEM},
-			Rules:                   webhookRules(),
-			FailurePolicy:           &fail,
-			SideEffects:             &none,
-			TimeoutSeconds:          &timeout,
-			AdmissionReviewVersions: []string{"v1"},
-			NamespaceSelector:       selector,
-		}},
-	}, metav1.CreateOptions{})
-	if err != nil {
+	if _, err := c.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-validating"},
+		Webhooks:   []admissionregistrationv1.ValidatingWebhook{v},
+	}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("register the validating webhook: %v", err)
 	}
+}
+
+// registerHallmark registers hallmark's validating and mutating webhooks by
+// URL, as a user without a Service in front of hallmark would.
+func (c *cluster) registerHallmark(t *testing.T, url string, caPEM []byte) {
+	t.Helper()
+	c.registerWebhooks(t, "hallmark",
+		webhookByURL("validate.hallmark.dev", url+"/validate", caPEM, webhookRules(), webhookTimeout),
+		webhookByURL("mutate.hallmark.dev", url+"/mutate", caPEM, webhookRules(), webhookTimeout),
+		admissionregistrationv1.NeverReinvocationPolicy)
 }
 
 // waitForWebhook waits until the API server calls hallmark: it picks up
@@ -244,7 +247,7 @@ func TestKubernetes(t *testing.T) {
 
 	c.namespace(t, nsDemo)
 	c.namespace(t, nsClean)
-	c.registerWebhooks(t, srv.url, caPEM)
+	c.registerHallmark(t, srv.url, caPEM)
 	c.waitForWebhook(t, fail)
 	pods := c.client.CoreV1().Pods(nsDemo)
 
