@@ -137,8 +137,13 @@ func (p Policy) ModeFor(ns string) Mode {
 }
 
 // skipNamespace reports why objects in ns are not verified, or "" when they
-// are.
+// are. No namespace ("", a Gatekeeper key without Ratify's "[namespace]"
+// prefix) is never skipped: the namespace rules cannot say it is outside
+// them, and an image must not pass unverified for lack of one.
 func (p Policy) skipNamespace(ns string) string {
+	if ns == "" {
+		return ""
+	}
 	if slices.Contains(p.ExcludeNamespaces, ns) {
 		return fmt.Sprintf("namespace %s is excluded", ns)
 	}

@@ -136,6 +136,7 @@ func TestSkipNamespace(t *testing.T) {
 		{"included", Policy{IncludeNamespaces: []string{"prod"}}.WithDefaults(), "prod", ""},
 		{"exclusion wins over inclusion", Policy{IncludeNamespaces: []string{"prod"}, ExcludeNamespaces: []string{"prod"}}, "prod", "namespace prod is excluded"},
 		{"empty exclusions verify kube-system", Policy{ExcludeNamespaces: []string{}}.WithDefaults(), "kube-system", ""},
+		{"no namespace is verified under an inclusion list", Policy{IncludeNamespaces: []string{"prod"}}.WithDefaults(), "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -225,6 +225,27 @@ func TestVerifyGolden(t *testing.T) {
 	}
 }
 
+// TestIncludeNamespacesStillVerifiesUnprefixedKeys: Ratify's default
+// template sends keys without a "[namespace]" prefix; an inclusion list
+// must not let them pass unverified.
+func TestIncludeNamespacesStillVerifiesUnprefixedKeys(t *testing.T) {
+	v := &fakeVerifier{}
+	h := NewVerifyHandler(newAdmitter(v, fakeResolver{}, admission.Policy{IncludeNamespaces: []string{"prod"}}), testOptions())
+	d := decode(t, post(t, h, providerRequestBody(unsigned, "[dev]"+unsigned)).Body.Bytes())
+	if len(d.Response.Items) != 2 {
+		t.Fatalf("items %+v", d.Response.Items)
+	}
+	if value, _ := d.Response.Items[0].Value.(map[string]any); value["isSuccess"] != false {
+		t.Errorf("an unprefixed unsigned key passed under an inclusion list: %+v", d.Response.Items[0])
+	}
+	if value, _ := d.Response.Items[1].Value.(map[string]any); value["isSuccess"] != true {
+		t.Errorf("a key of a namespace outside the inclusion list was not skipped: %+v", d.Response.Items[1])
+	}
+	if v.calls[unsigned] != 1 {
+		t.Errorf("verifications %v; want the unprefixed key verified", v.calls)
+	}
+}
+
 // TestRatifyTemplateView evaluates the answer the way Ratify's default
 // ConstraintTemplate does: a violation for any item error, and for any
 // value whose isSuccess is false.
