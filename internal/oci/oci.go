@@ -269,7 +269,8 @@ func (c *Client) plainHTTP(host string) bool {
 // Repository returns an oras-go repository for ref's repository, using this
 // client's connections, credentials and token cache. It is shared with other
 // callers of the same repository, so its Reference names the repository
-// only: pass the tag or digest to each call.
+// only (pass the tag or digest to each call), and its settings must not be
+// changed.
 //
 // When Options.ForceReferrersTag is set, the repository is set to use the
 // referrers tag schema for both pushing and listing; use ListSignatures or
@@ -290,14 +291,13 @@ func (c *Client) Repository(ctx context.Context, ref string) (*remote.Repository
 // the tag or digest of each call as an argument, so the shared one names the
 // repository only.
 func (c *Client) repository(r registry.Reference, forceTag bool) *remote.Repository {
-	name := registry.Reference{Registry: r.Registry, Repository: r.Repository}
 	if forceTag {
-		repo := &remote.Repository{Client: c.auth, Reference: name, PlainHTTP: c.plainHTTP(r.Registry)}
+		repo := c.newRepository(r)
 		// Cannot fail on a fresh repository: the capability is unset.
 		_ = repo.SetReferrersCapability(false)
 		return repo
 	}
-	key := name.String()
+	key := r.Registry + "/" + r.Repository
 	c.reposMu.Lock()
 	defer c.reposMu.Unlock()
 	if repo, ok := c.repos[key]; ok {
@@ -306,9 +306,16 @@ func (c *Client) repository(r registry.Reference, forceTag bool) *remote.Reposit
 	if c.repos == nil || len(c.repos) >= maxCachedRepos {
 		c.repos = make(map[string]*remote.Repository)
 	}
-	repo := &remote.Repository{Client: c.auth, Reference: name, PlainHTTP: c.plainHTTP(r.Registry)}
+	repo := c.newRepository(r)
 	c.repos[key] = repo
 	return repo
+}
+
+// newRepository builds an oras-go repository for r's repository, shared
+// with nobody: callers that change its settings use one.
+func (c *Client) newRepository(r registry.Reference) *remote.Repository {
+	name := registry.Reference{Registry: r.Registry, Repository: r.Repository}
+	return &remote.Repository{Client: c.auth, Reference: name, PlainHTTP: c.plainHTTP(r.Registry)}
 }
 
 // Resolve resolves ref to the descriptor of the manifest it names: a tag is
@@ -344,7 +351,9 @@ func (c *Client) resolve(ctx context.Context, repo *remote.Repository, r registr
 // for one tag of the repository. This costs a request only on failure.
 func (c *Client) whatIsMissing(ctx context.Context, r registry.Reference, notFound error) error {
 	t := targetOf(r)
-	probe := c.repository(r, false)
+	// A repository of its own: the shared one must not change under its
+	// concurrent users.
+	probe := c.newRepository(r)
 	probe.TagListPageSize = 1
 	err := probe.Tags(ctx, "", func([]string) error { return errStopTags })
 	var resp *errcode.ErrorResponse
