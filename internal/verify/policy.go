@@ -3,7 +3,6 @@ package verify
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/notaryproject/notation-go/verifier/trustpolicy"
 	"github.com/notaryproject/notation-go/verifier/truststore"
+
+	"github.com/hallmark-dev/hallmark/internal/capped"
 )
 
 // maxTrustPolicySize caps a trust policy document. Real policies are a few
@@ -80,13 +81,11 @@ func LoadTrustPolicy(path string) (*trustpolicy.Document, error) {
 	case fi.Size() > maxTrustPolicySize:
 		return nil, &PolicyError{Source: path, Problems: []Problem{{Message: sizeMessage(fi.Size())}}}
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("trust policy %s: %w", path, err)
+	// Capped again: the file may have grown since Lstat.
+	data, err := capped.ReadFile(path, maxTrustPolicySize)
+	if errors.Is(err, capped.ErrTooLarge) {
+		return nil, &PolicyError{Source: path, Problems: []Problem{{Message: fmt.Sprintf("is larger than %d bytes (%d KiB), far above any real policy, so this is probably the wrong file", maxTrustPolicySize, maxTrustPolicySize>>10)}}}
 	}
-	defer f.Close()
-	// Read one byte past the cap: the file may have grown since Lstat.
-	data, err := io.ReadAll(io.LimitReader(f, maxTrustPolicySize+1))
 	if err != nil {
 		return nil, fmt.Errorf("trust policy %s: %w", path, err)
 	}
