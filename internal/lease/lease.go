@@ -108,7 +108,8 @@ func Run(ctx context.Context, leases Leases, opts Options, lead func(ctx context
 	}
 	e := &elector{leases: leases, o: o, log: o.Logger.With("lease", o.Namespace+"/"+o.Name, "identity", o.Identity)}
 	for {
-		if !e.acquire(ctx) {
+		acquired, ok := e.acquire(ctx)
+		if !ok {
 			return nil
 		}
 		e.log.Info("lease acquired")
@@ -118,7 +119,7 @@ func Run(ctx context.Context, leases Leases, opts Options, lead func(ctx context
 			defer close(done)
 			lead(leadCtx)
 		}()
-		e.renew(leadCtx)
+		e.renew(leadCtx, acquired)
 		stop()
 		<-done
 		if ctx.Err() != nil {
@@ -140,15 +141,16 @@ type elector struct {
 	seenAt                time.Time
 }
 
-// acquire tries to take the Lease every RetryPeriod until it holds it
-// (true) or ctx is done (false).
-func (e *elector) acquire(ctx context.Context) bool {
+// acquire tries to take the Lease every RetryPeriod until it holds it, and
+// returns when the successful attempt started, or ok false when ctx is done.
+func (e *elector) acquire(ctx context.Context) (started time.Time, ok bool) {
 	var lastHolder string
 	for {
+		started = time.Now()
 		held, holder, err := e.tryAcquireOrRenew(ctx)
 		switch {
 		case held:
-			return true
+			return started, true
 		case err != nil:
 			e.log.Debug("lease not acquired", "error", err.Error())
 		case holder != lastHolder:
@@ -156,32 +158,36 @@ func (e *elector) acquire(ctx context.Context) bool {
 			lastHolder = holder
 		}
 		if !sleep(ctx, jitter(e.o.RetryPeriod)) {
-			return false
+			return time.Time{}, false
 		}
 	}
 }
 
-// renew renews the Lease every RetryPeriod and returns when ctx is done, or
-// when it could not renew for RenewDeadline or found another holder.
-func (e *elector) renew(ctx context.Context) {
-	last := time.Now()
-	for sleep(ctx, e.o.RetryPeriod) {
-		tctx, cancel := context.WithTimeout(ctx, e.o.RenewDeadline-time.Since(last))
+// renew renews the Lease every RetryPeriod and returns when ctx is done,
+// when another replica holds it, or at the renew deadline: RenewDeadline
+// after the start of the last attempt that renewed it (renewed, at first).
+// Measuring from the start of the attempt, never from its end, keeps the
+// holder's term inside what the others wait before taking the Lease.
+func (e *elector) renew(ctx context.Context, renewed time.Time) {
+	for {
+		deadline := renewed.Add(e.o.RenewDeadline)
+		if !sleep(ctx, min(e.o.RetryPeriod, time.Until(deadline))) || !time.Now().Before(deadline) {
+			return
+		}
+		started := time.Now()
+		tctx, cancel := context.WithDeadline(ctx, deadline)
 		held, holder, err := e.tryAcquireOrRenew(tctx)
 		cancel()
 		switch {
 		case held:
-			last = time.Now()
-			continue
+			renewed = started
 		case err == nil:
 			e.log.Warn("another replica took the lease", "holder", holder)
 			return
 		case ctx.Err() != nil:
 			return
-		}
-		e.log.Warn("lease not renewed", "error", err.Error())
-		if time.Since(last) >= e.o.RenewDeadline {
-			return
+		default:
+			e.log.Warn("lease not renewed", "error", err.Error())
 		}
 	}
 }

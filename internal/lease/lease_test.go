@@ -102,11 +102,17 @@ type replica struct {
 
 func start(t *testing.T, leases Leases, id string) *replica {
 	t.Helper()
+	return startWith(t, leases, Options{Namespace: "hallmark", Name: "audit", Identity: id})
+}
+
+func startWith(t *testing.T, leases Leases, o Options) *replica {
+	t.Helper()
+	id := o.Identity
 	ctx, stop := context.WithCancel(context.Background())
 	r := &replica{id: id, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		err := Run(ctx, leases, Options{Namespace: "hallmark", Name: "audit", Identity: id}, func(ctx context.Context) {
+		err := Run(ctx, leases, o, func(ctx context.Context) {
 			r.terms.Add(1)
 			r.leading.Store(true)
 			<-ctx.Done()
@@ -230,13 +236,47 @@ func TestHolderCutOffStops(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		if lost := time.Since(cut); lost > DefaultRenewDeadline+DefaultRetryPeriod || lost >= DefaultLeaseDuration {
+		// The last renewal was before the cut, and the test looks every
+		// 100 ms.
+		if lost := time.Since(cut); lost > DefaultRenewDeadline+100*time.Millisecond {
 			t.Errorf("a stopped leading %s after losing the API server; want within the renew deadline", lost)
 		}
 		m.down.Store(false)
 		time.Sleep(5 * time.Second)
 		if !a.leading.Load() || a.terms.Load() != 2 {
 			t.Errorf("a leads %v after the API server came back (%d terms); want a second term", a.leading.Load(), a.terms.Load())
+		}
+		a.shutdown()
+	})
+}
+
+// With a renew deadline that is not a multiple of the retry period, a
+// holder cut off from the API server still stops at the deadline, not at the
+// next retry after it, which could be past the Lease's expiry.
+func TestHolderStopsAtRenewDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &memLeases{}
+		begin := time.Now()
+		o := Options{Namespace: "hallmark", Name: "audit", Identity: "a",
+			RetryPeriod: 4 * time.Second, RenewDeadline: 10 * time.Second, LeaseDuration: 11 * time.Second}
+		a := startWith(t, m, o)
+		time.Sleep(100 * time.Millisecond)
+		if !a.leading.Load() {
+			t.Fatal("a does not lead")
+		}
+		// Right after a renewal (at 4 s), the API server goes away.
+		time.Sleep(4 * time.Second)
+		m.down.Store(true)
+		for i := 0; a.leading.Load(); i++ {
+			if i > 600 {
+				t.Fatal("a still leads a minute after losing the API server")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// The last renewal started at 4 s: a must have stopped by 14 s, before
+		// the others could take the Lease (last renewal + 11 s = 15 s).
+		if stopped := time.Since(begin); stopped > 14*time.Second+100*time.Millisecond {
+			t.Errorf("a stopped leading at %s; want by 14 s, the renew deadline after its last renewal", stopped)
 		}
 		a.shutdown()
 	})
