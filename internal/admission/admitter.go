@@ -3,7 +3,6 @@ package admission
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -76,7 +75,7 @@ type Admitter struct {
 func New(v Verifier, r Resolver, p Policy, opts Options) *Admitter {
 	log := opts.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	return &Admitter{
 		verifier:   v,

@@ -23,7 +23,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -207,7 +206,7 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 	d := &Demo{opts: opts, log: opts.Logger}
 	d.images.outside = opts.OnServerImage
 	if d.log == nil {
-		d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		d.log = slog.New(slog.DiscardHandler)
 	}
 	d.dir, err = os.MkdirTemp(opts.TempDir, "hallmark-demo-")
 	if err != nil {

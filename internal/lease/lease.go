@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -82,7 +81,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.RetryPeriod = DefaultRetryPeriod
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch {
 	case o.Namespace == "" || o.Name == "":

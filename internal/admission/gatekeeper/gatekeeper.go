@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -203,7 +202,7 @@ func newHandler(opts Options, mutate bool, timeout time.Duration) *handler {
 		now:          opts.Now,
 	}
 	if h.log == nil {
-		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		h.log = slog.New(slog.DiscardHandler)
 	}
 	if h.verifierName == "" {
 		h.verifierName = DefaultVerifierName

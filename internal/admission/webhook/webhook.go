@@ -16,7 +16,6 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -125,7 +124,7 @@ type handler struct {
 func newHandler(opts Options, answer func(context.Context, admission.Request) *response) *handler {
 	log := opts.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	margin := opts.TimeoutMargin
 	if margin <= 0 {
