@@ -94,8 +94,10 @@ type Options struct {
 	// MaxEntries is how many results the cache is sized to keep; the least
 	// recently used is dropped first. Caches of 1024 entries or more are split
 	// into independently evicted shards, each sized with headroom for uneven
-	// hashing, so that MaxEntries distinct images all fit: such a cache may
-	// hold up to 20% more (for 10,000: at most 12,000). Zero means
+	// hashing, so that MaxEntries distinct images all fit: each of the 16
+	// shards holds ceil(MaxEntries/16) plus five square roots of that, so
+	// such a cache may hold more (at most 1,664 for 1,024; 12,000 for
+	// 10,000; 106,336 for 100,000). Zero means
 	// DefaultMaxEntries; negative means nothing is kept (singleflight still
 	// applies).
 	MaxEntries int

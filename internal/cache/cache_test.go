@@ -713,8 +713,8 @@ func TestShardedCacheHoldsMaxEntries(t *testing.T) {
 	for i := n; i < 2*n; i++ {
 		c.Verify(ctx, img("app", i))
 	}
-	if c.Len() > n*12/10 {
-		t.Fatalf("%d entries, more than 20%% over MaxEntries %d", c.Len(), n)
+	if bound := numShards * shardCapacity(n, numShards); c.Len() > bound || bound != 12000 {
+		t.Fatalf("%d entries for MaxEntries %d; the documented bound is 12,000 (computed %d)", c.Len(), n, bound)
 	}
 }
 
