@@ -79,7 +79,7 @@ func TestRatifyComparison(t *testing.T) {
 
 	policy := []byte(`{"version":"1.0","trustPolicies":[{"name":"bench","registryScopes":["*"],` +
 		`"signatureVerification":{"level":"strict"},"trustStores":["ca:bench"],"trustedIdentities":["*"]}]}`)
-	hang := hangingRegistry(t)
+	hang := testpeers.HangingRegistry(t)
 	// Distinct repositories, so no server can answer one from another's
 	// cached failure.
 	var hangKeys []string
@@ -329,28 +329,6 @@ func servingCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509
 	pool = x509.NewCertPool()
 	pool.AddCert(ca)
 	return certFile, keyFile, pool
-}
-
-// hangingRegistry accepts connections and never answers. It stops with t.
-func hangingRegistry(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { <-done; c.Close() })
-		}
-	})
-	t.Cleanup(func() { close(done); l.Close(); wg.Wait() })
-	return l.Addr().String()
 }
 
 // batches splits keys into ProviderRequest bodies of batchSize keys each.

@@ -2,7 +2,6 @@ package interop
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -227,8 +226,7 @@ func TestServeAdmission(t *testing.T) {
 	})
 	t.Run("registry faults fail closed with a reason, in time", func(t *testing.T) {
 		down := fmt.Sprintf("127.0.0.1:%d/app:v1", testpeers.FreePort(t))
-		hanging, stop := hangingRegistry(t)
-		defer stop()
+		hanging := testpeers.HangingRegistry(t)
 		failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.Contains(r.URL.Path, "/manifests/") {
 				w.WriteHeader(http.StatusTooManyRequests)
@@ -263,25 +261,6 @@ func TestServeAdmission(t *testing.T) {
 			}
 		}
 	})
-}
-
-// hangingRegistry accepts connections and never answers.
-func hangingRegistry(t *testing.T) (string, func()) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { <-ctx.Done(); c.Close() }()
-		}
-	}()
-	return l.Addr().String(), func() { cancel(); l.Close() }
 }
 
 // TestServeGatekeeper sends Gatekeeper ProviderRequests to `hallmark serve`.

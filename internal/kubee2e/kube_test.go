@@ -330,7 +330,7 @@ func TestKubernetes(t *testing.T) {
 		}
 	})
 	t.Run("a hanging registry gets hallmark's answer, not a webhook timeout", func(t *testing.T) {
-		hanging := hangingRegistry(t) + "/demo:hang"
+		hanging := testpeers.HangingRegistry(t) + "/demo:hang"
 		_, err := pods.Create(ctx, pod("demo-hang", hanging), metav1.CreateOptions{})
 		if err == nil {
 			t.Fatal("a pod whose registry never answers was admitted")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -236,30 +235,7 @@ func TestRatifyTimesOut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs Ratify; runs without -short")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan struct{})
-	var held []net.Conn // the connections, closed when the listener is
-	go func() {
-		defer close(accepted)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				for _, c := range held {
-					c.Close()
-				}
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-accepted
-	})
-	host := l.Addr().String()
+	host := HangingRegistry(t)
 	base := StartRatify(t, RatifyOptions{Registry: host, VerifyTimeout: time.Second, MutateTimeout: 500 * time.Millisecond})
 	// Ratify races its own timeout: the answer carries a "timed out"
 	// systemError, or items that failed with "context deadline exceeded", or
