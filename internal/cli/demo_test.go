@@ -10,11 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/demo"
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 )
 
 // demoVerdicts maps "mode name" to the verdict the demo got.
@@ -119,22 +119,7 @@ func TestDemoWrongVerdict(t *testing.T) {
 }
 
 // syncBuffer is a bytes.Buffer the demo writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type syncBuffer = proctest.LockedBuffer
 
 // TestDemoKeep runs `hallmark demo --keep`, follows the commands it prints
 // (sign the unsigned image with the demo's store, verify it with the demo's
