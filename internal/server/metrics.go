@@ -44,13 +44,16 @@ type Metrics struct {
 	decisions     *prometheus.CounterVec
 	verifications *prometheus.HistogramVec
 	cacheLookups  *prometheus.CounterVec
-	registry      *prometheus.CounterVec
-	generation    prometheus.Gauge
-	reloads       *prometheus.CounterVec
-	auditObjects  *prometheus.GaugeVec
-	auditFindings *prometheus.GaugeVec
-	auditLastRun  prometheus.Gauge
-	auditLeader   prometheus.Gauge
+	// cacheHits and cacheMisses are cacheLookups' two series, resolved once:
+	// a hit is counted on every cached answer.
+	cacheHits, cacheMisses prometheus.Counter
+	registry               *prometheus.CounterVec
+	generation             prometheus.Gauge
+	reloads                *prometheus.CounterVec
+	auditObjects           *prometheus.GaugeVec
+	auditFindings          *prometheus.GaugeVec
+	auditLastRun           prometheus.Gauge
+	auditLeader            prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg. A nil reg
@@ -105,8 +108,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	// Series with a closed set of label values start at zero, so a rate()
 	// or an alert on failures works before the first failure happens.
-	m.cacheLookups.WithLabelValues("hit")
-	m.cacheLookups.WithLabelValues("miss")
+	m.cacheHits = m.cacheLookups.WithLabelValues("hit")
+	m.cacheMisses = m.cacheLookups.WithLabelValues("miss")
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
 	if reg != nil {
@@ -163,11 +166,11 @@ func (m *Metrics) ObserveCacheLookup(hit bool) {
 	if m == nil {
 		return
 	}
-	r := "miss"
 	if hit {
-		r = "hit"
+		m.cacheHits.Inc()
+	} else {
+		m.cacheMisses.Inc()
 	}
-	m.cacheLookups.WithLabelValues(r).Inc()
 }
 
 // ObserveRegistryResponse counts one request to a registry. host is the

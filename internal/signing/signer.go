@@ -147,15 +147,7 @@ func targetArtifact(desc ocispec.Descriptor) ocispec.Descriptor {
 // so the signature covers exactly the image the caller meant and not
 // whatever a tag points at by the time it is resolved.
 func Sign(ctx context.Context, signer crypto.Signer, chain []*x509.Certificate, repo notationregistry.Repository, reference string, opts Options) (ocispec.Descriptor, error) {
-	if err := opts.Validate(); err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	if repo == nil {
-		return ocispec.Descriptor{}, errors.New("signing: nil repository")
-	}
-	if err := requireDigest(reference); err != nil {
-		return ocispec.Descriptor{}, err
-	}
+	// SignWith checks the options, the repository and the reference.
 	ns, err := NewNotationSigner(signer, chain)
 	if err != nil {
 		return ocispec.Descriptor{}, err
