@@ -45,14 +45,13 @@ type groupVersionKind struct {
 // request is an AdmissionRequest. Fields hallmark does not use (resource,
 // userInfo, oldObject, options, ...) are skipped by the decoder.
 type request struct {
-	UID         string           `json:"uid"`
-	Kind        groupVersionKind `json:"kind"`
-	SubResource string           `json:"subResource,omitempty"`
-	Name        string           `json:"name,omitempty"`
-	Namespace   string           `json:"namespace,omitempty"`
-	Operation   string           `json:"operation"`
-	Object      json.RawMessage  `json:"object,omitempty"`
-	DryRun      *bool            `json:"dryRun,omitempty"`
+	UID       string           `json:"uid"`
+	Kind      groupVersionKind `json:"kind"`
+	Name      string           `json:"name,omitempty"`
+	Namespace string           `json:"namespace,omitempty"`
+	Operation string           `json:"operation"`
+	Object    json.RawMessage  `json:"object,omitempty"`
+	DryRun    *bool            `json:"dryRun,omitempty"`
 }
 
 // response is an AdmissionResponse.
