@@ -3,18 +3,12 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -228,7 +222,7 @@ func startHallmark(t *testing.T, dir string, policy, rootPEM []byte) target {
 	write(t, filepath.Join(ts, "root.pem"), rootPEM)
 	policyFile := filepath.Join(dir, "trustpolicy.json")
 	write(t, policyFile, policy)
-	certFile, keyFile, pool := servingCert(t, dir)
+	certFile, keyFile, pool := testpeers.ServingCertFiles(t, dir)
 	port := testpeers.FreePort(t)
 	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "warn"}
 	if entries := os.Getenv("HALLMARK_BENCH_CACHE_ENTRIES"); entries != "" {
@@ -286,49 +280,6 @@ func newClient(pool *x509.CertPool) *http.Client {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
 	}
 	return &http.Client{Timeout: requestTimeout, Transport: tr}
-}
-
-// servingCert makes a CA and a serving certificate for 127.0.0.1, writes the
-// pair to dir, and returns a client pool trusting the CA.
-func servingCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "hallmark"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	write(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	write(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
-	pool = x509.NewCertPool()
-	pool.AddCert(ca)
-	return certFile, keyFile, pool
 }
 
 // batches splits keys into ProviderRequest bodies of batchSize keys each.

@@ -118,7 +118,7 @@ func TestRatifyParity(t *testing.T) {
 	want := map[string]bool{signed: true, jws: true, host + "/parity:signed": true, "[default]" + signed: true}
 
 	ratifyURL := testpeers.StartRatify(t, testpeers.RatifyOptions{Registry: host, CertificatePEM: []byte(rootPEM), TrustPolicyJSON: policyJSON, LogLevel: "warn"})
-	certFile, keyFile, pool := servingCert(t, e.dir)
+	certFile, keyFile, pool := testpeers.ServingCertFiles(t, e.dir)
 	hm := e.serve(t, pool, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--trust-policy", policy,
 		"--trust-store", filepath.Join(e.dir, "ts"), "--plain-http")
 

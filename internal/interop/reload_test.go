@@ -21,7 +21,7 @@ func TestServeConfigReload(t *testing.T) {
 	e.writeFile(filepath.Join("ts", "x509", "ca", "trusted", "root.pem"), []byte(e.hallmark("key", "export-cert", "trusted", "--root-only").Stdout))
 	policy := e.writeFile("trustpolicy.json", trustPolicy("strict", []string{"ca:trusted"}, []string{"*"}))
 	unsigned := pushImage(t, host, "app", "unsigned", "reload-unsigned")
-	certFile, keyFile, pool := servingCert(t, e.dir)
+	certFile, keyFile, pool := testpeers.ServingCertFiles(t, e.dir)
 
 	cfgPath := filepath.Join(e.dir, "config.yaml")
 	writeConfig := func(mode string) {

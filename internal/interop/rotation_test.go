@@ -48,7 +48,7 @@ func testRotation(t *testing.T, e *env, key, trusted string, rotate func(extra .
 	old := pushImage(t, host, "app", "old", "rotation-old")
 	e.hallmark("sign", old, "--key", key, "--plain-http")
 	policy := e.writeFile("trustpolicy.json", trustPolicy("strict", []string{"ca:release"}, []string{"*"}))
-	certFile, keyFile, pool := servingCert(t, e.dir)
+	certFile, keyFile, pool := testpeers.ServingCertFiles(t, e.dir)
 	cfgPath := filepath.Join(e.dir, "config.yaml")
 	cfg := fmt.Sprintf(`tls: {certFile: %q, keyFile: %q}
 trustPolicy: {file: %q}

@@ -2,18 +2,11 @@ package interop
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,34 +19,6 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
-
-// servingCert makes a CA and a serving certificate for 127.0.0.1, writes the
-// pair to dir, and returns a client pool trusting the CA.
-func servingCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "interop CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "hallmark"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	pool = x509.NewCertPool()
-	pool.AddCert(ca)
-	return certFile, keyFile, pool
-}
 
 // server is a running `hallmark serve` process.
 type server struct {
@@ -175,7 +140,7 @@ func TestServeAdmission(t *testing.T) {
 	expiredAt := time.Now().Add(time.Second)
 	signedTag := host + "/app:signed"
 
-	certFile, keyFile, pool := servingCert(t, e.dir)
+	certFile, keyFile, pool := testpeers.ServingCertFiles(t, e.dir)
 	common := []string{"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--trust-policy", policy, "--trust-store", store, "--plain-http"}
 	deny := e.serve(t, pool, append(common, "--mode", "deny")...)
 	audit := e.serve(t, pool, append(common, "--mode", "audit")...)
@@ -274,7 +239,7 @@ func TestServeGatekeeper(t *testing.T) {
 	signed := pushImage(t, host, "app", "signed", "gk-signed")
 	e.hallmark("sign", signed, "--key", "trusted", "--plain-http")
 	unsigned := pushImage(t, host, "app", "unsigned", "gk-unsigned")
-	certFile, keyFile, pool := servingCert(t, e.dir)
+	certFile, keyFile, pool := testpeers.ServingCertFiles(t, e.dir)
 	s := e.serve(t, pool, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--trust-policy", policy, "--trust-store", filepath.Join(e.dir, "ts"), "--plain-http")
 
 	body := fmt.Sprintf(`{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":[%q,%q,"[default]%s","not a reference"]}}`, signed, unsigned, signed)

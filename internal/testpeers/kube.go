@@ -357,6 +357,26 @@ func ServingCertificate(name string, validity time.Duration) (caPEM, certPEM, ke
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
 }
 
+// ServingCertFiles is ServingCertificate for a server on loopback, valid
+// for a day (long benchmark runs included): it writes the certificate and key as tls.crt and tls.key in
+// dir and returns their paths and a pool holding the CA, for clients.
+func ServingCertFiles(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	caPEM, certPEM, keyPEM, err := ServingCertificate("hallmark", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	for path, data := range map[string][]byte{certFile: certPEM, keyFile: keyPEM} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool = x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return certFile, keyFile, pool
+}
+
 // kubeconfig is a kubeconfig file for the administrator.
 func kubeconfig(server string, caPEM []byte) []byte {
 	return fmt.Appendf(nil, `apiVersion: v1
