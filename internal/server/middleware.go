@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -127,5 +128,34 @@ func requireClientCert(next http.Handler, exempt ...string) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// maxDrainBytes is how much of a request body the server still reads, and
+// discards, after the handler answered without reading it all (a body over
+// the handler's cap, answered 413). Closing the connection on a client
+// that is still sending resets it, and most clients then report the reset,
+// not the answer; reading on lets them finish sending and read the status.
+// 64 MiB covers any body a client sends by mistake; one bigger than that is
+// not worth the bandwidth, and its connection is closed. The server's
+// ReadTimeout bounds the time either way.
+const maxDrainBytes = 64 << 20
+
+// drainBodies reads what the handler left of the request body, up to
+// maxDrainBytes, after sending the handler's answer.
+func drainBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The body as the server made it: a handler's http.MaxBytesReader
+		// stops at its cap, this one reads on.
+		body := r.Body
+		next.ServeHTTP(w, r)
+		if body == nil || body == http.NoBody || r.ProtoMajor != 1 {
+			// HTTP/2 resets only the stream, which its clients handle.
+			return
+		}
+		// The answer goes out first, so a client reading while it sends
+		// has it at once.
+		_ = http.NewResponseController(w).Flush()
+		_, _ = io.CopyN(io.Discard, body, maxDrainBytes)
 	})
 }

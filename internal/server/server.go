@@ -272,7 +272,7 @@ func (s *Server) handler() http.Handler {
 	if s.opts.Handler != nil {
 		mux.Handle("/", s.opts.Handler)
 	}
-	var h http.Handler = mux
+	var h http.Handler = drainBodies(mux)
 	if s.opts.ClientCAFile != "" {
 		h = requireClientCert(h, PathHealthz, PathReadyz)
 	}
