@@ -30,13 +30,14 @@
 // to decrypt instead of becoming that key. The AES key comes from HKDF-SHA256
 // over a master secret, which is either
 //
-//   - scrypt(passphrase, 16-byte random salt, N=2^15, r=8, p=1), when
+//   - scrypt(passphrase, 16-byte random salt, N=2^17, r=8, p=1), when
 //     Options.Passphrase is set; or
 //   - the 32 random bytes of DIR/store.key, created on first use with a
 //     warning, when it is not. Such keys are only as safe as that file.
 //
 // The KDF name, salt and parameters are stored in each key file, so they can
-// change later, together with a check value (also from HKDF) that tells a
+// change later (key files written with the former N=2^15 still open, and the
+// next version a rotation writes uses the current parameters), together with a check value (also from HKDF) that tells a
 // wrong passphrase (keys.ErrBadPassphrase) from damaged or moved data
 // (keys.ErrCorrupt). Derived keys are cached for the life of a Store, so
 // scrypt runs once per salt rather than on every Signer call. Listing keys

@@ -27,7 +27,7 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 var realScrypt = newScrypt
 
 func TestMain(m *testing.M) {
-	// scrypt at N=2^15 costs tens of milliseconds (more under -race) for
+	// scrypt at N=2^17 costs hundreds of milliseconds (more under -race) for
 	// every Store that derives a key; tests use a cheaper N, and
 	// TestProductionScrypt covers the real parameters.
 	newScrypt.N = 1 << 10
@@ -423,9 +423,14 @@ func readKeyFile(t *testing.T, s *Store, name, version string) *keyFile {
 	return kf
 }
 
+// TestProductionScrypt holds new key files to OWASP's minimum for scrypt
+// (N=2^17, r=8, p=1): a key file can be attacked offline.
 func TestProductionScrypt(t *testing.T) {
-	if realScrypt.N != 1<<15 || realScrypt.R != 8 || realScrypt.P != 1 {
-		t.Fatalf("scrypt parameters are N=%d r=%d p=%d; the package documentation says N=2^15, r=8, p=1", realScrypt.N, realScrypt.R, realScrypt.P)
+	if realScrypt.N < 1<<17 || realScrypt.R != 8 || realScrypt.P != 1 {
+		t.Fatalf("scrypt parameters are N=%d r=%d p=%d; want N>=2^17, r=8, p=1 (OWASP's minimum)", realScrypt.N, realScrypt.R, realScrypt.P)
+	}
+	if err := (kdfSpec{Name: kdfScrypt, Salt: make([]byte, saltSize), N: realScrypt.N, R: realScrypt.R, P: realScrypt.P}).check(); err != nil {
+		t.Fatalf("the production parameters fail the limits on key files read back: %v", err)
 	}
 	saved := newScrypt
 	newScrypt = realScrypt
@@ -434,10 +439,36 @@ func TestProductionScrypt(t *testing.T) {
 	s := testStore(t, "pw")
 	mustCreate(t, s, "k", ecDoc)
 	kf := readKeyFile(t, s, "k", "1")
-	if kf.KDF.N != 1<<15 || kf.KDF.R != 8 || kf.KDF.P != 1 || len(kf.KDF.Salt) != saltSize {
+	if kf.KDF.N != realScrypt.N || kf.KDF.R != 8 || kf.KDF.P != 1 || len(kf.KDF.Salt) != saltSize {
 		t.Errorf("key file KDF = %+v", kf.KDF)
 	}
 	checkSigns(t, mustSigner(t, openAt(t, s.Dir(), "pw", nil), "k"))
+}
+
+// TestFormerScryptUpgrade opens a store written with the former parameters
+// (N=2^15): its key still signs, and the next version a rotation writes uses
+// the current ones.
+func TestFormerScryptUpgrade(t *testing.T) {
+	ctx := context.Background()
+	saved := newScrypt
+	defer func() { newScrypt = saved }()
+	newScrypt = kdfSpec{Name: kdfScrypt, N: 1 << 15, R: 8, P: 1}
+	s := testStore(t, "pw")
+	mustCreate(t, s, "k", ecDoc)
+
+	newScrypt = realScrypt
+	reopened := openAt(t, s.Dir(), "pw", nil)
+	checkSigns(t, mustSigner(t, reopened, "k/1"))
+	if _, err := reopened.Rotate(ctx, "k", nil); err != nil {
+		t.Fatal(err)
+	}
+	if kf := readKeyFile(t, s, "k", "1"); kf.KDF.N != 1<<15 {
+		t.Errorf("version 1 KDF = %+v; want the N=2^15 it was written with", kf.KDF)
+	}
+	if kf := readKeyFile(t, s, "k", "2"); kf.KDF.N != realScrypt.N || kf.KDF.R != realScrypt.R || kf.KDF.P != realScrypt.P {
+		t.Errorf("rotated version 2 KDF = %+v; want the current %+v", kf.KDF, realScrypt)
+	}
+	checkSigns(t, mustSigner(t, openAt(t, s.Dir(), "pw", nil), "k/2"))
 }
 
 func TestStoreKey(t *testing.T) {
