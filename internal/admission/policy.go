@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
 // Mode says what happens to an object whose images are not all verified.
@@ -160,8 +162,15 @@ func (p Policy) skip(ns, image string) string {
 	if why := p.skipNamespace(ns); why != "" {
 		return why
 	}
+	// The canonical spelling too, so that an exemption written for
+	// docker.io/library/nginx also covers index.docker.io/nginx, as the
+	// container runtime pulls both from one repository.
+	canonical := image
+	if ref, err := oci.ParseReference(image); err == nil {
+		canonical = oci.CanonicalString(ref)
+	}
 	for _, pattern := range p.ExemptImages {
-		if MatchImage(pattern, image) {
+		if MatchImage(pattern, image) || MatchImage(pattern, canonical) {
 			return "matches exemption " + pattern
 		}
 	}

@@ -180,3 +180,31 @@ func TestMatchImage(t *testing.T) {
 		})
 	}
 }
+
+// TestExemptionCoversSpellings: an exemption written for a repository
+// covers every spelling the container runtime pulls from it, and still
+// nothing else.
+func TestExemptionCoversSpellings(t *testing.T) {
+	p := Policy{ExemptImages: []string{"docker.io/library/busybox*", "registry.k8s.io/pause*"}}.WithDefaults()
+	for _, image := range []string{
+		"docker.io/library/busybox:1.36",
+		"docker.io/busybox:1.36",
+		"index.docker.io/busybox:1.36",
+		"registry-1.docker.io/library/busybox:1.36",
+		"REGISTRY.k8s.io/pause:3.9",
+		"registry.k8s.io:443/pause:3.9",
+	} {
+		if why := p.skip("default", image); why == "" {
+			t.Errorf("%s: not exempt; want it to match its repository's exemption", image)
+		}
+	}
+	for _, image := range []string{
+		"docker.io/team/busybox:1.36",
+		"registry.k8s.io:5000/pause:3.9",
+		"evil.example/registry.k8s.io/pause:3.9",
+	} {
+		if why := p.skip("default", image); why != "" {
+			t.Errorf("%s: %s; want it verified", image, why)
+		}
+	}
+}

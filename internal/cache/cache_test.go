@@ -534,6 +534,15 @@ func TestKeys(t *testing.T) {
 		{"tag next to the digest", img("app", 1), "registry.example/app:v2@" + dg(1), true, ""},
 		{"invalid tag next to the digest", img("app", 1), "registry.example/app:-v2@" + dg(1), false, ""},
 		{"other digest", img("app", 1), img("app", 2), false, ""},
+		// Spellings of one repository share its entry; the verifier sees
+		// the canonical name, which the trust policy is matched against.
+		{"upper-case registry", img("app", 1), "REGISTRY.example/app@" + dg(1), true, ""},
+		{"default port", img("app", 1), "registry.example:443/app@" + dg(1), true, ""},
+		{"canonical after an alias", "registry.example:443/app@" + dg(1), img("app", 1), true, ""},
+		{"Docker Hub alias", "docker.io/library/nginx@" + dg(1), "index.docker.io/nginx@" + dg(1), true, ""},
+		{"Docker Hub short form", "registry-1.docker.io/library/nginx@" + dg(1), "docker.io/nginx@" + dg(1), true, ""},
+		{"other port", img("app", 1), "registry.example:5000/app@" + dg(1), false, ""},
+		{"Docker Hub other repository", "docker.io/library/nginx@" + dg(1), "docker.io/team/nginx@" + dg(1), false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -548,6 +557,11 @@ func TestKeys(t *testing.T) {
 			r := c.Verify(t.Context(), tt.lookup)
 			if r.Cached != tt.wantHit {
 				t.Fatalf("cached=%v, want %v %s", r.Cached, tt.wantHit, tt.wantNote)
+			}
+			for _, ref := range f.refs {
+				if parsed, err := oci.ParseReference(ref); err == nil && oci.CanonicalString(parsed) != ref {
+					t.Errorf("verifier called with %q, not its canonical form %q", ref, oci.CanonicalString(parsed))
+				}
 			}
 			if r.Reference != tt.lookup {
 				t.Errorf("Reference %q, want the caller's %q", r.Reference, tt.lookup)
@@ -663,6 +677,42 @@ func TestQuickDigestName(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzQuickDigestName: the fast path never answers a reference with the
+// entry of another repository. Entries are stored under canonical names
+// only; whenever the name the fast path reads off a reference is one of
+// those, the full parse must name the same repository and digest, however
+// the reference was spelled.
+func FuzzQuickDigestName(f *testing.F) {
+	d := dg(1)
+	for _, s := range []string{
+		"registry.example/app@" + d,
+		"registry.example:443/app:v1@" + d,
+		"docker.io/nginx@" + d,
+		"docker.io/library/nginx:1@" + d,
+		"Registry.example/app@" + d,
+		"localhost:5000/a/b@" + d,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		repo, digest, ok := quickDigestName(s)
+		if !ok {
+			return
+		}
+		stored, err := oci.ParseReference(repo + "@" + digest)
+		if err != nil || stored.Registry+"/"+stored.Repository != repo {
+			return // no entry is ever stored under this name
+		}
+		got, err := oci.ParseReference(s)
+		if err != nil {
+			t.Fatalf("fast path reads entry %s@%s for %q, which the full parse refuses: %v", repo, digest, s, err)
+		}
+		if name := got.Registry + "/" + got.Repository; name != repo || got.Reference != digest {
+			t.Fatalf("fast path reads entry %s@%s for %q, which names %s@%s", repo, digest, s, name, got.Reference)
+		}
+	})
 }
 
 // The verifier contract the cache relies on is the engine's.

@@ -30,10 +30,6 @@ const (
 	registryResponseHeaderTimeout = 60 * time.Second
 )
 
-// dockerHubAddress is the key docker and oras-go use for Docker Hub's
-// credentials.
-const dockerHubAddress = "https://index.docker.io/v1/"
-
 // RegistryOptions builds the options of the registry client. For each
 // registry host, the first registries entry with a matching pattern
 // decides:
@@ -124,16 +120,9 @@ func (s *registrySet) plainHTTP(host string) bool {
 	return e != nil && e.plainHTTP
 }
 
-// canonicalHost lowercases a host and gives Docker Hub's several names
-// (the credential key, the API host, the index) the one people write.
-func canonicalHost(h string) string {
-	h = strings.ToLower(h)
-	switch h {
-	case dockerHubAddress, "registry-1.docker.io", "index.docker.io":
-		return "docker.io"
-	}
-	return h
-}
+// canonicalHost is oci.CanonicalHost: patterns and hosts are compared in
+// the form the client names registries in.
+func canonicalHost(h string) string { return oci.CanonicalHost(h) }
 
 // hostCredentials is a read-only credentials store that answers for each
 // registry from the first matching entry.

@@ -277,7 +277,7 @@ func (c *Client) plainHTTP(host string) bool {
 // NotationRepository to list with the referrers API first. ctx is unused
 // today and reserved for credential lookups that may need I/O.
 func (c *Client) Repository(ctx context.Context, ref string) (*remote.Repository, error) {
-	r, err := ParseReference(ref)
+	r, err := c.parse(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +323,7 @@ func (c *Client) newRepository(r registry.Reference) *remote.Repository {
 // when ref has neither tag nor digest), ErrNotFound naming the tag, manifest
 // or repository that is missing, and the registry errors of Classify.
 func (c *Client) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
-	r, err := parseWithReference(ref)
+	r, err := c.parseWithReference(ref)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -372,9 +372,41 @@ func (c *Client) whatIsMissing(ctx context.Context, r registry.Reference, notFou
 // errStopTags ends the tag listing after its first page.
 var errStopTags = errors.New("stop")
 
-// parseWithReference parses ref and requires a tag or digest.
-func parseWithReference(ref string) (registry.Reference, error) {
+// parse parses ref for a request, and refuses the names this client would
+// reach at the same address as another name (see plainHTTPDefaultPort).
+func (c *Client) parse(ref string) (registry.Reference, error) {
 	r, err := ParseReference(ref)
+	if err != nil {
+		return registry.Reference{}, err
+	}
+	if err := c.plainHTTPDefaultPort(r.Registry); err != nil {
+		return registry.Reference{}, err
+	}
+	return r, nil
+}
+
+// plainHTTPDefaultPort refuses "HOST:80" when both it and HOST are reached
+// over plain HTTP: both then name the same registry, at port 80, while
+// everything keyed by the name (trust-policy scopes, the cache, exemptions)
+// would treat them apart, so that a statement for HOST/app could be escaped
+// by writing HOST:80/app. CanonicalHost cannot fold ":80" itself, as over
+// HTTPS it is another port than the default.
+func (c *Client) plainHTTPDefaultPort(host string) error {
+	name, port := splitHostPort(host)
+	if port != "80" || !c.plainHTTP(host) || !c.plainHTTP(name) {
+		return nil
+	}
+	return &Error{
+		Kind:     ErrInvalidReference,
+		Registry: host,
+		Summary: fmt.Sprintf("registry %s is reached over plain HTTP, whose default port is 80: write %s without \":80\"",
+			host, name),
+	}
+}
+
+// parseWithReference parses ref for a request and requires a tag or digest.
+func (c *Client) parseWithReference(ref string) (registry.Reference, error) {
+	r, err := c.parse(ref)
 	if err != nil {
 		return registry.Reference{}, err
 	}

@@ -26,6 +26,12 @@ const exampleReference = "myregistry.azurecr.io/app:v1"
 // signature verified, where the writer meant. The first path component is
 // taken as a registry when it contains a "." or a ":", or is "localhost".
 //
+// The registry is returned in canonical form (see CanonicalHost), and a
+// one-component Docker Hub repository with the "library/" the container
+// runtime implies: "LOCALHOST:5000/app", "registry.example.com:443/app" and
+// "index.docker.io/nginx" come back as "localhost:5000/app",
+// "registry.example.com/app" and "docker.io/library/nginx".
+//
 // The tag and digest are optional here; Resolve and ListSignatures require
 // one of them. With both, the digest wins and the tag is only checked.
 // Every error matches ErrInvalidReference.
@@ -47,7 +53,7 @@ func ParseReference(s string) (registry.Reference, error) {
 	// Most references are written plainly; they are accepted here without
 	// regular expressions. Anything unusual takes the full parse below.
 	if ref, ok := parsePlain(s); ok {
-		return ref, nil
+		return canonicalOrRefuse(s, ref)
 	}
 
 	first, rest, found := strings.Cut(s, "/")
@@ -73,7 +79,22 @@ func ParseReference(s string) (registry.Reference, error) {
 			return registry.Reference{}, invalid("image reference %q is not valid: invalid tag %q", s, name[i+1:])
 		}
 	}
-	return ref, nil
+	return canonicalOrRefuse(s, ref)
+}
+
+// canonicalOrRefuse returns ref in canonical form, or refuses a registry
+// that only its upper-case letters or a trailing dot marked as one: in
+// canonical form ("A/app" is "a/app") it would read as a repository path.
+func canonicalOrRefuse(s string, ref registry.Reference) (registry.Reference, error) {
+	c := Canonicalize(ref)
+	if !looksLikeHost(c.Registry) {
+		return registry.Reference{}, &Error{
+			Kind: ErrInvalidReference,
+			Summary: fmt.Sprintf("reference %q names registry %q, which is a host only by its upper-case letters or final dot: write the host with its domain or port, e.g. %s",
+				s, ref.Registry, exampleReference),
+		}
+	}
+	return c, nil
 }
 
 // looksLikeHost applies docker's rule for telling a registry host from the

@@ -54,7 +54,7 @@ const (
 // It returns the subject's descriptor and the signature manifests'
 // descriptors; no signatures is not an error.
 func (c *Client) ListSignatures(ctx context.Context, ref string) (subject ocispec.Descriptor, sigs []ocispec.Descriptor, err error) {
-	r, err := parseWithReference(ref)
+	r, err := c.parseWithReference(ref)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, err
 	}
@@ -98,7 +98,7 @@ func (c *Client) ListSignatures(ctx context.Context, ref string) (subject ocispe
 // A legacy artifact manifest is returned as an ocispec.Manifest with its
 // blobs as layers and its media type kept.
 func (c *Client) FetchSignature(ctx context.Context, ref string, sigManifest ocispec.Descriptor) (manifest ocispec.Manifest, envelopeMediaType string, envelope []byte, err error) {
-	r, err := ParseReference(ref)
+	r, err := c.parse(ref)
 	if err != nil {
 		return ocispec.Manifest{}, "", nil, err
 	}
@@ -220,7 +220,7 @@ func (r Repositories) NotationRepository(ctx context.Context, ref string) (notat
 // artifactType). ctx is unused today and reserved for credential lookups
 // that may need I/O.
 func (c *Client) NotationRepository(ctx context.Context, ref string) (*NotationRepository, error) {
-	r, err := ParseReference(ref)
+	r, err := c.parse(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry"
+
+	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
 const (
@@ -627,8 +629,9 @@ func (r *run) registryFailure(ctx context.Context, err error, what string) Resul
 	return r.fail(f.code, f.reason, f.remediation, f.transient, err)
 }
 
-// parseImageReference parses ref as REGISTRY/REPOSITORY(:TAG|@DIGEST) and
-// explains what is wrong with it, or returns "".
+// parseImageReference parses ref as REGISTRY/REPOSITORY(:TAG|@DIGEST), in
+// canonical form (oci.Canonicalize), and explains what is wrong with it, or
+// returns "".
 func parseImageReference(ref string) (registry.Reference, string) {
 	const example = "registry.example.com/team/app:v1"
 	switch {
@@ -649,6 +652,9 @@ func parseImageReference(ref string) (registry.Reference, string) {
 	if err != nil {
 		return registry.Reference{}, fmt.Sprintf("image reference %q is not valid: %v", ref, strings.TrimPrefix(err.Error(), "invalid reference: "))
 	}
+	// The trust-policy statement is chosen by the canonical name, which
+	// every spelling of the repository shares.
+	r = oci.Canonicalize(r)
 	if r.Reference == "" {
 		return registry.Reference{}, fmt.Sprintf("image reference %q has neither a tag nor a digest; add one (a container runtime would pull :latest)", ref)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
+	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
 // maxTrustPolicySize caps a trust policy document. Real policies are a few
@@ -513,6 +514,13 @@ func scopeProblem(s string) string {
 			return fmt.Sprintf("%q has upper-case letters; repository paths are lower case: %q", s, domain+"/"+lower)
 		}
 		return fmt.Sprintf("%q is not a valid repository path; use lower-case letters, digits and single '.', '_' or '-' separators, as in registry.example.com/team/app", s)
+	}
+	// Images are matched to statements by their canonical name, so a scope
+	// spelled otherwise would never match: "Registry.example.com:443/app",
+	// "index.docker.io/library/nginx" and "docker.io/nginx" would quietly
+	// leave their images to the "*" statement.
+	if canonical, ok := oci.CanonicalRepository(s); ok && canonical != s {
+		return fmt.Sprintf("%q is not written in canonical form; write %q, the name every spelling of this repository is matched by", s, canonical)
 	}
 	return ""
 }

@@ -1,0 +1,123 @@
+package oci
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"oras.land/oras-go/v2/registry"
+)
+
+// DockerHub is the canonical name of Docker Hub's registry: the one docker
+// and the container runtimes write, and the one oras-go maps to Docker Hub's
+// API host.
+const DockerHub = "docker.io"
+
+// dockerHubAliases are the other names of Docker Hub's registry: its index,
+// its API host, and the key docker uses for its credentials.
+var dockerHubAliases = map[string]bool{
+	"index.docker.io":             true,
+	"registry-1.docker.io":        true,
+	"https://index.docker.io/v1/": true,
+}
+
+// CanonicalHost returns the canonical form of a registry host, the one
+// hallmark uses for every decision about it (trust-policy scopes, the cache,
+// exemptions, registry settings, metrics), so that two spellings the
+// container runtime pulls from alike are judged alike:
+//
+//   - letters are lowercased, and a trailing dot (a fully qualified DNS
+//     name) is dropped;
+//   - the port is written as a plain number, and dropped when it is empty
+//     or 443, HTTPS's default, which registries are reached over unless
+//     configured otherwise. Port 80 is kept: it is the default only for
+//     plain HTTP, which the name does not say (see Client for how a plain
+//     HTTP registry's ":80" is treated);
+//   - an IPv6 address is written in its shortest form;
+//   - Docker Hub's other names (index.docker.io, registry-1.docker.io) are
+//     written docker.io.
+//
+// CanonicalHost(CanonicalHost(h)) == CanonicalHost(h) for every h.
+func CanonicalHost(h string) string {
+	if dockerHubAliases[h] {
+		return DockerHub
+	}
+	h = strings.ToLower(h)
+	name, port := splitHostPort(h)
+	name = strings.TrimSuffix(name, ".")
+	if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
+		if a, err := netip.ParseAddr(name[1 : len(name)-1]); err == nil && a.Zone() == "" {
+			name = "[" + a.String() + "]"
+		}
+	}
+	if port != "" {
+		if n, err := strconv.ParseUint(port, 10, 16); err == nil {
+			port = strconv.FormatUint(n, 10)
+		}
+	}
+	if port == "443" {
+		port = ""
+	}
+	if dockerHubAliases[name] || (name == DockerHub && port == "") {
+		return DockerHub
+	}
+	if port == "" {
+		return name
+	}
+	return name + ":" + port
+}
+
+// splitHostPort splits "name:port" and "[v6]:port"; port is "" when there
+// is none, or when it is empty after the colon.
+func splitHostPort(h string) (name, port string) {
+	if strings.HasPrefix(h, "[") {
+		if end := strings.IndexByte(h, ']'); end >= 0 {
+			if rest, ok := strings.CutPrefix(h[end+1:], ":"); ok {
+				return h[:end+1], rest
+			}
+			return h[:end+1], ""
+		}
+		return h, ""
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		return h[:i], h[i+1:]
+	}
+	return h, ""
+}
+
+// Canonicalize puts ref's registry in canonical form, and gives a
+// one-component Docker Hub repository the "library/" that the container
+// runtime implies ("docker.io/nginx" is "docker.io/library/nginx").
+func Canonicalize(ref registry.Reference) registry.Reference {
+	ref.Registry = CanonicalHost(ref.Registry)
+	if ref.Registry == DockerHub && !strings.Contains(ref.Repository, "/") {
+		ref.Repository = "library/" + ref.Repository
+	}
+	return ref
+}
+
+// CanonicalRepository returns REGISTRY/REPOSITORY in canonical form (see
+// CanonicalHost) for a repository name such as a trust-policy scope, or
+// ok false when name does not parse as one.
+func CanonicalRepository(name string) (canonical string, ok bool) {
+	ref, err := ParseReference(name)
+	if err != nil || ref.Reference != "" {
+		return "", false
+	}
+	return ref.Registry + "/" + ref.Repository, true
+}
+
+// CanonicalString returns ref written in canonical form: REGISTRY/REPOSITORY
+// followed by ":TAG" or "@DIGEST" as ref has them.
+func CanonicalString(ref registry.Reference) string {
+	ref = Canonicalize(ref)
+	s := ref.Registry + "/" + ref.Repository
+	switch {
+	case ref.Reference == "":
+	case ref.ValidateReferenceAsDigest() == nil:
+		s += "@" + ref.Reference
+	default:
+		s += ":" + ref.Reference
+	}
+	return s
+}
