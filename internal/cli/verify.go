@@ -77,7 +77,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 	if err != nil {
 		return err
 	}
-	engine, err := verify.NewEngine(policy, store, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: o.maxSignatures})
+	engine, err := verify.NewEngine(policy, store, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: o.maxSignatures, ExplainUnreachable: true})
 	if err != nil {
 		return err
 	}

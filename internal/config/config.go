@@ -102,6 +102,13 @@ type Config struct {
 	// reached over HTTPS with the system roots, and credentials come from
 	// the docker config, as with `hallmark verify`.
 	Registries []Registry `json:"registries,omitempty"`
+	// AllowedRegistries, if set, are the only registries the server
+	// contacts: host patterns as in Registry.Hosts ("ghcr.io",
+	// "*.azurecr.io", "registry.example.com:5000"). An image from any other
+	// registry is denied, saying so, without a request. Zero: any registry
+	// (never a link-local or cloud metadata address, which are refused
+	// whatever this says).
+	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
 	// TrustStores are named trust stores built from certificates. Zero:
 	// none (trustStoreDir may still provide stores).
 	TrustStores []TrustStore `json:"trustStores,omitempty"`

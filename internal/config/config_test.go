@@ -391,6 +391,18 @@ func TestValidateProblems(t *testing.T) {
 			},
 		},
 		{
+			name: "allowed registries",
+			change: func(c *Config) {
+				c.AllowedRegistries = []string{"ghcr.io", "[", "https://r.io", "r.io/path", ""}
+			},
+			want: map[string]string{
+				"allowedRegistries[1]": `"[" is not a valid glob`,
+				"allowedRegistries[2]": "has a URL scheme",
+				"allowedRegistries[3]": "is not HOST or HOST:PORT",
+				"allowedRegistries[4]": "is empty",
+			},
+		},
+		{
 			name: "registry TLS settings that cancel out",
 			change: func(c *Config) {
 				c.Registries = []Registry{

@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,34 +159,45 @@ func TestRegistryCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each entry becomes the oci.HostSettings at its index; oci picks the
+	// first match (its own tests cover that).
 	for _, tc := range []struct {
+		entry  int // -1: the store for hosts no entry gives credentials
 		server string
 		want   auth.Credential
 	}{
-		{"team.azurecr.io", auth.Credential{Username: "pull", Password: "secret"}}, // first match wins over entry 4
-		{"https://index.docker.io/v1/", auth.Credential{Username: "hub", Password: "pw"}},
-		{"token.example", auth.Credential{RefreshToken: "tok"}},
-		{"fallback.example", auth.Credential{Username: "dock", Password: "er"}}, // entry without credentials: docker config
-		{"unlisted.example", auth.Credential{}},
+		{0, "team.azurecr.io", auth.Credential{Username: "pull", Password: "secret"}},
+		{1, "https://index.docker.io/v1/", auth.Credential{Username: "hub", Password: "pw"}},
+		{2, "token.example", auth.Credential{RefreshToken: "tok"}},
+		{4, "team.azurecr.io", auth.Credential{Username: "never", Password: "tok"}},
+		{-1, "fallback.example", auth.Credential{Username: "dock", Password: "er"}}, // entry without credentials: docker config
+		{-1, "unlisted.example", auth.Credential{}},
 	} {
 		t.Run(tc.server, func(t *testing.T) {
-			got, err := opts.CredentialsStore.Get(t.Context(), tc.server)
+			store := opts.CredentialsStore
+			if tc.entry >= 0 {
+				store = opts.Hosts[tc.entry].Credentials
+			}
+			got, err := store.Get(t.Context(), tc.server)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got != tc.want {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
+			if err := store.Put(t.Context(), "x", auth.Credential{}); err == nil {
+				t.Error("the configuration's credentials accepted a write")
+			}
 		})
 	}
-	if !opts.PlainHTTPHosts("anon.example") || opts.PlainHTTPHosts("team.azurecr.io") {
-		t.Error("plain HTTP not decided per host")
+	if len(opts.Hosts) != len(c.Registries) || opts.Hosts[3].Credentials != nil {
+		t.Fatalf("hosts %+v; want one per registries entry, and none for an entry without credentials", opts.Hosts)
+	}
+	if !opts.Hosts[3].PlainHTTP || opts.Hosts[0].PlainHTTP || !slices.Equal(opts.Hosts[0].Patterns, []string{"*.AzureCR.io"}) {
+		t.Error("plain HTTP or patterns not carried per entry")
 	}
 	if opts.HTTPClient != nil {
-		t.Error("a custom transport without any custom TLS setting")
-	}
-	if err := opts.CredentialsStore.Put(t.Context(), "x", auth.Credential{}); err == nil {
-		t.Error("the configuration's credentials accepted a write")
+		t.Error("a custom HTTP client: oci builds the transport")
 	}
 
 	t.Run("problems", func(t *testing.T) {
@@ -211,9 +223,17 @@ func TestRegistryCredentials(t *testing.T) {
 			t.Error("file content shows in a problem")
 		}
 	})
+	t.Run("allowed registries", func(t *testing.T) {
+		c := base(t)
+		c.AllowedRegistries = []string{"ghcr.io", "*.azurecr.io"}
+		opts, err := c.RegistryOptions()
+		if err != nil || !slices.Equal(opts.AllowedRegistries, c.AllowedRegistries) {
+			t.Fatalf("got %+v, %v; want the allow-list passed on", opts, err)
+		}
+	})
 	t.Run("no registries is hallmark verify's default", func(t *testing.T) {
 		opts, err := base(t).RegistryOptions()
-		if err != nil || opts.CredentialsStore != nil || opts.PlainHTTPHosts != nil || opts.HTTPClient != nil {
+		if err != nil || opts.CredentialsStore != nil || opts.Hosts != nil || opts.AllowedRegistries != nil || opts.HTTPClient != nil {
 			t.Fatalf("got %+v, %v", opts, err)
 		}
 	})

@@ -43,6 +43,7 @@ func (c *Config) Validate() error {
 	eff.validateAdmission(&ps)
 	eff.validateVerification(&ps)
 	eff.validateRegistries(&ps)
+	eff.validateAllowedRegistries(&ps)
 	defined := eff.validateTrustStores(&ps)
 	eff.validateTrustPolicy(&ps, defined)
 	return ps.err("")
@@ -168,6 +169,22 @@ func (c *Config) validateVerification(ps *problems) {
 		ps.add("verification.cache.maxEntries", "must be positive")
 	case n > MaxCacheEntries:
 		ps.add("verification.cache.maxEntries", fmt.Sprintf("%d is more than %d; at about 1.6 KiB an entry, that is more memory than a pod should use", n, MaxCacheEntries))
+	}
+}
+
+func (c *Config) validateAllowedRegistries(ps *problems) {
+	for i, h := range c.AllowedRegistries {
+		p := fmt.Sprintf("allowedRegistries[%d]", i)
+		switch {
+		case h == "":
+			ps.add(p, "is empty")
+		case strings.Contains(h, "://"):
+			ps.add(p, fmt.Sprintf("%q has a URL scheme; write the host alone, such as \"registry.example.com\"", truncate(h)))
+		case strings.ContainsAny(h, "/@ "):
+			ps.add(p, fmt.Sprintf("%q is not HOST or HOST:PORT", truncate(h)))
+		case !validGlob(h):
+			ps.add(p, fmt.Sprintf("%q is not a valid glob (unclosed '[' or a trailing '\\')", truncate(h)))
+		}
 	}
 }
 

@@ -74,8 +74,8 @@ func TestPlainHTTPDefaultPort(t *testing.T) {
 		refused bool
 	}{
 		{"plain HTTP for every host", Options{PlainHTTP: true}, "registry.example:80/app:v1", true},
-		{"plain HTTP for both spellings", Options{PlainHTTPHosts: func(h string) bool { return h == "registry.example" || h == "registry.example:80" }}, "registry.example:80/app:v1", true},
-		{"plain HTTP for :80 only", Options{PlainHTTPHosts: func(h string) bool { return h == "registry.example:80" }}, "registry.example:80/app:v1", false},
+		{"plain HTTP for both spellings", Options{Hosts: []HostSettings{{Patterns: []string{"registry.example", "registry.example:80"}, PlainHTTP: true}}}, "registry.example:80/app:v1", true},
+		{"plain HTTP for :80 only", Options{Hosts: []HostSettings{{Patterns: []string{"registry.example:80"}, PlainHTTP: true}}}, "registry.example:80/app:v1", false},
 		{"HTTPS", Options{}, "registry.example:80/app:v1", false},
 		{"plain HTTP, other port", Options{PlainHTTP: true}, "registry.example:5000/app:v1", false},
 	}

@@ -76,11 +76,14 @@ func TestOnResponse(t *testing.T) {
 
 	var mu sync.Mutex
 	counts := map[string]int{}
-	c := newClient(t, oci.Options{OnResponse: func(h string, status int) {
-		mu.Lock()
-		defer mu.Unlock()
-		counts[fmt.Sprintf("%s %d", h, status)]++
-	}})
+	c := newClient(t, oci.Options{
+		// The host is reported as the configured pattern it matched.
+		Hosts: []oci.HostSettings{{Patterns: []string{"127.0.0.1:*"}}},
+		OnResponse: func(h string, status int) {
+			mu.Lock()
+			defer mu.Unlock()
+			counts[fmt.Sprintf("%s %d", h, status)]++
+		}})
 	if _, err := c.Resolve(t.Context(), host+"/app:v1"); err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +95,25 @@ func TestOnResponse(t *testing.T) {
 	// The found tag costs one HEAD (200); the missing one a HEAD (404) and
 	// the tag-list probe that tells a missing tag from a missing
 	// repository (200: the repository exists).
-	want := map[string]int{host + " 200": 2, host + " 404": 1}
+	want := map[string]int{"127.0.0.1:* 200": 2, "127.0.0.1:* 404": 1}
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("OnResponse counts (-want +got):\n%s", diff)
+	}
+
+	// A host no pattern matches is reported as "other".
+	clear(counts)
+	unconfigured := newClient(t, oci.Options{OnResponse: func(h string, status int) {
+		mu.Lock()
+		defer mu.Unlock()
+		counts[fmt.Sprintf("%s %d", h, status)]++
+	}})
+	mu.Unlock()
+	if _, err := unconfigured.Resolve(t.Context(), host+"/app:v1"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if diff := cmp.Diff(map[string]int{oci.OtherHost + " 200": 1}, counts); diff != "" {
+		t.Errorf("OnResponse counts for an unconfigured host (-want +got):\n%s", diff)
 	}
 }
 
@@ -147,12 +166,12 @@ func TestTLS(t *testing.T) {
 		}
 	})
 
-	t.Run("PlainHTTPHosts", func(t *testing.T) {
+	t.Run("plain HTTP per host", func(t *testing.T) {
 		host := startRegistry(t, false)
 		pushImage(t, host, "app", "v1", "plain")
 		c, err := oci.New(oci.Options{
 			CredentialsStore: credentials.NewMemoryStore(),
-			PlainHTTPHosts:   func(h string) bool { return h == host },
+			Hosts:            []oci.HostSettings{{Patterns: []string{host}, PlainHTTP: true}},
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -55,6 +55,20 @@ var (
 	// configuration problem, not a transient one.
 	ErrTLS = errors.New("TLS failure")
 
+	// ErrPlainHTTP: the registry answered the TLS handshake in plain HTTP,
+	// so it has no TLS and is to be reached over plain HTTP. It also
+	// matches ErrTLS.
+	ErrPlainHTTP = fmt.Errorf("%w: registry answered in plain HTTP", ErrTLS)
+
+	// ErrNotAllowed: the registry is not one of Options.AllowedRegistries,
+	// so it was not contacted.
+	ErrNotAllowed = errors.New("registry not allowed")
+
+	// ErrBlockedAddress: the registry (or a host it sent the client to)
+	// resolves to a link-local or cloud metadata address, which the client
+	// never connects to.
+	ErrBlockedAddress = errors.New("blocked address")
+
 	// ErrNotSignature: a manifest offered as a Notary Project signature is
 	// not one (wrong media type or artifact type, or not exactly one
 	// envelope layer).
@@ -176,7 +190,12 @@ func classify(err error, t target) error {
 	if host == "" {
 		host = "the registry"
 	}
+	var blocked *blockedError
 	switch {
+	case errors.As(err, &blocked):
+		return &Error{Kind: ErrBlockedAddress, Registry: t.registry,
+			Summary: fmt.Sprintf("%s resolves to a link-local or cloud metadata address (%s), which hallmark never contacts", host, blocked.addr),
+			Err:     err}
 	case errors.Is(err, auth.ErrBasicCredentialNotFound) || isMissingBasicCredential(err):
 		// The registry asked for basic auth and no credentials were
 		// found for it: oras-go gives up before a second 401.
@@ -191,6 +210,8 @@ func classify(err error, t target) error {
 		return &Error{Kind: ErrUnavailable, Registry: t.registry, Summary: fmt.Sprintf("%s did not answer in time", host), Err: err}
 	case errors.Is(err, context.Canceled):
 		return &Error{Kind: ErrUnavailable, Registry: t.registry, Summary: fmt.Sprintf("request to %s was cancelled", host), Err: err}
+	case isPlainHTTPAnswer(err):
+		return &Error{Kind: ErrPlainHTTP, Registry: t.registry, Summary: PlainHTTPHint(t.registry), Err: err}
 	case isTLSError(err):
 		return &Error{Kind: ErrTLS, Registry: t.registry, Summary: tlsSummary(host, err), Err: err}
 	case isNetworkError(err):
@@ -266,21 +287,30 @@ func isTLSError(err error) bool {
 		errors.As(err, &hostname) ||
 		errors.As(err, &invalid) ||
 		errors.As(err, &verification) ||
-		errors.As(err, &record) ||
-		isPlainHTTPAnswer(err)
+		errors.As(err, &record)
 }
 
 // isPlainHTTPAnswer matches net/http's error for an HTTPS request answered in
-// plain HTTP. net/http has no typed error for it, only this text.
+// plain HTTP: crypto/tls reads the first bytes of the answer as a record
+// header, and net/http, finding "HTTP/" there, says so. It has no typed
+// error for it, only this text.
 func isPlainHTTPAnswer(err error) bool {
 	return strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
-func tlsSummary(host string, err error) string {
-	if isPlainHTTPAnswer(err) {
-		return fmt.Sprintf("%s answered in plain HTTP, not HTTPS: if it has no TLS, use plain HTTP for it", host)
-	}
+func tlsSummary(host string, _ error) string {
 	return fmt.Sprintf("TLS with %s failed: trust its CA, or for testing only use --insecure-skip-tls-verify", host)
+}
+
+// PlainHTTPHint is hallmark's one diagnosis for a registry that answered a
+// TLS handshake in plain HTTP, with what to do about it on the command line
+// and in the server configuration.
+func PlainHTTPHint(registry string) string {
+	who := "the registry"
+	if registry != "" {
+		who = "registry " + registry
+	}
+	return who + " answered in plain HTTP: add --plain-http (or `plainHTTP: true` for this host)"
 }
 
 // isNetworkError reports failures to reach the registry or to finish reading

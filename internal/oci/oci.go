@@ -14,11 +14,11 @@ package oci
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -53,25 +53,35 @@ const defaultMaxRetries = 2
 const defaultUserAgent = "hallmark"
 
 // Options configures a Client. The zero value talks HTTPS with the system
-// roots, reads credentials from the docker config, and retries transient
-// failures twice.
+// roots to any registry (never to a link-local or cloud metadata address),
+// reads credentials from the docker config, and retries transient failures
+// twice.
 type Options struct {
 	// PlainHTTP makes every registry be reached over plain HTTP instead of
 	// HTTPS. For the dev registry and local test registries only.
 	PlainHTTP bool
 
-	// PlainHTTPHosts, if set, is asked per registry host (host:port) and
-	// makes that host be reached over plain HTTP when it returns true.
-	// If nil, only PlainHTTP decides.
-	PlainHTTPHosts func(host string) bool
+	// Hosts are per-registry settings (plain HTTP, CAs, skipped TLS
+	// verification, credentials); the first entry with a pattern matching
+	// a registry's canonical host decides for it. Registries no entry
+	// matches use the settings below.
+	Hosts []HostSettings
+
+	// AllowedRegistries, if not empty, are path.Match patterns on canonical
+	// hosts (see HostSettings.Patterns): the client then contacts no
+	// registry that none matches, and fails with ErrNotAllowed instead.
+	// Empty: any registry.
+	AllowedRegistries []string
 
 	// InsecureSkipTLSVerify turns off verification of registry
-	// certificates: anyone on the network path can then impersonate the
-	// registry. For testing only. Must be false when HTTPClient is set.
+	// certificates for hosts no Hosts entry matches: anyone on the network
+	// path can then impersonate the registry. For testing only. Must be
+	// false when HTTPClient is set.
 	InsecureSkipTLSVerify bool
 
-	// RootCAs are the CAs trusted for registry certificates. If nil, the
-	// system roots are used. Must be nil when HTTPClient is set.
+	// RootCAs are the CAs trusted for registry certificates of hosts no
+	// Hosts entry with its own RootCAs matches. If nil, the system roots
+	// are used. Must be nil when HTTPClient is set.
 	RootCAs *x509.CertPool
 
 	// ForceReferrersTag makes signatures pushed through this client also be
@@ -100,8 +110,10 @@ type Options struct {
 	AllowPlaintextCredentials bool
 
 	// HTTPClient, if set, is used for every request instead of the client
-	// hallmark builds; its transport then owns TLS, so InsecureSkipTLSVerify
-	// and RootCAs must be unset. Retries and OnResponse still wrap it.
+	// hallmark builds; its transport then owns TLS and dialing, so
+	// InsecureSkipTLSVerify, RootCAs and the Hosts' TLS settings must be
+	// unset, and the link-local and metadata addresses are its business.
+	// Retries and OnResponse still wrap it.
 	HTTPClient *http.Client
 
 	// UserAgent is sent with every request. If empty, "hallmark" is used.
@@ -113,15 +125,23 @@ type Options struct {
 
 	// OnResponse, if set, is called once for every HTTP request made
 	// (including retries and token requests) with the host it went to and
-	// the status code, or 0 if no response came back. It runs on the
-	// request path, so it must be fast and safe for concurrent use.
+	// the status code, or 0 if no response came back. The host is reported
+	// as the Hosts or AllowedRegistries pattern it matched, or OtherHost:
+	// hosts come from pod specs, and a metric labelled by each would grow
+	// without bound. It runs on the request path, so it must be fast and
+	// safe for concurrent use.
 	OnResponse func(host string, status int)
+
+	// lookup, if set, resolves host names for the dialer: a seam for tests,
+	// which map names onto addresses that must never really be dialed.
+	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // Client is hallmark's registry client. It is safe for concurrent use, and
 // meant to be shared: one per process keeps connections and tokens warm.
 type Client struct {
 	opts  Options
+	hosts *hostSet
 	store credentials.Store
 	auth  *auth.Client
 
@@ -146,18 +166,22 @@ func New(opts Options) (*Client, error) {
 // newClient builds the Client; forLogin picks the credential store that
 // Login writes to (see credentialStore).
 func newClient(opts Options, forLogin bool) (*Client, error) {
-	if opts.HTTPClient != nil && (opts.InsecureSkipTLSVerify || opts.RootCAs != nil) {
-		return nil, errors.New("oci: HTTPClient is set, so TLS is its transport's business: leave InsecureSkipTLSVerify and RootCAs unset")
+	if opts.HTTPClient != nil && (opts.InsecureSkipTLSVerify || opts.RootCAs != nil || hostsSetTLS(opts.Hosts)) {
+		return nil, errors.New("oci: HTTPClient is set, so TLS is its transport's business: leave InsecureSkipTLSVerify and RootCAs unset, in Options and Hosts")
 	}
 	opts = withDefaults(opts)
+	hosts, err := newHostSet(opts)
+	if err != nil {
+		return nil, err
+	}
 	store, err := credentialStore(opts, forLogin)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{opts: opts, store: store}
+	c := &Client{opts: opts, hosts: hosts, store: store}
 	c.auth = &auth.Client{
-		Client:     newHTTPClient(opts),
-		Credential: credentials.Credential(store),
+		Client:     newHTTPClient(opts, hosts),
+		Credential: hosts.credential(store),
 		// A per-client cache: tokens are scoped to this client's
 		// credentials, never shared through oras-go's global cache.
 		Cache: auth.NewCache(),
@@ -205,9 +229,18 @@ func credentialStore(opts Options, forLogin bool) (credentials.Store, error) {
 	return store, nil
 }
 
+func hostsSetTLS(hosts []HostSettings) bool {
+	for _, h := range hosts {
+		if h.RootCAs != nil || h.InsecureSkipTLSVerify {
+			return true
+		}
+	}
+	return false
+}
+
 // newHTTPClient builds the HTTP client under the auth client: retries on
-// top, then the response observer, then one shared transport.
-func newHTTPClient(opts Options) *http.Client {
+// top, then the response observer, then the transports (newTransports).
+func newHTTPClient(opts Options, hosts *hostSet) *http.Client {
 	var hc http.Client
 	var base http.RoundTripper
 	if opts.HTTPClient != nil {
@@ -217,19 +250,10 @@ func newHTTPClient(opts Options) *http.Client {
 			base = http.DefaultTransport
 		}
 	} else {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = maxIdleConnsPerHost
-		t.ResponseHeaderTimeout = responseHeaderTimeout
-		t.TLSClientConfig = &tls.Config{
-			MinVersion: tls.VersionTLS12,
-			RootCAs:    opts.RootCAs,
-			// Loudly named in Options; off unless asked for.
-			InsecureSkipVerify: opts.InsecureSkipTLSVerify,
-		}
-		base = t
+		base = newTransports(opts, hosts, newGuardedDialer(opts.lookup))
 	}
 	if opts.OnResponse != nil {
-		base = &observer{base: base, onResponse: opts.OnResponse}
+		base = &observer{base: base, onResponse: opts.OnResponse, label: hosts.label}
 	}
 	if opts.MaxRetries > 0 {
 		policy := &retry.GenericPolicy{
@@ -249,6 +273,7 @@ func newHTTPClient(opts Options) *http.Client {
 type observer struct {
 	base       http.RoundTripper
 	onResponse func(host string, status int)
+	label      func(host string) string
 }
 
 func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -257,13 +282,13 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil {
 		status = resp.StatusCode
 	}
-	o.onResponse(req.URL.Host, status)
+	o.onResponse(o.label(req.URL.Host), status)
 	return resp, err
 }
 
 // plainHTTP reports whether host is reached over plain HTTP.
 func (c *Client) plainHTTP(host string) bool {
-	return c.opts.PlainHTTP || (c.opts.PlainHTTPHosts != nil && c.opts.PlainHTTPHosts(host))
+	return c.opts.PlainHTTP || c.hosts.plainHTTP(host)
 }
 
 // Repository returns an oras-go repository for ref's repository, using this
@@ -372,12 +397,16 @@ func (c *Client) whatIsMissing(ctx context.Context, r registry.Reference, notFou
 // errStopTags ends the tag listing after its first page.
 var errStopTags = errors.New("stop")
 
-// parse parses ref for a request, and refuses the names this client would
-// reach at the same address as another name (see plainHTTPDefaultPort).
+// parse parses ref for a request, and refuses registries outside
+// Options.AllowedRegistries and the names this client would reach at the
+// same address as another name (see plainHTTPDefaultPort).
 func (c *Client) parse(ref string) (registry.Reference, error) {
 	r, err := ParseReference(ref)
 	if err != nil {
 		return registry.Reference{}, err
+	}
+	if !c.hosts.isAllowed(r.Registry) {
+		return registry.Reference{}, notAllowed(r.Registry)
 	}
 	if err := c.plainHTTPDefaultPort(r.Registry); err != nil {
 		return registry.Reference{}, err

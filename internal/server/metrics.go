@@ -37,8 +37,9 @@ var verificationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0
 //
 // Label cardinality is bounded by design: endpoint, outcome, mode, decision,
 // verdict, cached and result take a handful of fixed values; code is an HTTP
-// status; host is a registry host name, which is bounded by the registries a
-// cluster pulls from (tens, not per-image or per-repository).
+// status; host is what the registry client reports, a configured host
+// pattern or "other" (oci.Options.OnResponse), never a host as a pod spec
+// names it.
 type Metrics struct {
 	requests      *prometheus.CounterVec
 	decisions     *prometheus.CounterVec
@@ -174,7 +175,8 @@ func (m *Metrics) ObserveCacheLookup(hit bool) {
 }
 
 // ObserveRegistryResponse counts one request to a registry. host is the
-// registry host (with port, if any); status is the HTTP status code, or 0
+// label the registry client reports (a configured pattern, or "other");
+// status is the HTTP status code, or 0
 // when no response arrived (connection refused, timeout, TLS failure).
 func (m *Metrics) ObserveRegistryResponse(host string, status int) {
 	if m == nil {

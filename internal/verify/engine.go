@@ -83,6 +83,13 @@ type EngineOptions struct {
 	// CRLCache keeps downloaded CRLs until their next update. Nil means an
 	// in-memory cache owned by the engine.
 	CRLCache crl.Cache
+	// ExplainUnreachable gives, for a registry that could not be reached,
+	// the cause (refused, timed out, TLS, DNS, a blocked address) in
+	// Result.Reason, for a person at a command line. Zero: one message
+	// whatever the cause, so that whoever picks the image (a pod author,
+	// for the admission server) learns nothing about the network from it;
+	// the cause stays in Result.Err for the server's log.
+	ExplainUnreachable bool
 }
 
 // Engine verifies images against one trust policy and trust store. It is
@@ -94,6 +101,7 @@ type Engine struct {
 	repos         Repositories
 	verifier      notation.Verifier
 	maxSignatures int
+	explain       bool // EngineOptions.ExplainUnreachable
 }
 
 // NewEngine checks the policy (with the same rules as ParseTrustPolicy) and
@@ -137,7 +145,7 @@ func NewEngine(policy *trustpolicy.Document, store truststore.X509TrustStore, re
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	return &Engine{policy: policy, store: store, repos: repos, verifier: v, maxSignatures: opts.MaxSignatures}, nil
+	return &Engine{policy: policy, store: store, repos: repos, verifier: v, maxSignatures: opts.MaxSignatures, explain: opts.ExplainUnreachable}, nil
 }
 
 func (o EngineOptions) withDefaults() (EngineOptions, error) {
@@ -216,10 +224,11 @@ type run struct {
 	subject      ocispec.Descriptor
 	artifactRef  string // registry/repository@digest
 	moreExisting bool   // signatures beyond MaxSignatures exist
+	explain      bool   // EngineOptions.ExplainUnreachable
 }
 
 func (e *Engine) verify(ctx context.Context, ref string) Result {
-	r := &run{res: Result{Reference: ref}}
+	r := &run{res: Result{Reference: ref}, explain: e.explain}
 
 	parsed, msg := parseImageReference(ref)
 	if msg != "" {
@@ -245,6 +254,14 @@ func (e *Engine) verify(ctx context.Context, ref string) Result {
 	r.level, _ = r.statement.SignatureVerification.GetVerificationLevel()
 	r.res.Level = r.level.Name
 
+	// Before the skip shortcut: opening the repository makes no request,
+	// but refuses a registry the client may not contact (its allow-list),
+	// and an image from such a registry is denied whatever the level.
+	repo, err := e.repos.NotationRepository(ctx, ref)
+	if err != nil {
+		return r.registryFailure(ctx, err, "opening the repository")
+	}
+
 	if r.level.Name == trustpolicy.LevelSkip.Name {
 		// Like notation, skip touches nothing: no registry access, so a
 		// skipped repository keeps working while its registry is down.
@@ -259,10 +276,6 @@ func (e *Engine) verify(ctx context.Context, ref string) Result {
 		return r.res
 	}
 
-	repo, err := e.repos.NotationRepository(ctx, ref)
-	if err != nil {
-		return r.registryFailure(ctx, err, "opening the repository")
-	}
 	desc, err := repo.Resolve(ctx, parsed.Reference)
 	if err != nil {
 		what := "resolving tag " + parsed.Reference
@@ -626,6 +639,11 @@ func stage(c Code) int {
 // registryFailure completes r with a registry error.
 func (r *run) registryFailure(ctx context.Context, err error, what string) Result {
 	f := classifyRegistryError(ctx, err, r.ref.Registry, r.repoPath, what)
+	// Before the subject was resolved, the registry never answered: a
+	// deadline then says as much about it as a refused connection.
+	if !r.explain && unreachable(ctx, err, r.subject.Digest == "") {
+		f = unreachableExplanation(r.ref.Registry, what)
+	}
 	return r.fail(f.code, f.reason, f.remediation, f.transient, err)
 }
 

@@ -73,6 +73,24 @@ func classifyRegistryError(ctx context.Context, err error, host, repoPath, what 
 			reason:      fmt.Sprintf("%s in %s failed: the registry sent more data than hallmark accepts", what, repoPath),
 			remediation: "check what the registry serves for this image",
 		}
+	case errors.Is(sorted, oci.ErrNotAllowed):
+		return explanation{
+			code:        CodeRegistryAccess,
+			reason:      fmt.Sprintf("registry %s is not one of the registries this cluster allows images from (%s); use an image from an allowed registry", host, repoPath),
+			remediation: fmt.Sprintf("use an image from an allowed registry, or ask the cluster's operators to add %s to allowedRegistries", host),
+		}
+	case errors.Is(sorted, oci.ErrBlockedAddress):
+		return explanation{
+			code:        CodeRegistryAccess,
+			reason:      fmt.Sprintf("registry %s resolves to a link-local or cloud metadata address, which hallmark never contacts (while %s)", host, what),
+			remediation: fmt.Sprintf("check the name and DNS of registry %s", host),
+		}
+	case errors.Is(sorted, oci.ErrPlainHTTP):
+		return explanation{
+			code:        CodeRegistryError,
+			reason:      oci.PlainHTTPHint(host) + " (while " + what + ")",
+			remediation: "add --plain-http (or `plainHTTP: true` for this host)",
+		}
 	case errors.Is(sorted, oci.ErrTLS):
 		return explanation{
 			code:        CodeRegistryError,
@@ -119,6 +137,40 @@ func classifyRegistryError(ctx context.Context, err error, host, repoPath, what 
 		code:        CodeRegistryError,
 		reason:      fmt.Sprintf("%s in %s failed; see the logs for the registry's answer", what, repoPath),
 		remediation: "check the registry and the image reference",
+	}
+}
+
+// unreachable reports failures to reach the registry at all: a refused or
+// reset connection, a DNS failure, a TLS failure, a blocked address, and,
+// when the registry has not answered yet (first), the deadline. Telling
+// these apart to whoever picked the image would let them map the network
+// from admission denials.
+func unreachable(ctx context.Context, err error, first bool) bool {
+	if errors.Is(err, context.DeadlineExceeded) || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+		return first && !errors.Is(err, context.Canceled)
+	}
+	sorted := oci.Classify(err)
+	var oe *oci.Error
+	hasStatus := errors.As(sorted, &oe) && oe.StatusCode != 0
+	switch {
+	case errors.Is(sorted, oci.ErrPlainHTTP):
+		return false // a configuration mistake, said as such everywhere
+	case errors.Is(sorted, oci.ErrBlockedAddress), errors.Is(sorted, oci.ErrTLS):
+		return true
+	case errors.Is(sorted, oci.ErrUnavailable):
+		return !hasStatus
+	}
+	return false
+}
+
+// unreachableExplanation is the one reason given for a registry that could
+// not be reached, whatever the cause (see unreachable).
+func unreachableExplanation(host, what string) explanation {
+	return explanation{
+		code:        CodeRegistryUnavailable,
+		reason:      fmt.Sprintf("could not reach registry %s (while %s); retry, and if it persists, ask the cluster's operators: hallmark's log has the cause", host, what),
+		remediation: fmt.Sprintf("retry; if registry %s stays unreachable, the cause is in hallmark's log", host),
+		transient:   true,
 	}
 }
 
