@@ -58,6 +58,14 @@ const (
 	// that finishes after its first caller gave up is still stored, so the API
 	// server's retry finds it in the cache.
 	DefaultVerifyTimeout = 10 * time.Second
+	// DefaultMaxVerifications bounds the verifications running at once
+	// when Options.MaxVerifications is zero. One admission request runs at
+	// most 16; 256 lets 16 such requests (or Gatekeeper's audit) verify at
+	// full speed, while a flood of images that each need the registry
+	// cannot pile up goroutines, connections and signature data without
+	// end: past it, images fail at once instead of queueing past their
+	// deadline.
+	DefaultMaxVerifications = 256
 )
 
 // maxCachedSignatures caps the signature outcomes kept with a cached result.
@@ -107,6 +115,12 @@ type Options struct {
 	// VerifyTimeout bounds one verification shared by concurrent callers.
 	// Zero means DefaultVerifyTimeout.
 	VerifyTimeout time.Duration
+	// MaxVerifications bounds the verifier calls running at once, across
+	// all callers (a call shared by several counts once). A Verify that
+	// would pass it does not wait: it returns at once a transient failure
+	// saying hallmark is busy. Zero means DefaultMaxVerifications; negative
+	// means no bound.
+	MaxVerifications int
 	// Resolver resolves tag references to digests so that they can be
 	// cached by digest. Nil means a tag reference is handed to the
 	// verifier as it is, and its result is not cached.
@@ -135,8 +149,10 @@ type Cache struct {
 	negativeTTL   time.Duration
 	maxEntries    int
 	verifyTimeout time.Duration
-	resolver      Resolver
-	onLookup      func(hit bool)
+	// slots holds a token per verifier call running; nil: no bound.
+	slots    chan struct{}
+	resolver Resolver
+	onLookup func(hit bool)
 
 	// current is the verifier and generation in force; Swap replaces both
 	// at once so that a call never pairs one with the other's results.
@@ -212,6 +228,12 @@ func New(next Verifier, opts Options) *Cache {
 		resolver:      opts.Resolver,
 		onLookup:      opts.OnLookup,
 		seed:          maphash.MakeSeed(),
+	}
+	switch {
+	case opts.MaxVerifications == 0:
+		c.slots = make(chan struct{}, DefaultMaxVerifications)
+	case opts.MaxVerifications > 0:
+		c.slots = make(chan struct{}, opts.MaxVerifications)
 	}
 	if c.maxEntries == 0 {
 		c.maxEntries = DefaultMaxEntries
@@ -295,19 +317,19 @@ func (c *Cache) Verify(ctx context.Context, ref string) verify.Result {
 	parsed, err := oci.ParseReference(ref)
 	if err != nil {
 		// The verifier explains the reference's problem; nothing is cached.
-		return finish(g.next.Verify(ctx, ref), ref, "", start)
+		return finish(c.verifyBounded(ctx, g.next, ref), ref, "", start)
 	}
 	tag := ""
 	if parsed.ValidateReferenceAsDigest() != nil {
 		if c.resolver == nil {
-			return finish(g.next.Verify(ctx, ref), ref, "", start)
+			return finish(c.verifyBounded(ctx, g.next, ref), ref, "", start)
 		}
 		desc, err := c.resolver.Resolve(ctx, ref)
 		if err != nil || desc.Digest.Validate() != nil {
 			// The verifier resolves the tag again and words the registry's
 			// failure (or succeeds, if the failure passed); either way the
 			// result is not cached, since it is not keyed by a digest.
-			return finish(g.next.Verify(ctx, ref), ref, "", start)
+			return finish(c.verifyBounded(ctx, g.next, ref), ref, "", start)
 		}
 		tag = parsed.Reference
 		parsed.Reference = desc.Digest.String()
@@ -369,7 +391,7 @@ func (c *Cache) verifyShared(ctx context.Context, g *generation, k key) verify.R
 		// context values stay (for tracing), its cancellation does not.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.verifyTimeout)
 		defer cancel()
-		r := g.next.Verify(vctx, name)
+		r := c.verifyBounded(vctx, g.next, name)
 		c.store(k, r)
 		return r, nil
 	})
@@ -379,6 +401,27 @@ func (c *Cache) verifyShared(ctx context.Context, g *generation, k key) verify.R
 	case <-ctx.Done():
 		return unfinished(ctx, k)
 	}
+}
+
+// verifyBounded calls v unless MaxVerifications calls are running already;
+// then it answers at once that hallmark is busy, a transient failure that is
+// never cached, rather than queue a caller past its deadline.
+func (c *Cache) verifyBounded(ctx context.Context, v Verifier, ref string) verify.Result {
+	if c.slots != nil {
+		select {
+		case c.slots <- struct{}{}:
+			defer func() { <-c.slots }()
+		default:
+			return verify.Result{
+				Reference:   ref,
+				Code:        verify.CodeError,
+				Reason:      fmt.Sprintf("hallmark is running as many verifications as it allows at once (%d), so %s was not verified; retry", cap(c.slots), ref),
+				Remediation: "retry; if it persists, the server verifies more images at once than it is sized for",
+				Transient:   true,
+			}
+		}
+	}
+	return v.Verify(ctx, ref)
 }
 
 // unfinished is the result for a caller whose context ended before the

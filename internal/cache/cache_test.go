@@ -840,3 +840,42 @@ func TestLookup(t *testing.T) {
 		}
 	})
 }
+
+// TestMaxVerificationsFailsFast: past the bound on verifications running
+// at once, a Verify does not queue behind them until its deadline: it
+// answers at once that hallmark is busy, a transient failure that is not
+// cached; once the others finish, the image verifies.
+func TestMaxVerificationsFailsFast(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan string, 2)
+	f := newFake(func(ctx context.Context, ref string) verify.Result {
+		if strings.Contains(ref, "/slow") {
+			started <- ref
+			<-release
+		}
+		return passed(ref)
+	})
+	c := New(f, Options{MaxVerifications: 2})
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() { c.Verify(context.Background(), img("slow", i)) })
+	}
+	<-started
+	<-started
+
+	// A deadline far away: queueing would hold the caller until it passed.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+	defer cancel()
+	r := c.Verify(ctx, img("app", 9))
+	if r.Verified || !r.Transient || r.Code != verify.CodeError || !strings.Contains(r.Reason, "as many verifications as it allows at once (2)") {
+		t.Fatalf("Verify over the bound = %+v; want an immediate transient busy failure", r)
+	}
+	if f.count(img("app", 9)) != 0 {
+		t.Fatal("the verifier was called over the bound")
+	}
+	close(release)
+	wg.Wait()
+	if r := c.Verify(ctx, img("app", 9)); !r.Verified || r.Cached {
+		t.Fatalf("Verify after the others finished = %+v; want verified, not a cached busy answer", r)
+	}
+}

@@ -50,6 +50,12 @@ var (
 	// callers must not cache it as a definitive answer.
 	ErrUnavailable = errors.New("registry unavailable")
 
+	// ErrOverloaded: hallmark itself is at a bound it keeps (the signature
+	// data verifications may hold at once), so it refused the request at
+	// once instead of queueing it. It also matches ErrUnavailable: a retry
+	// later may succeed.
+	ErrOverloaded = fmt.Errorf("%w: overloaded", ErrUnavailable)
+
 	// ErrTLS: the TLS connection failed (an untrusted or mismatched
 	// certificate, or a registry that speaks plain HTTP). This is a
 	// configuration problem, not a transient one.

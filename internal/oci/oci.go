@@ -119,6 +119,13 @@ type Options struct {
 	// UserAgent is sent with every request. If empty, "hallmark" is used.
 	UserAgent string
 
+	// MaxSignatureBytes bounds the signature manifests and envelopes that
+	// verifications (through NotationRepository, until Release) hold at
+	// once across the client; a fetch that would pass it fails at once
+	// with ErrOverloaded. Zero: DefaultMaxSignatureBytes; negative: no
+	// bound.
+	MaxSignatureBytes int64
+
 	// MaxRetries is how many times a transiently failed request is retried.
 	// If zero, a default (currently 2) is used; if negative, never.
 	MaxRetries int
@@ -140,10 +147,11 @@ type Options struct {
 // Client is hallmark's registry client. It is safe for concurrent use, and
 // meant to be shared: one per process keeps connections and tokens warm.
 type Client struct {
-	opts  Options
-	hosts *hostSet
-	store credentials.Store
-	auth  *auth.Client
+	opts   Options
+	hosts  *hostSet
+	budget *byteBudget // nil: no bound
+	store  credentials.Store
+	auth   *auth.Client
 
 	// repos keeps one oras-go repository per registry/repository, so that
 	// what oras-go learns about it (whether the registry has the referrers
@@ -179,6 +187,12 @@ func newClient(opts Options, forLogin bool) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{opts: opts, hosts: hosts, store: store}
+	switch {
+	case opts.MaxSignatureBytes == 0:
+		c.budget = &byteBudget{max: DefaultMaxSignatureBytes}
+	case opts.MaxSignatureBytes > 0:
+		c.budget = &byteBudget{max: opts.MaxSignatureBytes}
+	}
 	c.auth = &auth.Client{
 		Client:     newHTTPClient(opts, hosts),
 		Credential: hosts.credential(store),

@@ -10,7 +10,6 @@ import (
 
 	notationregistry "github.com/notaryproject/notation-go/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 )
@@ -93,7 +92,9 @@ func (c *Client) ListSignatures(ctx context.Context, ref string) (subject ocispe
 // repository (ref's tag or digest is ignored), checks that it is a Notary
 // Project signature in either shape, and fetches its envelope. Both are
 // verified against their descriptors' digests and sizes, and refused with
-// ErrTooLarge above notation-go's limits before anything is read.
+// ErrTooLarge above notation-go's limits before anything is read. Neither is
+// allocated at the size the registry declares: buffers grow with the bytes
+// that arrive.
 //
 // A legacy artifact manifest is returned as an ocispec.Manifest with its
 // blobs as layers and its media type kept.
@@ -102,48 +103,68 @@ func (c *Client) FetchSignature(ctx context.Context, ref string, sigManifest oci
 	if err != nil {
 		return ocispec.Manifest{}, "", nil, err
 	}
-	repo := c.repository(r, false)
 	t := targetOf(r)
+	manifest, envDesc, envelope, err := c.fetchSignature(ctx, c.repository(r, false), t, sigManifest, nil)
+	return manifest, envDesc.MediaType, envelope, err
+}
+
+// fetchSignature is FetchSignature on repo, whose target is t: both reads
+// go through readCapped, taking from h what they hold.
+func (c *Client) fetchSignature(ctx context.Context, repo *remote.Repository, t target, sigManifest ocispec.Descriptor, h *holding) (ocispec.Manifest, ocispec.Descriptor, []byte, error) {
 	t.tag, t.digest = "", sigManifest.Digest.String()
 	where := t.repoName() + "@" + t.digest
 
 	notSig := func(format string, args ...any) error {
-		return &Error{Kind: ErrNotSignature, Registry: r.Registry, Summary: where + ": " + fmt.Sprintf(format, args...)}
+		return &Error{Kind: ErrNotSignature, Registry: t.registry, Summary: where + ": " + fmt.Sprintf(format, args...)}
+	}
+	overBudget := func(err error) error {
+		if !errors.Is(err, errOverBudget) {
+			return nil
+		}
+		return &Error{Kind: ErrOverloaded, Registry: t.registry,
+			Summary: fmt.Sprintf("hallmark already holds the most signature data it allows at once (%d bytes) for the verifications in progress; retry", c.budget.max),
+			Err:     err}
 	}
 	if sigManifest.MediaType != ocispec.MediaTypeImageManifest && sigManifest.MediaType != mediaTypeArtifactManifest {
-		return ocispec.Manifest{}, "", nil, notSig("media type %q is not a manifest that can hold a signature", sigManifest.MediaType)
+		return ocispec.Manifest{}, ocispec.Descriptor{}, nil, notSig("media type %q is not a manifest that can hold a signature", sigManifest.MediaType)
 	}
 	if sigManifest.Size > maxSignatureManifestBytes {
-		return ocispec.Manifest{}, "", nil, &Error{Kind: ErrTooLarge, Registry: r.Registry,
+		return ocispec.Manifest{}, ocispec.Descriptor{}, nil, &Error{Kind: ErrTooLarge, Registry: t.registry,
 			Summary: fmt.Sprintf("signature manifest %s is %d bytes, more than the %d accepted", where, sigManifest.Size, maxSignatureManifestBytes)}
 	}
-	raw, err := content.FetchAll(ctx, repo.Manifests(), sigManifest)
+	raw, err := fetchCapped(ctx, repo.Manifests(), sigManifest, maxSignatureManifestBytes, h)
 	if err != nil {
-		return ocispec.Manifest{}, "", nil, classify(err, t)
+		if e := overBudget(err); e != nil {
+			return ocispec.Manifest{}, ocispec.Descriptor{}, nil, e
+		}
+		return ocispec.Manifest{}, ocispec.Descriptor{}, nil, classify(err, t)
 	}
-	manifest, err = decodeManifest(sigManifest.MediaType, raw)
+	manifest, err := decodeManifest(sigManifest.MediaType, raw)
 	if err != nil {
-		return ocispec.Manifest{}, "", nil, notSig("cannot decode the manifest: %v", err)
+		return ocispec.Manifest{}, ocispec.Descriptor{}, nil, notSig("cannot decode the manifest: %v", err)
 	}
 	if manifest.ArtifactType != ArtifactTypeSignature && manifest.Config.MediaType != ArtifactTypeSignature {
-		return ocispec.Manifest{}, "", nil, notSig("neither artifactType nor config.mediaType is %s", ArtifactTypeSignature)
+		return ocispec.Manifest{}, ocispec.Descriptor{}, nil, notSig("neither artifactType nor config.mediaType is %s", ArtifactTypeSignature)
 	}
 	if len(manifest.Layers) != 1 {
-		return ocispec.Manifest{}, "", nil, notSig("has %d layers, want exactly one envelope", len(manifest.Layers))
+		return ocispec.Manifest{}, ocispec.Descriptor{}, nil, notSig("has %d layers, want exactly one envelope", len(manifest.Layers))
 	}
 
 	env := manifest.Layers[0]
 	if env.Size > maxEnvelopeBytes {
-		return ocispec.Manifest{}, "", nil, &Error{Kind: ErrTooLarge, Registry: r.Registry,
+		return ocispec.Manifest{}, ocispec.Descriptor{}, nil, &Error{Kind: ErrTooLarge, Registry: t.registry,
 			Summary: fmt.Sprintf("signature envelope of %s is %d bytes, more than the %d accepted", where, env.Size, maxEnvelopeBytes)}
 	}
-	envelope, err = content.FetchAll(ctx, repo.Blobs(), env)
+	envelope, err := fetchCapped(ctx, repo.Blobs(), env, maxEnvelopeBytes, h)
 	if err != nil {
+		if e := overBudget(err); e != nil {
+			return ocispec.Manifest{}, ocispec.Descriptor{}, nil, e
+		}
 		bt := t
 		bt.digest, bt.blob = env.Digest.String(), true
-		return ocispec.Manifest{}, "", nil, classify(err, bt)
+		return ocispec.Manifest{}, ocispec.Descriptor{}, nil, classify(err, bt)
 	}
-	return manifest, env.MediaType, envelope, nil
+	return manifest, env, envelope, nil
 }
 
 // decodeManifest decodes an image manifest, or a legacy artifact manifest
@@ -190,8 +211,13 @@ func decodeManifest(mediaType string, raw []byte) (ocispec.Manifest, error) {
 //
 // Create one per signing or verification; it is safe for concurrent use.
 type NotationRepository struct {
+	client      *Client
+	repo        *remote.Repository // what read reads from
 	read, write notationregistry.Repository
 	target      target
+	// holding is the signature data this verification holds against the
+	// client's budget, until Release.
+	holding *holding
 
 	mu       sync.Mutex
 	firstErr error
@@ -224,10 +250,14 @@ func (c *Client) NotationRepository(ctx context.Context, ref string) (*NotationR
 	if err != nil {
 		return nil, err
 	}
+	repo := c.repository(r, false)
 	return &NotationRepository{
-		read:   notationregistry.NewRepository(c.repository(r, false)),
-		write:  notationregistry.NewRepository(c.repository(r, c.opts.ForceReferrersTag)),
-		target: target{registry: r.Registry, repository: r.Repository},
+		client:  c,
+		repo:    repo,
+		read:    notationregistry.NewRepository(repo),
+		write:   notationregistry.NewRepository(c.repository(r, c.opts.ForceReferrersTag)),
+		target:  target{registry: r.Registry, repository: r.Repository},
+		holding: &holding{budget: c.budget},
 	}, nil
 }
 
@@ -261,12 +291,22 @@ func (n *NotationRepository) ListSignatures(ctx context.Context, desc ocispec.De
 }
 
 // FetchSignatureBlob fetches the envelope of the signature manifest desc,
-// under notation-go's size caps.
+// under notation-go's size caps, as FetchSignature does: never allocated at
+// a declared size, and held against the client's budget for signature data
+// (Options.MaxSignatureBytes) until Release. Over the budget, it fails at
+// once with ErrOverloaded rather than wait.
 func (n *NotationRepository) FetchSignatureBlob(ctx context.Context, desc ocispec.Descriptor) ([]byte, ocispec.Descriptor, error) {
-	blob, blobDesc, err := n.read.FetchSignatureBlob(ctx, desc)
+	_, blobDesc, blob, err := n.client.fetchSignature(ctx, n.repo, n.target, desc, n.holding)
 	t := n.target
 	t.digest = desc.Digest.String()
 	return blob, blobDesc, n.record(err, t)
+}
+
+// Release gives back the signature data this repository's verification
+// held against the client's budget. Call it when the verification is over;
+// the fetched envelopes must no longer be used.
+func (n *NotationRepository) Release() {
+	n.holding.release()
 }
 
 // PushSignature pushes the envelope blob and a signature manifest for

@@ -261,6 +261,11 @@ func (e *Engine) verify(ctx context.Context, ref string) Result {
 	if err != nil {
 		return r.registryFailure(ctx, err, "opening the repository")
 	}
+	// The signature data a repository holds against a global bound (see
+	// oci.NotationRepository) is given back when this verification ends.
+	if rel, ok := repo.(interface{ Release() }); ok {
+		defer rel.Release()
+	}
 
 	if r.level.Name == trustpolicy.LevelSkip.Name {
 		// Like notation, skip touches nothing: no registry access, so a

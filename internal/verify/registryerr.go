@@ -85,6 +85,13 @@ func classifyRegistryError(ctx context.Context, err error, host, repoPath, what 
 			reason:      fmt.Sprintf("registry %s resolves to a link-local or cloud metadata address, which hallmark never contacts (while %s)", host, what),
 			remediation: fmt.Sprintf("check the name and DNS of registry %s", host),
 		}
+	case errors.Is(sorted, oci.ErrOverloaded):
+		return explanation{
+			code:        CodeError,
+			reason:      fmt.Sprintf("hallmark is at its limit of signature data held at once while %s in %s; retry", what, repoPath),
+			remediation: "retry; if it persists, the server verifies more images at once than it is sized for",
+			transient:   true,
+		}
 	case errors.Is(sorted, oci.ErrPlainHTTP):
 		return explanation{
 			code:        CodeRegistryError,
@@ -153,8 +160,8 @@ func unreachable(ctx context.Context, err error, first bool) bool {
 	var oe *oci.Error
 	hasStatus := errors.As(sorted, &oe) && oe.StatusCode != 0
 	switch {
-	case errors.Is(sorted, oci.ErrPlainHTTP):
-		return false // a configuration mistake, said as such everywhere
+	case errors.Is(sorted, oci.ErrPlainHTTP), errors.Is(sorted, oci.ErrOverloaded):
+		return false // a configuration mistake, or hallmark's own bound
 	case errors.Is(sorted, oci.ErrBlockedAddress), errors.Is(sorted, oci.ErrTLS):
 		return true
 	case errors.Is(sorted, oci.ErrUnavailable):
