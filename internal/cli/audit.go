@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -110,6 +111,19 @@ func runAudit(cmd *cobra.Command, g *globalOptions, o *auditOptions) error {
 	if o.deadline <= 0 {
 		return usageError{fmt.Errorf("--deadline %s: use a positive duration", o.deadline)}
 	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.kubeconfig
+	kcfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+		&clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
+	if err != nil {
+		if clientcmd.IsEmptyConfig(err) {
+			// client-go's own text suggests KUBERNETES_MASTER, which
+			// hallmark does not read.
+			return fmt.Errorf("no Kubernetes cluster to audit: %s", kubeconfigSearched(rules))
+		}
+		return fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	kcfg.UserAgent = "hallmark/" + Version
 	cfg, err := o.loadConfig(cmd)
 	if err != nil {
 		return err
@@ -118,14 +132,6 @@ func runAudit(cmd *cobra.Command, g *globalOptions, o *auditOptions) error {
 	if err != nil {
 		return err
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.kubeconfig
-	kcfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
-	if err != nil {
-		return fmt.Errorf("kubernetes client configuration: %w", err)
-	}
-	kcfg.UserAgent = "hallmark/" + Version
 	client, err := dynamic.NewForConfig(kcfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
@@ -182,3 +188,16 @@ func printAudit(w io.Writer, r audit.Report) error {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// kubeconfigSearched says where the client looked for a kubeconfig, for the
+// error of a machine with no cluster configured.
+func kubeconfigSearched(rules *clientcmd.ClientConfigLoadingRules) string {
+	if rules.ExplicitPath != "" {
+		return "looked in --kubeconfig " + rules.ExplicitPath
+	}
+	where := strings.Join(rules.Precedence, ", ")
+	if os.Getenv("KUBECONFIG") != "" {
+		where = "$KUBECONFIG (" + where + ")"
+	}
+	return "looked in " + where + " and for an in-cluster service account; pass --kubeconfig FILE"
+}

@@ -22,7 +22,7 @@ func WriteReference(w io.Writer) error {
 	b.WriteString("| code | meaning |\n|---|---|\n")
 	fmt.Fprintf(&b, "| %d | success; for `verify`, every reference verified |\n", ExitOK)
 	fmt.Fprintf(&b, "| %d | failure, or a verification that did not pass |\n", ExitFailure)
-	fmt.Fprintf(&b, "| %d | usage error: unknown flag, missing argument, bad flag value |\n\n", ExitUsage)
+	fmt.Fprintf(&b, "| %d | usage error: unknown command or subcommand, unknown flag, missing or invalid flag value, missing or extra argument; one line on standard error says which |\n\n", ExitUsage)
 	b.WriteString("## Environment\n\n")
 	b.WriteString("| variable | meaning |\n|---|---|\n")
 	b.WriteString("| `HALLMARK_HOME` | key store folder (overridden by `--store`) |\n")
@@ -36,10 +36,11 @@ func WriteReference(w io.Writer) error {
 	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
 		fmt.Fprintf(&b, "| `--%s` | %s |\n", f.Name, f.Usage)
 	})
-	b.WriteString("\n")
+	b.WriteString("| `--version` | print hallmark's version (also `hallmark version`) |\n")
+	b.WriteString("| `-h`, `--help` | print a command's help |\n\n")
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {
+		if c.Hidden || c.Name() == "help" {
 			return
 		}
 		if c.HasParent() {
@@ -56,7 +57,7 @@ func WriteReference(w io.Writer) error {
 
 func writeCommand(b *bytes.Buffer, c *cobra.Command) {
 	fmt.Fprintf(b, "## %s\n\n%s\n\n", c.CommandPath(), c.Short)
-	if c.Runnable() {
+	if c.Runnable() && !c.HasSubCommands() {
 		fmt.Fprintf(b, "```\n%s\n```\n\n", c.UseLine())
 	}
 	if c.Long != "" {

@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/spf13/pflag"
 
+	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
@@ -23,6 +27,9 @@ func (r *registryOptions) addFlags(fs *pflag.FlagSet) {
 
 // client builds the registry client, warning loudly about skipped TLS checks.
 func (r *registryOptions) client(s streams, forceReferrersTag bool) (*oci.Client, error) {
+	if err := r.checkConfigFile(); err != nil {
+		return nil, err
+	}
 	opts := r.ociOptions(s)
 	opts.ForceReferrersTag = forceReferrersTag
 	return oci.New(opts)
@@ -39,4 +46,29 @@ func (r *registryOptions) ociOptions(s streams) oci.Options {
 		ConfigPath:            r.configPath,
 		UserAgent:             "hallmark/" + Version,
 	}
+}
+
+// maxRegistryConfigSize caps --registry-config: a docker config holds a few
+// credentials, and anything near this size is not one.
+const maxRegistryConfigSize = 4 << 20
+
+// checkConfigFile fails when --registry-config names a file that does not
+// exist or is not a docker config: a file the user named is never silently
+// replaced by no credentials.
+func (r *registryOptions) checkConfigFile() error {
+	if r.configPath == "" {
+		return nil
+	}
+	data, err := capped.ReadFile(r.configPath, maxRegistryConfigSize)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("--registry-config %s does not exist", r.configPath)
+		}
+		return fmt.Errorf("--registry-config %s: %w", r.configPath, err)
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("--registry-config %s is not a docker config file (JSON): %v", r.configPath, err)
+	}
+	return nil
 }

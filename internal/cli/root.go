@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -63,13 +64,23 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return ExitOK
 	}
 	if !errors.Is(err, errSilent) {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
+		fmt.Fprintf(stderr, "Error: %s\n", errorText(err))
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return ExitUsage
 	}
 	return ExitFailure
+}
+
+// errorText is err's message as the user reads it: without an "Error: "
+// that a wrapped cause already carries, since Execute prints its own.
+func errorText(err error) string {
+	msg := strings.TrimSpace(err.Error())
+	for strings.HasPrefix(msg, "Error: ") {
+		msg = strings.TrimPrefix(msg, "Error: ")
+	}
+	return strings.ReplaceAll(msg, ": Error: ", ": ")
 }
 
 func newRootCmd(g *globalOptions) *cobra.Command {
@@ -86,9 +97,7 @@ Keys never leave their key store: a local encrypted store by default.`,
 		Version:           Version,
 		DisableAutoGenTag: true,
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
-	})
+	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.storeDir, "store", "", "key store folder (default $HALLMARK_HOME, else <user config dir>/hallmark)")
 	pf.StringVar(&g.passphraseFile, "passphrase-file", "", "file holding the key store passphrase (default $HALLMARK_PASSPHRASE; without either, a random store key kept in the store)")
@@ -107,14 +116,78 @@ Keys never leave their key store: a local encrypted store by default.`,
 		newLogoutCmd(g),
 		newVersionCmd(g),
 	)
+	// cobra would add completion at Execute, after the walk below.
+	root.InitDefaultCompletionCmd()
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// notationFlags maps the flags of the notation CLI that hallmark spells
+// differently to hallmark's, so that a notation user's habit gets a pointer
+// instead of a bare "unknown flag".
+var notationFlags = map[string]string{
+	"--insecure-registry": "--plain-http",
+	"--oci-layout":        "a registry reference (hallmark signs and verifies images in registries only)",
+	"--scope":             "--trust-policy (the registryScopes of its statements)",
+}
+
+// flagError turns cobra's flag parsing errors (unknown flag, missing or
+// invalid value) into one-line usage errors that name the command.
+func flagError(c *cobra.Command, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "unknown flag: "); ok {
+		if instead, ok := notationFlags[name]; ok {
+			return usageError{fmt.Errorf("%s: unknown flag %s: hallmark's is %s", c.CommandPath(), name, instead)}
+		}
+	}
+	return usageError{fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())}
+}
+
+// rejectUnknownSubcommands makes every command that only groups others
+// print its help when run bare, and fail with a usage error naming the
+// closest subcommand when given one it does not have; cobra's default is to
+// print the help and succeed, which hides a typo from scripts.
+func rejectUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		return unknownCommand(c, args[0])
+	}
+}
+
+// notationCommands maps notation CLI commands that hallmark names
+// differently to hallmark's.
+var notationCommands = map[string]string{
+	"list":        "ls",
+	"certificate": "cert",
+	"plugin":      "sign --plugin",
+}
+
+func unknownCommand(c *cobra.Command, name string) error {
+	hint := ""
+	if instead, ok := notationCommands[name]; ok && c == c.Root() {
+		hint = fmt.Sprintf(": hallmark's is '%s %s'", c.CommandPath(), instead)
+	} else if s := c.SuggestionsFor(name); len(s) > 0 {
+		hint = fmt.Sprintf(": did you mean '%s %s'?", c.CommandPath(), s[0])
+	} else {
+		hint = fmt.Sprintf(" (see '%s --help')", c.CommandPath())
+	}
+	return usageError{fmt.Errorf("%s: unknown command %q%s", c.CommandPath(), name, hint)}
 }
 
 // exactArgs is cobra.ExactArgs with a usage error that says what is missing.
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageError{fmt.Errorf("%s expects %s (got %d argument(s))\nRun '%s --help' for usage", cmd.CommandPath(), what, len(args), cmd.CommandPath())}
+			return usageError{fmt.Errorf("%s expects %s, got %d argument(s) (see '%s --help')", cmd.CommandPath(), what, len(args), cmd.CommandPath())}
 		}
 		return nil
 	}

@@ -36,7 +36,7 @@ Exit code 0 only if every reference verifies; 1 otherwise; 2 for a usage error.`
   hallmark verify 127.0.0.1:5000/a:v1 127.0.0.1:5000/b:v1 --plain-http --trust-policy p.json --trust-store ts -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usageError{fmt.Errorf("verify expects at least one image reference\nRun '%s --help' for usage", cmd.CommandPath())}
+				return usageError{fmt.Errorf("%s expects at least one image reference (see '%s --help')", cmd.CommandPath(), cmd.CommandPath())}
 			}
 			return nil
 		},
