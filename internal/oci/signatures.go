@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 
@@ -214,7 +215,11 @@ type NotationRepository struct {
 	client      *Client
 	repo        *remote.Repository // what read reads from
 	read, write notationregistry.Repository
-	target      target
+	// pushed sees the manifests write pushes, for the signature manifest's
+	// descriptor that notation-go does not return when the referrers index
+	// clean-up failed.
+	pushed *manifestRecorder
+	target target
 	// holding is the signature data this verification holds against the
 	// client's budget, until Release.
 	holding *holding
@@ -251,11 +256,13 @@ func (c *Client) NotationRepository(ctx context.Context, ref string) (*NotationR
 		return nil, err
 	}
 	repo := c.repository(r, false)
+	pushed := &manifestRecorder{Repository: c.repository(r, c.opts.ForceReferrersTag)}
 	return &NotationRepository{
 		client:  c,
 		repo:    repo,
 		read:    notationregistry.NewRepository(repo),
-		write:   notationregistry.NewRepository(c.repository(r, c.opts.ForceReferrersTag)),
+		write:   notationregistry.NewRepository(pushed),
+		pushed:  pushed,
 		target:  target{registry: r.Registry, repository: r.Repository},
 		holding: &holding{budget: c.budget},
 	}, nil
@@ -320,6 +327,9 @@ func (n *NotationRepository) PushSignature(ctx context.Context, mediaType string
 	if errors.As(err, &refErr) && refErr.IsReferrersIndexDelete() {
 		n.warn(fmt.Sprintf("signature pushed, but the outdated referrers index of %s@%s could not be deleted; the registry may need garbage collection: %s",
 			n.target.repoName(), subject.Digest, redact(err.Error())))
+		if manifestDesc.Digest == "" {
+			manifestDesc = n.pushed.manifest()
+		}
 		return blobDesc, manifestDesc, nil
 	}
 	t := n.target
@@ -362,4 +372,32 @@ func (n *NotationRepository) warn(msg string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.warnings = append(n.warnings, msg)
+}
+
+// manifestRecorder remembers the last image manifest pushed through it that
+// reached the registry, including one whose push failed only at the
+// referrers index clean-up that follows it.
+type manifestRecorder struct {
+	*remote.Repository
+
+	mu   sync.Mutex
+	last ocispec.Descriptor
+}
+
+// Push pushes as the repository does, and records the manifest.
+func (m *manifestRecorder) Push(ctx context.Context, expected ocispec.Descriptor, content io.Reader) error {
+	err := m.Repository.Push(ctx, expected, content)
+	var refErr *remote.ReferrersError
+	if expected.MediaType == ocispec.MediaTypeImageManifest && (err == nil || errors.As(err, &refErr) && refErr.IsReferrersIndexDelete()) {
+		m.mu.Lock()
+		m.last = expected
+		m.mu.Unlock()
+	}
+	return err
+}
+
+func (m *manifestRecorder) manifest() ocispec.Descriptor {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last
 }

@@ -11,6 +11,10 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -432,5 +436,60 @@ func TestNotationRepositoryRegistryErr(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "503") {
 		t.Errorf("notation.Verify() error = %q, want the classified text to say 503", err)
+	}
+}
+
+// TestPushSignatureIndexNotDeleted: on a registry without the referrers API
+// that refuses deletes (the distribution registry's default), a second
+// signature's push cannot delete the outdated referrers tag index. The
+// signature is in place, and PushSignature still returns its manifest, so
+// that `hallmark sign` can print its digest.
+func TestPushSignatureIndexNotDeleted(t *testing.T) {
+	ctx := t.Context()
+	backend, _ := url.Parse("http://" + startRegistry(t, false))
+	proxy := httputil.NewSingleHostReverseProxy(backend)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			http.Error(w, `{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}`, http.StatusMethodNotAllowed)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	host := hostOf(front)
+	subject := pushImage(t, host, "app", "v1", "index-not-deleted")
+	ref := host + "/app@" + subject.Digest.String()
+	c := newClient(t, oci.Options{})
+
+	var pushed []string
+	for i, blob := range []string{`{"sig":1}`, `{"sig":2}`} {
+		repo, err := c.NotationRepository(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, manifest, err := repo.PushSignature(ctx, jwsMediaType, []byte(blob), subject, nil)
+		if err != nil {
+			t.Fatalf("push %d: %v", i+1, err)
+		}
+		if manifest.Digest == "" {
+			t.Fatalf("push %d returned no signature manifest (warnings %q)", i+1, repo.Warnings())
+		}
+		if i == 1 && len(repo.Warnings()) != 1 {
+			t.Errorf("push 2: warnings %q, want the one about the referrers index", repo.Warnings())
+		}
+		pushed = append(pushed, manifest.Digest.String())
+	}
+	_, sigs, err := c.ListSignatures(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, s := range sigs {
+		listed = append(listed, s.Digest.String())
+	}
+	for _, d := range pushed {
+		if !slices.Contains(listed, d) {
+			t.Errorf("pushed signature manifest %s is not among the listed %v", d, listed)
+		}
 	}
 }
