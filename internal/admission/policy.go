@@ -63,6 +63,13 @@ type Policy struct {
 	// REPO:TAG@DIGEST, which keeps the tag readable for people while the
 	// kubelet pulls by digest.
 	PinDigestOnly bool
+	// TrustNamespacePrefixFromAnyCaller makes the Gatekeeper provider take
+	// a key's "[namespace]" prefix from any caller. By default it is taken
+	// only from a caller authenticated by a client certificate under mutual
+	// TLS (Gatekeeper), because the namespace selects exclusions and a pod
+	// author can write the prefix into an image field. Set it only when
+	// nothing but Gatekeeper can reach the provider endpoints.
+	TrustNamespacePrefixFromAnyCaller bool
 }
 
 // WithDefaults returns p with every zero field that has a default set to

@@ -27,3 +27,9 @@ func (g gatekeeperLive) VerifyImages(ctx context.Context, images []admission.Nam
 func (g gatekeeperLive) PinImages(ctx context.Context, images []admission.NamespacedImage) []admission.Pin {
 	return g.s.cur.Load().admitter.PinImages(ctx, images)
 }
+
+// Policy lets the provider read the policy in force (whether every caller
+// may set a key's namespace).
+func (g gatekeeperLive) Policy() admission.Policy {
+	return g.s.cur.Load().admitter.Policy()
+}

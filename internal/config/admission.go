@@ -23,6 +23,8 @@ func (c *Config) AdmissionPolicy() admission.Policy {
 		ExemptImages:      slices.Clone(a.ExemptImages),
 		Deadline:          c.Verification.Deadline.Duration,
 		PinDigestOnly:     a.PinDigestOnly,
+
+		TrustNamespacePrefixFromAnyCaller: a.TrustNamespacePrefixFromAnyCaller,
 	}
 }
 

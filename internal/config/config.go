@@ -169,6 +169,15 @@ type Admission struct {
 	// digest, so that the kubelet runs what was verified. Zero (unset):
 	// true. false makes them answer without a patch.
 	Mutate *bool `json:"mutate,omitempty"`
+	// TrustNamespacePrefixFromAnyCaller makes the Gatekeeper provider
+	// honour a key's "[namespace]" prefix (which selects the namespace's
+	// exclusions) from any caller. Zero: false, the prefix is honoured only
+	// from a caller authenticated by its client certificate (tls.clientCAFile,
+	// Gatekeeper under mutual TLS); from anyone else it stays part of the
+	// image reference, which then fails. Set it only when nothing but
+	// Gatekeeper can reach the provider endpoints: a pod author can write a
+	// prefix into an image field.
+	TrustNamespacePrefixFromAnyCaller bool `json:"trustNamespacePrefixFromAnyCaller,omitempty"`
 }
 
 // Verification tunes image verification.

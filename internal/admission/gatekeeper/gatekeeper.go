@@ -7,7 +7,10 @@
 //
 // It is an encoding of the admission package's verdicts and holds no
 // verification logic. Keys may carry Ratify's "[namespace]" prefix, which
-// selects the namespace's exclusions; a key that is not an image reference
+// selects the namespace's exclusions; it is honoured only from a caller
+// authenticated by its client certificate (Gatekeeper under mutual TLS) or
+// when the policy trusts every caller with it, and is otherwise part of the
+// reference, which then fails to parse. A key that is not an image reference
 // gets a per-item error; a body that is not a ProviderRequest gets a
 // systemError. Deny versus audit is the constraint's enforcementAction:
 // hallmark reports the verdict, and anything but a positive verification
@@ -66,6 +69,28 @@ type Pinner interface {
 	PinImages(ctx context.Context, images []admission.NamespacedImage) []admission.Pin
 }
 
+// policySource is a Verifier or Pinner that tells the policy in force;
+// *admission.Admitter is one. The handlers ask it whether every caller may
+// set a key's namespace; without it, only an authenticated caller may.
+type policySource interface {
+	Policy() admission.Policy
+}
+
+// honourPrefix reports whether the "[namespace]" prefix of the keys of r
+// names the namespace. The namespace selects exclusions, and a pod author
+// can write any prefix into an image field (Ratify's default template and
+// Assign mutators send image fields as keys, unprefixed), so the prefix is
+// believed only from a caller whose client certificate the TLS handshake
+// verified (the server requires it of every caller once a client CA is
+// configured), or when the policy explicitly trusts every caller.
+func honourPrefix(r *http.Request, impl any) bool {
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		return true
+	}
+	ps, ok := impl.(policySource)
+	return ok && ps.Policy().TrustNamespacePrefixFromAnyCaller
+}
+
 // Options tune the handlers. The zero value is ready to use.
 type Options struct {
 	// Logger receives one record per request. Nil means no logging.
@@ -95,7 +120,7 @@ type Options struct {
 func NewVerifyHandler(v Verifier, opts Options) http.Handler {
 	h := newHandler(opts, false, opts.Timeout)
 	h.answer = func(ctx context.Context, r *http.Request, keys []string) (items []item, invalid, failed int) {
-		items, images, index := parseKeys(keys)
+		items, images, index, _ := parseKeys(keys, honourPrefix(r, v))
 		verdicts := v.VerifyImages(ctx, images)
 		traceID := h.traceID(r)
 		timestamp := h.now().UTC().Format(time.RFC3339Nano)
@@ -127,11 +152,13 @@ func NewMutateHandler(p Pinner, opts Options) http.Handler {
 	}
 	h := newHandler(opts, true, timeout)
 	h.answer = func(ctx context.Context, r *http.Request, keys []string) (items []item, invalid, failed int) {
-		items, images, index := parseKeys(keys)
+		items, images, index, prefixes := parseKeys(keys, honourPrefix(r, p))
 		pins := p.PinImages(ctx, images)
 		for i, k := range index {
 			// As in Ratify, a key that cannot be pinned keeps itself as its
-			// value next to the error.
+			// value next to the error. A value differs from its key only by
+			// the digest added: an honoured "[namespace]" prefix stays, so
+			// that no mutation can turn one reference into another.
 			switch {
 			case k < 0:
 				items[i].Value = keys[i]
@@ -141,7 +168,7 @@ func NewMutateHandler(p Pinner, opts Options) http.Handler {
 				items[i].Error = pins[k].Err.Error()
 				failed++
 			default:
-				items[i].Value = pins[k].Pinned
+				items[i].Value = prefixes[i] + pins[k].Pinned
 			}
 		}
 		return items, invalid, failed
@@ -152,12 +179,20 @@ func NewMutateHandler(p Pinner, opts Options) http.Handler {
 // parseKeys makes one item per key and collects the images to check.
 // index[i] is the position of key i in images, or -1 when the key is not
 // an image reference, in which case items[i] already carries the error.
-func parseKeys(keys []string) (items []item, images []admission.NamespacedImage, index []int) {
+// prefixes[i] is the "[namespace]" prefix taken off key i, when
+// withPrefix says prefixes are honoured; otherwise the whole key is the
+// image.
+func parseKeys(keys []string, withPrefix bool) (items []item, images []admission.NamespacedImage, index []int, prefixes []string) {
 	items = make([]item, len(keys))
 	index = make([]int, len(keys))
+	prefixes = make([]string, len(keys))
 	for i, key := range keys {
 		items[i].Key = key
-		ns, image := splitKey(key)
+		ns, image := "", key
+		if withPrefix {
+			ns, image = splitKey(key)
+			prefixes[i] = key[:len(key)-len(image)]
+		}
 		if _, err := oci.ParseReference(image); err != nil {
 			items[i].Error = keyError(err)
 			index[i] = -1
@@ -166,7 +201,7 @@ func parseKeys(keys []string) (items []item, images []admission.NamespacedImage,
 		index[i] = len(images)
 		images = append(images, admission.NamespacedImage{Namespace: ns, Image: image})
 	}
-	return items, images, index
+	return items, images, index, prefixes
 }
 
 // keyError is the item error for a key that is not an image reference: the

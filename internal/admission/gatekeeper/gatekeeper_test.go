@@ -3,6 +3,8 @@ package gatekeeper
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -132,9 +134,13 @@ func providerRequestBody(keys ...string) []byte {
 	return b
 }
 
+// post sends body as Gatekeeper does under mutual TLS: the request carries
+// a verified client certificate chain, so "[namespace]" prefixes are
+// honoured (TestNamespacePrefixOnlyFromGatekeeper runs the real handshake).
 func post(t *testing.T, h http.Handler, body []byte) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, VerifyPath, bytes.NewReader(body))
+	req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{{}}}}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Correlation-Id", "trace-1234")
 	rec := httptest.NewRecorder()
