@@ -14,6 +14,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signing"
 	"github.com/hallmark-dev/hallmark/internal/verify"
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
 
 type fixture struct {
@@ -102,7 +103,7 @@ func BenchmarkVerify(b *testing.B) {
 			if _, err := signing.Sign(ctx, f.key.Signer, f.key.Chain, repo, ref, signing.Options{}); err != nil {
 				b.Fatal(err)
 			}
-			ts := verify.NewTrustStore()
+			ts := tstore.New()
 			if err := ts.Add(truststore.TypeCA, "bench", f.key.Chain[len(f.key.Chain)-1]); err != nil {
 				b.Fatal(err)
 			}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/verify"
+	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
 
 type verifyOptions struct {
@@ -65,11 +67,11 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 	if o.trustPolicy == "" || o.trustStore == "" {
 		return usageError{fmt.Errorf("verify needs --trust-policy FILE and --trust-store DIR")}
 	}
-	policy, err := verify.LoadTrustPolicy(o.trustPolicy)
+	policy, err := tpolicy.Load(o.trustPolicy)
 	if err != nil {
 		return err
 	}
-	store, err := verify.LoadTrustStore(o.trustStore)
+	store, err := tstore.Load(o.trustStore)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,8 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 	"github.com/hallmark-dev/hallmark/internal/keys/providers"
 	"github.com/hallmark-dev/hallmark/internal/oci"
-	"github.com/hallmark-dev/hallmark/internal/verify"
+	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
 
 // maxFileSize caps every file a configuration names: certificates, trust
@@ -34,7 +35,7 @@ const maxDirFiles = 1000
 // reaches registries with.
 type Built struct {
 	TrustPolicy *trustpolicy.Document
-	TrustStore  *verify.TrustStore
+	TrustStore  *tstore.Store
 	Registry    oci.Options
 }
 
@@ -102,7 +103,7 @@ func (c *Config) CheckTLS() error {
 	return ps.err("")
 }
 
-func (c *Config) checkStoresExist(ps *problems, doc *trustpolicy.Document, ts *verify.TrustStore) {
+func (c *Config) checkStoresExist(ps *problems, doc *trustpolicy.Document, ts *tstore.Store) {
 	have := ts.Stores()
 	prefix := "trustPolicy.inline"
 	if c.TrustPolicy.File != "" {
@@ -143,11 +144,11 @@ func (c *Config) BuildTrustPolicy() (*trustpolicy.Document, error) {
 			ps.add("trustPolicy.file", err.Error())
 			break
 		}
-		doc, err := verify.ParseTrustPolicy(data)
+		doc, err := tpolicy.Parse(data)
 		if err == nil {
 			return doc, nil
 		}
-		var pe *verify.PolicyError
+		var pe *tpolicy.PolicyError
 		if !errors.As(err, &pe) {
 			ps.add("trustPolicy.file", err.Error())
 			break
@@ -156,7 +157,7 @@ func (c *Config) BuildTrustPolicy() (*trustpolicy.Document, error) {
 			ps.add("trustPolicy.file", tp.File+": "+p.String())
 		}
 	case len(tp.Inline) > 0:
-		doc, err := verify.ParseTrustPolicy(tp.Inline)
+		doc, err := tpolicy.Parse(tp.Inline)
 		if err == nil {
 			return doc, nil
 		}
@@ -171,11 +172,11 @@ func (c *Config) BuildTrustPolicy() (*trustpolicy.Document, error) {
 // set, merged with those of trustStores, whose certificates come from
 // files, folders, inline PEM and the key store. Every problem is reported
 // at once, with the path of the entry that caused it.
-func (c *Config) BuildTrustStore(ctx context.Context) (*verify.TrustStore, error) {
+func (c *Config) BuildTrustStore(ctx context.Context) (*tstore.Store, error) {
 	var ps problems
-	ts := verify.NewTrustStore()
+	ts := tstore.New()
 	if c.TrustStoreDir != "" {
-		loaded, err := verify.LoadTrustStore(c.TrustStoreDir)
+		loaded, err := tstore.Load(c.TrustStoreDir)
 		if err != nil {
 			ps.add("trustStoreDir", err.Error())
 		} else {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/hallmark-dev/hallmark/internal/verify"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // ErrInvalidConfig means a configuration cannot be used. The error is an
@@ -13,8 +13,9 @@ var ErrInvalidConfig = errors.New("invalid configuration")
 
 // Problem is one thing wrong with a configuration, located by its field
 // path, such as "registries[1].hosts[0]" or "trustPolicy.inline.trustPolicies[0].name".
-// It is the same type verify reports trust policy problems with.
-type Problem = verify.Problem
+// It is the one Problem type of every hallmark input (strict.Problem), so a
+// trust policy's problems are copied into a configuration's as they are.
+type Problem = strict.Problem
 
 // Error reports every problem found in a configuration at once, so that a
 // person fixes them in one edit instead of one per run.

@@ -20,6 +20,8 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11"
 	"github.com/hallmark-dev/hallmark/internal/keys/providers"
 	"github.com/hallmark-dev/hallmark/internal/verify"
+	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
 
 var (
@@ -327,7 +329,7 @@ func (c *Config) validateSource(ps *problems, p, typ string, src CertificateSour
 		} else if isStoreType(typ) {
 			// The trust store's own rules (CA or self-signed; roots for
 			// tsa), applied to a throwaway store.
-			if err := verify.NewTrustStore().Add(truststore.Type(typ), "check", certs...); err != nil {
+			if err := tstore.New().Add(truststore.Type(typ), "check", certs...); err != nil {
 				ps.add(p+".pem", storeAddMessage(err))
 			}
 		}
@@ -422,7 +424,7 @@ func (c *Config) validateTrustPolicy(ps *problems, defined map[string]string) {
 	case tp.File != "":
 		return // read and checked by BuildTrustPolicy
 	}
-	doc, err := verify.ParseTrustPolicy(tp.Inline)
+	doc, err := tpolicy.Parse(tp.Inline)
 	if err != nil {
 		addPolicyProblems(ps, "trustPolicy.inline", err)
 		return
@@ -443,7 +445,7 @@ func (c *Config) validateTrustPolicy(ps *problems, defined map[string]string) {
 
 // addPolicyProblems copies a trust policy's problems, prefixing their paths.
 func addPolicyProblems(ps *problems, prefix string, err error) {
-	var pe *verify.PolicyError
+	var pe *tpolicy.PolicyError
 	if !errors.As(err, &pe) {
 		ps.add(prefix, err.Error())
 		return
@@ -486,5 +488,5 @@ func isStoreType(t string) bool {
 // storeAddMessage is a TrustStore.Add error without its sentinel prefix,
 // which the field path already conveys.
 func storeAddMessage(err error) string {
-	return strings.TrimPrefix(err.Error(), verify.ErrInvalidTrustStore.Error()+": ")
+	return strings.TrimPrefix(err.Error(), tstore.ErrInvalid.Error()+": ")
 }

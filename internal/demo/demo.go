@@ -45,6 +45,8 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/server"
 	"github.com/hallmark-dev/hallmark/internal/signing"
 	"github.com/hallmark-dev/hallmark/internal/verify"
+	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
 
 // certPolicyJSON is the certificate policy of the reference walkthrough, as
@@ -331,12 +333,12 @@ func (d *Demo) pushImages(ctx context.Context, s *Step) error {
 // startServer writes the trust material, builds the admitters and starts
 // the HTTPS server on a loopback port.
 func (d *Demo) startServer(ctx context.Context, s *Step, key *keys.Key) error {
-	policy, err := verify.ParseTrustPolicy(trustPolicyJSON)
+	policy, err := tpolicy.Parse(trustPolicyJSON)
 	if err != nil {
 		return err
 	}
 	root := key.Chain[len(key.Chain)-1]
-	store := verify.NewTrustStore()
+	store := tstore.New()
 	if err := store.Add(truststore.TypeCA, trustStoreName, root); err != nil {
 		return err
 	}

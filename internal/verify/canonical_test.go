@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
 
 // TestAliasDoesNotEscapeStatement: a repository with a statement of its own
@@ -13,14 +16,14 @@ import (
 // one that skips verification, so escaping it would admit anything).
 func TestAliasDoesNotEscapeStatement(t *testing.T) {
 	const d = "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	doc, err := ParseTrustPolicy([]byte(`{"version": "1.0", "trustPolicies": [
+	doc, err := tpolicy.Parse([]byte(`{"version": "1.0", "trustPolicies": [
 		{"name": "pinned", "registryScopes": ["localhost:5000/app", "registry.example.com/team/app", "docker.io/library/nginx"],
 		 "signatureVerification": {"level": "strict"}, "trustStores": ["ca:prod"], "trustedIdentities": ["*"]},
 		{"name": "rest", "registryScopes": ["*"], "signatureVerification": {"level": "skip"}}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEngine(doc, NewTrustStore(), plainHTTPRepositories{}, EngineOptions{})
+	e, err := NewEngine(doc, tstore.New(), plainHTTPRepositories{}, EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +62,7 @@ func TestNonCanonicalScopeRefused(t *testing.T) {
 	for _, tt := range tests {
 		doc := fmt.Sprintf(`{"version": "1.0", "trustPolicies": [{"name": "a", "registryScopes": [%q],
 			"signatureVerification": {"level": "strict"}, "trustStores": ["ca:prod"], "trustedIdentities": ["*"]}]}`, tt.scope)
-		_, err := ParseTrustPolicy([]byte(doc))
+		_, err := tpolicy.Parse([]byte(doc))
 		if err == nil || !strings.Contains(err.Error(), "registryScopes[0]") || !strings.Contains(err.Error(), fmt.Sprintf("write %q", tt.want)) {
 			t.Errorf("scope %q: error %v; want it refused, naming %q", tt.scope, err, tt.want)
 		}

@@ -19,6 +19,9 @@ import (
 	"github.com/notaryproject/notation-go/verifier/trustpolicy"
 	"github.com/notaryproject/notation-go/verifier/truststore"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
 
 // fixture is a registry with one image per scenario, the PKI that signed
@@ -27,7 +30,7 @@ type fixture struct {
 	reg    *testRegistry
 	root   *testCA // in trust store ca:prod
 	other  *testCA // trusted by nobody
-	store  *TrustStore
+	store  *tstore.Store
 	policy *trustpolicy.Document
 	engine *Engine
 	images map[string]ocispec.Descriptor
@@ -64,7 +67,7 @@ func fixturePolicy(host string) *trustpolicy.Document {
 	     "trustStores": ["ca:absent"], "trustedIdentities": ["*"]}
 	  ]
 	}`, scopes(strict...), host)
-	doc, err := ParseTrustPolicy([]byte(policy))
+	doc, err := tpolicy.Parse([]byte(policy))
 	if err != nil {
 		panic(err)
 	}
@@ -79,7 +82,7 @@ func newFixture(t testing.TB, referrersAPI bool) *fixture {
 		other:  newRootCA(t, "Mallory Root"),
 		images: map[string]ocispec.Descriptor{},
 	}
-	f.store = NewTrustStore()
+	f.store = tstore.New()
 	if err := f.store.Add(truststore.TypeCA, "prod", f.root.cert); err != nil {
 		t.Fatal(err)
 	}
@@ -422,10 +425,10 @@ func TestNewEngineRejectsBadInput(t *testing.T) {
 		repos  Repositories
 		want   string
 	}{
-		{name: "invalid policy", policy: bad, store: NewTrustStore(), repos: plainHTTPRepositories{}, want: "lacks C, ST and O"},
-		{name: "nil policy", policy: nil, store: NewTrustStore(), repos: plainHTTPRepositories{}, want: "no trust policy given"},
+		{name: "invalid policy", policy: bad, store: tstore.New(), repos: plainHTTPRepositories{}, want: "lacks C, ST and O"},
+		{name: "nil policy", policy: nil, store: tstore.New(), repos: plainHTTPRepositories{}, want: "no trust policy given"},
 		{name: "nil store", policy: good, repos: plainHTTPRepositories{}, want: "needs a trust store"},
-		{name: "nil repositories", policy: good, store: NewTrustStore(), want: "needs Repositories"},
+		{name: "nil repositories", policy: good, store: tstore.New(), want: "needs Repositories"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -439,7 +442,7 @@ func TestNewEngineRejectsBadInput(t *testing.T) {
 	// The engine copies the policy: changing the caller's copy later must
 	// not change verdicts.
 	doc := fixturePolicy("registry.example.com")
-	e, err := NewEngine(doc, NewTrustStore(), plainHTTPRepositories{}, EngineOptions{})
+	e, err := NewEngine(doc, tstore.New(), plainHTTPRepositories{}, EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,14 +454,14 @@ func TestNewEngineRejectsBadInput(t *testing.T) {
 
 // strictAll is a policy that verifies everything in any repository with
 // trust store ca:prod, for the registry-failure tests.
-func strictAll(t *testing.T) (*trustpolicy.Document, *TrustStore) {
+func strictAll(t *testing.T) (*trustpolicy.Document, *tstore.Store) {
 	t.Helper()
-	doc, err := ParseTrustPolicy([]byte(`{"version": "1.0", "trustPolicies": [{"name": "all", "registryScopes": ["*"],
+	doc, err := tpolicy.Parse([]byte(`{"version": "1.0", "trustPolicies": [{"name": "all", "registryScopes": ["*"],
 		"signatureVerification": {"level": "strict"}, "trustStores": ["ca:prod"], "trustedIdentities": ["*"]}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewTrustStore()
+	s := tstore.New()
 	if err := s.Add(truststore.TypeCA, "prod", newRootCA(t, "root").cert); err != nil {
 		t.Fatal(err)
 	}
@@ -576,12 +579,12 @@ func BenchmarkEngineVerify(b *testing.B) {
 	key, leaf := root.validLeaf(b, "builder")
 	desc := reg.pushImage(b, "app", "v1", "bench")
 	reg.sign(b, "app", desc, key, []*x509.Certificate{leaf, root.cert}, jws.MediaTypeEnvelope)
-	doc, err := ParseTrustPolicy([]byte(`{"version": "1.0", "trustPolicies": [{"name": "all", "registryScopes": ["*"],
+	doc, err := tpolicy.Parse([]byte(`{"version": "1.0", "trustPolicies": [{"name": "all", "registryScopes": ["*"],
 		"signatureVerification": {"level": "strict"}, "trustStores": ["ca:prod"], "trustedIdentities": ["*"]}]}`))
 	if err != nil {
 		b.Fatal(err)
 	}
-	store := NewTrustStore()
+	store := tstore.New()
 	if err := store.Add(truststore.TypeCA, "prod", root.cert); err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,9 @@ import (
 	"github.com/notaryproject/notation-core-go/revocation/crl"
 	"github.com/notaryproject/notation-core-go/signature/jws"
 	"github.com/notaryproject/notation-go/verifier/truststore"
+
+	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
 
 // TestEngineRevocation runs revocation checks against a real CRL server:
@@ -61,14 +64,14 @@ func TestEngineRevocation(t *testing.T) {
 		images[name] = reg.ref(name, desc)
 	}
 
-	doc, err := ParseTrustPolicy([]byte(`{"version": "1.0", "trustPolicies": [
+	doc, err := tpolicy.Parse([]byte(`{"version": "1.0", "trustPolicies": [
 	  {"name": "all", "registryScopes": ["*"], "signatureVerification": {"level": "strict"}, "trustStores": ["ca:prod"], "trustedIdentities": ["*"]},
 	  {"name": "lenient-revocation", "registryScopes": ["` + reg.host + `/lost-logged"], "signatureVerification": {"level": "strict", "override": {"revocation": "log"}},
 	   "trustStores": ["ca:prod"], "trustedIdentities": ["*"]}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := NewTrustStore()
+	store := tstore.New()
 	if err := store.Add(truststore.TypeCA, "prod", root.cert); err != nil {
 		t.Fatal(err)
 	}

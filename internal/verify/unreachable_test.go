@@ -14,6 +14,8 @@ import (
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
 
 // TestUnreachableIsUniform: whatever keeps a registry from being reached (a
@@ -95,7 +97,7 @@ func TestUnreachableIsUniform(t *testing.T) {
 // client's allow-list is denied, saying so, even under a statement that
 // skips verification; one from an allowed registry is not affected.
 func TestAllowListDeniesEvenSkip(t *testing.T) {
-	doc, err := ParseTrustPolicy([]byte(`{"version": "1.0", "trustPolicies": [{"name": "all", "registryScopes": ["*"], "signatureVerification": {"level": "skip"}}]}`))
+	doc, err := tpolicy.Parse([]byte(`{"version": "1.0", "trustPolicies": [{"name": "all", "registryScopes": ["*"], "signatureVerification": {"level": "skip"}}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +105,7 @@ func TestAllowListDeniesEvenSkip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEngine(doc, NewTrustStore(), oci.Repositories{Client: client}, EngineOptions{})
+	e, err := NewEngine(doc, tstore.New(), oci.Repositories{Client: client}, EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

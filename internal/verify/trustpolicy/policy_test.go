@@ -1,4 +1,4 @@
-package verify
+package trustpolicy
 
 import (
 	"encoding/json"
@@ -38,9 +38,9 @@ const validPolicy = `{
 }`
 
 func TestParseTrustPolicyValid(t *testing.T) {
-	doc, err := ParseTrustPolicy([]byte(validPolicy))
+	doc, err := Parse([]byte(validPolicy))
 	if err != nil {
-		t.Fatalf("ParseTrustPolicy: %v", err)
+		t.Fatalf("Parse: %v", err)
 	}
 	want := &trustpolicy.Document{
 		Version: "1.0",
@@ -104,10 +104,10 @@ func policyOf(statements ...string) string {
 const (
 	okID     = `["x509.subject: C=US, ST=WA, O=Acme, CN=builder"]`
 	okStores = `["ca:prod"]`
-	strict   = `{"level": "strict"}`
+	strictSV = `{"level": "strict"}`
 )
 
-func ok(name, scopes string) string { return statement(`"`+name+`"`, scopes, strict, okStores, okID) }
+func ok(name, scopes string) string { return statement(`"`+name+`"`, scopes, strictSV, okStores, okID) }
 
 type policyCase struct {
 	name string
@@ -120,208 +120,208 @@ func policyProblemCases() []policyCase {
 		{
 			name: "not JSON",
 			in:   `{"version": "1.0",`,
-			want: []Problem{{"", "ends early"}},
+			want: []Problem{{Path: "", Message: "ends early"}},
 		},
 		{
 			name: "syntax error with position",
 			in:   "{\n  \"version\": \"1.0\"\n  \"trustPolicies\": []\n}",
-			want: []Problem{{"", "line 3, column 3"}},
+			want: []Problem{{Path: "", Message: "line 3, column 3"}},
 		},
 		{
 			name: "empty",
 			in:   "  ",
-			want: []Problem{{"", "empty document"}},
+			want: []Problem{{Path: "", Message: "empty document"}},
 		},
 		{
 			name: "trailing content",
 			in:   policyOf(ok("a", `["*"]`)) + ` {}`,
-			want: []Problem{{"", "unexpected content after the JSON document"}},
+			want: []Problem{{Path: "", Message: "unexpected content after the JSON document"}},
 		},
 		{
 			name: "document not an object",
 			in:   `["1.0"]`,
-			want: []Problem{{"", "the document must be an object, not an array"}},
+			want: []Problem{{Path: "", Message: "the document must be an object, not an array"}},
 		},
 		{
 			name: "unsupported version",
 			in:   `{"version": "2.0", "trustPolicies": [` + ok("a", `["*"]`) + `]}`,
-			want: []Problem{{"version", `"2.0" is not supported; use "1.0"`}},
+			want: []Problem{{Path: "version", Message: `"2.0" is not supported; use "1.0"`}},
 		},
 		{
 			name: "version missing",
 			in:   `{"trustPolicies": [` + ok("a", `["*"]`) + `]}`,
-			want: []Problem{{"version", `missing; add "version": "1.0"`}},
+			want: []Problem{{Path: "version", Message: `missing; add "version": "1.0"`}},
 		},
 		{
 			name: "version is a number",
 			in:   `{"version": 1.0, "trustPolicies": [` + ok("a", `["*"]`) + `]}`,
-			want: []Problem{{"version", "must be a string, not a number (1.0)"}},
+			want: []Problem{{Path: "version", Message: "must be a string, not a number (1.0)"}},
 		},
 		{
 			name: "no statements",
 			in:   `{"version": "1.0", "trustPolicies": []}`,
-			want: []Problem{{"trustPolicies", "no trust policy statements"}},
+			want: []Problem{{Path: "trustPolicies", Message: "no trust policy statements"}},
 		},
 		{
 			name: "trustPolicies is an object",
 			in:   `{"version": "1.0", "trustPolicies": {}}`,
-			want: []Problem{{"trustPolicies", "must be an array of trust policy statements, not an object"}},
+			want: []Problem{{Path: "trustPolicies", Message: "must be an array of trust policy statements, not an object"}},
 		},
 		{
 			name: "unknown fields with suggestions",
 			in:   `{"Version": "1.0", "version": "1.0", "trustPolicies": [{"name": "a", "registryScope": ["*"], "registryScopes": ["*"], "signatureVerification": {"level": "strict", "verifyTimeStamp": "always"}, "trustStores": ["ca:x"], "trustedIdentities": ["*"], "color": "blue"}]}`,
 			want: []Problem{
-				{"Version", `unknown field "Version"; did you mean "version"?`},
-				{"trustPolicies[0].registryScope", `did you mean "registryScopes"?`},
-				{"trustPolicies[0].color", `unknown field "color"; known: name, registryScopes`},
-				{"trustPolicies[0].signatureVerification.verifyTimeStamp", `did you mean "verifyTimestamp"?`},
+				{Path: "Version", Message: `unknown field "Version"; did you mean "version"?`},
+				{Path: "trustPolicies[0].registryScope", Message: `did you mean "registryScopes"?`},
+				{Path: "trustPolicies[0].color", Message: `unknown field "color"; known: name, registryScopes`},
+				{Path: "trustPolicies[0].signatureVerification.verifyTimeStamp", Message: `did you mean "verifyTimestamp"?`},
 			},
 		},
 		{
 			name: "duplicate key",
 			in:   `{"version": "1.0", "version": "1.0", "trustPolicies": [` + ok("a", `["*"]`) + `]}`,
-			want: []Problem{{"version", "appears more than once"}},
+			want: []Problem{{Path: "version", Message: "appears more than once"}},
 		},
 		{
 			name: "statement not an object",
 			in:   policyOf(`"prod"`, ok("a", `["*"]`)),
-			want: []Problem{{"trustPolicies[0]", "must be an object, not a string"}},
+			want: []Problem{{Path: "trustPolicies[0]", Message: "must be an object, not a string"}},
 		},
 		{
 			name: "wrong types inside a statement",
 			in:   policyOf(statement(`7`, `"*"`, `{"level": ["strict"]}`, `[1, "ca:prod"]`, `{"x": 1}`)),
 			want: []Problem{
-				{"trustPolicies[0].name", "must be a string, not a number (7)"},
-				{"trustPolicies[0].registryScopes", "must be an array of strings, not a string"},
-				{"trustPolicies[0].trustStores[0]", "must be a string, not a number (1)"},
-				{"trustPolicies[0].trustedIdentities", "must be an array of strings, not an object"},
-				{"trustPolicies[0].signatureVerification.level", "must be a string, not an array"},
+				{Path: "trustPolicies[0].name", Message: "must be a string, not a number (7)"},
+				{Path: "trustPolicies[0].registryScopes", Message: "must be an array of strings, not a string"},
+				{Path: "trustPolicies[0].trustStores[0]", Message: "must be a string, not a number (1)"},
+				{Path: "trustPolicies[0].trustedIdentities", Message: "must be an array of strings, not an object"},
+				{Path: "trustPolicies[0].signatureVerification.level", Message: "must be a string, not an array"},
 			},
 		},
 		{
 			name: "null is not an empty value",
 			in:   policyOf(statement(`"a"`, `["*"]`, `{"level": "skip"}`, `null`, ``)),
-			want: []Problem{{"trustPolicies[0].trustStores", "must be an array of strings, not null"}},
+			want: []Problem{{Path: "trustPolicies[0].trustStores", Message: "must be an array of strings, not null"}},
 		},
 		{
 			name: "missing name",
-			in:   policyOf(statement(``, `["*"]`, strict, okStores, okID)),
-			want: []Problem{{"trustPolicies[0].name", "missing"}},
+			in:   policyOf(statement(``, `["*"]`, strictSV, okStores, okID)),
+			want: []Problem{{Path: "trustPolicies[0].name", Message: "missing"}},
 		},
 		{
 			name: "duplicate names",
 			in:   policyOf(ok("prod", `["a.io/x"]`), ok("prod", `["a.io/y"]`)),
-			want: []Problem{{"trustPolicies[1].name", `"prod" is already the name of trustPolicies[0]`}},
+			want: []Problem{{Path: "trustPolicies[1].name", Message: `"prod" is already the name of trustPolicies[0]`}},
 		},
 		{
 			name: "wildcard inside repository path",
 			in:   policyOf(ok("a", `["registry.example.com/app"]`), ok("b", `["registry.example.com/app2", "docker.io/library/*"]`)),
-			want: []Problem{{"trustPolicies[1].registryScopes[1]", `"docker.io/library/*" has a wildcard inside a repository path; use a full repository or "*" alone`}},
+			want: []Problem{{Path: "trustPolicies[1].registryScopes[1]", Message: `"docker.io/library/*" has a wildcard inside a repository path; use a full repository or "*" alone`}},
 		},
 		{
 			name: "scope format problems",
 			in:   policyOf(ok("a", `["nginx", "https://reg.io/app", "reg.io/app:1.0", "reg.io/app@sha256:abc", "reg.io/Team/App", "bad_host/app", "reg.io/a--", ""]`)),
 			want: []Problem{
-				{"trustPolicies[0].registryScopes[0]", `"nginx" names no registry; write the full repository, for example "docker.io/library/nginx"`},
-				{"trustPolicies[0].registryScopes[1]", `includes a scheme; drop "https://"`},
-				{"trustPolicies[0].registryScopes[2]", `includes a tag; scopes name repositories, so drop ":1.0"`},
-				{"trustPolicies[0].registryScopes[3]", `includes a digest`},
-				{"trustPolicies[0].registryScopes[4]", `upper-case letters; repository paths are lower case: "reg.io/team/app"`},
-				{"trustPolicies[0].registryScopes[5]", `invalid registry host "bad_host"`},
-				{"trustPolicies[0].registryScopes[6]", `not a valid repository path`},
-				{"trustPolicies[0].registryScopes[7]", `empty`},
+				{Path: "trustPolicies[0].registryScopes[0]", Message: `"nginx" names no registry; write the full repository, for example "docker.io/library/nginx"`},
+				{Path: "trustPolicies[0].registryScopes[1]", Message: `includes a scheme; drop "https://"`},
+				{Path: "trustPolicies[0].registryScopes[2]", Message: `includes a tag; scopes name repositories, so drop ":1.0"`},
+				{Path: "trustPolicies[0].registryScopes[3]", Message: `includes a digest`},
+				{Path: "trustPolicies[0].registryScopes[4]", Message: `upper-case letters; repository paths are lower case: "reg.io/team/app"`},
+				{Path: "trustPolicies[0].registryScopes[5]", Message: `invalid registry host "bad_host"`},
+				{Path: "trustPolicies[0].registryScopes[6]", Message: `not a valid repository path`},
+				{Path: "trustPolicies[0].registryScopes[7]", Message: `empty`},
 			},
 		},
 		{
 			name: "missing scopes",
-			in:   policyOf(statement(`"a"`, `[]`, strict, okStores, okID)),
-			want: []Problem{{"trustPolicies[0].registryScopes", "missing; list repositories"}},
+			in:   policyOf(statement(`"a"`, `[]`, strictSV, okStores, okID)),
+			want: []Problem{{Path: "trustPolicies[0].registryScopes", Message: "missing; list repositories"}},
 		},
 		{
 			name: "duplicate scopes across statements and within one",
 			in:   policyOf(ok("a", `["reg.io/app"]`), ok("b", `["reg.io/app", "reg.io/other", "reg.io/other"]`)),
 			want: []Problem{
-				{"trustPolicies[1].registryScopes[0]", `"reg.io/app" is already covered by trustPolicies[0]`},
-				{"trustPolicies[1].registryScopes[2]", `listed twice in this statement (also registryScopes[1])`},
+				{Path: "trustPolicies[1].registryScopes[0]", Message: `"reg.io/app" is already covered by trustPolicies[0]`},
+				{Path: "trustPolicies[1].registryScopes[2]", Message: `listed twice in this statement (also registryScopes[1])`},
 			},
 		},
 		{
 			name: "more than one wildcard statement",
 			in:   policyOf(ok("a", `["*"]`), ok("b", `["*"]`)),
-			want: []Problem{{"trustPolicies[1].registryScopes[0]", `"*" is also the scope of trustPolicies[0]; only one statement may use "*"`}},
+			want: []Problem{{Path: "trustPolicies[1].registryScopes[0]", Message: `"*" is also the scope of trustPolicies[0]; only one statement may use "*"`}},
 		},
 		{
 			name: "wildcard with other scopes",
 			in:   policyOf(ok("a", `["reg.io/app", "*"]`)),
-			want: []Problem{{"trustPolicies[0].registryScopes[1]", `"*" must be the only scope in its statement`}},
+			want: []Problem{{Path: "trustPolicies[0].registryScopes[1]", Message: `"*" must be the only scope in its statement`}},
 		},
 		{
 			name: "skip with trust stores and identities",
 			in:   policyOf(statement(`"a"`, `["*"]`, `{"level": "skip"}`, okStores, okID)),
 			want: []Problem{
-				{"trustPolicies[0].trustStores", `a "skip" statement must not list trust stores`},
-				{"trustPolicies[0].trustedIdentities", `a "skip" statement must not list trusted identities`},
+				{Path: "trustPolicies[0].trustStores", Message: `a "skip" statement must not list trust stores`},
+				{Path: "trustPolicies[0].trustedIdentities", Message: `a "skip" statement must not list trusted identities`},
 			},
 		},
 		{
 			name: "non-skip without trust stores or identities",
 			in:   policyOf(statement(`"a"`, `["*"]`, `{"level": "permissive"}`, ``, `[]`)),
 			want: []Problem{
-				{"trustPolicies[0].trustStores", `missing; level "permissive" needs at least one trust store`},
-				{"trustPolicies[0].trustedIdentities", `missing; list the signers to trust`},
+				{Path: "trustPolicies[0].trustStores", Message: `missing; level "permissive" needs at least one trust store`},
+				{Path: "trustPolicies[0].trustedIdentities", Message: `missing; list the signers to trust`},
 			},
 		},
 		{
 			name: "bad store references",
-			in:   policyOf(statement(`"a"`, `["*"]`, strict, `["prod", "x509:prod", "CA:prod", "ca:my store", "ca:", "signingAuthority:sa", "tsa:ts"]`, okID)),
+			in:   policyOf(statement(`"a"`, `["*"]`, strictSV, `["prod", "x509:prod", "CA:prod", "ca:my store", "ca:", "signingAuthority:sa", "tsa:ts"]`, okID)),
 			want: []Problem{
-				{"trustPolicies[0].trustStores[0]", `"prod" is not TYPE:NAME; write it like "ca:prod"`},
-				{"trustPolicies[0].trustStores[1]", `unknown store type "x509"; use ca, signingAuthority or tsa`},
-				{"trustPolicies[0].trustStores[2]", `types are case sensitive, write "ca:prod"`},
-				{"trustPolicies[0].trustStores[3]", `invalid store name "my store"`},
-				{"trustPolicies[0].trustStores[4]", `has no store name`},
+				{Path: "trustPolicies[0].trustStores[0]", Message: `"prod" is not TYPE:NAME; write it like "ca:prod"`},
+				{Path: "trustPolicies[0].trustStores[1]", Message: `unknown store type "x509"; use ca, signingAuthority or tsa`},
+				{Path: "trustPolicies[0].trustStores[2]", Message: `types are case sensitive, write "ca:prod"`},
+				{Path: "trustPolicies[0].trustStores[3]", Message: `invalid store name "my store"`},
+				{Path: "trustPolicies[0].trustStores[4]", Message: `has no store name`},
 			},
 		},
 		{
 			name: "only tsa stores",
-			in:   policyOf(statement(`"a"`, `["*"]`, strict, `["tsa:ts"]`, okID)),
-			want: []Problem{{"trustPolicies[0].trustStores", `lists only tsa stores`}},
+			in:   policyOf(statement(`"a"`, `["*"]`, strictSV, `["tsa:ts"]`, okID)),
+			want: []Problem{{Path: "trustPolicies[0].trustStores", Message: `lists only tsa stores`}},
 		},
 		{
 			name: "bad level",
 			in:   policyOf(statement(`"a"`, `["*"]`, `{"level": "strong"}`, okStores, okID)),
-			want: []Problem{{"trustPolicies[0].signatureVerification.level", `"strong" is not a verification level; use strict, permissive, audit or skip`}},
+			want: []Problem{{Path: "trustPolicies[0].signatureVerification.level", Message: `"strong" is not a verification level; use strict, permissive, audit or skip`}},
 		},
 		{
 			name: "missing level",
 			in:   policyOf(statement(`"a"`, `["*"]`, ``, okStores, okID)),
-			want: []Problem{{"trustPolicies[0].signatureVerification.level", `missing`}},
+			want: []Problem{{Path: "trustPolicies[0].signatureVerification.level", Message: `missing`}},
 		},
 		{
 			name: "bad override keys and values",
 			in:   policyOf(statement(`"a"`, `["*"]`, `{"level": "strict", "override": {"integrity": "log", "expiry": "skip", "authenticity": "ignore", "revocation": "maybe", "colour": "log", "authenticTimestamp": 3}}`, okStores, okID)),
 			want: []Problem{
-				{"trustPolicies[0].signatureVerification.override.authenticTimestamp", `must be a string, not a number (3)`},
-				{"trustPolicies[0].signatureVerification.override.authenticity", `"ignore" is not an action; use "enforce" or "log"`},
-				{"trustPolicies[0].signatureVerification.override.colour", `unknown check "colour"`},
-				{"trustPolicies[0].signatureVerification.override.expiry", `only revocation can be skipped`},
-				{"trustPolicies[0].signatureVerification.override.integrity", `integrity is always enforced and cannot be overridden`},
-				{"trustPolicies[0].signatureVerification.override.revocation", `"maybe" is not an action; use "enforce", "log" or "skip"`},
+				{Path: "trustPolicies[0].signatureVerification.override.authenticTimestamp", Message: `must be a string, not a number (3)`},
+				{Path: "trustPolicies[0].signatureVerification.override.authenticity", Message: `"ignore" is not an action; use "enforce" or "log"`},
+				{Path: "trustPolicies[0].signatureVerification.override.colour", Message: `unknown check "colour"`},
+				{Path: "trustPolicies[0].signatureVerification.override.expiry", Message: `only revocation can be skipped`},
+				{Path: "trustPolicies[0].signatureVerification.override.integrity", Message: `integrity is always enforced and cannot be overridden`},
+				{Path: "trustPolicies[0].signatureVerification.override.revocation", Message: `"maybe" is not an action; use "enforce", "log" or "skip"`},
 			},
 		},
 		{
 			name: "override on skip",
 			in:   policyOf(statement(`"a"`, `["*"]`, `{"level": "skip", "override": {"revocation": "log"}}`, ``, ``)),
-			want: []Problem{{"trustPolicies[0].signatureVerification.override", `level "skip" cannot be customized`}},
+			want: []Problem{{Path: "trustPolicies[0].signatureVerification.override", Message: `level "skip" cannot be customized`}},
 		},
 		{
 			name: "bad verifyTimestamp",
 			in:   policyOf(statement(`"a"`, `["*"]`, `{"level": "strict", "verifyTimestamp": "sometimes"}`, okStores, okID)),
-			want: []Problem{{"trustPolicies[0].signatureVerification.verifyTimestamp", `"sometimes" is not valid; use "always" (the default) or "afterCertExpiry"`}},
+			want: []Problem{{Path: "trustPolicies[0].signatureVerification.verifyTimestamp", Message: `"sometimes" is not valid; use "always" (the default) or "afterCertExpiry"`}},
 		},
 		{
 			name: "trusted identity problems",
-			in: policyOf(statement(`"a"`, `["*"]`, strict, okStores, `[
+			in: policyOf(statement(`"a"`, `["*"]`, strictSV, okStores, `[
 				"x509.subject: C=US, ST=WA, O=Acme, CN=ok",
 				"CN=builder",
 				"x509.subject: CN=x",
@@ -336,33 +336,33 @@ func policyProblemCases() []policyCase {
 				"x509.subject: C=US, ST=WA, O"
 			]`)),
 			want: []Problem{
-				{"trustPolicies[0].trustedIdentities[1]", `"CN=builder" lacks the identity type; write "x509.subject: CN=builder"`},
-				{"trustPolicies[0].trustedIdentities[2]", `"x509.subject: CN=x" lacks C, ST and O`},
-				{"trustPolicies[0].trustedIdentities[3]", `multi-valued RDN`},
-				{"trustPolicies[0].trustedIdentities[4]", `repeats the ST attribute`},
-				{"trustPolicies[0].trustedIdentities[5]", `hex-encoded attribute value`},
-				{"trustPolicies[0].trustedIdentities[6]", `identity type "x509.san"; hallmark supports only "x509.subject:" identities`},
-				{"trustPolicies[0].trustedIdentities[7]", `write the identity type exactly as "x509.subject:"`},
-				{"trustPolicies[0].trustedIdentities[8]", `has no distinguished name`},
-				{"trustPolicies[0].trustedIdentities[10]", `empty`},
-				{"trustPolicies[0].trustedIdentities[11]", `is not a valid distinguished name`},
-				{"trustPolicies[0].trustedIdentities[9]", `overlaps with trustedIdentities[0]`},
+				{Path: "trustPolicies[0].trustedIdentities[1]", Message: `"CN=builder" lacks the identity type; write "x509.subject: CN=builder"`},
+				{Path: "trustPolicies[0].trustedIdentities[2]", Message: `"x509.subject: CN=x" lacks C, ST and O`},
+				{Path: "trustPolicies[0].trustedIdentities[3]", Message: `multi-valued RDN`},
+				{Path: "trustPolicies[0].trustedIdentities[4]", Message: `repeats the ST attribute`},
+				{Path: "trustPolicies[0].trustedIdentities[5]", Message: `hex-encoded attribute value`},
+				{Path: "trustPolicies[0].trustedIdentities[6]", Message: `identity type "x509.san"; hallmark supports only "x509.subject:" identities`},
+				{Path: "trustPolicies[0].trustedIdentities[7]", Message: `write the identity type exactly as "x509.subject:"`},
+				{Path: "trustPolicies[0].trustedIdentities[8]", Message: `has no distinguished name`},
+				{Path: "trustPolicies[0].trustedIdentities[10]", Message: `empty`},
+				{Path: "trustPolicies[0].trustedIdentities[11]", Message: `is not a valid distinguished name`},
+				{Path: "trustPolicies[0].trustedIdentities[9]", Message: `overlaps with trustedIdentities[0]`},
 			},
 		},
 		{
 			name: "wildcard identity with others",
-			in:   policyOf(statement(`"a"`, `["*"]`, strict, okStores, `["*", "x509.subject: C=US, ST=WA, O=Acme"]`)),
-			want: []Problem{{"trustPolicies[0].trustedIdentities[0]", `"*" must be the only trusted identity`}},
+			in:   policyOf(statement(`"a"`, `["*"]`, strictSV, okStores, `["*", "x509.subject: C=US, ST=WA, O=Acme"]`)),
+			want: []Problem{{Path: "trustPolicies[0].trustedIdentities[0]", Message: `"*" must be the only trusted identity`}},
 		},
 		{
 			name: "every problem at once, in document order",
 			in:   `{"version": "0.9", "trustPolicies": [` + statement(`"a"`, `["reg.io/*"]`, `{"level": "strict"}`, ``, okID) + `, ` + statement(`"a"`, `["*"]`, `{"level": "nope"}`, okStores, okID) + `]}`,
 			want: []Problem{
-				{"version", `"0.9" is not supported`},
-				{"trustPolicies[0].registryScopes[0]", `wildcard inside a repository path`},
-				{"trustPolicies[0].trustStores", `missing`},
-				{"trustPolicies[1].name", `already the name of trustPolicies[0]`},
-				{"trustPolicies[1].signatureVerification.level", `"nope" is not a verification level`},
+				{Path: "version", Message: `"0.9" is not supported`},
+				{Path: "trustPolicies[0].registryScopes[0]", Message: `wildcard inside a repository path`},
+				{Path: "trustPolicies[0].trustStores", Message: `missing`},
+				{Path: "trustPolicies[1].name", Message: `already the name of trustPolicies[0]`},
+				{Path: "trustPolicies[1].signatureVerification.level", Message: `"nope" is not a verification level`},
 			},
 		},
 	}
@@ -371,9 +371,9 @@ func policyProblemCases() []policyCase {
 func TestParseTrustPolicyProblems(t *testing.T) {
 	for _, tt := range policyProblemCases() {
 		t.Run(tt.name, func(t *testing.T) {
-			doc, err := ParseTrustPolicy([]byte(tt.in))
+			doc, err := Parse([]byte(tt.in))
 			if err == nil {
-				t.Fatalf("ParseTrustPolicy accepted the policy: %+v", doc)
+				t.Fatalf("Parse accepted the policy: %+v", doc)
 			}
 			if !errors.Is(err, ErrInvalidPolicy) {
 				t.Errorf("errors.Is(err, ErrInvalidPolicy) = false for %v", err)
@@ -427,7 +427,7 @@ func TestParseTrustPolicyAgreesWithNotation(t *testing.T) {
 			}
 		})
 	}
-	doc, err := ParseTrustPolicy([]byte(validPolicy))
+	doc, err := Parse([]byte(validPolicy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,15 +470,15 @@ func TestLoadTrustPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			doc, err := LoadTrustPolicy(tt.path)
+			doc, err := Load(tt.path)
 			if tt.wantErr == "" {
 				if err != nil || doc == nil {
-					t.Fatalf("LoadTrustPolicy = %v, %v", doc, err)
+					t.Fatalf("Load = %v, %v", doc, err)
 				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("LoadTrustPolicy error = %v, want it to contain %q", err, tt.wantErr)
+				t.Fatalf("Load error = %v, want it to contain %q", err, tt.wantErr)
 			}
 			if !errors.Is(err, tt.wantIs) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tt.wantIs)
@@ -495,11 +495,11 @@ func TestValidateTrustPolicy(t *testing.T) {
 		TrustStores:           []string{"ca:x"},
 		TrustedIdentities:     []string{"x509.subject: CN=only"},
 	}}}
-	err := ValidateTrustPolicy(doc)
+	err := Validate(doc)
 	if err == nil || !strings.Contains(err.Error(), `trustPolicies[0].trustedIdentities[0]: "x509.subject: CN=only" lacks C, ST and O`) {
-		t.Fatalf("ValidateTrustPolicy = %v", err)
+		t.Fatalf("Validate = %v", err)
 	}
-	if err := ValidateTrustPolicy(nil); !errors.Is(err, ErrInvalidPolicy) {
-		t.Fatalf("ValidateTrustPolicy(nil) = %v", err)
+	if err := Validate(nil); !errors.Is(err, ErrInvalidPolicy) {
+		t.Fatalf("Validate(nil) = %v", err)
 	}
 }

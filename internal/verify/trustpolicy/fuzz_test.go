@@ -1,4 +1,4 @@
-package verify
+package trustpolicy
 
 import (
 	"encoding/json"
@@ -18,7 +18,7 @@ func FuzzParseTrustPolicy(f *testing.F) {
 		f.Add([]byte(c.in))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		doc, err := ParseTrustPolicy(data)
+		doc, err := Parse(data)
 		if err != nil {
 			var pe *PolicyError
 			if !errors.As(err, &pe) || len(pe.Problems) == 0 {

@@ -1,4 +1,4 @@
-package verify
+package truststore
 
 import (
 	"context"
@@ -211,13 +211,13 @@ func TestLoadTrustStore(t *testing.T) {
 			if tt.load != nil {
 				loadDir = tt.load(dir)
 			}
-			s, err := LoadTrustStore(loadDir)
+			s, err := Load(loadDir)
 			if len(tt.wantErr) > 0 {
 				if err == nil {
-					t.Fatalf("LoadTrustStore succeeded with stores %v", s.Stores())
+					t.Fatalf("Load succeeded with stores %v", s.Stores())
 				}
-				if !errors.Is(err, ErrInvalidTrustStore) {
-					t.Errorf("errors.Is(err, ErrInvalidTrustStore) = false: %v", err)
+				if !errors.Is(err, ErrInvalid) {
+					t.Errorf("errors.Is(err, ErrInvalid) = false: %v", err)
 				}
 				for _, w := range tt.wantErr {
 					if !strings.Contains(err.Error(), w) {
@@ -227,7 +227,7 @@ func TestLoadTrustStore(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("LoadTrustStore: %v", err)
+				t.Fatalf("Load: %v", err)
 			}
 			if diff := cmp.Diff(tt.wantStores, s.Stores()); diff != "" {
 				t.Errorf("stores (-want +got):\n%s", diff)
@@ -237,8 +237,8 @@ func TestLoadTrustStore(t *testing.T) {
 				t.Fatalf("GetCertificates(ca, prod) = %d certs, %v; want 3", len(certs), err)
 			}
 			_, err = s.GetCertificates(context.Background(), truststore.TypeSigningAuthority, "empty")
-			if !errors.Is(err, ErrTrustStoreNotFound) {
-				t.Fatalf("empty store: err = %v, want ErrTrustStoreNotFound", err)
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("empty store: err = %v, want ErrNotFound", err)
 			}
 			wantHint := filepath.Join(s.root, "x509", "signingAuthority", "empty") + string(filepath.Separator)
 			if !strings.Contains(err.Error(), "add them under "+wantHint) {
@@ -272,11 +272,11 @@ func TestTrustStoreAdd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := NewTrustStore()
+			s := New()
 			err := s.Add(tt.typ, tt.store, tt.certs...)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalidTrustStore) {
-					t.Fatalf("Add error = %v, want ErrInvalidTrustStore containing %q", err, tt.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("Add error = %v, want ErrInvalid containing %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -294,9 +294,9 @@ func TestTrustStoreAdd(t *testing.T) {
 		})
 	}
 
-	s := NewTrustStore()
+	s := New()
 	_, err := s.GetCertificates(context.Background(), truststore.TypeCA, "prod")
-	if !errors.Is(err, ErrTrustStoreNotFound) || !strings.Contains(err.Error(), "add the signers' root or CA certificate to trust store ca:prod") {
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "add the signers' root or CA certificate to trust store ca:prod") {
 		t.Fatalf("in-memory missing store error = %v", err)
 	}
 }
@@ -325,8 +325,8 @@ func FuzzParseCertificates(f *testing.F) {
 
 func TestTrustStoreFingerprint(t *testing.T) {
 	a, b := newRootCA(t, "a").cert, newRootCA(t, "b").cert
-	build := func(certs ...*x509.Certificate) *TrustStore {
-		s := NewTrustStore()
+	build := func(certs ...*x509.Certificate) *Store {
+		s := New()
 		if err := s.Add(truststore.TypeCA, "prod", certs...); err != nil {
 			t.Fatal(err)
 		}
@@ -338,7 +338,7 @@ func TestTrustStoreFingerprint(t *testing.T) {
 	if build(a).Fingerprint() == build(a, b).Fingerprint() {
 		t.Error("adding a certificate did not change the fingerprint")
 	}
-	other := NewTrustStore()
+	other := New()
 	if err := other.Add(truststore.TypeCA, "staging", a); err != nil {
 		t.Fatal(err)
 	}

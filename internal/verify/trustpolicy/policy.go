@@ -1,4 +1,4 @@
-package verify
+package trustpolicy
 
 import (
 	"errors"
@@ -23,9 +23,9 @@ import (
 // log file, an image) or a hostile ConfigMap from being read into memory.
 const maxTrustPolicySize = 1 << 20 // 1 MiB
 
-// TrustPolicyVersion is the only trustpolicy.json version notation-go v1.3
+// Version is the only trustpolicy.json version notation-go v1.3
 // understands.
-const TrustPolicyVersion = "1.0"
+const Version = "1.0"
 
 const (
 	wildcard        = "*"
@@ -48,19 +48,19 @@ var (
 	storeNameRe   = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
 )
 
-// ParseTrustPolicy parses and validates a Notary Project trustpolicy.json
+// Parse parses and validates a Notary Project trustpolicy.json
 // (version 1.0). On failure it returns a *PolicyError that lists every
 // problem with its JSON field path, so all of them can be fixed at once.
 // A policy it accepts is also accepted by notation-go's Document.Validate.
-func ParseTrustPolicy(data []byte) (*trustpolicy.Document, error) {
+func Parse(data []byte) (*trustpolicy.Document, error) {
 	return parseTrustPolicy("", data)
 }
 
-// LoadTrustPolicy reads and parses the trust policy file at path. The file
+// Load reads and parses the trust policy file at path. The file
 // must be a regular file, not a symlink: a policy decides what runs in a
 // cluster, and a symlink could be re-pointed by anyone who can write its
 // directory.
-func LoadTrustPolicy(path string) (*trustpolicy.Document, error) {
+func Load(path string) (*trustpolicy.Document, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -120,9 +120,9 @@ func parseTrustPolicy(source string, data []byte) (*trustpolicy.Document, error)
 	return doc, nil
 }
 
-// ValidateTrustPolicy checks a trust policy built in memory (for example
-// from configuration) with the same rules as ParseTrustPolicy.
-func ValidateTrustPolicy(doc *trustpolicy.Document) error {
+// Validate checks a trust policy built in memory (for example
+// from configuration) with the same rules as Parse.
+func Validate(doc *trustpolicy.Document) error {
 	if doc == nil {
 		return &PolicyError{Problems: []Problem{{Message: "no trust policy given"}}}
 	}
@@ -309,10 +309,10 @@ func validateDocument(doc *trustpolicy.Document, skip map[string]bool) []Problem
 	if !v.skip["version"] {
 		switch doc.Version {
 		case "":
-			v.add("version", `missing; add "version": %q`, TrustPolicyVersion)
-		case TrustPolicyVersion:
+			v.add("version", `missing; add "version": %q`, Version)
+		case Version:
 		default:
-			v.add("version", "%q is not supported; use %q", doc.Version, TrustPolicyVersion)
+			v.add("version", "%q is not supported; use %q", doc.Version, Version)
 		}
 	}
 	if !v.skip["trustPolicies"] && len(doc.TrustPolicies) == 0 {
@@ -547,7 +547,7 @@ func (v *validator) trustStores(path string, stores []string, level *trustpolicy
 		if v.skip[q] {
 			continue
 		}
-		typ, _, msg := parseStoreRef(s)
+		typ, _, msg := ParseStoreRef(s)
 		if msg != "" {
 			v.add(q, "%s", msg)
 			continue
@@ -561,8 +561,8 @@ func (v *validator) trustStores(path string, stores []string, level *trustpolicy
 	}
 }
 
-// parseStoreRef splits "TYPE:NAME" and explains what is wrong with it.
-func parseStoreRef(s string) (truststore.Type, string, string) {
+// ParseStoreRef splits "TYPE:NAME" and explains what is wrong with it.
+func ParseStoreRef(s string) (truststore.Type, string, string) {
 	typ, name, found := strings.Cut(s, ":")
 	if !found {
 		return "", "", fmt.Sprintf(`%q is not TYPE:NAME; write it like "ca:%s" (types: ca, signingAuthority, tsa)`, s, s)

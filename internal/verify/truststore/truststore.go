@@ -1,4 +1,4 @@
-package verify
+package truststore
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,6 +43,10 @@ const (
 	maxStores = 1000
 )
 
+// storeNameRe is the grammar of a store name, as in notation-go: the name
+// becomes a directory under x509/TYPE/.
+var storeNameRe = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+
 // storeKey names one named store, e.g. ca:prod.
 type storeKey struct {
 	typ  truststore.Type
@@ -49,12 +55,12 @@ type storeKey struct {
 
 func (k storeKey) String() string { return string(k.typ) + ":" + k.name }
 
-// TrustStore is an in-memory Notary Project trust store: certificates by
+// Store is an in-memory Notary Project trust store: certificates by
 // store type (ca, signingAuthority, tsa) and store name. It implements
 // notation-go's truststore.X509TrustStore. Build it from a directory with
-// LoadTrustStore, or from certificates with NewTrustStore and Add. It is safe
+// Load, or from certificates with New and Add. It is safe
 // for concurrent use.
-type TrustStore struct {
+type Store struct {
 	// root is the directory the store was loaded from (the one holding
 	// x509/), or "" for a store built in memory. It only shapes messages.
 	root string
@@ -63,33 +69,33 @@ type TrustStore struct {
 	stores map[storeKey][]*x509.Certificate
 }
 
-var _ truststore.X509TrustStore = (*TrustStore)(nil)
+var _ truststore.X509TrustStore = (*Store)(nil)
 
-// NewTrustStore returns an empty trust store to fill with Add.
-func NewTrustStore() *TrustStore {
-	return &TrustStore{stores: map[storeKey][]*x509.Certificate{}}
+// New returns an empty trust store to fill with Add.
+func New() *Store {
+	return &Store{stores: map[storeKey][]*x509.Certificate{}}
 }
 
 // Add adds certificates to the named store of the given type, creating it.
 // Every certificate must be a CA certificate or self-signed, and a tsa store
 // takes only self-signed root CAs, as notation-go requires. A certificate
 // already in the store is not added twice.
-func (s *TrustStore) Add(typ truststore.Type, name string, certs ...*x509.Certificate) error {
-	if !contains(truststore.Types, typ) {
-		return fmt.Errorf("%w: unknown trust store type %q; use ca, signingAuthority or tsa", ErrInvalidTrustStore, typ)
+func (s *Store) Add(typ truststore.Type, name string, certs ...*x509.Certificate) error {
+	if !slices.Contains(truststore.Types, typ) {
+		return fmt.Errorf("%w: unknown trust store type %q; use ca, signingAuthority or tsa", ErrInvalid, typ)
 	}
 	if !storeNameRe.MatchString(name) {
-		return fmt.Errorf("%w: trust store name %q is invalid; names use only letters, digits, '_', '.' and '-'", ErrInvalidTrustStore, name)
+		return fmt.Errorf("%w: trust store name %q is invalid; names use only letters, digits, '_', '.' and '-'", ErrInvalid, name)
 	}
 	if len(certs) == 0 {
-		return fmt.Errorf("%w: no certificates given for trust store %s:%s", ErrInvalidTrustStore, typ, name)
+		return fmt.Errorf("%w: no certificates given for trust store %s:%s", ErrInvalid, typ, name)
 	}
 	for _, c := range certs {
 		if c == nil {
-			return fmt.Errorf("%w: nil certificate given for trust store %s:%s", ErrInvalidTrustStore, typ, name)
+			return fmt.Errorf("%w: nil certificate given for trust store %s:%s", ErrInvalid, typ, name)
 		}
 		if msg := checkTrustedCert(typ, c); msg != "" {
-			return fmt.Errorf("%w: %s:%s: %s", ErrInvalidTrustStore, typ, name, msg)
+			return fmt.Errorf("%w: %s:%s: %s", ErrInvalid, typ, name, msg)
 		}
 	}
 	key := storeKey{typ, name}
@@ -102,20 +108,20 @@ func (s *TrustStore) Add(typ truststore.Type, name string, certs ...*x509.Certif
 		}
 	}
 	if len(merged) > maxCertsPerStore {
-		return fmt.Errorf("%w: trust store %s:%s would hold %d certificates; the limit is %d", ErrInvalidTrustStore, typ, name, len(merged), maxCertsPerStore)
+		return fmt.Errorf("%w: trust store %s:%s would hold %d certificates; the limit is %d", ErrInvalid, typ, name, len(merged), maxCertsPerStore)
 	}
 	s.stores[key] = merged
 	return nil
 }
 
 // GetCertificates returns the certificates of a named store. A store with no
-// certificates is an error matching ErrTrustStoreNotFound.
-func (s *TrustStore) GetCertificates(ctx context.Context, typ truststore.Type, name string) ([]*x509.Certificate, error) {
+// certificates is an error matching ErrNotFound.
+func (s *Store) GetCertificates(ctx context.Context, typ truststore.Type, name string) ([]*x509.Certificate, error) {
 	s.mu.RLock()
 	certs := s.stores[storeKey{typ, name}]
 	s.mu.RUnlock()
 	if len(certs) == 0 {
-		return nil, fmt.Errorf("trust store %s:%s has no certificates; %s: %w", typ, name, s.addHint(typ, name), ErrTrustStoreNotFound)
+		return nil, fmt.Errorf("trust store %s:%s has no certificates; %s: %w", typ, name, s.AddHint(typ, name), ErrNotFound)
 	}
 	// A copy, so that notation-go or a caller can never change the store.
 	return append([]*x509.Certificate(nil), certs...), nil
@@ -123,7 +129,7 @@ func (s *TrustStore) GetCertificates(ctx context.Context, typ truststore.Type, n
 
 // Stores lists the named stores that hold certificates, as "type:name",
 // sorted.
-func (s *TrustStore) Stores() []string {
+func (s *Store) Stores() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]string, 0, len(s.stores))
@@ -138,7 +144,7 @@ func (s *TrustStore) Stores() []string {
 // fixed order: two stores with the same fingerprint trust the same signers.
 // A server compares fingerprints to tell whether rebuilt trust material
 // changed, and reloads only when it did.
-func (s *TrustStore) Fingerprint() string {
+func (s *Store) Fingerprint() string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	keys := make([]storeKey, 0, len(s.stores))
@@ -161,15 +167,16 @@ func (s *TrustStore) Fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// addHint says where certificates for a store go.
-func (s *TrustStore) addHint(typ truststore.Type, name string) string {
+// AddHint says where certificates for a store go; the engine puts it in
+// the reason for a missing store.
+func (s *Store) AddHint(typ truststore.Type, name string) string {
 	if s.root == "" {
 		return fmt.Sprintf("add the signers' root or CA certificate to trust store %s:%s", typ, name)
 	}
 	return fmt.Sprintf("add them under %s%c", filepath.Join(s.root, "x509", string(typ), name), filepath.Separator)
 }
 
-// LoadTrustStore reads a trust store in notation's layout,
+// Load reads a trust store in notation's layout,
 // DIR/x509/{ca,signingAuthority,tsa}/NAME/*, where each file holds one or
 // more certificates in PEM or DER. DIR may also be a notation configuration
 // directory that holds truststore/x509/.
@@ -180,10 +187,10 @@ func (s *TrustStore) addHint(typ truststore.Type, name string) string {
 // (x509 -> ..data/x509), and those work; a link that leads anywhere else is
 // refused, since trust decisions must rest on the files an operator placed
 // in the store, not on whatever a link points to later. Every problem is
-// reported at once in a *TrustStoreError. Entries whose names begin with
+// reported at once in a *Error. Entries whose names begin with
 // ".." are a Kubernetes volume's own bookkeeping (..data and its dated
 // folders) and are skipped wherever they appear.
-func LoadTrustStore(dir string) (*TrustStore, error) {
+func Load(dir string) (*Store, error) {
 	root, err := findTrustStoreRoot(dir)
 	if err != nil {
 		return nil, err
@@ -192,7 +199,7 @@ func LoadTrustStore(dir string) (*TrustStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trust store %s: %w", dir, err)
 	}
-	s := NewTrustStore()
+	s := New()
 	s.root = root
 	var problems []Problem
 	add := func(path, format string, args ...any) {
@@ -204,11 +211,11 @@ func LoadTrustStore(dir string) (*TrustStore, error) {
 		msg = "is not a directory"
 	}
 	if msg != "" {
-		return nil, &TrustStoreError{Source: dir, Problems: []Problem{{Path: x509Dir, Message: msg}}}
+		return nil, &Error{Source: dir, Problems: []Problem{{Path: x509Dir, Message: msg}}}
 	}
 	typeEntries, err := readDirCapped(x509Real, len(truststore.Types)+maxStores)
 	if err != nil {
-		return nil, &TrustStoreError{Source: dir, Problems: []Problem{{Path: x509Dir, Message: err.Error()}}}
+		return nil, &Error{Source: dir, Problems: []Problem{{Path: x509Dir, Message: err.Error()}}}
 	}
 	for _, te := range typeEntries {
 		if strings.HasPrefix(te.Name(), "..") {
@@ -217,7 +224,7 @@ func LoadTrustStore(dir string) (*TrustStore, error) {
 		typePath := filepath.Join(x509Dir, te.Name())
 		typeReal, fi, msg := resolveInside(realRoot, typePath)
 		typ := truststore.Type(te.Name())
-		if !contains(truststore.Types, typ) {
+		if !slices.Contains(truststore.Types, typ) {
 			if msg == "" && fi.IsDir() {
 				add(typePath, "unknown trust store type %q; notation uses ca, signingAuthority and tsa", te.Name())
 			}
@@ -262,7 +269,7 @@ func LoadTrustStore(dir string) (*TrustStore, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &TrustStoreError{Source: dir, Problems: problems}
+		return nil, &Error{Source: dir, Problems: problems}
 	}
 	return s, nil
 }
@@ -275,14 +282,14 @@ func findTrustStoreRoot(dir string) (string, error) {
 		return "", fmt.Errorf("trust store %s: %w", dir, err)
 	}
 	if !fi.IsDir() {
-		return "", &TrustStoreError{Source: dir, Problems: []Problem{{Message: "is not a directory; give the directory that holds x509/ca/NAME/"}}}
+		return "", &Error{Source: dir, Problems: []Problem{{Message: "is not a directory; give the directory that holds x509/ca/NAME/"}}}
 	}
 	for _, cand := range []string{dir, filepath.Join(dir, "truststore")} {
 		if _, err := os.Lstat(filepath.Join(cand, "x509")); err == nil {
 			return cand, nil
 		}
 	}
-	return "", &TrustStoreError{Source: dir, Problems: []Problem{{Message: "holds neither x509/ nor truststore/x509/; a trust store is laid out as DIR/x509/ca/NAME/root.pem"}}}
+	return "", &Error{Source: dir, Problems: []Problem{{Message: "holds neither x509/ nor truststore/x509/; a trust store is laid out as DIR/x509/ca/NAME/root.pem"}}}
 }
 
 // resolveInside follows the links in path, which lies in the trust store
