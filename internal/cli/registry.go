@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -71,4 +72,30 @@ func (r *registryOptions) checkConfigFile() error {
 		return fmt.Errorf("--registry-config %s is not a docker config file (JSON): %v", r.configPath, err)
 	}
 	return nil
+}
+
+// commandFlags are the registry flags a hallmark command printed as a fix
+// needs to reach registries as this one does, so that it runs as printed.
+func (r *registryOptions) commandFlags(string) string {
+	flags := ""
+	if r.plainHTTP {
+		flags += " --plain-http"
+	}
+	if r.insecureSkipTLSVerify {
+		flags += " --insecure-skip-tls-verify"
+	}
+	if r.configPath != "" {
+		flags += " --registry-config " + shellWord(r.configPath)
+	}
+	return flags
+}
+
+// shellWord quotes s for a POSIX shell when it needs quoting.
+func shellWord(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+=:@,", r))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

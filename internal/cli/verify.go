@@ -79,7 +79,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 	if err != nil {
 		return err
 	}
-	engine, err := verify.NewEngine(policy, store, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: o.maxSignatures, ExplainUnreachable: true})
+	engine, err := verify.NewEngine(policy, store, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: o.maxSignatures, ExplainUnreachable: true, CommandFlags: o.registry.commandFlags})
 	if err != nil {
 		return err
 	}

@@ -148,6 +148,7 @@ type target struct {
 	tag        string // or
 	digest     string // or neither
 	blob       bool   // the digest names a blob, not a manifest
+	plainHTTP  bool   // the client reaches the registry over plain HTTP
 }
 
 func (t target) repoName() string {
@@ -206,7 +207,7 @@ func classify(err error, t target) error {
 		// The registry asked for basic auth and no credentials were
 		// found for it: oras-go gives up before a second 401.
 		return &Error{Kind: ErrUnauthorized, Registry: t.registry, StatusCode: http.StatusUnauthorized,
-			Summary: fmt.Sprintf("%s requires credentials (401): %s", host, loginHint(t.registry)),
+			Summary: fmt.Sprintf("%s requires credentials (401): %s", host, loginHint(t)),
 			Err:     err}
 	case errors.Is(err, errdef.ErrNotFound):
 		return &Error{Kind: ErrNotFound, Registry: t.registry, StatusCode: http.StatusNotFound, Summary: t.notFound(), Err: err}
@@ -233,7 +234,7 @@ func classifyStatus(err error, resp *errcode.ErrorResponse, t target) error {
 	switch {
 	case code == http.StatusUnauthorized:
 		e.Kind = ErrUnauthorized
-		e.Summary = fmt.Sprintf("registry %s refused the credentials (401): %s", t.registry, loginHint(t.registry))
+		e.Summary = fmt.Sprintf("registry %s refused the credentials (401): %s", t.registry, loginHint(t))
 	case code == http.StatusForbidden:
 		e.Kind = ErrForbidden
 		e.Summary = fmt.Sprintf("registry %s denied access to %s (403): the credentials lack permission for it",
@@ -256,12 +257,18 @@ func classifyStatus(err error, resp *errcode.ErrorResponse, t target) error {
 	return e
 }
 
-// loginHint says how to give hallmark credentials for registry.
-func loginHint(registry string) string {
-	if registry == "" {
+// loginHint says how to give hallmark credentials for t's registry.
+// It is a command that runs as printed, with --plain-http when the client
+// reaches the registry that way.
+func loginHint(t target) string {
+	if t.registry == "" {
 		return "run `hallmark login REGISTRY` or check the docker config"
 	}
-	return fmt.Sprintf("run `hallmark login %s` or check the docker config", registry)
+	flags := ""
+	if t.plainHTTP {
+		flags = " --plain-http"
+	}
+	return fmt.Sprintf("run `hallmark login %s%s` or check the docker config", t.registry, flags)
 }
 
 func hasErrorCode(resp *errcode.ErrorResponse, code string) bool {

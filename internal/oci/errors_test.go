@@ -39,7 +39,7 @@ func TestClassifyStatus(t *testing.T) {
 		transient bool
 		errText   string
 	}{
-		{http.StatusUnauthorized, "UNAUTHORIZED", oci.ErrUnauthorized, false, "refused the credentials (401): run `hallmark login HOST`"},
+		{http.StatusUnauthorized, "UNAUTHORIZED", oci.ErrUnauthorized, false, "refused the credentials (401): run `hallmark login HOST --plain-http`"},
 		{http.StatusForbidden, "DENIED", oci.ErrForbidden, false, "denied access to HOST/app (403)"},
 		{http.StatusNotFound, "MANIFEST_UNKNOWN", oci.ErrNotFound, false, `tag "v1" not found in HOST/app`},
 		{http.StatusTooManyRequests, "TOOMANYREQUESTS", oci.ErrUnavailable, true, "rate limiting"},

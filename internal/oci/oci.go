@@ -375,7 +375,7 @@ func (c *Client) resolve(ctx context.Context, repo *remote.Repository, r registr
 		if errors.Is(err, errdef.ErrNotFound) {
 			return ocispec.Descriptor{}, c.whatIsMissing(ctx, r, err)
 		}
-		return ocispec.Descriptor{}, classify(err, targetOf(r))
+		return ocispec.Descriptor{}, classify(err, c.targetOf(r))
 	}
 	if r.ValidateReferenceAsDigest() == nil && desc.Digest.String() != r.Reference {
 		// oras-go checks this too; a registry answering with another
@@ -389,7 +389,7 @@ func (c *Client) resolve(ctx context.Context, repo *remote.Repository, r registr
 // missing, into "repository not found" or "tag/manifest not found" by asking
 // for one tag of the repository. This costs a request only on failure.
 func (c *Client) whatIsMissing(ctx context.Context, r registry.Reference, notFound error) error {
-	t := targetOf(r)
+	t := c.targetOf(r)
 	// A repository of its own: the shared one must not change under its
 	// concurrent users.
 	probe := c.newRepository(r)

@@ -121,6 +121,13 @@ func targetOf(ref registry.Reference) target {
 	return t
 }
 
+// targetOf is targetOf, knowing how this client reaches the registry.
+func (c *Client) targetOf(ref registry.Reference) target {
+	t := targetOf(ref)
+	t.plainHTTP = c.plainHTTP(ref.Registry)
+	return t
+}
+
 // parsePlain accepts, without regular expressions or URL parsing, the
 // references most admission requests carry: a lowercase DNS host with an
 // optional port, a repository in the distribution grammar, and a tag, a

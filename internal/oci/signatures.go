@@ -63,7 +63,7 @@ func (c *Client) ListSignatures(ctx context.Context, ref string) (subject ocispe
 	if err != nil {
 		return ocispec.Descriptor{}, nil, err
 	}
-	t := targetOf(r)
+	t := c.targetOf(r)
 	t.tag, t.digest = "", subject.Digest.String()
 
 	errTooMany := &Error{
@@ -104,7 +104,7 @@ func (c *Client) FetchSignature(ctx context.Context, ref string, sigManifest oci
 	if err != nil {
 		return ocispec.Manifest{}, "", nil, err
 	}
-	t := targetOf(r)
+	t := c.targetOf(r)
 	manifest, envDesc, envelope, err := c.fetchSignature(ctx, c.repository(r, false), t, sigManifest, nil)
 	return manifest, envDesc.MediaType, envelope, err
 }
@@ -263,7 +263,7 @@ func (c *Client) NotationRepository(ctx context.Context, ref string) (*NotationR
 		read:    notationregistry.NewRepository(repo),
 		write:   notationregistry.NewRepository(pushed),
 		pushed:  pushed,
-		target:  target{registry: r.Registry, repository: r.Repository},
+		target:  target{registry: r.Registry, repository: r.Repository, plainHTTP: c.plainHTTP(r.Registry)},
 		holding: &holding{budget: c.budget},
 	}, nil
 }

@@ -89,6 +89,10 @@ type EngineOptions struct {
 	// for the admission server) learns nothing about the network from it;
 	// the cause stays in Result.Err for the server's log.
 	ExplainUnreachable bool
+	// CommandFlags, if set, returns the flags a hallmark command needs to
+	// reach registry as the caller does (" --plain-http"), so that the
+	// commands remediations print run as printed. Nil: none.
+	CommandFlags func(registry string) string
 }
 
 // Engine verifies images against one trust policy and trust store. It is
@@ -101,6 +105,7 @@ type Engine struct {
 	verifier      notation.Verifier
 	maxSignatures int
 	explain       bool // EngineOptions.ExplainUnreachable
+	commandFlags  func(registry string) string
 }
 
 // NewEngine checks the policy (with the same rules as ParseTrustPolicy) and
@@ -144,7 +149,7 @@ func NewEngine(policy *trustpolicy.Document, store truststore.X509TrustStore, re
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	return &Engine{policy: policy, store: store, repos: repos, verifier: v, maxSignatures: opts.MaxSignatures, explain: opts.ExplainUnreachable}, nil
+	return &Engine{policy: policy, store: store, repos: repos, verifier: v, maxSignatures: opts.MaxSignatures, explain: opts.ExplainUnreachable, commandFlags: opts.CommandFlags}, nil
 }
 
 func (o EngineOptions) withDefaults() (EngineOptions, error) {
@@ -224,6 +229,7 @@ type run struct {
 	artifactRef  string // registry/repository@digest
 	moreExisting bool   // signatures beyond MaxSignatures exist
 	explain      bool   // EngineOptions.ExplainUnreachable
+	flags        string // EngineOptions.CommandFlags for this registry
 }
 
 func (e *Engine) verify(ctx context.Context, ref string) Result {
@@ -235,6 +241,9 @@ func (e *Engine) verify(ctx context.Context, ref string) Result {
 	}
 	r.ref = parsed
 	r.repoPath = parsed.Registry + "/" + parsed.Repository
+	if e.commandFlags != nil {
+		r.flags = e.commandFlags(parsed.Registry)
+	}
 	if parsed.ValidateReferenceAsDigest() == nil {
 		r.res.Digest = parsed.Reference
 	} else {
@@ -389,7 +398,7 @@ func (e *Engine) verifySignatures(ctx context.Context, r *run, repo notationregi
 	if len(r.res.Signatures) == 0 {
 		return r.fail(CodeNoSignature,
 			fmt.Sprintf("no Notary Project signature found for %s; sign it with `hallmark sign` or check the registry", r.artifactRef),
-			fmt.Sprintf("sign it with `hallmark sign %s`, or check that the registry keeps its signatures (OCI referrers API or the sha256-<digest> referrers tag)", r.artifactRef),
+			fmt.Sprintf("sign it with %s, or check that the registry keeps its signatures (OCI referrers API or the sha256-<digest> referrers tag)", r.signCommand()),
 			false, nil)
 	}
 	return r.failSignatures(e.maxSignatures)
@@ -429,7 +438,7 @@ func (e *Engine) verifySignature(ctx context.Context, r *run, repo notationregis
 	if !signatureFormatSupported(blobDesc.MediaType) {
 		setFailure(&sr, CodeUnsupportedFormat,
 			fmt.Sprintf("signature %s has envelope type %q; Notary Project signatures are %q (JWS) or %q (COSE)", m.Digest, blobDesc.MediaType, "application/jose+json", "application/cose"),
-			"sign the image with `hallmark sign` or notation", false)
+			"sign the image with "+r.signCommand()+" or notation", false)
 		return sr
 	}
 
@@ -641,8 +650,30 @@ func stage(c Code) int {
 }
 
 // registryFailure completes r with a registry error.
+// signCommand is the command that signs this image, as it can be pasted:
+// KEY is the one word to replace.
+func (r *run) signCommand() string {
+	return "`hallmark sign " + r.imageName() + " --key KEY" + r.flags + "`"
+}
+
+// inspectCommand is the command that shows this image's signatures.
+func (r *run) inspectCommand() string {
+	return "`hallmark inspect " + r.imageName() + r.flags + "`"
+}
+
+// imageName is the image by digest once resolved, else as referenced.
+func (r *run) imageName() string {
+	if r.artifactRef != "" {
+		return r.artifactRef
+	}
+	return r.res.Reference
+}
+
 func (r *run) registryFailure(ctx context.Context, err error, what string) Result {
 	f := classifyRegistryError(ctx, err, r.ref.Registry, r.repoPath, what)
+	if f.code == CodeRegistryAccess && r.flags != "" {
+		f.remediation = strings.Replace(f.remediation, "`hallmark login "+r.ref.Registry+"`", "`hallmark login "+r.ref.Registry+r.flags+"`", 1)
+	}
 	// Before the subject was resolved, the registry never answered: a
 	// deadline then says as much about it as a refused connection.
 	if !r.explain && unreachable(ctx, err, r.subject.Digest == "") {

@@ -50,14 +50,14 @@ func explainFailure(r *run, m ocispec.Descriptor, o *notation.VerificationOutcom
 				code: CodeDigestMismatch,
 				reason: fmt.Sprintf("signature %s was made for %s (%d bytes), not for %s; it was copied from another image, so sign this image",
 					m.Digest, signed.Digest, signed.Size, r.artifactRef),
-				remediation: fmt.Sprintf("sign %s itself with `hallmark sign`, and delete the copied signature", r.artifactRef),
+				remediation: fmt.Sprintf("sign %s itself with %s, and delete the copied signature", r.artifactRef, r.signCommand()),
 			}
 		}
 	}
 	return explanation{
 		code:        CodeError,
 		reason:      fmt.Sprintf("signature %s could not be verified: %s", m.Digest, safeDetail(err)),
-		remediation: "check the signature with `hallmark inspect`, and sign the image again",
+		remediation: "check the signature with " + r.inspectCommand() + ", and sign the image again",
 	}
 }
 
@@ -83,7 +83,7 @@ func explainCheck(r *run, sigDigest string, o *notation.VerificationOutcome, vr 
 		return explanation{
 			code:        CodeIntegrity,
 			reason:      fmt.Sprintf("signature %s failed the integrity check: the envelope was modified after signing or is corrupted (%s); delete it and sign the image again", sigDigest, detail),
-			remediation: "delete the damaged signature and sign the image again with `hallmark sign`",
+			remediation: "delete the damaged signature and sign the image again with " + r.signCommand(),
 		}
 
 	case trustpolicy.TypeAuthenticity:
@@ -97,7 +97,7 @@ func explainCheck(r *run, sigDigest string, o *notation.VerificationOutcome, vr 
 		return explanation{
 			code:        CodeSignatureExpired,
 			reason:      fmt.Sprintf("signature expired at %s; sign the image again", expiry),
-			remediation: "sign the image again with `hallmark sign`, with an expiry long enough for how long the image must run",
+			remediation: "sign the image again with " + r.signCommand() + ", with an expiry long enough for how long the image must run (--expiry)",
 		}
 
 	case trustpolicy.TypeAuthenticTimestamp:

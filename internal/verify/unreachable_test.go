@@ -87,6 +87,19 @@ func TestUnreachableIsUniform(t *testing.T) {
 			t.Errorf("%s: reason %q; want the same %q… for every cause", name, reason, want)
 		}
 	}
+	// A registry that speaks plain HTTP is a configuration mistake, said as
+	// such to everyone, pod authors included.
+	plain := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(plain.Close)
+	e, err := NewEngine(doc, store, oci.Repositories{Client: client}, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.Verify(context.Background(), strings.TrimPrefix(plain.URL, "http://")+"/app:v1")
+	if !strings.Contains(r.Reason, "answered in plain HTTP: add --plain-http (or `plainHTTP: true` for this host)") {
+		t.Errorf("plain HTTP registry: reason %q; want the plain HTTP diagnosis", r.Reason)
+	}
+
 	explained := reasons(true)
 	if explained["refused"] == explained["tls"] || explained["tls"] == explained["link-local"] {
 		t.Errorf("with ExplainUnreachable the causes read alike: %q", explained)
