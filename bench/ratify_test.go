@@ -23,6 +23,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signing"
@@ -148,7 +149,7 @@ func pushSigned(t *testing.T, ctx context.Context, host string, n int, dir strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := keys.DefaultPolicy()
+	p := certpolicy.Default()
 	p.X509.Subject = "CN=bench,O=Hallmark,ST=WA,C=US"
 	p.ApplyDefaults()
 	if _, err := store.Create(ctx, "bench", p); err != nil {

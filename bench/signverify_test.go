@@ -10,6 +10,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signing"
@@ -35,7 +36,7 @@ func setup(b *testing.B, keyType, curve string) fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := keys.DefaultPolicy()
+	p := certpolicy.Default()
 	p.X509.Subject = "CN=bench,O=Hallmark,ST=WA,C=US"
 	if keyType != "" {
 		p.Key.KeyType, p.Key.Curve, p.Key.KeySize = keyType, curve, 0

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 )
 
@@ -89,7 +90,7 @@ func (p *policyFlags) add(cmd *cobra.Command) {
 
 // policy builds the certificate policy from the file (or defaults) and the
 // flags; it returns nil, nil when neither a file nor any flag was given.
-func (p *policyFlags) policy(cmd *cobra.Command, required bool) (*keys.Policy, error) {
+func (p *policyFlags) policy(cmd *cobra.Command, required bool) (*certpolicy.Policy, error) {
 	changed := false
 	for _, name := range []string{"subject", "key-type", "key-size", "curve", "validity-months", "issuer", "ca"} {
 		changed = changed || cmd.Flags().Changed(name)
@@ -97,27 +98,27 @@ func (p *policyFlags) policy(cmd *cobra.Command, required bool) (*keys.Policy, e
 	if p.file == "" && !changed && !required {
 		return nil, nil
 	}
-	var pol *keys.Policy
+	var pol *certpolicy.Policy
 	if p.file != "" {
-		data, err := capped.ReadFile(p.file, keys.MaxPolicySize)
+		data, err := capped.ReadFile(p.file, certpolicy.MaxSize)
 		if err != nil {
 			return nil, err
 		}
-		if pol, err = keys.ParsePolicy(data); err != nil {
+		if pol, err = certpolicy.Parse(data); err != nil {
 			return nil, fmt.Errorf("certificate policy %s: %w", p.file, err)
 		}
 	} else {
-		pol = keys.DefaultPolicy()
+		pol = certpolicy.Default()
 	}
 	if p.subject != "" {
 		pol.X509.Subject = p.subject
 	}
 	if p.keyType != "" {
 		pol.Key.KeyType = strings.ToUpper(p.keyType)
-		if pol.Key.KeyType == keys.KeyTypeEC && p.keySize == 0 {
+		if pol.Key.KeyType == certpolicy.KeyTypeEC && p.keySize == 0 {
 			pol.Key.KeySize = 0
 		}
-		if strings.HasPrefix(pol.Key.KeyType, keys.KeyTypeRSA) && p.curve == "" {
+		if strings.HasPrefix(pol.Key.KeyType, certpolicy.KeyTypeRSA) && p.curve == "" {
 			pol.Key.Curve = ""
 		}
 	}
@@ -127,7 +128,7 @@ func (p *policyFlags) policy(cmd *cobra.Command, required bool) (*keys.Policy, e
 	if p.curve != "" {
 		pol.Key.Curve = p.curve
 		if p.keyType == "" {
-			pol.Key.KeyType = keys.KeyTypeEC
+			pol.Key.KeyType = certpolicy.KeyTypeEC
 			if p.keySize == 0 {
 				pol.Key.KeySize = 0
 			}
@@ -140,7 +141,7 @@ func (p *policyFlags) policy(cmd *cobra.Command, required bool) (*keys.Policy, e
 		pol.Issuer.Name = p.issuer
 	}
 	if p.ca {
-		pol.X509.BasicConstraints = &keys.BasicConstraints{CA: true}
+		pol.X509.BasicConstraints = &certpolicy.BasicConstraints{CA: true}
 		pol.X509.EKUs, pol.X509.KeyUsage = nil, nil
 	}
 	pol.ApplyDefaults()
@@ -282,7 +283,7 @@ func viewKey(info keys.Info) keyView {
 			Serial:     fmt.Sprintf("%x", c.SerialNumber),
 			NotBefore:  c.NotBefore.UTC(),
 			NotAfter:   c.NotAfter.UTC(),
-			Thumbprint: keys.Thumbprint(c),
+			Thumbprint: certpolicy.Thumbprint(c),
 		})
 	}
 	return v

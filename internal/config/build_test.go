@@ -12,7 +12,7 @@ import (
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
-	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 	"github.com/hallmark-dev/hallmark/internal/signing/signingtest"
 )
@@ -49,16 +49,16 @@ func kubeVolume(t *testing.T, dir string, files map[string]string) string {
 }
 
 // ecPolicy is a key policy for fast EC keys.
-func ecPolicy(t *testing.T, subject, issuer string, ca bool) *keys.Policy {
+func ecPolicy(t *testing.T, subject, issuer string, ca bool) *certpolicy.Policy {
 	t.Helper()
-	p := keys.DefaultPolicy()
-	p.Key = keys.KeyProperties{KeyType: keys.KeyTypeEC, Curve: "P-256"}
+	p := certpolicy.Default()
+	p.Key = certpolicy.KeyProperties{KeyType: certpolicy.KeyTypeEC, Curve: "P-256"}
 	p.X509.Subject = subject
 	p.Issuer.Name = issuer
 	if ca {
 		p.X509.EKUs = nil
 		p.X509.KeyUsage = []string{"keyCertSign", "cRLSign"}
-		p.X509.BasicConstraints = &keys.BasicConstraints{CA: true}
+		p.X509.BasicConstraints = &certpolicy.BasicConstraints{CA: true}
 	}
 	return p
 }

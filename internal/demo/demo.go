@@ -40,6 +40,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/cache"
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/server"
@@ -279,7 +280,7 @@ func Start(ctx context.Context, opts Options) (_ *Demo, err error) {
 
 // createKey makes the key store and the walkthrough's certificate.
 func (d *Demo) createKey(ctx context.Context, s *Step) (*keys.Key, error) {
-	policy, err := keys.ParsePolicy(certPolicyJSON)
+	policy, err := certpolicy.Parse(certPolicyJSON)
 	if err != nil {
 		return nil, err
 	}

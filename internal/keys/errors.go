@@ -1,6 +1,10 @@
 package keys
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
+)
 
 // Sentinel errors shared by every key provider. Providers wrap them with the
 // detail a person needs ("key release has no version 7 (versions: 1, 2)"), so
@@ -14,18 +18,20 @@ var (
 	// key. It is never returned for damaged data: see ErrCorrupt.
 	ErrBadPassphrase = errors.New("wrong or missing passphrase")
 	// ErrInvalidPolicy means a certificate policy cannot be used; the error is
-	// a *PolicyError listing every problem with its JSON field path.
-	ErrInvalidPolicy = errors.New("invalid certificate policy")
+	// a *certpolicy.PolicyError listing every problem with its JSON field
+	// path. It is certpolicy.ErrInvalidPolicy.
+	ErrInvalidPolicy = certpolicy.ErrInvalidPolicy
 	// ErrInvalidRef means a key name, version or NAME/VERSION reference is
 	// malformed.
 	ErrInvalidRef = errors.New("invalid key reference")
 	// ErrNotCA means the key named as a certificate issuer cannot issue
-	// certificates (its certificate is not a CA certificate, or it is expired).
-	ErrNotCA = errors.New("issuer is not a usable certificate authority")
+	// certificates (its certificate is not a CA certificate, or it is
+	// expired). It is certpolicy.ErrNotCA.
+	ErrNotCA = certpolicy.ErrNotCA
 	// ErrUnsupported means the provider cannot do what was asked, such as a
 	// software store asked for an HSM-protected key, or a key type the Notary
-	// Project does not allow.
-	ErrUnsupported = errors.New("not supported")
+	// Project does not allow. It is certpolicy.ErrUnsupported.
+	ErrUnsupported = certpolicy.ErrUnsupported
 	// ErrCorrupt means stored key data failed an integrity check: it was
 	// damaged, tampered with, or moved from another key's slot.
 	ErrCorrupt = errors.New("key data is damaged")

@@ -1,5 +1,6 @@
 // Package keys defines hallmark's key-provider contract: a provider creates a
-// private key and its certificate from a certificate policy, keeps versions of
+// private key and its certificate from a certificate policy (package
+// keys/certpolicy reads the policy and issues the certificate), keeps versions of
 // it, signs with it through a crypto.Signer, and hands out certificates by name
 // and version for trust stores. Private keys never leave a provider.
 //
@@ -12,6 +13,8 @@ import (
 	"crypto"
 	"crypto/x509"
 	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 )
 
 // Ref names a key: Name alone means the newest version, Name plus Version a
@@ -37,7 +40,7 @@ type Info struct {
 	Exportable bool
 	// Policy is the certificate policy the version was made from, with
 	// defaults applied; nil when the provider does not keep it.
-	Policy *Policy
+	Policy *certpolicy.Policy
 }
 
 // Key is a usable signing key: a crypto.Signer whose private half stays in the
@@ -47,14 +50,24 @@ type Key struct {
 	Signer crypto.Signer
 }
 
+// Issuer returns k as the issuer of other keys' certificates, for
+// certpolicy.CheckIssuer and IssueCertificate; nil for a nil k (a
+// self-signed certificate).
+func (k *Key) Issuer() *certpolicy.Issuer {
+	if k == nil {
+		return nil
+	}
+	return &certpolicy.Issuer{Name: Ref{Name: k.Name, Version: k.Version}.String(), Signer: k.Signer, Chain: k.Chain}
+}
+
 // Provider is the contract every key backend implements.
 type Provider interface {
 	// Create makes version 1 of a new key from the policy. It fails with
 	// ErrExists when the name is taken.
-	Create(ctx context.Context, name string, p *Policy) (Info, error)
+	Create(ctx context.Context, name string, p *certpolicy.Policy) (Info, error)
 	// Rotate makes a new version of an existing key with the policy of its
 	// newest version (or p, when not nil).
-	Rotate(ctx context.Context, name string, p *Policy) (Info, error)
+	Rotate(ctx context.Context, name string, p *certpolicy.Policy) (Info, error)
 	// List returns every version of every key, by name then version.
 	List(ctx context.Context) ([]Info, error)
 	// Get returns one version's public information (ErrNotFound if absent).

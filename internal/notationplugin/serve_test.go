@@ -14,7 +14,7 @@ import (
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
-	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 )
 
@@ -27,7 +27,7 @@ func newStore(t *testing.T) (*Hallmark, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := keys.ParsePolicy([]byte(`{"keyProperties":{"keyType":"EC","curve":"P-384"},"x509CertificateProperties":{"subject":"CN=k,O=Acme,ST=WA,C=US"}}`))
+	p, err := certpolicy.Parse([]byte(`{"keyProperties":{"keyType":"EC","curve":"P-384"},"x509CertificateProperties":{"subject":"CN=k,O=Acme,ST=WA,C=US"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,3 +69,13 @@ func List(what, source string, problems []Problem) string {
 	}
 	return b.String()
 }
+
+// Clip shortens user input echoed in a message, so a pasted file does not
+// become a screenful of error.
+func Clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

@@ -30,7 +30,7 @@ func TestNotationVerifiesVaultSignatures(t *testing.T) {
 	ctx := context.Background()
 	v := newFakeVault(t)
 	p := v.provider(t)
-	if _, err := p.Create(ctx, "brooklyn", policyFile(t, "../testdata/policy/notation.json")); err != nil {
+	if _, err := p.Create(ctx, "brooklyn", policyFile(t, "../certpolicy/testdata/policy/notation.json")); err != nil {
 		t.Fatal(err)
 	}
 	key, err := p.Signer(ctx, keys.Ref{Name: "brooklyn"})

@@ -3,7 +3,7 @@ package azurekv
 import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azcertificates"
 
-	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 )
 
 // toVault converts hallmark's certificate policy, which uses the field names
@@ -11,7 +11,7 @@ import (
 // REST API's names (key_props, x509_props ...). Only what the vault acts on
 // is sent; lifetimeActions, attributes and the like are left to the vault's
 // defaults.
-func toVault(p *keys.Policy) *azcertificates.CertificatePolicy {
+func toVault(p *certpolicy.Policy) *azcertificates.CertificatePolicy {
 	str := func(s string) *string {
 		if s == "" {
 			return nil
@@ -53,7 +53,7 @@ func toVault(p *keys.Policy) *azcertificates.CertificatePolicy {
 	}
 	issuer := p.Issuer.Name
 	if issuer == "" {
-		issuer = keys.IssuerSelf
+		issuer = certpolicy.IssuerSelf
 	}
 	cp := &azcertificates.CertificatePolicy{
 		IssuerParameters:          &azcertificates.IssuerParameters{Name: &issuer},
@@ -68,8 +68,8 @@ func toVault(p *keys.Policy) *azcertificates.CertificatePolicy {
 
 // fromVault converts the SDK's policy back into hallmark's, for the fake
 // vault in tests and for reading a vault's stored policy.
-func fromVault(cp *azcertificates.CertificatePolicy) *keys.Policy {
-	p := &keys.Policy{}
+func fromVault(cp *azcertificates.CertificatePolicy) *certpolicy.Policy {
+	p := &certpolicy.Policy{}
 	deref := func(s *string) string {
 		if s == nil {
 			return ""
@@ -111,7 +111,7 @@ func fromVault(cp *azcertificates.CertificatePolicy) *keys.Policy {
 			p.X509.ValidityInMonths = int(*x.ValidityInMonths)
 		}
 		if s := x.SubjectAlternativeNames; s != nil {
-			p.X509.SubjectAlternativeNames = &keys.SubjectAlternativeNames{}
+			p.X509.SubjectAlternativeNames = &certpolicy.SubjectAlternativeNames{}
 			for _, d := range s.DNSNames {
 				p.X509.SubjectAlternativeNames.DNSNames = append(p.X509.SubjectAlternativeNames.DNSNames, deref(d))
 			}
@@ -121,7 +121,7 @@ func fromVault(cp *azcertificates.CertificatePolicy) *keys.Policy {
 		}
 	}
 	if cp.SecretProperties != nil && cp.SecretProperties.ContentType != nil {
-		p.Secret = &keys.SecretProperties{ContentType: *cp.SecretProperties.ContentType}
+		p.Secret = &certpolicy.SecretProperties{ContentType: *cp.SecretProperties.ContentType}
 	}
 	p.ApplyDefaults()
 	return p

@@ -34,6 +34,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 )
 
 // Options configures a Provider.
@@ -98,7 +99,7 @@ func (p *Provider) String() string { return "Azure Key Vault " + p.vault }
 // be self-signed (the vault's CA issuers are not supported yet) and not
 // exportable, waits for the vault to finish, and returns version 1's
 // information (the vault's version ID).
-func (p *Provider) Create(ctx context.Context, name string, pol *keys.Policy) (keys.Info, error) {
+func (p *Provider) Create(ctx context.Context, name string, pol *certpolicy.Policy) (keys.Info, error) {
 	if err := keys.ValidateName(name); err != nil {
 		return keys.Info{}, err
 	}
@@ -112,7 +113,7 @@ func (p *Provider) Create(ctx context.Context, name string, pol *keys.Policy) (k
 
 // Rotate creates a new version of the certificate, with the vault's stored
 // policy, or with pol when it is not nil.
-func (p *Provider) Rotate(ctx context.Context, name string, pol *keys.Policy) (keys.Info, error) {
+func (p *Provider) Rotate(ctx context.Context, name string, pol *certpolicy.Policy) (keys.Info, error) {
 	if err := keys.ValidateName(name); err != nil {
 		return keys.Info{}, err
 	}
@@ -122,11 +123,11 @@ func (p *Provider) Rotate(ctx context.Context, name string, pol *keys.Policy) (k
 	return p.create(ctx, name, pol, pol != nil)
 }
 
-func (p *Provider) create(ctx context.Context, name string, pol *keys.Policy, withPolicy bool) (keys.Info, error) {
+func (p *Provider) create(ctx context.Context, name string, pol *certpolicy.Policy, withPolicy bool) (keys.Info, error) {
 	var params azcertificates.CreateCertificateParameters
 	if withPolicy {
 		var err error
-		if pol, err = keys.CopyPolicy(pol); err != nil {
+		if pol, err = certpolicy.Copy(pol); err != nil {
 			return keys.Info{}, err
 		}
 		if !pol.SelfSigned() {
@@ -261,7 +262,7 @@ func (p *Provider) get(ctx context.Context, ref keys.Ref) (keys.Info, *azcertifi
 	if err != nil {
 		return keys.Info{}, nil, fmt.Errorf("%w: certificate %q in %s: %v", keys.ErrCorrupt, ref.Name, p, err)
 	}
-	spec, err := keys.KeySpec(leaf.PublicKey)
+	spec, err := certpolicy.KeySpec(leaf.PublicKey)
 	if err != nil {
 		return keys.Info{}, nil, fmt.Errorf("certificate %q in %s: %w", ref.Name, p, err)
 	}

@@ -12,16 +12,17 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 	"github.com/hallmark-dev/hallmark/internal/signing"
 )
 
-func policyFile(t *testing.T, path string) *keys.Policy {
+func policyFile(t *testing.T, path string) *certpolicy.Policy {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := keys.ParsePolicy(data)
+	p, err := certpolicy.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,16 +36,16 @@ func TestCreateSignRotate(t *testing.T) {
 	v := newFakeVault(t)
 	p := v.provider(t)
 	ctx := context.Background()
-	ec, err := keys.ParsePolicy([]byte(`{"keyProperties":{"keyType":"EC-HSM","curve":"P-384","exportable":false},"x509CertificateProperties":{"subject":"CN=akv-ec,O=Acme,ST=WA,C=US","ekus":["1.3.6.1.5.5.7.3.3"]}}`))
+	ec, err := certpolicy.Parse([]byte(`{"keyProperties":{"keyType":"EC-HSM","curve":"P-384","exportable":false},"x509CertificateProperties":{"subject":"CN=akv-ec,O=Acme,ST=WA,C=US","ekus":["1.3.6.1.5.5.7.3.3"]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
-		pol  *keys.Policy
+		pol  *certpolicy.Policy
 		spec string
 	}{
-		{"brooklyn", policyFile(t, "../testdata/policy/notation.json"), "RSA-2048"},
+		{"brooklyn", policyFile(t, "../certpolicy/testdata/policy/notation.json"), "RSA-2048"},
 		{"akv-ec", ec, "EC-384"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,7 +109,7 @@ func TestErrors(t *testing.T) {
 	v := newFakeVault(t)
 	p := v.provider(t)
 	ctx := context.Background()
-	if _, err := p.Create(ctx, "taken", policyFile(t, "../testdata/policy/notation.json")); err != nil {
+	if _, err := p.Create(ctx, "taken", policyFile(t, "../certpolicy/testdata/policy/notation.json")); err != nil {
 		t.Fatal(err)
 	}
 	creates := func() int {
@@ -123,10 +124,10 @@ func TestErrors(t *testing.T) {
 		return n
 	}
 	before := creates()
-	exportable := policyFile(t, "../testdata/policy/notation.json")
+	exportable := policyFile(t, "../certpolicy/testdata/policy/notation.json")
 	exportable.Key.Exportable = true
-	ca, _ := keys.ParsePolicy([]byte(`{"keyProperties":{"keyType":"EC"},"x509CertificateProperties":{"subject":"CN=ca","basicConstraints":{"ca":true}}}`))
-	issued, _ := keys.ParsePolicy([]byte(`{"issuerParameters":{"name":"DigiCert"},"keyProperties":{"keyType":"EC"},"x509CertificateProperties":{"subject":"CN=x"}}`))
+	ca, _ := certpolicy.Parse([]byte(`{"keyProperties":{"keyType":"EC"},"x509CertificateProperties":{"subject":"CN=ca","basicConstraints":{"ca":true}}}`))
+	issued, _ := certpolicy.Parse([]byte(`{"issuerParameters":{"name":"DigiCert"},"keyProperties":{"keyType":"EC"},"x509CertificateProperties":{"subject":"CN=x"}}`))
 	for _, tc := range []struct {
 		name string
 		op   func() error

@@ -22,7 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azcertificates"
 
-	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 )
 
 // fakeVault implements the parts of the Azure Key Vault REST API the
@@ -47,7 +47,7 @@ type fakeVersion struct {
 	created time.Time
 	key     crypto.Signer
 	cer     []byte
-	policy  *keys.Policy
+	policy  *certpolicy.Policy
 }
 
 func newFakeVault(t *testing.T) *fakeVault {
@@ -183,7 +183,7 @@ func (v *fakeVault) create(w http.ResponseWriter, r *http.Request, name string) 
 		v.fail(w, 400, "BadParameter", err.Error())
 		return
 	}
-	var pol *keys.Policy
+	var pol *certpolicy.Policy
 	if len(body.Policy) > 0 {
 		var cp azcertificates.CertificatePolicy
 		if err := json.Unmarshal(body.Policy, &cp); err != nil {
@@ -204,12 +204,12 @@ func (v *fakeVault) create(w http.ResponseWriter, r *http.Request, name string) 
 	}
 	soft := *pol
 	soft.Key.KeyType = strings.TrimSuffix(soft.Key.KeyType, "-HSM") // the fake vault keeps keys in memory
-	key, err := keys.GenerateKey(&soft)
+	key, err := certpolicy.GenerateKey(&soft)
 	if err != nil {
 		v.fail(w, 400, "BadParameter", err.Error())
 		return
 	}
-	chain, err := keys.IssueCertificate(pol, key, nil, time.Now())
+	chain, err := certpolicy.IssueCertificate(pol, key, nil, time.Now())
 	if err != nil {
 		v.fail(w, 400, "BadParameter", err.Error())
 		return

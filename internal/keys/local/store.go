@@ -64,6 +64,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 )
 
 // File names in the layout.
@@ -83,9 +84,9 @@ const (
 	// maxChainFileSize: a chain here is a handful of certificates of a few
 	// KiB each.
 	maxChainFileSize = 256 << 10
-	// maxMetaFileSize: the policy (at most keys.MaxPolicySize) plus a few
+	// maxMetaFileSize: the policy (at most certpolicy.MaxSize) plus a few
 	// small fields.
-	maxMetaFileSize = keys.MaxPolicySize + 64<<10
+	maxMetaFileSize = certpolicy.MaxSize + 64<<10
 )
 
 // maxCommitAttempts bounds how often Rotate retries when other writers take
@@ -169,17 +170,17 @@ func Open(dir string, opts Options) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 // Create makes version 1 of a new key from the policy (nil means
-// keys.DefaultPolicy()). A policy whose issuerParameters.name names another
+// certpolicy.Default()). A policy whose issuerParameters.name names another
 // key in this store gets its certificate from the newest version of that
 // key, which must be a CA. Create fails with keys.ErrExists when the name is
 // taken, keys.ErrInvalidPolicy, keys.ErrUnsupported for -HSM key types,
 // keys.ErrNotFound or keys.ErrNotCA for a bad issuer, and
 // keys.ErrBadPassphrase when the issuer's key cannot be unlocked.
-func (s *Store) Create(ctx context.Context, name string, p *keys.Policy) (keys.Info, error) {
+func (s *Store) Create(ctx context.Context, name string, p *certpolicy.Policy) (keys.Info, error) {
 	if err := keys.ValidateName(name); err != nil {
 		return keys.Info{}, err
 	}
-	p, err := keys.CopyPolicy(p)
+	p, err := certpolicy.Copy(p)
 	if err != nil {
 		return keys.Info{}, err
 	}
@@ -194,7 +195,7 @@ func (s *Store) Create(ctx context.Context, name string, p *keys.Policy) (keys.I
 // Rotate makes the next version of an existing key, with a new key pair and
 // certificate, from the policy of its newest version, or from p when it is
 // not nil. Versions made at the same time by other writers are skipped over.
-func (s *Store) Rotate(ctx context.Context, name string, p *keys.Policy) (keys.Info, error) {
+func (s *Store) Rotate(ctx context.Context, name string, p *certpolicy.Policy) (keys.Info, error) {
 	if err := keys.ValidateName(name); err != nil {
 		return keys.Info{}, err
 	}
@@ -212,7 +213,7 @@ func (s *Store) Rotate(ctx context.Context, name string, p *keys.Policy) (keys.I
 		}
 		p = newest.Policy
 	}
-	if p, err = keys.CopyPolicy(p); err != nil {
+	if p, err = certpolicy.Copy(p); err != nil {
 		return keys.Info{}, err
 	}
 	return s.makeVersion(ctx, name, p, false)
@@ -337,23 +338,23 @@ func (s *Store) wrongSecret(slot string, spec kdfSpec) error {
 
 // makeVersion generates a key and certificate and commits them as version
 // 1 (create) or as the next free version.
-func (s *Store) makeVersion(ctx context.Context, name string, p *keys.Policy, create bool) (keys.Info, error) {
+func (s *Store) makeVersion(ctx context.Context, name string, p *certpolicy.Policy, create bool) (keys.Info, error) {
 	now := s.now()
 	issuer, err := s.issuerFor(ctx, name, p)
 	if err != nil {
 		return keys.Info{}, err
 	}
-	if err := keys.CheckIssuer(p, issuer, now); err != nil {
+	if err := certpolicy.CheckIssuer(p, issuer.Issuer(), now); err != nil {
 		return keys.Info{}, err
 	}
-	signer, err := keys.GenerateKey(p)
+	signer, err := certpolicy.GenerateKey(p)
 	if err != nil {
 		return keys.Info{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return keys.Info{}, err
 	}
-	chain, err := keys.IssueCertificate(p, signer, issuer, now)
+	chain, err := certpolicy.IssueCertificate(p, signer, issuer.Issuer(), now)
 	if err != nil {
 		return keys.Info{}, err
 	}
@@ -365,9 +366,9 @@ func (s *Store) makeVersion(ctx context.Context, name string, p *keys.Policy, cr
 	if err != nil {
 		return keys.Info{}, fmt.Errorf("encoding policy: %w", err)
 	}
-	if len(policyJSON) > keys.MaxPolicySize {
+	if len(policyJSON) > certpolicy.MaxSize {
 		// Stored larger, it could not be read back.
-		return keys.Info{}, fmt.Errorf("%w: policy is larger than %d bytes once stored", keys.ErrInvalidPolicy, keys.MaxPolicySize)
+		return keys.Info{}, fmt.Errorf("%w: policy is larger than %d bytes once stored", keys.ErrInvalidPolicy, certpolicy.MaxSize)
 	}
 	var certPEM []byte
 	for _, c := range chain {
@@ -422,7 +423,7 @@ func (s *Store) makeVersion(ctx context.Context, name string, p *keys.Policy, cr
 		case err != nil:
 			return keys.Info{}, fmt.Errorf("writing key %s/%s: %w", name, version, err)
 		}
-		keyType, _ := keys.KeySpec(signer.Public()) // GenerateKey made a valid key
+		keyType, _ := certpolicy.KeySpec(signer.Public()) // GenerateKey made a valid key
 		return keys.Info{
 			Name: name, Version: version, Created: now.UTC(), KeyType: keyType,
 			Chain: chain, Exportable: p.Key.Exportable, Policy: p,
@@ -433,13 +434,13 @@ func (s *Store) makeVersion(ctx context.Context, name string, p *keys.Policy, cr
 
 // issuerFor returns the newest version of the CA key a policy names, or nil
 // for a self-signed policy.
-func (s *Store) issuerFor(ctx context.Context, name string, p *keys.Policy) (*keys.Key, error) {
+func (s *Store) issuerFor(ctx context.Context, name string, p *certpolicy.Policy) (*keys.Key, error) {
 	if p.SelfSigned() {
 		return nil, nil
 	}
 	if p.Issuer.Name == name {
 		return nil, fmt.Errorf("%w: issuerParameters.name: key %q cannot issue its own certificate; use %q or another CA key",
-			keys.ErrInvalidPolicy, name, keys.IssuerSelf)
+			keys.ErrInvalidPolicy, name, certpolicy.IssuerSelf)
 	}
 	issuer, err := s.Signer(ctx, keys.Ref{Name: p.Issuer.Name})
 	if err != nil {
@@ -548,7 +549,7 @@ func (s *Store) loadInfo(name, version string) (keys.Info, error) {
 	if err != nil {
 		return keys.Info{}, fmt.Errorf("key %s: %s: %w", slot, certFile, err)
 	}
-	spec, err := keys.KeySpec(chain[0].PublicKey)
+	spec, err := certpolicy.KeySpec(chain[0].PublicKey)
 	if err != nil {
 		return keys.Info{}, fmt.Errorf("key %s: %w", slot, err)
 	}
@@ -559,7 +560,7 @@ func (s *Store) loadInfo(name, version string) (keys.Info, error) {
 }
 
 // parseMeta reads meta.json and checks it belongs to the slot it is in.
-func parseMeta(data []byte, name, version string) (*metaFile, *keys.Policy, error) {
+func parseMeta(data []byte, name, version string) (*metaFile, *certpolicy.Policy, error) {
 	var m metaFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -575,7 +576,7 @@ func parseMeta(data []byte, name, version string) (*metaFile, *keys.Policy, erro
 	if m.Name != name || m.Version != version {
 		return nil, nil, fmt.Errorf("%w: %s belongs to %s/%s, not here", keys.ErrCorrupt, metaFileName, m.Name, m.Version)
 	}
-	p, err := keys.ParsePolicy(m.Policy)
+	p, err := certpolicy.Parse(m.Policy)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %v", keys.ErrCorrupt, metaFileName, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 )
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -39,9 +40,9 @@ const (
 	ec384Doc = `{"keyProperties":{"keyType":"EC","curve":"P-384"},"x509CertificateProperties":{"subject":"CN=signer,O=Example,ST=WA,C=US"}}`
 )
 
-func policy(t testing.TB, doc string) *keys.Policy {
+func policy(t testing.TB, doc string) *certpolicy.Policy {
 	t.Helper()
-	p, err := keys.ParsePolicy([]byte(doc))
+	p, err := certpolicy.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +293,7 @@ func TestIssuerErrors(t *testing.T) {
 	s := testStore(t, "")
 	mustCreate(t, s, "plain", ecDoc)
 	mustCreate(t, s, "ca", `{"keyProperties":{"keyType":"EC"},"x509CertificateProperties":{"subject":"CN=CA","basicConstraints":{"ca":true}}}`)
-	issued := func(issuer string) *keys.Policy {
+	issued := func(issuer string) *certpolicy.Policy {
 		return policy(t, `{"issuerParameters":{"name":"`+issuer+`"},"keyProperties":{"keyType":"EC"},"x509CertificateProperties":{"subject":"CN=x"}}`)
 	}
 	tests := []struct {
@@ -873,11 +874,11 @@ func TestCreateRefusals(t *testing.T) {
 	s := testStore(t, "")
 	tests := []struct {
 		name    string
-		p       *keys.Policy
+		p       *certpolicy.Policy
 		wantErr error
 	}{
 		{"HSM key", policy(t, `{"keyProperties":{"keyType":"EC-HSM"},"x509CertificateProperties":{"subject":"CN=a"}}`), keys.ErrUnsupported},
-		{"invalid policy", &keys.Policy{}, keys.ErrInvalidPolicy},
+		{"invalid policy", &certpolicy.Policy{}, keys.ErrInvalidPolicy},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

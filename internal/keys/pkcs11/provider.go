@@ -23,6 +23,7 @@ import (
 	"github.com/miekg/pkcs11"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 )
 
 // maxChainLength bounds the chain walk over the token's certificates, so a
@@ -243,11 +244,11 @@ func (p *Provider) String() string {
 // issuerParameters.name names a CA key on the same token gets its
 // certificate from that key. If the certificate cannot be stored, the new key
 // pair is destroyed again.
-func (p *Provider) Create(ctx context.Context, name string, pol *keys.Policy) (keys.Info, error) {
+func (p *Provider) Create(ctx context.Context, name string, pol *certpolicy.Policy) (keys.Info, error) {
 	if err := keys.ValidateName(name); err != nil {
 		return keys.Info{}, err
 	}
-	pol, err := keys.CopyPolicy(pol)
+	pol, err := certpolicy.Copy(pol)
 	if err != nil {
 		return keys.Info{}, err
 	}
@@ -263,14 +264,14 @@ func (p *Provider) Create(ctx context.Context, name string, pol *keys.Policy) (k
 
 // Rotate makes the next version of a key on the token. The token keeps no
 // policy, so p is required.
-func (p *Provider) Rotate(ctx context.Context, name string, pol *keys.Policy) (keys.Info, error) {
+func (p *Provider) Rotate(ctx context.Context, name string, pol *certpolicy.Policy) (keys.Info, error) {
 	if err := keys.ValidateName(name); err != nil {
 		return keys.Info{}, err
 	}
 	if pol == nil {
 		return keys.Info{}, fmt.Errorf("%w: a PKCS#11 token keeps no certificate policy; give one (--policy)", keys.ErrUnsupported)
 	}
-	pol, err := keys.CopyPolicy(pol)
+	pol, err := certpolicy.Copy(pol)
 	if err != nil {
 		return keys.Info{}, err
 	}
@@ -290,7 +291,7 @@ func (p *Provider) Rotate(ctx context.Context, name string, pol *keys.Policy) (k
 	return p.makeVersion(ctx, name, next, pol)
 }
 
-func (p *Provider) makeVersion(ctx context.Context, name string, version uint64, pol *keys.Policy) (keys.Info, error) {
+func (p *Provider) makeVersion(ctx context.Context, name string, version uint64, pol *certpolicy.Policy) (keys.Info, error) {
 	now := p.now()
 	var issuer *keys.Key
 	if !pol.SelfSigned() {
@@ -303,7 +304,7 @@ func (p *Provider) makeVersion(ctx context.Context, name string, version uint64,
 		}
 		issuer = iss
 	}
-	if err := keys.CheckIssuer(pol, issuer, now); err != nil {
+	if err := certpolicy.CheckIssuer(pol, issuer.Issuer(), now); err != nil {
 		return keys.Info{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -314,7 +315,7 @@ func (p *Provider) makeVersion(ctx context.Context, name string, version uint64,
 	if err != nil {
 		return keys.Info{}, err
 	}
-	chain, err := keys.IssueCertificate(pol, signer, issuer, now)
+	chain, err := certpolicy.IssueCertificate(pol, signer, issuer.Issuer(), now)
 	if err == nil {
 		err = p.ctx.ImportCertificateWithLabel(id, []byte(name), chain[0])
 	}
@@ -324,7 +325,7 @@ func (p *Provider) makeVersion(ctx context.Context, name string, version uint64,
 		}
 		return keys.Info{}, fmt.Errorf("making key %s/%d on %s: %w", name, version, p, err)
 	}
-	spec, _ := keys.KeySpec(signer.Public())
+	spec, _ := certpolicy.KeySpec(signer.Public())
 	return keys.Info{
 		Name: name, Version: strconv.FormatUint(version, 10), Created: chain[0].NotBefore.UTC(), KeyType: spec,
 		Chain: chain, Exportable: false, Policy: pol,
@@ -332,7 +333,7 @@ func (p *Provider) makeVersion(ctx context.Context, name string, version uint64,
 }
 
 // generate makes the key pair the policy asks for, on the token.
-func (p *Provider) generate(pol *keys.Policy, id, label []byte) (crypto11.Signer, error) {
+func (p *Provider) generate(pol *certpolicy.Policy, id, label []byte) (crypto11.Signer, error) {
 	if pol.Key.Exportable {
 		// Recorded for the vault's sake elsewhere; a token key is never
 		// extractable, and saying otherwise would be a lie.
@@ -362,9 +363,9 @@ func (p *Provider) generate(pol *keys.Policy, id, label []byte) (crypto11.Signer
 	}
 	var s crypto11.Signer
 	switch kt := pol.Key.KeyType; kt {
-	case keys.KeyTypeRSA, keys.KeyTypeRSAHSM:
+	case certpolicy.KeyTypeRSA, certpolicy.KeyTypeRSAHSM:
 		s, err = p.ctx.GenerateRSAKeyPairWithAttributes(pub, priv, pol.Key.KeySize)
-	case keys.KeyTypeEC, keys.KeyTypeECHSM:
+	case certpolicy.KeyTypeEC, certpolicy.KeyTypeECHSM:
 		var curve elliptic.Curve
 		switch pol.Key.Curve {
 		case "P-256":
@@ -470,7 +471,7 @@ func (p *Provider) info(name, version string, o object) (keys.Info, error) {
 	if err != nil {
 		return keys.Info{}, fmt.Errorf("key %s/%s on %s: %w", name, version, p, err)
 	}
-	spec, err := keys.KeySpec(leaf.PublicKey)
+	spec, err := certpolicy.KeySpec(leaf.PublicKey)
 	if err != nil {
 		return keys.Info{}, fmt.Errorf("key %s/%s on %s: %w", name, version, p, err)
 	}

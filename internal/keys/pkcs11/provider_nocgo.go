@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 )
 
 // Options configures a Provider. The zero value uses the system clock.
@@ -29,12 +30,12 @@ func Open(ctx context.Context, cfg Config, opts Options) (*Provider, error) { re
 func (p *Provider) Close() error { return nil }
 
 // Create fails with ErrNoCgo.
-func (p *Provider) Create(context.Context, string, *keys.Policy) (keys.Info, error) {
+func (p *Provider) Create(context.Context, string, *certpolicy.Policy) (keys.Info, error) {
 	return keys.Info{}, ErrNoCgo
 }
 
 // Rotate fails with ErrNoCgo.
-func (p *Provider) Rotate(context.Context, string, *keys.Policy) (keys.Info, error) {
+func (p *Provider) Rotate(context.Context, string, *certpolicy.Policy) (keys.Info, error) {
 	return keys.Info{}, ErrNoCgo
 }
 

@@ -12,15 +12,16 @@ import (
 	"github.com/ThalesGroup/crypto11"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11/softhsmtest"
 	"github.com/hallmark-dev/hallmark/internal/signing"
 )
 
 const testPIN = "1234-test"
 
-func policy(t testing.TB, doc string) *keys.Policy {
+func policy(t testing.TB, doc string) *certpolicy.Policy {
 	t.Helper()
-	p, err := keys.ParsePolicy([]byte(doc))
+	p, err := certpolicy.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}

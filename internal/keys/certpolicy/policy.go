@@ -1,18 +1,20 @@
-package keys
+package certpolicy
 
 import (
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
-// MaxPolicySize caps a certificate policy document. Real policies are under
+// MaxSize caps a certificate policy document. Real policies are under
 // 2 KiB; the cap keeps a wrong file (an image, a log) or a hostile one from
 // being parsed in full, and bounds what a key store reads back from disk.
-// Callers reading a policy from a stream should read at most MaxPolicySize+1
-// bytes so ParsePolicy can report the overflow.
-const MaxPolicySize = 1 << 20
+// Callers reading a policy from a stream should read at most MaxSize+1
+// bytes so Parse can report the overflow.
+const MaxSize = 1 << 20
 
 // Key types a policy may ask for, spelled as Azure Key Vault spells them.
 const (
@@ -31,7 +33,7 @@ const OIDCodeSigning = "1.3.6.1.5.5.7.3.3"
 
 // Policy is a certificate policy in the JSON form Azure Key Vault uses (as
 // written for `az keyvault certificate create -p @policy.json`), so one file
-// drives the local store, an HSM and a vault alike. ParsePolicy also takes
+// drives the local store, an HSM and a vault alike. Parse also takes
 // the form wrapped in {"policy": {...}} that the vault returns.
 //
 // Every Azure Key Vault field is accepted. hallmark acts on issuerParameters.name,
@@ -192,26 +194,26 @@ type PolicyAttributes struct {
 	RecoverableDays *int            `json:"recoverableDays,omitempty"`
 }
 
-// CopyPolicy returns a validated deep copy of p with defaults applied, or
-// DefaultPolicy() when p is nil. Providers keep the copy, so later changes
+// Copy returns a validated deep copy of p with defaults applied, or
+// Default() when p is nil. Providers keep the copy, so later changes
 // by the caller cannot reach what they store or act on. Errors wrap
 // ErrInvalidPolicy.
-func CopyPolicy(p *Policy) (*Policy, error) {
+func Copy(p *Policy) (*Policy, error) {
 	if p == nil {
-		return DefaultPolicy(), nil
+		return Default(), nil
 	}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidPolicy, err)
 	}
-	return ParsePolicy(data)
+	return Parse(data)
 }
 
-// DefaultPolicy returns the policy hallmark uses when none is given: a
+// Default returns the policy hallmark uses when none is given: a
 // self-signed RSA 2048 code-signing certificate for "CN=hallmark", valid
 // for 12 months. Set X509.Subject to a DN with C, ST and O before making
 // keys others will trust.
-func DefaultPolicy() *Policy {
+func Default() *Policy {
 	p := &Policy{X509: X509Properties{Subject: "CN=hallmark"}}
 	p.ApplyDefaults()
 	return p
@@ -245,7 +247,7 @@ func (p *Policy) KeySpec() string {
 }
 
 // ApplyDefaults fills what the policy leaves out. It is the one place
-// defaults live; ParsePolicy calls it, and code that builds a Policy by hand
+// defaults live; Parse calls it, and code that builds a Policy by hand
 // should too before Validate.
 func (p *Policy) ApplyDefaults() {
 	if p.Issuer.Name == "" {
@@ -372,8 +374,8 @@ func (p *Policy) problems() []Problem {
 	case strings.EqualFold(name, "Unknown"):
 		add("issuerParameters.name", "Unknown (a certificate signing request completed by hand) is not supported; use %q or the name of a CA key", IssuerSelf)
 	default:
-		if err := validateToken(name); err != nil {
-			add("issuerParameters.name", "%q is neither %q nor a key name: it %s", clip(name), IssuerSelf, err)
+		if err := CheckName(name); err != nil {
+			add("issuerParameters.name", "%q is neither %q nor a key name: it %s", strict.Clip(name), IssuerSelf, err)
 		}
 	}
 
@@ -400,9 +402,9 @@ func (p *Policy) problems() []Problem {
 			case slices.Contains(forbiddenEKUs, named):
 				add(path, "%s is not allowed in %s; use %s (codeSigning)", ekuNames[named], kind, OIDCodeSigning)
 			case named != "":
-				add(path, "%q is a name, not an OID; use %s", clip(oid), named)
+				add(path, "%q is a name, not an OID; use %s", strict.Clip(oid), named)
 			default:
-				add(path, "%q is not a dotted OID such as %s (codeSigning)", clip(oid), OIDCodeSigning)
+				add(path, "%q is not a dotted OID such as %s (codeSigning)", strict.Clip(oid), OIDCodeSigning)
 			}
 			continue
 		}
@@ -419,9 +421,9 @@ func (p *Policy) problems() []Problem {
 		switch {
 		case !slices.Contains(keyUsageNames, ku):
 			if j := slices.IndexFunc(keyUsageNames, func(n string) bool { return strings.EqualFold(n, ku) }); j >= 0 {
-				add(path, "%q is not a key usage; did you mean %s?", clip(ku), keyUsageNames[j])
+				add(path, "%q is not a key usage; did you mean %s?", strict.Clip(ku), keyUsageNames[j])
 			} else {
-				add(path, "%q is not a key usage; use one of %s", clip(ku), strings.Join(keyUsageNames, ", "))
+				add(path, "%q is not a key usage; use one of %s", strict.Clip(ku), strings.Join(keyUsageNames, ", "))
 			}
 		case slices.Index(x.KeyUsage, ku) < i:
 			add(path, "%s is listed twice", ku)
@@ -454,12 +456,12 @@ func (p *Policy) problems() []Problem {
 	if san := x.SubjectAlternativeNames; san != nil {
 		for i, v := range san.DNSNames {
 			if !isIA5(v) || strings.TrimSpace(v) == "" || strings.Contains(v, " ") {
-				add(fmt.Sprintf("%s.subjectAlternativeNames.dnsNames[%d]", xp, i), "%q is not a DNS name", clip(v))
+				add(fmt.Sprintf("%s.subjectAlternativeNames.dnsNames[%d]", xp, i), "%q is not a DNS name", strict.Clip(v))
 			}
 		}
 		for i, v := range san.Emails {
 			if !isIA5(v) || !strings.Contains(v, "@") || strings.Contains(v, " ") {
-				add(fmt.Sprintf("%s.subjectAlternativeNames.emails[%d]", xp, i), "%q is not an ASCII e-mail address", clip(v))
+				add(fmt.Sprintf("%s.subjectAlternativeNames.emails[%d]", xp, i), "%q is not an ASCII e-mail address", strict.Clip(v))
 			}
 		}
 		if len(san.UPNs) > 0 {
@@ -488,7 +490,7 @@ func (k KeyProperties) problems() []Problem {
 			add("keySize", "%d is not allowed; use 2048, 3072 or 4096", s)
 		}
 		if k.Curve != "" {
-			add("curve", "%q is only for EC keys; remove it or set keyType to EC", clip(k.Curve))
+			add("curve", "%q is only for EC keys; remove it or set keyType to EC", strict.Clip(k.Curve))
 		}
 	case KeyTypeEC, KeyTypeECHSM:
 		size, ok := curveSizes[k.Curve]
@@ -500,12 +502,12 @@ func (k KeyProperties) problems() []Problem {
 		case k.Curve == "P-256K":
 			add("curve", "P-256K (secp256k1) is not allowed by the Notary Project; use P-256, P-384 or P-521")
 		default:
-			add("curve", "%q is not allowed; use P-256, P-384 or P-521", clip(k.Curve))
+			add("curve", "%q is not allowed; use P-256, P-384 or P-521", strict.Clip(k.Curve))
 		}
 	case "oct", "oct-HSM":
 		add("keyType", "%s is a symmetric key and cannot sign; use RSA or EC", k.KeyType)
 	default:
-		add("keyType", "%q is not a key type; use RSA, RSA-HSM, EC or EC-HSM", clip(k.KeyType))
+		add("keyType", "%q is not a key type; use RSA, RSA-HSM, EC or EC-HSM", strict.Clip(k.KeyType))
 	}
 	return probs
 }
@@ -531,18 +533,7 @@ func isIA5(s string) bool {
 
 // Problem is one thing wrong (or worth a warning) in a policy, at a JSON
 // field path such as "x509CertificateProperties.ekus[1]".
-type Problem struct {
-	Path    string // empty for problems with the document as a whole
-	Message string
-}
-
-// String returns "path: message".
-func (p Problem) String() string {
-	if p.Path == "" {
-		return p.Message
-	}
-	return p.Path + ": " + p.Message
-}
+type Problem = strict.Problem
 
 // PolicyError lists every problem found in a policy. It wraps
 // ErrInvalidPolicy.

@@ -1,4 +1,4 @@
-package keys
+package certpolicy
 
 import (
 	"crypto"
@@ -32,15 +32,15 @@ func (o opaqueSigner) Sign(r io.Reader, d []byte, opts crypto.SignerOpts) ([]byt
 
 func mustPolicy(t *testing.T, doc string) *Policy {
 	t.Helper()
-	p, err := ParsePolicy([]byte(doc))
+	p, err := Parse([]byte(doc))
 	if err != nil {
-		t.Fatalf("ParsePolicy(%s): %v", doc, err)
+		t.Fatalf("Parse(%s): %v", doc, err)
 	}
 	return p
 }
 
 // newTestKey makes a key and its certificate chain from a policy.
-func newTestKey(t *testing.T, name, doc string, issuer *Key, now time.Time) *Key {
+func newTestKey(t *testing.T, name, doc string, issuer *Issuer, now time.Time) *Issuer {
 	t.Helper()
 	p := mustPolicy(t, doc)
 	signer, err := GenerateKey(p)
@@ -51,7 +51,7 @@ func newTestKey(t *testing.T, name, doc string, issuer *Key, now time.Time) *Key
 	if err != nil {
 		t.Fatalf("IssueCertificate(%s): %v", name, err)
 	}
-	return &Key{Info: Info{Name: name, Version: "1", Chain: chain}, Signer: opaqueSigner{signer}}
+	return &Issuer{Name: name + "/1", Chain: chain, Signer: opaqueSigner{signer}}
 }
 
 func TestGenerateKey(t *testing.T) {
@@ -239,7 +239,7 @@ func TestCheckIssuer(t *testing.T) {
 	ca2 := newTestKey(t, "ca2", caDoc(`,"pathLenConstraint":2`), nil, testNow)
 	leaf := newTestKey(t, "leaf", keyDoc(`{"keyType":"EC"}`), nil, testNow)
 	other := newTestKey(t, "other", keyDoc(`{"keyType":"EC"}`), nil, testNow)
-	mismatched := &Key{Info: ca.Info, Signer: other.Signer}
+	mismatched := &Issuer{Name: ca.Name, Chain: ca.Chain, Signer: other.Signer}
 
 	issued := mustPolicy(t, `{"issuerParameters":{"name":"ca"},"x509CertificateProperties":{"subject":"CN=x"}}`)
 	subCA := mustPolicy(t, `{"issuerParameters":{"name":"ca"},"x509CertificateProperties":{"subject":"CN=x","basicConstraints":{"ca":true}}}`)
@@ -249,7 +249,7 @@ func TestCheckIssuer(t *testing.T) {
 	tests := []struct {
 		name    string
 		p       *Policy
-		issuer  *Key
+		issuer  *Issuer
 		now     time.Time
 		wantErr error  // nil: no error
 		wantMsg string // substring of the error
@@ -262,7 +262,7 @@ func TestCheckIssuer(t *testing.T) {
 		{"leaf as issuer", issued, leaf, testNow, ErrNotCA, "is not a CA certificate"},
 		{"expired CA", issued, ca, testNow.AddDate(2, 0, 0), ErrNotCA, "expired at"},
 		{"CA not yet valid", issued, ca, testNow.Add(-time.Hour), ErrNotCA, "is not valid until"},
-		{"signer does not match", issued, mismatched, testNow, ErrCorrupt, "does not match its certificate"},
+		{"signer does not match", issued, mismatched, testNow, ErrNotCA, "does not match its certificate"},
 		{"pathLen 0 CA issues a sub-CA", subCA, ca0, testNow, ErrNotCA, "allows no CA below it"},
 		{"sub-CA pathLen too large", subCA5, ca2, testNow, ErrInvalidPolicy, "must be below 2"},
 		{"issuer for a self-signed policy", self, ca, testNow, nil, "asks for a self-signed certificate"},

@@ -1,4 +1,4 @@
-package keys
+package certpolicy
 
 import (
 	"crypto/x509/pkix"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // A subject distinguished name as users write it in a certificate policy:
@@ -87,7 +89,7 @@ func parseDN(s string) (distinguishedName, error) {
 		if dn.has(a.oid) {
 			// notation refuses such a subject when it matches a signer
 			// against trustedIdentities.
-			return nil, fmt.Errorf("repeats %s; the Notary Project allows each attribute type once", clip(a.name))
+			return nil, fmt.Errorf("repeats %s; the Notary Project allows each attribute type once", strict.Clip(a.name))
 		}
 		dn = append(dn, a)
 		if p.eof() {
@@ -170,7 +172,7 @@ func (p *dnParser) attrType() (dnKeyword, string, error) {
 		return dnKeyword{oid: oid, tag: asn1.TagUTF8String}, name, nil
 	}
 	p.pos = start
-	return dnKeyword{}, "", p.errorf("unknown attribute type %q; use CN, O, OU, L, ST, C, STREET, SERIALNUMBER, DC, E or a dotted OID", clip(name))
+	return dnKeyword{}, "", p.errorf("unknown attribute type %q; use CN, O, OU, L, ST, C, STREET, SERIALNUMBER, DC, E or a dotted OID", strict.Clip(name))
 }
 
 // value reads an attribute value up to an unescaped ',' or '+' or the end.
@@ -278,7 +280,7 @@ func (p *dnParser) checkUTF8(b []byte) error {
 // checkDNValue applies the rules of the value's ASN.1 string type, so a DN
 // that parses can always be encoded.
 func checkDNValue(kw dnKeyword, name, v string) error {
-	name = clip(name)
+	name = strict.Clip(name)
 	if v == "" {
 		return fmt.Errorf("%s has an empty value", name)
 	}
@@ -290,7 +292,7 @@ func checkDNValue(kw dnKeyword, name, v string) error {
 	switch {
 	case kw.oid.Equal(oidCountry):
 		if len(v) != 2 || !isLetter(v[0]) || !isLetter(v[1]) {
-			return fmt.Errorf("country C=%s is not a two-letter country code (ISO 3166, such as US or DE)", clip(v))
+			return fmt.Errorf("country C=%s is not a two-letter country code (ISO 3166, such as US or DE)", strict.Clip(v))
 		}
 	case kw.tag == asn1.TagPrintableString:
 		for i := 0; i < len(v); i++ {

@@ -1,4 +1,4 @@
-package keys
+package certpolicy
 
 import (
 	"encoding/json"
@@ -47,13 +47,13 @@ func TestParsePolicyFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := ParsePolicy(data)
+			p, err := Parse(data)
 			if tt.wantErrs != nil {
 				checkPolicyError(t, err, tt.wantErrs...)
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParsePolicy: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			if got := p.KeySpec(); got != tt.keySpec {
 				t.Errorf("KeySpec() = %q; want %q", got, tt.keySpec)
@@ -73,7 +73,7 @@ func TestParsePolicyKeepsVaultFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := ParsePolicy(data)
+	p, err := Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,9 +151,9 @@ func TestParsePolicyDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := ParsePolicy([]byte(tt.in))
+			p, err := Parse([]byte(tt.in))
 			if err != nil {
-				t.Fatalf("ParsePolicy: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			tt.check(t, p)
 		})
@@ -175,7 +175,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"string", `"policy"`, []string{"must be a JSON object, not string"}},
 		{"null", `null`, []string{"not null"}},
 		{"trailing data", `{} {}`, []string{"after top-level value"}},
-		{"too large", `{"id":"` + strings.Repeat("x", MaxPolicySize) + `"}`, []string{"larger than 1048576 bytes"}},
+		{"too large", `{"id":"` + strings.Repeat("x", MaxSize) + `"}`, []string{"larger than 1048576 bytes"}},
 		{"wrapped null", `{"policy":null}`, []string{"policy: must be an object, not null"}},
 
 		// Wrong JSON types, every one reported.
@@ -278,9 +278,9 @@ func TestParsePolicyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := ParsePolicy([]byte(tt.in))
+			p, err := Parse([]byte(tt.in))
 			if err == nil {
-				t.Fatalf("ParsePolicy accepted it: %s", mustJSON(t, p))
+				t.Fatalf("Parse accepted it: %s", mustJSON(t, p))
 			}
 			checkPolicyError(t, err, tt.want...)
 		})
@@ -331,17 +331,17 @@ func TestValidateUnfilledPolicy(t *testing.T) {
 }
 
 func TestDefaultPolicy(t *testing.T) {
-	p := DefaultPolicy()
+	p := Default()
 	if err := p.Validate(); err != nil {
-		t.Fatalf("DefaultPolicy().Validate() = %v", err)
+		t.Fatalf("Default().Validate() = %v", err)
 	}
 	if p.KeySpec() != "RSA-2048" || !p.SelfSigned() || p.IsCA() || p.X509.ValidityInMonths != 12 {
-		t.Errorf("DefaultPolicy() = %s", mustJSON(t, p))
+		t.Errorf("Default() = %s", mustJSON(t, p))
 	}
 	// Each call returns a new policy that callers may change.
 	p.X509.Subject = "CN=changed"
-	if DefaultPolicy().X509.Subject == "CN=changed" {
-		t.Error("DefaultPolicy shares state between calls")
+	if Default().X509.Subject == "CN=changed" {
+		t.Error("Default shares state between calls")
 	}
 }
 
@@ -359,7 +359,7 @@ func TestWarnings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := ParsePolicy([]byte(tt.in))
+			p, err := Parse([]byte(tt.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -387,7 +387,7 @@ func TestPolicyJSONRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := ParsePolicy(data)
+			p, err := Parse(data)
 			if err != nil {
 				t.Skip("invalid policy:", err)
 			}
@@ -401,7 +401,7 @@ func TestPolicyJSONRoundTrip(t *testing.T) {
 func checkRoundTrip(t *testing.T, p *Policy) {
 	t.Helper()
 	first := mustJSON(t, p)
-	p2, err := ParsePolicy([]byte(first))
+	p2, err := Parse([]byte(first))
 	if err != nil {
 		t.Fatalf("policy %s does not parse again: %v", first, err)
 	}
@@ -435,7 +435,7 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte(x509Doc(`"ekus":[],"basicConstraints":{"ca":true,"pathLenConstraint":2}`)))
 	f.Add([]byte(`{"policy":{"x509CertificateProperties":{"subject":"O=\"a, b\",CN=c\\2C"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := ParsePolicy(data)
+		p, err := Parse(data)
 		if err != nil {
 			var pe *PolicyError
 			if !errors.As(err, &pe) || !errors.Is(err, ErrInvalidPolicy) || len(pe.Problems) == 0 {
@@ -445,7 +445,7 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 		// An accepted policy is valid, stays valid, and can be stored.
 		if err := p.Validate(); err != nil {
-			t.Fatalf("ParsePolicy accepted a policy that Validate rejects: %v", err)
+			t.Fatalf("Parse accepted a policy that Validate rejects: %v", err)
 		}
 		checkRoundTrip(t, p)
 		if p.KeySpec() == "" {

@@ -1,4 +1,4 @@
-package keys
+package certpolicy
 
 import (
 	"crypto"
@@ -74,12 +74,23 @@ func GenerateKey(p *Policy) (crypto.Signer, error) {
 		"use keyType RSA or EC, or a PKCS#11 or Azure Key Vault provider", ErrUnsupported, p.Key.KeyType)
 }
 
+// Issuer is a key that signs the certificates of other keys: a CA key of
+// the same provider, named by a policy's issuerParameters.name.
+type Issuer struct {
+	// Name names the key in messages, as "NAME/VERSION".
+	Name string
+	// Signer is the issuer's private key, which stays in its provider.
+	Signer crypto.Signer
+	// Chain is the issuer's certificate chain, its own certificate first.
+	Chain []*x509.Certificate
+}
+
 // CheckIssuer reports whether issuer can issue a certificate for p at now:
 // it must be nil for a self-signed policy, and otherwise a CA that is valid
 // now, whose signer matches its certificate, and whose path length allows
 // the new certificate. Providers call it before making a key, so a bad
 // issuer fails fast. IssueCertificate calls it too.
-func CheckIssuer(p *Policy, issuer *Key, now time.Time) error {
+func CheckIssuer(p *Policy, issuer *Issuer, now time.Time) error {
 	if p.SelfSigned() {
 		if issuer != nil {
 			return fmt.Errorf("the policy asks for a self-signed certificate but an issuer key was given")
@@ -89,7 +100,7 @@ func CheckIssuer(p *Policy, issuer *Key, now time.Time) error {
 	if issuer == nil {
 		return fmt.Errorf("the policy names issuer %q but no issuer key was given", p.Issuer.Name)
 	}
-	name := Ref{Name: issuer.Name, Version: issuer.Version}.String()
+	name := issuer.Name
 	if issuer.Signer == nil || len(issuer.Chain) == 0 {
 		return fmt.Errorf("%w: issuer key %s has no signer or no certificate", ErrNotCA, name)
 	}
@@ -106,7 +117,7 @@ func CheckIssuer(p *Policy, issuer *Key, now time.Time) error {
 		return fmt.Errorf("%w: the certificate of key %s expired at %s; rotate it first", ErrNotCA, name, ca.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if pub, ok := issuer.Signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(ca.PublicKey) {
-		return fmt.Errorf("%w: the private key of %s does not match its certificate", ErrCorrupt, name)
+		return fmt.Errorf("%w: the private key of %s does not match its certificate", ErrNotCA, name)
 	}
 	if p.IsCA() && (ca.MaxPathLen > 0 || ca.MaxPathLen == 0 && ca.MaxPathLenZero) {
 		if ca.MaxPathLen == 0 {
@@ -133,7 +144,7 @@ func CheckIssuer(p *Policy, issuer *Key, now time.Time) error {
 // and authority key identifiers, and a SHA-2 signature whose hash size
 // follows the issuer key (SHA-256 for RSA-2048 and P-256, SHA-384 for
 // RSA-3072 and P-384, SHA-512 for RSA-4096 and P-521).
-func IssueCertificate(p *Policy, subject crypto.Signer, issuer *Key, now time.Time) ([]*x509.Certificate, error) {
+func IssueCertificate(p *Policy, subject crypto.Signer, issuer *Issuer, now time.Time) ([]*x509.Certificate, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package keys
+package certpolicy
 
 import (
 	"crypto/x509/pkix"

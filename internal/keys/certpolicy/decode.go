@@ -1,4 +1,4 @@
-package keys
+package certpolicy
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // policyEnvelope is the {"policy": {...}} form the vault returns.
@@ -26,17 +28,17 @@ var snakeCaseHints = map[string]string{
 	"issuer":           "issuerParameters",
 }
 
-// ParsePolicy reads a certificate policy (see Policy) in JSON, bare or
+// Parse reads a certificate policy (see Policy) in JSON, bare or
 // wrapped in {"policy": {...}}, applies defaults and validates it. Every
 // error wraps ErrInvalidPolicy and is a *PolicyError listing every problem
 // with its JSON field path: syntax errors with line and column, unknown or
 // duplicate fields, values of the wrong type, and everything Validate
 // reports. Field names are matched exactly, unlike encoding/json, so a typo
 // such as "keysize" is an error rather than silently the default.
-func ParsePolicy(data []byte) (*Policy, error) {
+func Parse(data []byte) (*Policy, error) {
 	fail := func(probs ...Problem) (*Policy, error) { return nil, &PolicyError{Problems: probs} }
-	if len(data) > MaxPolicySize {
-		return fail(Problem{Message: fmt.Sprintf("policy is larger than %d bytes; a certificate policy is a few hundred bytes of JSON", MaxPolicySize)})
+	if len(data) > MaxSize {
+		return fail(Problem{Message: fmt.Sprintf("policy is larger than %d bytes; a certificate policy is a few hundred bytes of JSON", MaxSize)})
 	}
 
 	var top map[string]json.RawMessage
@@ -188,7 +190,7 @@ func (w *fieldWalker) value(t reflect.Type, path string) error {
 			break
 		}
 		if _, err := strconv.ParseInt(string(n), 10, 32); err != nil {
-			w.add(path, "%s is not a whole number in range", clip(string(n)))
+			w.add(path, "%s is not a whole number in range", strict.Clip(string(n)))
 		}
 	default:
 		// Every field of Policy has one of the kinds above; a new kind
@@ -265,9 +267,9 @@ func (w *fieldWalker) wrongType(path, want string, tok json.Token) {
 			got = "an array"
 		}
 	case string:
-		got = fmt.Sprintf("the string %q", clip(v))
+		got = fmt.Sprintf("the string %q", strict.Clip(v))
 	case json.Number:
-		got = "the number " + clip(string(v))
+		got = "the number " + strict.Clip(string(v))
 	case bool:
 		got = strconv.FormatBool(v)
 	}
