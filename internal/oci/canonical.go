@@ -39,32 +39,51 @@ var dockerHubAliases = map[string]bool{
 //
 // CanonicalHost(CanonicalHost(h)) == CanonicalHost(h) for every h.
 func CanonicalHost(h string) string {
+	// One pass is enough for any real host; malformed ones (":::") may
+	// need more to reach the fixed point that keys rely on.
+	for {
+		c := canonicalHostOnce(h)
+		if c == h {
+			return c
+		}
+		h = c
+	}
+}
+
+func canonicalHostOnce(h string) string {
 	if dockerHubAliases[h] {
 		return DockerHub
 	}
-	h = strings.ToLower(h)
+	h = strings.ToLower(h) // no copy when already lower case
 	name, port := splitHostPort(h)
-	name = strings.TrimSuffix(name, ".")
-	if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
-		if a, err := netip.ParseAddr(name[1 : len(name)-1]); err == nil && a.Zone() == "" {
-			name = "[" + a.String() + "]"
+	canonicalName := strings.TrimRight(name, ".")
+	if strings.HasPrefix(canonicalName, "[") && strings.HasSuffix(canonicalName, "]") {
+		if a, err := netip.ParseAddr(canonicalName[1 : len(canonicalName)-1]); err == nil && a.Zone() == "" {
+			if s := "[" + a.String() + "]"; s != canonicalName {
+				canonicalName = s
+			}
 		}
 	}
+	canonicalPort := port
 	if port != "" {
-		if n, err := strconv.ParseUint(port, 10, 16); err == nil {
-			port = strconv.FormatUint(n, 10)
+		if n, err := strconv.ParseUint(port, 10, 16); err == nil && (port[0] == '0' || n == 443) {
+			canonicalPort = strconv.FormatUint(n, 10)
 		}
 	}
-	if port == "443" {
-		port = ""
+	if canonicalPort == "443" {
+		canonicalPort = ""
 	}
-	if dockerHubAliases[name] || (name == DockerHub && port == "") {
+	if dockerHubAliases[canonicalName] || (canonicalName == DockerHub && canonicalPort == "") {
 		return DockerHub
 	}
-	if port == "" {
-		return name
+	if canonicalName == name && canonicalPort == port && (port != "" || !strings.HasSuffix(h, ":")) {
+		// Already canonical: the common case, without building a string.
+		return h
 	}
-	return name + ":" + port
+	if canonicalPort == "" {
+		return canonicalName
+	}
+	return canonicalName + ":" + canonicalPort
 }
 
 // splitHostPort splits "name:port" and "[v6]:port"; port is "" when there

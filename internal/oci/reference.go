@@ -83,11 +83,12 @@ func ParseReference(s string) (registry.Reference, error) {
 }
 
 // canonicalOrRefuse returns ref in canonical form, or refuses a registry
-// that only its upper-case letters or a trailing dot marked as one: in
-// canonical form ("A/app" is "a/app") it would read as a repository path.
+// whose canonical form is no registry: one that only its upper-case letters
+// or a trailing dot marked as one (in canonical form "A/app" is "a/app", a
+// repository path), or a malformed one that only its port kept valid.
 func canonicalOrRefuse(s string, ref registry.Reference) (registry.Reference, error) {
 	c := Canonicalize(ref)
-	if !looksLikeHost(c.Registry) {
+	if !looksLikeHost(c.Registry) || (c.Registry != ref.Registry && c.ValidateRegistry() != nil) {
 		return registry.Reference{}, &Error{
 			Kind: ErrInvalidReference,
 			Summary: fmt.Sprintf("reference %q names registry %q, which is a host only by its upper-case letters or final dot: write the host with its domain or port, e.g. %s",
