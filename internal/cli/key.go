@@ -277,14 +277,7 @@ type certView struct {
 func viewKey(info keys.Info) keyView {
 	v := keyView{Name: info.Name, Version: info.Version, Created: info.Created, KeyType: info.KeyType, Exportable: info.Exportable}
 	for _, c := range info.Chain {
-		v.Chain = append(v.Chain, certView{
-			Subject:    c.Subject.String(),
-			Issuer:     c.Issuer.String(),
-			Serial:     fmt.Sprintf("%x", c.SerialNumber),
-			NotBefore:  c.NotBefore.UTC(),
-			NotAfter:   c.NotAfter.UTC(),
-			Thumbprint: certpolicy.Thumbprint(c),
-		})
+		v.Chain = append(v.Chain, viewCert(c))
 	}
 	return v
 }

@@ -23,18 +23,27 @@ type verifyOptions struct {
 func newVerifyCmd(g *globalOptions) *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify REFERENCE... --trust-policy FILE --trust-store DIR",
+		Use:   "verify REFERENCE... [--trust-policy FILE --trust-store DIR]",
 		Short: "Verify images' Notary Project signatures against a trust policy",
 		Long: `Verify the Notary Project signatures of one or more images against a trust
 policy (notation's trustpolicy.json, version 1.0) and a trust store (notation's
 layout: DIR/x509/{ca,signingAuthority,tsa}/NAME/*.pem).
+
+Without --trust-policy and --trust-store, verify uses hallmark's own: the
+trustpolicy.json and truststore/ in hallmark's home folder ($HALLMARK_HOME,
+else <user config dir>/hallmark; 'hallmark policy' and 'hallmark cert' write
+them), and when that has no trust policy, notation's: trustpolicy.oci.json
+(else trustpolicy.json) and truststore/ in <user config dir>/notation. It
+says which it used. A user whose 'notation verify' works gets the same
+verdict from 'hallmark verify IMAGE'.
 
 An image verifies when any one of its signatures passes the trust policy
 statement whose registryScopes cover its repository. A tag is resolved to its
 digest, and the verdict holds for that digest.
 
 Exit code 0 only if every reference verifies; 1 otherwise; 2 for a usage error.`,
-		Example: `  hallmark verify registry.example.com/app:v1 --trust-policy trustpolicy.json --trust-store ~/.config/notation/truststore
+		Example: `  hallmark verify registry.example.com/app:v1
+  hallmark verify registry.example.com/app:v1 --trust-policy trustpolicy.json --trust-store ~/.config/notation/truststore
   hallmark verify 127.0.0.1:5000/a:v1 127.0.0.1:5000/b:v1 --plain-http --trust-policy p.json --trust-store ts -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -45,8 +54,8 @@ Exit code 0 only if every reference verifies; 1 otherwise; 2 for a usage error.`
 		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd, g, o, args) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.trustPolicy, "trust-policy", "", "trust policy file (notation trustpolicy.json, version 1.0)")
-	f.StringVar(&o.trustStore, "trust-store", "", "trust store folder in notation's layout (x509/{ca,signingAuthority,tsa}/NAME/)")
+	f.StringVar(&o.trustPolicy, "trust-policy", "", "trust policy file (notation trustpolicy.json, version 1.0; default: hallmark's, else notation's)")
+	f.StringVar(&o.trustStore, "trust-store", "", "trust store folder in notation's layout (x509/{ca,signingAuthority,tsa}/NAME/; default: the one beside the trust policy used)")
 	f.IntVar(&o.maxSignatures, "max-signatures", verify.DefaultMaxSignatures, "most signatures tried per image")
 	f.StringVarP(&o.output, "output", "o", "text", `output format: "text" or "json"`)
 	o.registry.addFlags(f)
@@ -64,14 +73,18 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 	if err := checkOutput(o.output); err != nil {
 		return err
 	}
-	if o.trustPolicy == "" || o.trustStore == "" {
-		return usageError{fmt.Errorf("verify needs --trust-policy FILE and --trust-store DIR")}
-	}
-	policy, err := tpolicy.Load(o.trustPolicy)
+	loc, err := g.resolveTrust(o.trustPolicy, o.trustStore)
 	if err != nil {
 		return err
 	}
-	store, err := tstore.Load(o.trustStore)
+	if loc.owner != "" {
+		fmt.Fprintf(g.err, "Using %s trust policy %s and trust store %s.\n", loc.owner, loc.policy, loc.store)
+	}
+	policy, err := tpolicy.Load(loc.policy)
+	if err != nil {
+		return err
+	}
+	store, err := tstore.Load(loc.store)
 	if err != nil {
 		return err
 	}
