@@ -425,7 +425,7 @@ func logVerdict(ctx context.Context, log *slog.Logger, v ImageVerdict) {
 	if !r.Verified {
 		verdict, level = "failed", slog.LevelWarn
 	}
-	log.LogAttrs(ctx, level, "image verdict",
+	attrs := []slog.Attr{
 		slog.String("image", v.Image),
 		slog.String("digest", r.Digest),
 		slog.String("verdict", verdict),
@@ -434,7 +434,15 @@ func logVerdict(ctx context.Context, log *slog.Logger, v ImageVerdict) {
 		slog.String("signer", signerOf(r)),
 		slog.Bool("transient", r.Transient),
 		slog.Bool("cached", r.Cached),
-		slog.Duration("duration", r.Duration))
+		slog.Duration("duration", r.Duration),
+	}
+	if cause := r.Cause(); cause != nil {
+		// What the reason shown to the pod author leaves out on purpose
+		// (which of refused, timed out, TLS or DNS kept the registry
+		// unreachable) is here, for the operator.
+		attrs = append(attrs, slog.String("cause", cause.Error()))
+	}
+	log.LogAttrs(ctx, level, "image verdict", attrs...)
 }
 
 // signerOf names the signer that verified the image or, failing that, the

@@ -191,6 +191,11 @@ func (r Result) Err() error {
 	return &resultError{reason: reason, kind: sentinelFor(r.Code), cause: r.cause}
 }
 
+// Cause returns the underlying error a failure came from (a registry's
+// answer, a TLS or network error), or nil. Its text may name internal
+// addresses: it is for the server's log, never for Reason.
+func (r Result) Cause() error { return r.cause }
+
 func sentinelFor(c Code) error {
 	switch c {
 	case CodeInvalidReference:
