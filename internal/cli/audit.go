@@ -3,18 +3,16 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
 	"github.com/hallmark-dev/hallmark/internal/audit"
 	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/serve"
 )
 
 type auditOptions struct {
@@ -111,19 +109,10 @@ func runAudit(cmd *cobra.Command, g *globalOptions, o *auditOptions) error {
 	if o.deadline <= 0 {
 		return usageError{fmt.Errorf("--deadline %s: use a positive duration", o.deadline)}
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.kubeconfig
-	kcfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
+	client, err := audit.Connect(o.kubeconfig, o.context, userAgent())
 	if err != nil {
-		if clientcmd.IsEmptyConfig(err) {
-			// client-go's own text suggests KUBERNETES_MASTER, which
-			// hallmark does not read.
-			return fmt.Errorf("no Kubernetes cluster to audit: %s", kubeconfigSearched(rules))
-		}
-		return fmt.Errorf("kubernetes client configuration: %w", err)
+		return err
 	}
-	kcfg.UserAgent = "hallmark/" + Version
 	cfg, err := o.loadConfig(cmd)
 	if err != nil {
 		return err
@@ -131,10 +120,6 @@ func runAudit(cmd *cobra.Command, g *globalOptions, o *auditOptions) error {
 	adm, err := auditAdmitter(cmd, cfg, o.deadline)
 	if err != nil {
 		return err
-	}
-	client, err := dynamic.NewForConfig(kcfg)
-	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
 	}
 	objs, err := audit.List(ctx, client, o.namespace)
 	if err != nil {
@@ -157,14 +142,15 @@ func runAudit(cmd *cobra.Command, g *globalOptions, o *auditOptions) error {
 // auditAdmitter builds what serve builds for one configuration generation:
 // registry client, engine, cache and admitter, with the deadline given.
 func auditAdmitter(cmd *cobra.Command, cfg *config.Config, deadline time.Duration) (*admission.Admitter, error) {
-	b, err := buildAdmitter(cmd.Context(), cfg, admitterHooks{
-		generation: 1,
-		policy:     func(p *admission.Policy) { p.Deadline = deadline },
+	g, err := serve.Build(cmd.Context(), cfg, serve.BuildOptions{
+		Generation: 1,
+		UserAgent:  userAgent(),
+		Policy:     func(p *admission.Policy) { p.Deadline = deadline },
 	})
 	if err != nil {
 		return nil, err
 	}
-	return b.admitter, nil
+	return g.Admitter, nil
 }
 
 // printAudit writes the report as a table, one line per image, and a
@@ -188,16 +174,3 @@ func printAudit(w io.Writer, r audit.Report) error {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// kubeconfigSearched says where the client looked for a kubeconfig, for the
-// error of a machine with no cluster configured.
-func kubeconfigSearched(rules *clientcmd.ClientConfigLoadingRules) string {
-	if rules.ExplicitPath != "" {
-		return "looked in --kubeconfig " + rules.ExplicitPath
-	}
-	where := strings.Join(rules.Precedence, ", ")
-	if os.Getenv("KUBECONFIG") != "" {
-		where = "$KUBECONFIG (" + where + ")"
-	}
-	return "looked in " + where + " and for an in-cluster service account; pass --kubeconfig FILE"
-}

@@ -1,24 +1,19 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/hallmark-dev/hallmark/internal/admission"
-	"github.com/hallmark-dev/hallmark/internal/admission/webhook"
-	"github.com/hallmark-dev/hallmark/internal/cache"
+	"github.com/hallmark-dev/hallmark/internal/audit"
 	"github.com/hallmark-dev/hallmark/internal/config"
-	"github.com/hallmark-dev/hallmark/internal/server"
-	"github.com/hallmark-dev/hallmark/internal/verify"
+	"github.com/hallmark-dev/hallmark/internal/serve"
 )
 
 type serveOptions struct {
@@ -86,48 +81,35 @@ deadline. --mode audit admits them with warnings and audit annotations.`,
 	return cmd
 }
 
-// loadConfig reads --config (if any) and lays the flags over it.
-func (o *serveOptions) loadConfig(cmd *cobra.Command) (*config.Config, error) {
-	var cfg *config.Config
-	if o.configFile != "" {
-		c, err := config.Load(o.configFile)
-		if err != nil {
-			return nil, err
+// overlay lays the flags given over a configuration: the serve.FileSource
+// calls it on every load, so a reloaded file keeps the flags' values.
+func (o *serveOptions) overlay(fl *pflag.FlagSet) func(*config.Config) {
+	return func(cfg *config.Config) {
+		if fl.Changed("listen") {
+			cfg.Listen = o.listen
 		}
-		cfg = c
-	} else {
-		cfg = config.Default()
+		if fl.Changed("tls-cert-file") {
+			cfg.TLS.CertFile = o.certFile
+		}
+		if fl.Changed("tls-key-file") {
+			cfg.TLS.KeyFile = o.keyFile
+		}
+		if fl.Changed("client-ca-file") {
+			cfg.TLS.ClientCAFile = o.clientCA
+		}
+		if fl.Changed("trust-policy") {
+			cfg.TrustPolicy = config.TrustPolicy{File: o.trustPolicy}
+		}
+		if fl.Changed("trust-store") {
+			cfg.TrustStoreDir = o.trustStore
+		}
+		if fl.Changed("mode") {
+			cfg.Mode = config.Mode(o.mode)
+		}
+		if o.plainHTTP {
+			cfg.Registries = append([]config.Registry{{Hosts: []string{"*"}, PlainHTTP: true}}, cfg.Registries...)
+		}
 	}
-	fl := cmd.Flags()
-	if fl.Changed("listen") {
-		cfg.Listen = o.listen
-	}
-	if fl.Changed("tls-cert-file") {
-		cfg.TLS.CertFile = o.certFile
-	}
-	if fl.Changed("tls-key-file") {
-		cfg.TLS.KeyFile = o.keyFile
-	}
-	if fl.Changed("client-ca-file") {
-		cfg.TLS.ClientCAFile = o.clientCA
-	}
-	if fl.Changed("trust-policy") {
-		cfg.TrustPolicy = config.TrustPolicy{File: o.trustPolicy}
-	}
-	if fl.Changed("trust-store") {
-		cfg.TrustStoreDir = o.trustStore
-	}
-	if fl.Changed("mode") {
-		cfg.Mode = config.Mode(o.mode)
-	}
-	if o.plainHTTP {
-		cfg.Registries = append([]config.Registry{{Hosts: []string{"*"}, PlainHTTP: true}}, cfg.Registries...)
-	}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
 }
 
 func parseLogLevel(s string) (slog.Level, error) {
@@ -139,281 +121,68 @@ func parseLogLevel(s string) (slog.Level, error) {
 }
 
 func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
-	ctx := cmd.Context()
 	level, err := parseLogLevel(o.logLevel)
 	if err != nil {
 		return err
 	}
-	if o.auditInterval < 0 {
-		return usageError{fmt.Errorf("--audit-interval %s: use a positive duration, or 0 to turn the audit off", o.auditInterval)}
-	}
-	if o.auditLease != "" {
-		if o.auditInterval == 0 {
-			return usageError{errors.New("--audit-lease elects the replica that runs the periodic audit; give --audit-interval too")}
-		}
-		if _, _, err := parseLease(o.auditLease); err != nil {
-			return err
-		}
+	a, err := o.audit()
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(g.err, &slog.HandlerOptions{Level: level}))
-	cfg, err := o.loadConfig(cmd)
-	if err != nil {
-		return err
-	}
-	for _, w := range cfg.Warnings() {
-		log.Warn(w)
-	}
-	reg := prometheus.NewRegistry()
-	metrics, err := server.NewMetrics(reg)
-	if err != nil {
-		return err
-	}
-	state := &serveState{log: log, metrics: metrics}
-	// Watch before the first build reads the files, so that a change made
-	// while it reads them is not missed (WatchFiles fingerprints them before
-	// it returns, and then polls on its own goroutine).
-	if paths := o.watchedFiles(cfg); len(paths) > 0 {
-		server.WatchFiles(ctx, paths, o.reload, func() {
-			next, err := o.loadConfig(cmd)
-			if err == nil {
-				err = state.load(ctx, next)
-			}
-			if err != nil {
-				metrics.ObserveReload(false)
-				log.Error("configuration change rejected; the previous configuration stays in force", "error", err.Error())
-				return
-			}
-			metrics.ObserveReload(true)
-			log.Info("configuration reloaded", "generation", state.generation())
-		})
-	}
-	if err := state.load(ctx, cfg); err != nil {
-		return err
-	}
-	srv, err := server.New(server.Options{
-		Addr:               cfg.Listen,
-		CertFile:           cfg.TLS.CertFile,
-		KeyFile:            cfg.TLS.KeyFile,
-		ClientCAFile:       cfg.TLS.ClientCAFile,
-		CertReloadInterval: o.reload,
-		Handler:            state.routes(),
-		Registry:           reg,
+	src := &serve.FileSource{Path: o.configFile, Overlay: o.overlay(cmd.Flags()), Interval: o.reload}
+	return serve.Run(cmd.Context(), src, serve.Options{
 		Logger:             log,
-		Ready:              state.ready,
-	})
+		CertReloadInterval: o.reload,
+		UserAgent:          userAgent(),
+	}, a)
+}
+
+// audit checks the periodic audit's flags and connects to the cluster; nil
+// when --audit-interval is 0.
+func (o *serveOptions) audit() (*serve.Audit, error) {
+	if o.auditInterval < 0 {
+		return nil, usageError{fmt.Errorf("--audit-interval %s: use a positive duration, or 0 to turn the audit off", o.auditInterval)}
+	}
+	if o.auditLease != "" && o.auditInterval == 0 {
+		return nil, usageError{errors.New("--audit-lease elects the replica that runs the periodic audit; give --audit-interval too")}
+	}
+	a := &serve.Audit{Interval: o.auditInterval, Events: o.auditEvents}
+	if o.auditLease != "" {
+		ns, name, err := parseLease(o.auditLease)
+		if err != nil {
+			return nil, err
+		}
+		a.LeaseNamespace, a.LeaseName = ns, name
+	}
+	if o.auditInterval == 0 {
+		return nil, nil
+	}
+	client, err := audit.Connect(o.kubeconfig, "", userAgent())
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("--audit-interval: %w", err)
 	}
-	if err := srv.Listen(ctx); err != nil {
-		return err
+	a.Client = client
+	return a, nil
+}
+
+// parseLease reads --audit-lease NAMESPACE/NAME.
+func parseLease(s string) (namespace, name string, err error) {
+	namespace, name, ok := strings.Cut(s, "/")
+	bad := func(what string, errs []string) error {
+		return usageError{fmt.Errorf("--audit-lease %q: %s %s; write NAMESPACE/NAME, e.g. hallmark/hallmark-audit", s, what, strings.Join(errs, "; "))}
 	}
-	log.Info("hallmark serving", "addr", srv.Addr(), "mode", string(cfg.Mode), "generation", state.generation())
-
-	audited := make(chan struct{})
-	if o.auditInterval > 0 {
-		client, err := auditClient(o.kubeconfig)
-		if err != nil {
-			return err
-		}
-		go func() {
-			defer close(audited)
-			state.runAudit(ctx, client, o.auditLease, o.auditInterval, o.auditEvents)
-		}()
-	} else {
-		close(audited)
+	if !ok {
+		return "", "", usageError{fmt.Errorf("--audit-lease %q: write NAMESPACE/NAME, e.g. hallmark/hallmark-audit", s)}
 	}
-	go state.refreshTrust(ctx, cfg.TrustStoreRefresh.Duration, func() (*config.Config, error) { return o.loadConfig(cmd) })
-	err = srv.Serve(ctx)
-	// Let the audit release its lease, so that another replica takes over
-	// at once rather than after the lease expires.
-	select {
-	case <-audited:
-	case <-time.After(5 * time.Second):
+	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
+		return "", "", bad("the namespace is not valid:", errs)
 	}
-	return err
-}
-
-// refreshTrust rebuilds the trust stores every interval and reloads when
-// their certificates changed: a rotated key named by "NAME/*", a certificate
-// added to a folder. Files the configuration names are watched already;
-// this covers what a file watch cannot see (key stores, folders).
-func (s *serveState) refreshTrust(ctx context.Context, interval time.Duration, load func() (*config.Config, error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		cfg, err := load()
-		if err != nil {
-			continue // the configuration watcher reports a bad configuration
-		}
-		ts, err := cfg.BuildTrustStore(ctx)
-		if err != nil {
-			s.log.Warn("trust store refresh failed; the current trust material stays in force", "error", err.Error())
-			continue
-		}
-		if ts.Fingerprint() == s.cur.Load().trust {
-			continue
-		}
-		if err := s.load(ctx, cfg); err != nil {
-			s.metrics.ObserveReload(false)
-			s.log.Error("trust material changed but the new configuration was rejected; the previous one stays in force", "error", err.Error())
-			continue
-		}
-		s.metrics.ObserveReload(true)
-		s.log.Info("trust material changed; reloaded", "generation", s.generation())
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return "", "", bad("the name is not valid:", errs)
 	}
+	return namespace, name, nil
 }
 
-// watchedFiles lists what a reload depends on: the configuration file and
-// every file it names (trust policy, certificates, credentials), but not the
-// serving certificate, which the server reloads on its own without
-// rebuilding (and so without emptying the verification cache). Files a
-// changed configuration names for the first time are watched from the next
-// restart on.
-func (o *serveOptions) watchedFiles(cfg *config.Config) []string {
-	var paths []string
-	if o.configFile != "" {
-		paths = append(paths, o.configFile)
-	}
-	for _, f := range cfg.Files() {
-		if f != cfg.TLS.CertFile && f != cfg.TLS.KeyFile && f != cfg.TLS.ClientCAFile {
-			paths = append(paths, f)
-		}
-	}
-	return paths
-}
-
-// serveState holds the configuration in force. A reload builds a whole new
-// admitter (registry client, engine, cache) under a new generation and swaps
-// it in at once, so a request sees one configuration from start to end and no
-// verdict made under the old policy is ever served under the new one.
-type serveState struct {
-	log     *slog.Logger
-	metrics *server.Metrics
-	cur     atomic.Pointer[serveRuntime]
-	gen     atomic.Uint64
-	// loadMu serializes loads (the file watcher and the trust refresh), so
-	// that each gets a generation of its own.
-	loadMu sync.Mutex
-}
-
-type serveRuntime struct {
-	gen      uint64
-	admitter *admission.Admitter
-	cache    *cache.Cache
-	mutate   bool
-	// trust is the trust store's fingerprint, for refresh to tell whether
-	// rebuilt trust material changed.
-	trust string
-}
-
-func (s *serveState) generation() uint64 { return s.gen.Load() }
-
-func (s *serveState) ready() error {
-	if s.cur.Load() == nil {
-		return fmt.Errorf("trust material not loaded")
-	}
-	return nil
-}
-
-// load builds a runtime from cfg and puts it in force.
-func (s *serveState) load(ctx context.Context, cfg *config.Config) error {
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
-	gen := s.gen.Load() + 1
-	b, err := buildAdmitter(ctx, cfg, admitterHooks{
-		generation: gen,
-		onResponse: s.metrics.ObserveRegistryResponse,
-		onLookup:   s.metrics.ObserveCacheLookup,
-		options: admission.Options{
-			Logger: s.log,
-			OnImage: func(res verify.Result, _ admission.Mode) {
-				s.metrics.ObserveImage(string(res.Code), res.Cached, res.Duration)
-			},
-			OnDecision: func(_ string, mode admission.Mode, allowed bool) {
-				s.metrics.ObserveDecision(string(mode), allowed, false)
-			},
-		},
-	})
-	if err != nil {
-		return err
-	}
-	s.cur.Store(&serveRuntime{gen: gen, admitter: b.admitter, cache: b.cache, mutate: cfg.Admission.Mutate == nil || *cfg.Admission.Mutate,
-		trust: b.trust})
-	s.gen.Store(gen)
-	s.metrics.SetGeneration(gen)
-	return nil
-}
-
-// Decide and Mutate serve the webhook handlers from the runtime in force.
-func (s *serveState) Decide(ctx context.Context, req admission.Request) admission.Decision {
-	d := s.cur.Load().admitter.Decide(ctx, req)
-	s.metrics.ObserveRequest("validate", outcome(d.Allowed))
-	return d
-}
-
-func (s *serveState) Mutate(ctx context.Context, req admission.Request) admission.Mutation {
-	rt := s.cur.Load()
-	if !rt.mutate {
-		return admission.Mutation{Allowed: true}
-	}
-	m := rt.admitter.Mutate(ctx, req)
-	s.metrics.ObserveRequest("mutate", outcome(m.Allowed))
-	return m
-}
-
-// Verify serves the Gatekeeper provider from the runtime in force.
-func (s *serveState) Verify(ctx context.Context, ref string) verify.Result {
-	return s.cur.Load().cache.Verify(ctx, ref)
-}
-
-func outcome(allowed bool) string {
-	if allowed {
-		return "allowed"
-	}
-	return "denied"
-}
-
-func (s *serveState) routes() http.Handler {
-	mux := http.NewServeMux()
-	wopts := webhook.Options{Logger: s.log}
-	mux.Handle("/validate", s.countErrors("validate", webhook.NewValidateHandler(s, wopts)))
-	mux.Handle("/mutate", s.countErrors("mutate", webhook.NewMutateHandler(s, wopts)))
-	s.gatekeeperRoutes(mux)
-	return mux
-}
-
-// countErrors counts requests refused before a decision (4xx, 5xx); the
-// webhooks count their decisions themselves.
-func (s *serveState) countErrors(endpoint string, h http.Handler) http.Handler {
-	return s.countRequests(endpoint, "", h)
-}
-
-// countRequests counts requests refused before an answer (4xx, 5xx) as
-// errors and, unless answered is empty, the others under that outcome.
-func (s *serveState) countRequests(endpoint, answered string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(sw, r)
-		switch {
-		case sw.status >= 400:
-			s.metrics.ObserveRequest(endpoint, server.OutcomeError)
-		case answered != "":
-			s.metrics.ObserveRequest(endpoint, answered)
-		}
-	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
+// userAgent is what hallmark sends to registries and the API server.
+func userAgent() string { return "hallmark/" + Version }

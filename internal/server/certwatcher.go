@@ -161,7 +161,7 @@ func (w *CertWatcher) Run(ctx context.Context) {
 	if w.opts.CertFile == "" && w.opts.ClientCAFile == "" {
 		return
 	}
-	poll(ctx, w.opts.Interval, func() {
+	Poll(ctx, w.opts.Interval, func() {
 		changed, err := w.reload()
 		if changed && w.opts.OnReload != nil {
 			w.opts.OnReload(err)

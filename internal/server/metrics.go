@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -133,6 +134,24 @@ func (m *Metrics) ObserveRequest(endpoint, outcome string) {
 		return
 	}
 	m.requests.WithLabelValues(endpoint, outcome).Inc()
+}
+
+// CountRequests wraps h and counts its requests under endpoint: a request
+// refused before an answer (status 400 or more) as OutcomeError and, unless
+// answered is empty, every other one under answered. Handlers that count
+// their decisions themselves (the webhooks) pass "". The status comes from
+// the recorder the server's own middleware put in front, when there is one.
+func (m *Metrics) CountRequests(endpoint, answered string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recorderFor(w)
+		h.ServeHTTP(rec, r)
+		switch {
+		case rec.status >= 400:
+			m.ObserveRequest(endpoint, OutcomeError)
+		case answered != "":
+			m.ObserveRequest(endpoint, answered)
+		}
+	})
 }
 
 // ObserveDecision counts one admission decision made in mode ("deny" or

@@ -37,7 +37,7 @@ func WatchFiles(ctx context.Context, paths []string, interval time.Duration, onC
 	for i, p := range paths {
 		sums[i] = sumFile(p)
 	}
-	go poll(ctx, interval, func() {
+	go Poll(ctx, interval, func() {
 		changed := false
 		for i, p := range paths {
 			s := sumFile(p)
@@ -53,8 +53,11 @@ func WatchFiles(ctx context.Context, paths []string, interval time.Duration, onC
 	})
 }
 
-// poll calls fn every interval until ctx is done.
-func poll(ctx context.Context, interval time.Duration, fn func()) {
+// Poll calls fn every interval until ctx is done, on the caller's
+// goroutine: the one ticker behind every periodic check of the server and
+// its runtime (file watches, trust refresh). fn never runs concurrently
+// with itself; a slow fn delays the next call rather than piling them up.
+func Poll(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

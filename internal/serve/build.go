@@ -1,0 +1,92 @@
+package serve
+
+import (
+	"context"
+
+	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/cache"
+	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/verify"
+)
+
+// BuildOptions are the optional observers and adjustments of an admitter
+// built from a configuration; the runtime sets them to count, `hallmark
+// audit` leaves most unset.
+type BuildOptions struct {
+	// Generation keys the cache's entries; zero is a valid generation.
+	Generation uint64
+	// UserAgent is sent to registries. Empty means oci's default.
+	UserAgent string
+	// OnResponse, if set, sees every registry response (oci.Options).
+	OnResponse func(host string, status int)
+	// OnLookup, if set, sees every cache lookup (cache.Options).
+	OnLookup func(hit bool)
+	// Admission are the admitter's options (logger, hooks).
+	Admission admission.Options
+	// Policy, if set, changes the configuration's admission policy
+	// (`hallmark audit` gives each object its own deadline).
+	Policy func(*admission.Policy)
+	// Cache, if set, changes the configuration's cache options
+	// (`hallmark demo` keeps no failures, so a signature pushed while it
+	// runs shows at the next request).
+	Cache func(*cache.Options)
+}
+
+// Generation is what one configuration turns into.
+type Generation struct {
+	// Config is the configuration it was built from; never modified.
+	Config *config.Config
+	// Admitter decides admission requests and provider requests.
+	Admitter *admission.Admitter
+	// Cache is the verifier in front of the engine.
+	Cache *cache.Cache
+	// Trust is the trust store's fingerprint, for the trust refresh to
+	// tell whether rebuilt trust material changed.
+	Trust string
+}
+
+// Build builds, from cfg, the registry client, the verification engine,
+// the result cache and the admitter in front of them: what the runtime
+// builds for each configuration generation and `hallmark audit` builds
+// once.
+func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation, error) {
+	built, err := cfg.Build(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ropts := built.Registry
+	if o.UserAgent != "" {
+		ropts.UserAgent = o.UserAgent
+	}
+	ropts.OnResponse = o.OnResponse
+	client, err := oci.New(ropts)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := verify.NewEngine(built.TrustPolicy, built.TrustStore, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: cfg.Verification.MaxSignatures})
+	if err != nil {
+		return nil, err
+	}
+	copts := cfg.CacheOptions()
+	if o.Cache != nil {
+		o.Cache(&copts)
+	}
+	copts.Generation = o.Generation
+	copts.Resolver = client
+	copts.OnLookup = o.OnLookup
+	c := cache.New(engine, copts)
+	policy := cfg.AdmissionPolicy()
+	if o.Policy != nil {
+		o.Policy(&policy)
+	}
+	if err := policy.Validate(); err != nil {
+		return nil, err
+	}
+	return &Generation{
+		Config:   cfg,
+		Admitter: admission.New(c, client, policy, o.Admission),
+		Cache:    c,
+		Trust:    built.TrustStore.Fingerprint(),
+	}, nil
+}

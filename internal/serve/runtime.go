@@ -1,0 +1,186 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/cache"
+	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/server"
+	"github.com/hallmark-dev/hallmark/internal/verify"
+)
+
+// Options configure a Runtime. The zero value logs nothing, registers its
+// metrics on a registry of its own and checks certificates every
+// server.DefaultReloadInterval.
+type Options struct {
+	// Logger receives the runtime's records (reloads, audits) and, through
+	// the admitter and the server, one per image verdict and decision.
+	// Nil discards them.
+	Logger *slog.Logger
+	// Registry is where the metrics are registered and what /metrics
+	// serves. Nil means a new registry.
+	Registry *prometheus.Registry
+	// CertReloadInterval is how often the server checks its serving
+	// certificate files; zero or less means server.DefaultReloadInterval.
+	CertReloadInterval time.Duration
+	// UserAgent is sent to registries.
+	UserAgent string
+	// OnImage, if set, sees every image verdict, after the metrics do.
+	OnImage func(verify.Result)
+	// Cache, if set, changes each generation's cache options.
+	Cache func(*cache.Options)
+}
+
+// ErrNotLoaded is what readiness reports before the first generation is in
+// force.
+var ErrNotLoaded = errors.New("trust material not loaded")
+
+// Runtime is the configuration generation in force and what swaps it.
+// Start returns one with its first generation in force.
+type Runtime struct {
+	src     Source
+	opts    Options
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *server.Metrics
+	cur     atomic.Pointer[Generation]
+	gen     atomic.Uint64
+	// loadMu serializes loads (the source's watch, the trust refresh, an
+	// explicit Reload), so that each gets a generation of its own.
+	loadMu sync.Mutex
+}
+
+// Start loads the source's configuration, starts watching the source, puts
+// the first generation in force and starts the trust refresh; they run
+// until ctx is done. It fails when the first configuration does not load
+// or build.
+func Start(ctx context.Context, src Source, opts Options) (*Runtime, error) {
+	r := &Runtime{src: src, opts: opts, log: opts.Logger, reg: opts.Registry}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.reg == nil {
+		r.reg = prometheus.NewRegistry()
+	}
+	m, err := server.NewMetrics(r.reg)
+	if err != nil {
+		return nil, err
+	}
+	r.metrics = m
+	cfg, err := src.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		r.log.Warn(w)
+	}
+	// Watch before the first build reads the files (see Source).
+	src.Watch(ctx, func() {
+		if err := r.Reload(ctx); err != nil {
+			r.log.Error("configuration change rejected; the previous configuration stays in force", "error", err.Error())
+			return
+		}
+		r.log.Info("configuration reloaded", "generation", r.Generation())
+	})
+	if err := r.load(ctx, cfg); err != nil {
+		return nil, err
+	}
+	go server.Poll(ctx, cfg.TrustStoreRefresh.Duration, func() { r.refreshTrust(ctx) })
+	return r, nil
+}
+
+// Config returns the configuration in force.
+func (r *Runtime) Config() *config.Config { return r.cur.Load().Config }
+
+// Generation returns the number of the generation in force (the first is 1).
+func (r *Runtime) Generation() uint64 { return r.gen.Load() }
+
+// Metrics returns the runtime's metrics.
+func (r *Runtime) Metrics() *server.Metrics { return r.metrics }
+
+// Ready reports whether a generation is in force: the server's readiness.
+func (r *Runtime) Ready() error {
+	if r.cur.Load() == nil {
+		return ErrNotLoaded
+	}
+	return nil
+}
+
+// Reload loads the source's configuration now and puts a generation built
+// from it in force. On error the generation in force stays, and the error
+// says why. Either way the reload is counted.
+func (r *Runtime) Reload(ctx context.Context) error {
+	cfg, err := r.src.Load(ctx)
+	if err == nil {
+		err = r.load(ctx, cfg)
+	}
+	r.metrics.ObserveReload(err == nil)
+	return err
+}
+
+// refreshTrust rebuilds the trust store and reloads when its certificates
+// changed: a rotated key named by "NAME/*", a certificate added to a
+// folder. Files the configuration names are watched by the source; this
+// covers what a file watch cannot see (key stores, folders).
+func (r *Runtime) refreshTrust(ctx context.Context) {
+	cfg, err := r.src.Load(ctx)
+	if err != nil {
+		return // the source's watch reports a bad configuration
+	}
+	ts, err := cfg.BuildTrustStore(ctx)
+	if err != nil {
+		r.log.Warn("trust store refresh failed; the current trust material stays in force", "error", err.Error())
+		return
+	}
+	if ts.Fingerprint() == r.cur.Load().Trust {
+		return
+	}
+	err = r.load(ctx, cfg)
+	r.metrics.ObserveReload(err == nil)
+	if err != nil {
+		r.log.Error("trust material changed but the new configuration was rejected; the previous one stays in force", "error", err.Error())
+		return
+	}
+	r.log.Info("trust material changed; reloaded", "generation", r.Generation())
+}
+
+// load builds a generation from cfg and puts it in force.
+func (r *Runtime) load(ctx context.Context, cfg *config.Config) error {
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	gen := r.gen.Load() + 1
+	g, err := Build(ctx, cfg, BuildOptions{
+		Generation: gen,
+		UserAgent:  r.opts.UserAgent,
+		OnResponse: r.metrics.ObserveRegistryResponse,
+		OnLookup:   r.metrics.ObserveCacheLookup,
+		Cache:      r.opts.Cache,
+		Admission: admission.Options{
+			Logger: r.log,
+			OnImage: func(res verify.Result, _ admission.Mode) {
+				r.metrics.ObserveImage(string(res.Code), res.Cached, res.Duration)
+				if r.opts.OnImage != nil {
+					r.opts.OnImage(res)
+				}
+			},
+			OnDecision: func(_ string, mode admission.Mode, allowed bool) {
+				r.metrics.ObserveDecision(string(mode), allowed, false)
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	r.cur.Store(g)
+	r.gen.Store(gen)
+	r.metrics.SetGeneration(gen)
+	return nil
+}

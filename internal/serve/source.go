@@ -1,0 +1,96 @@
+package serve
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/server"
+)
+
+// Source yields the configuration the runtime serves; see the package
+// documentation for the contract Load and Watch keep.
+type Source interface {
+	// Load returns the configuration as the source holds it now,
+	// defaults applied and validated.
+	Load(ctx context.Context) (*config.Config, error)
+	// Watch starts watching the source and returns; until ctx is done it
+	// calls changed whenever what Load returns may have changed.
+	Watch(ctx context.Context, changed func())
+}
+
+// FileSource is a configuration read from a YAML file (or the defaults,
+// when Path is empty) with Overlay applied, watched by polling the file and
+// every file it names.
+type FileSource struct {
+	// Path is the configuration file. Empty means config.Default().
+	Path string
+	// Overlay, if set, changes the configuration read before defaults are
+	// applied and it is validated: the command line's flags.
+	Overlay func(*config.Config)
+	// Interval is how often the files are checked for changes; zero or
+	// less means server.DefaultReloadInterval.
+	Interval time.Duration
+
+	mu    sync.Mutex
+	files []string // what the first successful Load named
+}
+
+// Load reads the file, lays Overlay over it, applies the defaults and
+// validates the result.
+func (s *FileSource) Load(context.Context) (*config.Config, error) {
+	cfg := config.Default()
+	if s.Path != "" {
+		c, err := config.Load(s.Path)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	if s.Overlay != nil {
+		s.Overlay(cfg)
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.files == nil {
+		s.files = watchedFiles(s.Path, cfg)
+	}
+	s.mu.Unlock()
+	return cfg, nil
+}
+
+// Watch polls the configuration file and the files the first loaded
+// configuration names (see watchedFiles). It fingerprints them before it
+// returns.
+func (s *FileSource) Watch(ctx context.Context, changed func()) {
+	s.mu.Lock()
+	paths := s.files
+	s.mu.Unlock()
+	if len(paths) == 0 {
+		return
+	}
+	server.WatchFiles(ctx, paths, s.Interval, changed)
+}
+
+// watchedFiles lists what a reload depends on: the configuration file and
+// every file it names (trust policy, certificates, credentials), but not
+// the serving certificate, which the server reloads on its own without
+// rebuilding (and so without emptying the verification cache). Files a
+// changed configuration names for the first time are watched from the next
+// restart on.
+func watchedFiles(path string, cfg *config.Config) []string {
+	paths := []string{}
+	if path != "" {
+		paths = append(paths, path)
+	}
+	for _, f := range cfg.Files() {
+		if f != cfg.TLS.CertFile && f != cfg.TLS.KeyFile && f != cfg.TLS.ClientCAFile {
+			paths = append(paths, f)
+		}
+	}
+	return paths
+}
