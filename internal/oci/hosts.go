@@ -331,3 +331,14 @@ func blockedAddress(a netip.Addr) bool {
 	}
 	return false
 }
+
+// GuardedTransport returns an HTTP transport that, like the client's own,
+// never connects to a link-local or cloud metadata address (checked on the
+// resolved address). It is for the other requests verification makes to
+// addresses that signatures name, such as OCSP responders and CRL
+// distribution points, which a pod author chooses as freely as a registry.
+func GuardedTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = newGuardedDialer(nil).DialContext
+	return t
+}

@@ -194,3 +194,30 @@ func TestHostLabelsBounded(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestGuardedTransport: the transport verification uses for OCSP and CRL
+// requests, whose addresses signatures choose, refuses the same addresses
+// as the registry client, before dialing them.
+func TestGuardedTransport(t *testing.T) {
+	c := &http.Client{Transport: GuardedTransport()}
+	for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://[fe80::1]:8080/crl"} {
+		resp, err := c.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("GET %s answered %s; want it refused", u, resp.Status)
+		}
+		var blocked *blockedError
+		if !errors.As(err, &blocked) {
+			t.Errorf("GET %s: %v; want the blocked-address refusal", u, err)
+		}
+	}
+	port, requests := countingRegistry(t)
+	resp, err := c.Get("http://127.0.0.1:" + port + "/ocsp")
+	if err != nil {
+		t.Fatalf("GET on loopback: %v", err)
+	}
+	resp.Body.Close()
+	if requests.Load() != 1 {
+		t.Fatal("the loopback responder was not reached")
+	}
+}

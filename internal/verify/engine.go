@@ -126,17 +126,21 @@ func NewEngine(policy *trustpolicy.Document, store truststore.X509TrustStore, re
 	if err != nil {
 		return nil, err
 	}
+	// Revocation responders are named by the certificates in signatures,
+	// so they get the registry client's guard against link-local and
+	// metadata addresses.
+	guarded := oci.GuardedTransport()
 	codeSigning, err := revocation.NewWithOptions(revocation.Options{
-		OCSPHTTPClient:   &http.Client{Timeout: opts.OCSPTimeout},
-		CRLFetcher:       newCRLFetcher(opts),
+		OCSPHTTPClient:   &http.Client{Timeout: opts.OCSPTimeout, Transport: guarded},
+		CRLFetcher:       newCRLFetcher(opts, guarded),
 		CertChainPurpose: purpose.CodeSigning,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("verify: revocation checker: %w", err)
 	}
 	timestamping, err := revocation.NewWithOptions(revocation.Options{
-		OCSPHTTPClient:   &http.Client{Timeout: opts.OCSPTimeout},
-		CRLFetcher:       newCRLFetcher(opts),
+		OCSPHTTPClient:   &http.Client{Timeout: opts.OCSPTimeout, Transport: guarded},
+		CRLFetcher:       newCRLFetcher(opts, guarded),
 		CertChainPurpose: purpose.Timestamping,
 	})
 	if err != nil {
@@ -176,9 +180,9 @@ func (o EngineOptions) withDefaults() (EngineOptions, error) {
 	return o, nil
 }
 
-func newCRLFetcher(o EngineOptions) crl.Fetcher {
+func newCRLFetcher(o EngineOptions, transport http.RoundTripper) crl.Fetcher {
 	// NewHTTPFetcher fails only for a nil client.
-	f, _ := crl.NewHTTPFetcher(&http.Client{Timeout: o.CRLTimeout})
+	f, _ := crl.NewHTTPFetcher(&http.Client{Timeout: o.CRLTimeout, Transport: transport})
 	f.Cache = o.CRLCache
 	// A broken cache must not turn into a verification failure: fetch
 	// from the network instead.
