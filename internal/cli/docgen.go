@@ -31,7 +31,7 @@ func WriteReference(w io.Writer) error {
 	b.WriteString("| `DOCKER_CONFIG` | folder of the docker `config.json` holding registry credentials |\n")
 	b.WriteString("| `HALLMARK_PKCS11_MODULE`, `HALLMARK_PKCS11_TOKEN` | PKCS#11 module path and token label where a `pkcs11:` URI leaves them out |\n")
 	b.WriteString("| `HALLMARK_PKCS11_PIN`, `HALLMARK_PKCS11_PIN_FILE` | PKCS#11 user PIN, or a file holding it, where the URI has no `pin-value` or `pin-source` |\n")
-	b.WriteString("| `NOTATION_LIBEXEC`, `NOTATION_CONFIG` | where `sign --plugin` looks for notation plugins (`$NOTATION_LIBEXEC/plugins`, else `$NOTATION_CONFIG/plugins`, else `<user config dir>/notation/plugins`) |\n\n")
+	b.WriteString("| `NOTATION_LIBEXEC`, `NOTATION_CONFIG` | where `sign --plugin` looks for notation plugins (`$NOTATION_LIBEXEC/plugins`, else `$NOTATION_CONFIG/plugins`, else `<user config dir>/notation/plugins`); `NOTATION_CONFIG` is also where `verify` finds notation's trust policy and trust store when hallmark has none |\n\n")
 	b.WriteString("## Global flags\n\nEvery command takes these.\n\n| flag | meaning |\n|---|---|\n")
 	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
 		fmt.Fprintf(&b, "| `--%s` | %s |\n", f.Name, f.Usage)

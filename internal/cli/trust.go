@@ -26,9 +26,13 @@ type trustLocation struct {
 	owner string
 }
 
-// notationConfigDir is notation's configuration folder:
-// <user config dir>/notation, which honours $XDG_CONFIG_HOME.
+// notationConfigDir is notation's configuration folder: $NOTATION_CONFIG,
+// else <user config dir>/notation (which honours $XDG_CONFIG_HOME), as the
+// notation CLI has it.
 func notationConfigDir() (string, error) {
+	if dir := os.Getenv("NOTATION_CONFIG"); dir != "" {
+		return dir, nil
+	}
 	cfg, err := os.UserConfigDir()
 	if err != nil {
 		return "", err

@@ -42,6 +42,7 @@ func trustEnv(t *testing.T) (env map[string]string, dir string) {
 		"HALLMARK_HOME":       filepath.Join(dir, "home", ".config", "hallmark"),
 		"HALLMARK_PASSPHRASE": "p",
 		"DOCKER_CONFIG":       filepath.Join(dir, "docker"),
+		"NOTATION_CONFIG":     "",
 	}, dir
 }
 

@@ -33,7 +33,8 @@ Without --trust-policy and --trust-store, verify uses hallmark's own: the
 trustpolicy.json and truststore/ in hallmark's home folder ($HALLMARK_HOME,
 else <user config dir>/hallmark; 'hallmark policy' and 'hallmark cert' write
 them), and when that has no trust policy, notation's: trustpolicy.oci.json
-(else trustpolicy.json) and truststore/ in <user config dir>/notation. It
+(else trustpolicy.json) and truststore/ in $NOTATION_CONFIG, else
+<user config dir>/notation. It
 says which it used. A user whose 'notation verify' works gets the same
 verdict from 'hallmark verify IMAGE'.
 
