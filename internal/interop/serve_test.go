@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/admission/gatekeeper"
 	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
@@ -213,6 +215,17 @@ func TestServeAdmission(t *testing.T) {
 			}
 		}
 	})
+	t.Run("oversized bodies get a 413 the client reads", func(t *testing.T) {
+		for _, path := range []string{"/validate", "/mutate", gatekeeper.VerifyPath} {
+			status, body, err := postWhileSending(deny.url, pool, path, 40<<20)
+			if err != nil {
+				t.Fatalf("POST %s of 40 MiB: %v; want an answer", path, err)
+			}
+			if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "larger than") {
+				t.Errorf("POST %s of 40 MiB = %d %q, want 413 saying why", path, status, body)
+			}
+		}
+	})
 	t.Run("metrics count decisions", func(t *testing.T) {
 		resp, err := deny.client.Get(deny.url + "/metrics")
 		if err != nil {
@@ -226,6 +239,37 @@ func TestServeAdmission(t *testing.T) {
 			}
 		}
 	})
+}
+
+// postWhileSending writes a POST of size bytes to base+path, all of it at a
+// pace slower than the server answers, and only then reads the answer, as a
+// simple client does: a server that closes the connection on it while it
+// still sends leaves it a reset instead of a status.
+func postWhileSending(base string, pool *x509.CertPool, path string, size int) (int, string, error) {
+	addr := strings.TrimPrefix(base, "https://")
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		return 0, "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: hallmark\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, size)
+	chunk := make([]byte, 64<<10)
+	for sent := 0; sent < size; sent += len(chunk) {
+		if sent%(1<<20) == 0 {
+			time.Sleep(25 * time.Millisecond)
+		}
+		if _, err := conn.Write(chunk); err != nil {
+			return 0, "", fmt.Errorf("connection broken after %d of %d bytes: %w", sent, size, err)
+		}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, "", fmt.Errorf("read the answer: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
 // TestServeGatekeeper sends Gatekeeper ProviderRequests to `hallmark serve`.
