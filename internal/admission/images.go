@@ -7,8 +7,8 @@ import (
 	"strconv"
 )
 
-// MaxContainers caps the containers, init containers and ephemeral
-// containers read from one object. Kubernetes sets no such limit, but real
+// MaxContainers caps the containers, init containers, ephemeral
+// containers and image volumes read from one object. Kubernetes sets no such limit, but real
 // pods have a handful and the largest seen in the wild a few dozen; past
 // this an object is an attempt to make one admission request fan out into
 // hundreds of registry lookups.
@@ -38,8 +38,18 @@ var podSpecPaths = map[string][]string{
 }
 
 // containerLists are the pod spec fields that hold containers, in the order
-// their images are reported.
+// their images are reported; image volumes come after them.
 var containerLists = []string{"initContainers", "containers", "ephemeralContainers"}
+
+// The pod spec's volumes, and the fields of an image volume (Kubernetes
+// 1.31+, beta and on by default from 1.33): the kubelet pulls
+// volumes[].image.reference like a container image and mounts its content,
+// so it is verified and pinned like one.
+const (
+	volumesField        = "volumes"
+	imageVolumeField    = "image"
+	imageReferenceField = "reference"
+)
 
 // Supported reports whether Images reads objects of the given API group
 // ("" for the core group) and kind.
@@ -51,9 +61,10 @@ func Supported(group, kind string) bool {
 // Images returns the distinct images of an object, in document order: a
 // Pod (core group), a ReplicationController, an apps Deployment,
 // ReplicaSet, StatefulSet or DaemonSet, or a batch Job or CronJob (its
-// jobTemplate's pod template). It reads initContainers, containers and
-// ephemeralContainers. An image used by several containers is returned
-// once, with every path.
+// jobTemplate's pod template). It reads initContainers, containers,
+// ephemeralContainers and image volumes (volumes[].image.reference). An
+// image used by several containers or volumes is returned once, with every
+// path.
 //
 // Only the fields on the way to the images are decoded, and field names are
 // matched exactly (encoding/json would also accept "Image" for "image",
@@ -86,6 +97,14 @@ func Images(group, kind string, object []byte) ([]Image, error) {
 
 	var images []Image
 	index := map[string]int{}
+	add := func(ref, pointer string) {
+		if j, seen := index[ref]; seen {
+			images[j].Paths = append(images[j].Paths, pointer)
+			return
+		}
+		index[ref] = len(images)
+		images = append(images, Image{Ref: ref, Paths: []string{pointer}})
+	}
 	count := 0
 	for _, list := range containerLists {
 		raw, err := field(node, list, pointer)
@@ -115,22 +134,69 @@ func Images(group, kind string, object []byte) ([]Image, error) {
 			}
 			// An absent or null image is kept as "": it is not verifiable,
 			// so it fails verification rather than slipping through.
-			var ref string
-			if !isNull(rawImage) {
-				if err := json.Unmarshal(rawImage, &ref); err != nil {
-					return nil, fmt.Errorf("%w: %s/image is not a string", ErrMalformedObject, at)
-				}
+			ref, err := stringField(rawImage, at+"/image")
+			if err != nil {
+				return nil, err
 			}
-			imagePointer := at + "/image"
-			if j, seen := index[ref]; seen {
-				images[j].Paths = append(images[j].Paths, imagePointer)
-				continue
-			}
-			index[ref] = len(images)
-			images = append(images, Image{Ref: ref, Paths: []string{imagePointer}})
+			add(ref, at+"/image")
 		}
 	}
+
+	raw, err := field(node, volumesField, pointer)
+	if err != nil {
+		return nil, err
+	}
+	if isNull(raw) {
+		return images, nil
+	}
+	volumesPointer := pointer + "/" + volumesField
+	var volumes []json.RawMessage
+	if err := json.Unmarshal(raw, &volumes); err != nil {
+		return nil, fmt.Errorf("%w: %s is not a list", ErrMalformedObject, volumesPointer)
+	}
+	for i, v := range volumes {
+		at := volumesPointer + "/" + strconv.Itoa(i)
+		if isNull(v) {
+			return nil, fmt.Errorf("%w: %s is null", ErrMalformedObject, at)
+		}
+		source, err := field(v, imageVolumeField, at)
+		if err != nil {
+			return nil, err
+		}
+		if isNull(source) {
+			continue // another kind of volume
+		}
+		count++
+		if count > MaxContainers {
+			return nil, fmt.Errorf("%w: the object has more than %d containers and image volumes", ErrTooManyImages, MaxContainers)
+		}
+		sourcePointer := at + "/" + imageVolumeField
+		rawRef, err := field(source, imageReferenceField, sourcePointer)
+		if err != nil {
+			return nil, err
+		}
+		// As for containers, an absent reference is kept as "" and fails.
+		refPointer := sourcePointer + "/" + imageReferenceField
+		ref, err := stringField(rawRef, refPointer)
+		if err != nil {
+			return nil, err
+		}
+		add(ref, refPointer)
+	}
 	return images, nil
+}
+
+// stringField decodes a JSON string; absent or null is "". at is its JSON
+// pointer, for errors.
+func stringField(raw json.RawMessage, at string) (string, error) {
+	var s string
+	if isNull(raw) {
+		return s, nil
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("%w: %s is not a string", ErrMalformedObject, at)
+	}
+	return s, nil
 }
 
 // field returns the value of key in the JSON object obj, or nil when absent.

@@ -1,8 +1,10 @@
 package admission
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,7 +12,8 @@ import (
 )
 
 // podSpec is a pod spec with an init container, two containers sharing an
-// image, and an ephemeral container.
+// image, an ephemeral container, and image volumes, one of them sharing
+// the containers' image.
 const podSpec = `{
 	"initContainers": [{"name": "init", "image": "ghcr.io/org/init:v1"}],
 	"containers": [
@@ -18,14 +21,20 @@ const podSpec = `{
 		{"name": "sidecar", "image": "ghcr.io/org/app:v1"}
 	],
 	"ephemeralContainers": [{"name": "debug", "image": "ghcr.io/org/debug@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}],
+	"volumes": [
+		{"name": "scratch", "emptyDir": {}},
+		{"name": "tools", "image": {"reference": "ghcr.io/org/tools:v1", "pullPolicy": "IfNotPresent"}},
+		{"name": "app", "image": {"reference": "ghcr.io/org/app:v1"}}
+	],
 	"unknownField": {"image": "not/read:this"}
 }`
 
 func wantImages(prefix string) []Image {
 	return []Image{
 		{Ref: "ghcr.io/org/init:v1", Paths: []string{prefix + "/initContainers/0/image"}},
-		{Ref: "ghcr.io/org/app:v1", Paths: []string{prefix + "/containers/0/image", prefix + "/containers/1/image"}},
+		{Ref: "ghcr.io/org/app:v1", Paths: []string{prefix + "/containers/0/image", prefix + "/containers/1/image", prefix + "/volumes/2/image/reference"}},
 		{Ref: "ghcr.io/org/debug@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", Paths: []string{prefix + "/ephemeralContainers/0/image"}},
+		{Ref: "ghcr.io/org/tools:v1", Paths: []string{prefix + "/volumes/1/image/reference"}},
 	}
 }
 
@@ -132,6 +141,12 @@ func TestImagesErrors(t *testing.T) {
 		{"container is null", "", "Pod", `{"spec":{"containers":[null]}}`, ErrMalformedObject, "/spec/containers/0 is null"},
 		{"image is a number", "", "Pod", `{"spec":{"initContainers":[{"image":5}]}}`, ErrMalformedObject, "/spec/initContainers/0/image is not a string"},
 		{"image is an object", "", "Pod", `{"spec":{"containers":[{"image":{"ref":"x"}}]}}`, ErrMalformedObject, "/spec/containers/0/image is not a string"},
+		{"volumes is an object", "", "Pod", `{"spec":{"volumes":{"image":{"reference":"x"}}}}`, ErrMalformedObject, "/spec/volumes is not a list"},
+		{"volume is null", "", "Pod", `{"spec":{"volumes":[null]}}`, ErrMalformedObject, "/spec/volumes/0 is null"},
+		{"volume is a string", "", "Pod", `{"spec":{"volumes":["x"]}}`, ErrMalformedObject, "/spec/volumes/0 is not a JSON object"},
+		{"image volume is a string", "", "Pod", `{"spec":{"volumes":[{"name":"v","image":"ghcr.io/x:v1"}]}}`, ErrMalformedObject, "/spec/volumes/0/image is not a JSON object"},
+		{"reference is a number", "apps", "Deployment", `{"spec":{"template":{"spec":{"volumes":[{"image":{"reference":5}}]}}}}`, ErrMalformedObject, "/spec/template/spec/volumes/0/image/reference is not a string"},
+		{"too many image volumes", "", "Pod", `{"spec":{"containers":[` + strings.Join(many[1:], ",") + `],"volumes":[{"image":{"reference":"a"}},{"image":{"reference":"b"}}]}}`, ErrTooManyImages, "more than 256"},
 		{"too many containers", "", "Pod", `{"spec":{"containers":[` + strings.Join(many, ",") + `]}}`, ErrTooManyImages, "more than 256"},
 	}
 	for _, tt := range tests {
@@ -149,13 +164,16 @@ func TestImagesErrors(t *testing.T) {
 
 // FuzzImages: Images reads objects straight from admission requests. It
 // must never panic, must fail only with a sentinel, and every path it
-// returns must be distinct and point at an image field.
+// returns must be distinct, name an image field, and hold exactly the
+// reference returned for it (absent or null for ""), so that what is
+// verified is what a patch at that path replaces.
 func FuzzImages(f *testing.F) {
 	f.Add("", "Pod", `{"spec":`+podSpec+`}`)
 	f.Add("batch", "CronJob", `{"spec":{"jobTemplate":{"spec":{"template":{"spec":`+podSpec+`}}}}}`)
 	f.Add("apps", "Deployment", `{"spec":{"template":{"spec":{"containers":[{"image":"a/b:c"},{"image":null}]}}}}`)
 	f.Add("", "Pod", `{"spec":{"containers":[{"image":"\u0000"}],"containers":[]}}`)
 	f.Add("", "Pod", `{"spec":{"containers":[1]}}`)
+	f.Add("", "Pod", `{"spec":{"volumes":[{"image":{"reference":"a/b:c"}},{"image":{}},{"image":null},{"emptyDir":{}}],"containers":[{"image":"a/b:c"}]}}`)
 	f.Fuzz(func(t *testing.T, group, kind, object string) {
 		images, err := Images(group, kind, []byte(object))
 		if err != nil {
@@ -175,14 +193,47 @@ func FuzzImages(f *testing.F) {
 				t.Errorf("image %q has no path", img.Ref)
 			}
 			for _, p := range img.Paths {
-				if paths[p] || !strings.HasPrefix(p, "/spec/") || !strings.HasSuffix(p, "/image") {
+				if paths[p] || !strings.HasPrefix(p, "/spec/") || !(strings.HasSuffix(p, "/image") || strings.HasSuffix(p, "/image/reference")) {
 					t.Errorf("bad or repeated path %q", p)
 				}
 				paths[p] = true
+				if got, ok := atPointer(object, p); !ok || got != img.Ref {
+					t.Errorf("path %q holds %q (found %v), want %q", p, got, ok, img.Ref)
+				}
 			}
 		}
 		if len(paths) > MaxContainers {
 			t.Errorf("%d containers read, more than MaxContainers", len(paths))
 		}
 	})
+}
+
+// atPointer returns the string at the JSON pointer p of doc; an absent or
+// null value is "", true; anything else on the way is false.
+func atPointer(doc, p string) (string, bool) {
+	var node any
+	if err := json.Unmarshal([]byte(doc), &node); err != nil {
+		return "", false
+	}
+	for _, part := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		switch n := node.(type) {
+		case map[string]any:
+			node = n[part]
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i >= len(n) {
+				return "", false
+			}
+			node = n[i]
+		default:
+			return "", false
+		}
+	}
+	switch v := node.(type) {
+	case nil:
+		return "", true
+	case string:
+		return v, true
+	}
+	return "", false
 }

@@ -34,7 +34,7 @@ func newAuditCmd(g *globalOptions) *cobra.Command {
 		Short: "Verify the images of the pods and workloads already in a Kubernetes cluster",
 		Long: `Verify every image of the Pods, ReplicationControllers, Deployments,
 ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs (their pod templates,
-init and ephemeral containers included) in a cluster, with the same trust
+init and ephemeral containers and image volumes included) in a cluster, with the same trust
 policy, trust store, registry settings and admission policy (excluded
 namespaces, exempt images) as 'hallmark serve': --config takes serve's
 configuration file, and --trust-policy, --trust-store and --plain-http

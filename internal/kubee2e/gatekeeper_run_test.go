@@ -228,8 +228,8 @@ func TestGatekeeper(t *testing.T) {
 			constraint = o
 		}
 	}
-	if constraint == nil || assigns != 3 {
-		t.Fatalf("the chart renders constraint %v and %d Assign mutators; want one and 3", constraint != nil, assigns)
+	if constraint == nil || assigns != 4 {
+		t.Fatalf("the chart renders constraint %v and %d Assign mutators; want one and 4", constraint != nil, assigns)
 	}
 	create(constraint) // waits for Gatekeeper to make the kind from the template
 
@@ -272,6 +272,27 @@ func TestGatekeeper(t *testing.T) {
 		p.Spec.InitContainers = []corev1.Container{initC}
 		if _, err := pods.Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err == nil || !strings.Contains(err.Error(), fail) {
 			t.Errorf("a pod with an unsigned init container: want a refusal naming %s, got %v", fail, err)
+		}
+	})
+	t.Run("image volumes are checked and pinned through the chart's template and Assign", func(t *testing.T) {
+		_, err := pods.Create(ctx, withImageVolume(pod("gk-volume-fail", pass), fail), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil || !strings.Contains(err.Error(), fail) {
+			t.Fatalf("a pod mounting an unsigned image volume: want a refusal naming %s, got %v", fail, err)
+		}
+		p := withImageVolume(pod("gk-volume-pass", pass), pass)
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("a pod with a signed image volume was refused: %v", err)
+		}
+		got, err := pods.Get(ctx, "gk-volume-pass", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := pass + "@" + passDigest; got.Spec.Volumes[0].Image == nil || got.Spec.Volumes[0].Image.Reference != want {
+			t.Errorf("stored image volume %+v, want %q", got.Spec.Volumes[0].Image, want)
+		}
+		if got.Spec.Volumes[1].Image != nil {
+			t.Errorf("the emptyDir volume gained an image source: %+v", got.Spec.Volumes[1])
 		}
 	})
 	t.Run("enforcementAction warn admits with the reason as a warning", func(t *testing.T) {

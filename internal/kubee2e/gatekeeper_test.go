@@ -62,7 +62,8 @@ func externalData(t *testing.T, url string, caPEM []byte, images []string) map[s
 }
 
 // testGatekeeperTemplate evaluates the chart's ConstraintTemplate Rego with
-// OPA on a pod naming pass (in an init container) and fail, with
+// OPA on a pod naming pass (in its containers) and fail (in an image
+// volume), with
 // external_data answering what hallmark's provider endpoint answers for
 // them. Gatekeeper itself does not run here: its external_data builtin is
 // replaced by that answer, in the shape Gatekeeper documents.
@@ -81,11 +82,17 @@ func testGatekeeperTemplate(t *testing.T, s *sandbox, url string, caPEM []byte, 
 	}
 	answer, _ := json.Marshal(externalData(t, url, caPEM, []string{pass, fail}))
 	template := s.writeFile("template.rego", []byte(rego))
-	mock := s.writeFile("mock.rego", []byte("package mock\n\nanswer = "+string(answer)+"\n\nexternal_data(req) = r { r := answer }\n"))
+	// The stand-in answers only for the keys the template sends, as
+	// Gatekeeper does, so an image the Rego does not collect goes unasked.
+	mock := s.writeFile("mock.rego", []byte("package mock\n\nanswer = "+string(answer)+"\n\n"+
+		"external_data(req) = r { r := {\"responses\": [x | x := answer.responses[_]; x[0] == req.keys[_]], "+
+		"\"errors\": [x | x := answer.errors[_]; x[0] == req.keys[_]], \"status_code\": 200, \"system_error\": answer.system_error} }\n"))
 	caps := s.writeFile("capabilities.json", opaCapabilities(t))
 	input, _ := json.Marshal(map[string]any{"review": map[string]any{"object": map[string]any{"spec": map[string]any{
 		"initContainers": []any{map[string]any{"image": pass}},
-		"containers":     []any{map[string]any{"image": fail}},
+		"containers":     []any{map[string]any{"image": pass}},
+		// The kubelet pulls an image volume like a container image.
+		"volumes": []any{map[string]any{"name": "data", "emptyDir": map[string]any{}}, map[string]any{"name": "tools", "image": map[string]any{"reference": fail}}},
 	}}}})
 	cmd := exec.Command(testpeers.OPAPath(t), "eval", "--v0-compatible", "--capabilities", caps, "-d", template, "-d", mock,
 		"-I", "-f", "json", "data.hallmarkverifiedimages.violation with external_data as data.mock.external_data")

@@ -92,6 +92,15 @@ func pod(name string, images ...string) *corev1.Pod {
 	return p
 }
 
+// withImageVolume mounts ref as an image volume (volumes[].image) in p's
+// first container.
+func withImageVolume(p *corev1.Pod, ref string) *corev1.Pod {
+	p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "tools",
+		VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: ref, PullPolicy: corev1.PullIfNotPresent}}})
+	p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "tools", MountPath: "/tools", ReadOnly: true})
+	return p
+}
+
 func deployment(name, image string) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
 	return &appsv1.Deployment{
@@ -297,6 +306,27 @@ func TestKubernetes(t *testing.T) {
 		_, err := pods.Create(ctx, p, metav1.CreateOptions{})
 		if err == nil || !strings.Contains(err.Error(), fail) {
 			t.Fatalf("want a refusal naming the unsigned init container image, got %v", err)
+		}
+	})
+	t.Run("image volumes are checked and pinned", func(t *testing.T) {
+		_, err := pods.Create(ctx, withImageVolume(pod("volume-fail", pass), fail), metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), fail) || !strings.Contains(err.Error(), "no Notary Project signature") {
+			t.Fatalf("want a refusal naming the unsigned image volume %s, got %v", fail, err)
+		}
+		d := deployment("web-volume-fail", pass)
+		d.Spec.Template.Spec = withImageVolume(&corev1.Pod{Spec: d.Spec.Template.Spec}, fail).Spec
+		if _, err := c.client.AppsV1().Deployments(nsDemo).Create(ctx, d, metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), fail) {
+			t.Fatalf("want a Deployment whose template mounts an unsigned image volume refused, got %v", err)
+		}
+		if _, err := pods.Create(ctx, withImageVolume(pod("volume-pass", pass), pass), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("a pod with a signed image volume was refused: %v", err)
+		}
+		got, err := pods.Get(ctx, "volume-pass", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := pass + "@" + passDigest; got.Spec.Volumes[0].Image.Reference != want {
+			t.Fatalf("stored image volume %q, want %q", got.Spec.Volumes[0].Image.Reference, want)
 		}
 	})
 	t.Run("ephemeral containers are checked", func(t *testing.T) {

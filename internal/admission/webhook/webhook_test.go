@@ -51,7 +51,7 @@ func (f *fakeVerifier) Verify(ctx context.Context, ref string) verify.Result {
 		time.Sleep(f.hang)
 	}
 	switch ref {
-	case signed:
+	case signed, signed + "@" + digestApp:
 		return verify.Result{Reference: ref, Digest: digestApp, Tag: "v1", Verified: true, Code: verify.CodeVerified, Reason: "verified"}
 	case untrusted:
 		return verify.Result{Reference: ref, Code: verify.CodeUntrustedSigner,
