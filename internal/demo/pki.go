@@ -19,16 +19,19 @@ import (
 // enough that a copied ca.pem is useless soon after.
 const servingValidity = 7 * 24 * time.Hour
 
-// servingPKI is the in-memory CA and the 127.0.0.1 serving certificate it
-// issued, as a cluster's cert-manager would provide for a webhook.
+// servingPKI is the CA and the 127.0.0.1 serving certificate it issued, as
+// a cluster's cert-manager would provide for a webhook: the serving
+// certificate and key are PEM, for the demo to write where its
+// configuration names them, as a cluster mounts a Secret.
 type servingPKI struct {
-	cert  tls.Certificate
-	pool  *x509.CertPool
-	caPEM []byte
+	certPEM []byte
+	keyPEM  []byte
+	pool    *x509.CertPool
+	caPEM   []byte
 }
 
-// newServingPKI mints a CA and a serving certificate for 127.0.0.1. Both keys
-// live only in memory; the CA key is dropped once the leaf is signed.
+// newServingPKI mints a CA and a serving certificate for 127.0.0.1. The CA
+// key lives only in memory and is dropped once the leaf is signed.
 func newServingPKI(now time.Time) (*servingPKI, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -69,16 +72,17 @@ func newServingPKI(now time.Time) (*servingPKI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the serving certificate: %w", err)
 	}
-	leaf, err := x509.ParseCertificate(leafDER)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	return &servingPKI{
-		cert:  tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key, Leaf: leaf},
-		pool:  pool,
-		caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		certPEM: pemCert(leafDER),
+		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		pool:    pool,
+		caPEM:   pemCert(caDER),
 	}, nil
 }
 

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-
-	"github.com/hallmark-dev/hallmark/internal/admission/gatekeeper"
 )
 
 // maxResponseBytes caps an answer read from the demo's own server: an
@@ -140,9 +138,3 @@ func post(ctx context.Context, client *http.Client, url string, body []byte, v a
 	}
 	return nil
 }
-
-// validatePath is where a ValidatingWebhookConfiguration would point.
-const validatePath = "/validate"
-
-// verifyPath is where Gatekeeper's Provider resource would point.
-const verifyPath = gatekeeper.VerifyPath

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"crypto/tls"
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/server"
@@ -13,25 +12,27 @@ import (
 // at once rather than after the Lease expires.
 const auditStopGrace = 5 * time.Second
 
-// NewServer returns the HTTPS server of the runtime: the listen address and
-// TLS files of the configuration in force (or certificate, when not nil,
-// in their place), the admission routes, the metrics and readiness.
-func (r *Runtime) NewServer(certificate *tls.Certificate) (*server.Server, error) {
+// NewServer returns the HTTPS server of the runtime: the listen address
+// (or Options.Addr) and TLS files of the configuration in force, the
+// admission routes, the metrics and readiness. The server reloads its
+// certificate files itself; a new generation does not move the listener.
+func (r *Runtime) NewServer() (*server.Server, error) {
 	cfg := r.Config()
-	opts := server.Options{
-		Addr:               cfg.Listen,
+	addr := cfg.Listen
+	if r.opts.Addr != "" {
+		addr = r.opts.Addr
+	}
+	return server.New(server.Options{
+		Addr:               addr,
+		CertFile:           cfg.TLS.CertFile,
+		KeyFile:            cfg.TLS.KeyFile,
+		ClientCAFile:       cfg.TLS.ClientCAFile,
 		CertReloadInterval: r.opts.CertReloadInterval,
 		Handler:            r.Handler(),
 		Registry:           r.reg,
 		Logger:             r.log,
 		Ready:              r.Ready,
-	}
-	if certificate != nil {
-		opts.Certificate = certificate
-	} else {
-		opts.CertFile, opts.KeyFile, opts.ClientCAFile = cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ClientCAFile
-	}
-	return server.New(opts)
+	})
 }
 
 // Run is `hallmark serve`: it starts the runtime on src, serves it until
@@ -41,7 +42,7 @@ func Run(ctx context.Context, src Source, opts Options, a *Audit) error {
 	if err != nil {
 		return err
 	}
-	srv, err := r.NewServer(nil)
+	srv, err := r.NewServer()
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,10 @@ type Options struct {
 	// Registry is where the metrics are registered and what /metrics
 	// serves. Nil means a new registry.
 	Registry *prometheus.Registry
+	// Addr, if set, is the address NewServer listens on in place of the
+	// configuration's listen: "127.0.0.1:0" for a free loopback port,
+	// which a configuration cannot name (`hallmark demo`).
+	Addr string
 	// CertReloadInterval is how often the server checks its serving
 	// certificate files; zero or less means server.DefaultReloadInterval.
 	CertReloadInterval time.Duration
