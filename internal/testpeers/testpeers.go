@@ -11,6 +11,9 @@
 // only when a test asks for it (RatifyPath, StartRatify), since that build
 // takes minutes.
 //
+// cosign v2.6.5 (tools/cosign) is built the same way, on demand
+// (CosignPath).
+//
 // Tests use it; nothing in the hallmark binary imports it.
 package testpeers
 
