@@ -41,7 +41,10 @@ const (
 	CodeCertificateRevoked      Code = "certificateRevoked"
 	CodeRevocationUnknown       Code = "revocationUnknown" // OCSP/CRL unreachable: transient
 	CodeDigestMismatch          Code = "digestMismatch"    // the signature is for another artifact
-	CodeError                   Code = "verificationError" // an unexpected failure
+	// CodeTransparencyLogMissing: a cosign signature lacks the
+	// transparency-log entry (or signed timestamp) its policy requires.
+	CodeTransparencyLogMissing Code = "transparencyLogMissing"
+	CodeError                  Code = "verificationError" // an unexpected failure
 )
 
 // Validation types reported in Validation.Type, in the order notation-go
@@ -117,12 +120,21 @@ type Result struct {
 
 // SignatureResult is the outcome of one signature.
 type SignatureResult struct {
-	// Digest is the signature manifest digest.
+	// Verifier names the signature format's verifier: empty for a Notary
+	// Project signature, "cosign" for a cosign signature.
+	Verifier string `json:"verifier,omitempty"`
+	// Digest is the signature manifest digest; for a cosign simple-signing
+	// signature, whose manifest holds one signature per layer, the digest
+	// of its payload layer.
 	Digest string `json:"digest"`
 	// Format is the envelope media type: application/jose+json or
-	// application/cose.
+	// application/cose; for cosign, the simple-signing layer's or the
+	// Sigstore bundle's media type.
 	Format string `json:"format,omitempty"`
-	// SigningScheme is notary.x509 or notary.x509.signingAuthority.
+	// SigningScheme is notary.x509 or notary.x509.signingAuthority; for
+	// cosign, sigstore.key (a public key) or sigstore.keyless (a Fulcio
+	// certificate, whose SignerSubject is its identity and SignerIssuer its
+	// OIDC issuer).
 	SigningScheme string `json:"signingScheme,omitempty"`
 	// SignerSubject and SignerIssuer are the subject and issuer DNs of the
 	// signing (leaf) certificate; SignerSerial is its serial number in hex.

@@ -1,0 +1,87 @@
+package oci
+
+import (
+	"context"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+)
+
+// Referrers lists the manifests in ref's repository whose subject is
+// subject, in the registry's order, through the referrers API or the
+// referrers tag schema where the registry lacks it. artifactType filters
+// the list; empty lists every referrer. The tag schema's index carries the
+// artifact type its writer put there, which is not always the manifest's
+// own (cosign writes an empty one for Sigstore bundles): a caller that
+// must not miss such a referrer lists with an empty artifactType and reads
+// the manifests. At most maxListedSignatures referrers are listed; more is
+// ErrTooLarge.
+func (c *Client) Referrers(ctx context.Context, ref string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	repo := c.repository(r, false)
+	t := targetOf(r)
+	t.tag, t.digest = "", subject.Digest.String()
+	var out []ocispec.Descriptor
+	errTooMany := &Error{
+		Kind:     ErrTooLarge,
+		Registry: r.Registry,
+		Summary:  fmt.Sprintf("%s has more than %d referrers; hallmark lists at most that many", t.repoName()+"@"+t.digest, maxListedSignatures),
+	}
+	err = repo.Referrers(ctx, subject, artifactType, func(page []ocispec.Descriptor) error {
+		for _, d := range page {
+			if len(out) == maxListedSignatures {
+				return errTooMany
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, classify(err, t)
+	}
+	return out, nil
+}
+
+// FetchManifest fetches the manifest desc from ref's repository (ref's tag
+// or digest is ignored), verified against desc's digest and size. A desc
+// larger than limit is refused with ErrTooLarge before anything is read.
+func (c *Client) FetchManifest(ctx context.Context, ref string, desc ocispec.Descriptor, limit int64) ([]byte, error) {
+	return c.fetch(ctx, ref, desc, limit, false)
+}
+
+// FetchBlob is FetchManifest for a blob.
+func (c *Client) FetchBlob(ctx context.Context, ref string, desc ocispec.Descriptor, limit int64) ([]byte, error) {
+	return c.fetch(ctx, ref, desc, limit, true)
+}
+
+func (c *Client) fetch(ctx context.Context, ref string, desc ocispec.Descriptor, limit int64, blob bool) ([]byte, error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	repo := c.repository(r, false)
+	t := targetOf(r)
+	t.tag, t.digest, t.blob = "", desc.Digest.String(), blob
+	if desc.Size > limit || desc.Size < 0 {
+		what := "manifest"
+		if blob {
+			what = "blob"
+		}
+		return nil, &Error{Kind: ErrTooLarge, Registry: r.Registry,
+			Summary: fmt.Sprintf("%s %s is %d bytes, more than the %d accepted", what, t.repoName()+"@"+t.digest, desc.Size, limit)}
+	}
+	var data []byte
+	if blob {
+		data, err = content.FetchAll(ctx, repo.Blobs(), desc)
+	} else {
+		data, err = content.FetchAll(ctx, repo.Manifests(), desc)
+	}
+	if err != nil {
+		return nil, classify(err, t)
+	}
+	return data, nil
+}
