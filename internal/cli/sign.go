@@ -12,6 +12,8 @@ import (
 	"github.com/notaryproject/notation-go"
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-dev/hallmark/internal/capped"
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 	"github.com/hallmark-dev/hallmark/internal/notationplugin"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signing"
@@ -263,13 +265,13 @@ func parseKeyValues(pairs []string, flag string) (map[string]string, error) {
 
 // loadCertPool reads PEM certificates from path into a pool.
 func loadCertPool(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
+	data, err := capped.ReadFile(path, certbundle.MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	pool, err := certbundle.Pool(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s %w", path, err)
 	}
 	return pool, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 	"github.com/hallmark-dev/hallmark/internal/keys/providers"
@@ -96,8 +97,8 @@ func (c *Config) CheckTLS() error {
 		data, err := readFile(c.TLS.ClientCAFile)
 		if err != nil {
 			ps.add("tls.clientCAFile", err.Error())
-		} else if !x509.NewCertPool().AppendCertsFromPEM(data) {
-			ps.add("tls.clientCAFile", fmt.Sprintf("%s holds no PEM certificate", c.TLS.ClientCAFile))
+		} else if _, err := certbundle.ParsePEM(data); err != nil {
+			ps.add("tls.clientCAFile", fmt.Sprintf("%s %v", c.TLS.ClientCAFile, err))
 		}
 	}
 	return ps.err("")
@@ -239,7 +240,7 @@ func (k *keyStoreOpener) certificates(ctx context.Context, typ string, src Certi
 		certs, err := readCertDir(src.Dir)
 		return certs, "dir", err
 	case src.PEM != "":
-		certs, err := parseCertificates([]byte(src.PEM), true)
+		certs, err := certbundle.ParsePEM([]byte(src.PEM))
 		return certs, "pem", err
 	case src.Key != "":
 		certs, err := k.keyCertificates(ctx, typ, src.Key)
@@ -332,7 +333,7 @@ func readCertFile(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := parseCertificates(data, false)
+	certs, err := certbundle.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -181,7 +181,7 @@ func TestBuildTrustStore(t *testing.T) {
 		wantProblems(t, problemsOf(t, err), map[string]string{
 			"trustStoreDir":                       "no-such-truststore",
 			"trustStores[0].certificates[0].file": "missing.pem",
-			"trustStores[0].certificates[1].dir":  "README: holds neither PEM certificates nor DER ones",
+			"trustStores[0].certificates[1].dir":  "README: holds neither PEM nor DER certificates",
 			"trustStores[0].certificates[2].file": "CA",
 			"trustStores[0].certificates[3].key":  "no-such-keys",
 		})
@@ -318,7 +318,7 @@ func TestBuild(t *testing.T) {
 		c.TLS = TLS{CertFile: pair.KeyFile, KeyFile: pair.KeyFile, ClientCAFile: pair.KeyFile}
 		wantProblems(t, problemsOf(t, c.CheckTLS()), map[string]string{
 			"tls":              "do not load as a TLS key pair",
-			"tls.clientCAFile": "holds no PEM certificate",
+			"tls.clientCAFile": "holds a PRIVATE KEY block; a certificate file holds certificates only",
 		})
 	})
 }

@@ -460,7 +460,7 @@ func TestValidateProblems(t *testing.T) {
 				"trustStores[3].name":                "may use only letters",
 				"trustStores[3].certificates[0]":     "give one of file, dir, pem or key",
 				"trustStores[3].certificates[1]":     "gives file and dir; give one per entry",
-				"trustStores[3].certificates[2].pem": "holds no certificate",
+				"trustStores[3].certificates[2].pem": "holds no PEM certificate",
 				"trustStores[3].certificates[3].pem": "",
 				"trustStores[3].certificates[4].key": "needs keyStore.dir",
 				"trustStores[3].certificates[5].key": "",

@@ -11,6 +11,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
@@ -169,12 +170,16 @@ func registryRoots(caFile string) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, err
 	}
+	certs, err := certbundle.ParsePEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s %w", caFile, err)
+	}
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		pool = x509.NewCertPool()
 	}
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	for _, c := range certs {
+		pool.AddCert(c)
 	}
 	return pool, nil
 }

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv"
 	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11"
@@ -323,7 +322,7 @@ func (c *Config) validateSource(ps *problems, p, typ string, src CertificateSour
 		return
 	}
 	if src.PEM != "" {
-		certs, err := parseCertificates([]byte(src.PEM), true)
+		certs, err := certbundle.ParsePEM([]byte(src.PEM))
 		if err != nil {
 			ps.add(p+".pem", err.Error())
 		} else if isStoreType(typ) {
@@ -365,51 +364,6 @@ func parseKeySource(s string) (ref keys.Ref, allVersions bool, err error) {
 	}
 	ref, err = keys.ParseRef(s)
 	return ref, false, err
-}
-
-// maxCertsPerSource caps the certificates read from one file, folder or
-// inline PEM; verify caps a whole named store at 1000.
-const maxCertsPerSource = 100
-
-// parseCertificates reads the certificates in data: PEM CERTIFICATE blocks,
-// or, unless pemOnly, DER when data holds no PEM at all.
-func parseCertificates(data []byte, pemOnly bool) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	rest := data
-	sawPEM := false
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		sawPEM = true
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("holds a PEM %q block; only CERTIFICATE blocks belong in a trust store", block.Type)
-		}
-		if len(certs) == maxCertsPerSource {
-			return nil, fmt.Errorf("holds more than %d certificates", maxCertsPerSource)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d cannot be parsed: %w", len(certs)+1, err)
-		}
-		certs = append(certs, cert)
-	}
-	if !sawPEM && !pemOnly {
-		parsed, err := x509.ParseCertificates(data)
-		if err != nil {
-			return nil, errors.New("holds neither PEM certificates nor DER ones")
-		}
-		if len(parsed) > maxCertsPerSource {
-			return nil, fmt.Errorf("holds more than %d certificates", maxCertsPerSource)
-		}
-		certs = parsed
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("holds no certificate")
-	}
-	return certs, nil
 }
 
 func (c *Config) validateTrustPolicy(ps *problems, defined map[string]string) {

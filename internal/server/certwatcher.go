@@ -9,11 +9,12 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/capped"
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 )
 
 // maxPEMFileBytes caps each certificate, key and CA file read. A serving
@@ -212,15 +213,15 @@ func (w *CertWatcher) read() (pemFiles, [sha256.Size]byte, error) {
 	var f pemFiles
 	var err error
 	if w.opts.CertFile != "" {
-		if f.cert, err = readCapped(w.opts.CertFile); err != nil {
+		if f.cert, err = capped.ReadFile(w.opts.CertFile, maxPEMFileBytes); err != nil {
 			return f, [sha256.Size]byte{}, fmt.Errorf("%w: %w", ErrInvalidCertificate, err)
 		}
-		if f.key, err = readCapped(w.opts.KeyFile); err != nil {
+		if f.key, err = capped.ReadFile(w.opts.KeyFile, maxPEMFileBytes); err != nil {
 			return f, [sha256.Size]byte{}, fmt.Errorf("%w: %w", ErrInvalidCertificate, err)
 		}
 	}
 	if w.opts.ClientCAFile != "" {
-		if f.clientCA, err = readCapped(w.opts.ClientCAFile); err != nil {
+		if f.clientCA, err = capped.ReadFile(w.opts.ClientCAFile, maxPEMFileBytes); err != nil {
 			return f, [sha256.Size]byte{}, fmt.Errorf("%w: %w", ErrInvalidClientCA, err)
 		}
 	}
@@ -268,7 +269,7 @@ func (w *CertWatcher) build(f pemFiles) (*tlsState, error) {
 		NextProtos: []string{"h2", "http/1.1"},
 	}
 	if w.opts.ClientCAFile != "" {
-		pool, err := parseCAs(f.clientCA)
+		pool, err := certbundle.Pool(f.clientCA)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidClientCA, w.opts.ClientCAFile, err)
 		}
@@ -276,37 +277,6 @@ func (w *CertWatcher) build(f pemFiles) (*tlsState, error) {
 		cfg.ClientAuth = w.opts.ClientAuth
 	}
 	return &tlsState{cert: cert, config: cfg}, nil
-}
-
-// parseCAs parses every certificate in a PEM bundle. Unlike
-// x509.CertPool.AppendCertsFromPEM it fails on any bad or truncated block, so
-// a bundle caught half-written is rejected instead of silently losing a CA.
-func parseCAs(data []byte) (*x509.CertPool, error) {
-	if err := pemComplete(data); err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	n := 0
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", n+1, err)
-		}
-		pool.AddCert(c)
-		n++
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("no PEM certificate")
-	}
-	return pool, nil
 }
 
 // pemComplete reports a PEM block that was begun but cannot be decoded: the
@@ -323,22 +293,4 @@ func pemComplete(data []byte) error {
 			return nil
 		}
 	}
-}
-
-// readCapped reads a whole file, following symlinks, refusing files larger
-// than maxPEMFileBytes.
-func readCapped(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPEMFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > maxPEMFileBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxPEMFileBytes)
-	}
-	return data, nil
 }

@@ -602,7 +602,7 @@ func TestMovedAndDamagedFiles(t *testing.T) {
 		{"huge key file", func(string) { os.WriteFile(file("a", "1", keyFileName), make([]byte, maxKeyFileSize+1), 0o600) },
 			"a/1", keys.ErrCorrupt, "larger than"},
 		{"not a certificate", func(string) { os.WriteFile(file("a", "1", certFile), []byte("hello"), 0o600) },
-			"a/1", keys.ErrCorrupt, "not PEM"},
+			"a/1", keys.ErrCorrupt, "holds no PEM certificate"},
 		{"missing key file", func(string) { os.Remove(file("a", "1", keyFileName)) },
 			"a/1", fs.ErrNotExist, keyFileName},
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 )
@@ -153,29 +153,12 @@ func parseMeta(data []byte, name, version string) (*metaFile, *certpolicy.Policy
 	return &m, p, nil
 }
 
-// parseChain reads a PEM chain: only CERTIFICATE blocks, at least one.
+// parseChain reads a stored PEM chain, with the strict rules of every
+// certificate bundle (certbundle.ParsePEM).
 func parseChain(data []byte) ([]*x509.Certificate, error) {
-	var chain []*x509.Certificate
-	for {
-		block, rest := pem.Decode(data)
-		if block == nil {
-			if len(strings.TrimSpace(string(rest))) != 0 {
-				return nil, fmt.Errorf("%w: text that is not PEM", keys.ErrCorrupt)
-			}
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%w: unexpected PEM block %q", keys.ErrCorrupt, block.Type)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", keys.ErrCorrupt, err)
-		}
-		chain = append(chain, c)
-		data = rest
-	}
-	if len(chain) == 0 {
-		return nil, fmt.Errorf("%w: no certificate", keys.ErrCorrupt)
+	chain, err := certbundle.ParsePEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", keys.ErrCorrupt, err)
 	}
 	return chain, nil
 }

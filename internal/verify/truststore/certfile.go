@@ -3,13 +3,16 @@ package truststore
 import (
 	"crypto/x509"
 	"fmt"
+	"slices"
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
+
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 )
 
 // MaxCertFileSize caps a certificate file added to a trust store, the same
 // cap Load applies when it reads one.
-const MaxCertFileSize = maxCertFileSize
+const MaxCertFileSize = certbundle.MaxFileSize
 
 // ParseTrustedCertificates parses a certificate file (PEM or DER) meant for
 // a trust store of type typ, and checks it by the rules Load
@@ -19,10 +22,10 @@ func ParseTrustedCertificates(typ truststore.Type, data []byte) ([]*x509.Certifi
 	if !isTrustStoreType(typ) {
 		return nil, fmt.Errorf("trust store type %q: use ca, signingAuthority or tsa", typ)
 	}
-	if len(data) > maxCertFileSize {
-		return nil, fmt.Errorf("is larger than %d bytes", maxCertFileSize)
+	if len(data) > MaxCertFileSize {
+		return nil, fmt.Errorf("is larger than %d bytes", MaxCertFileSize)
 	}
-	certs, err := parseCertificates(data)
+	certs, err := certbundle.Parse(data)
 	if err != nil {
 		return nil, err
 	}
@@ -35,10 +38,5 @@ func ParseTrustedCertificates(typ truststore.Type, data []byte) ([]*x509.Certifi
 }
 
 func isTrustStoreType(typ truststore.Type) bool {
-	for _, t := range truststore.Types {
-		if t == typ {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(truststore.Types, typ)
 }

@@ -30,7 +30,7 @@ func TestParseTrustedCertificates(t *testing.T) {
 		{"private key", truststore.TypeCA, []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"), "PRIVATE KEY"},
 		{"empty", truststore.TypeCA, nil, "holds no certificate"},
 		{"trailing garbage", truststore.TypeCA, append(pemOf(root.cert), "junk"...), "after the last PEM block"},
-		{"too large", truststore.TypeCA, make([]byte, maxCertFileSize+1), "larger than"},
+		{"too large", truststore.TypeCA, make([]byte, MaxCertFileSize+1), "larger than"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -22,17 +21,13 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 )
 
 // Size caps for trust store input. Trust stores are written by operators,
 // but they are also mounted from ConfigMaps and Secrets that many people can
 // edit; the caps keep a wrong or hostile file from exhausting memory.
 const (
-	// maxCertFileSize caps one certificate file. A PEM bundle of a few
-	// dozen CA certificates is well under 256 KiB.
-	maxCertFileSize = 1 << 20 // 1 MiB
-	// maxCertsPerFile caps the certificates parsed from one file.
-	maxCertsPerFile = 100
 	// maxCertsPerStore caps one named store. Authenticity compares every
 	// certificate of a signature's chain with every trusted one, so the
 	// store size is also a per-verification cost.
@@ -357,16 +352,16 @@ func loadNamedStore(typ truststore.Type, realRoot, storePath, storeReal string) 
 			problems = append(problems, Problem{Path: p, Message: "is not a regular file"})
 			continue
 		}
-		data, err := capped.ReadFile(real, maxCertFileSize)
+		data, err := capped.ReadFile(real, certbundle.MaxFileSize)
 		if errors.Is(err, capped.ErrTooLarge) {
-			problems = append(problems, Problem{Path: p, Message: fmt.Sprintf("is larger than %d bytes; a certificate file is far smaller, so this is probably the wrong file", maxCertFileSize)})
+			problems = append(problems, Problem{Path: p, Message: fmt.Sprintf("is larger than %d bytes; a certificate file is far smaller, so this is probably the wrong file", certbundle.MaxFileSize)})
 			continue
 		}
 		if err != nil {
 			problems = append(problems, Problem{Path: p, Message: err.Error()})
 			continue
 		}
-		fileCerts, err := parseCertificates(data)
+		fileCerts, err := certbundle.Parse(data)
 		if err != nil {
 			problems = append(problems, Problem{Path: p, Message: err.Error()})
 			continue
@@ -379,55 +374,6 @@ func loadNamedStore(typ truststore.Type, realRoot, storePath, storeReal string) 
 		certs = append(certs, fileCerts...)
 	}
 	return certs, problems
-}
-
-// parseCertificates reads every certificate in data, which is either PEM
-// (one or more CERTIFICATE blocks) or DER (one or more concatenated
-// certificates).
-func parseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	if !bytes.Contains(data, []byte("-----BEGIN")) {
-		certs, err := x509.ParseCertificates(data)
-		if err != nil {
-			return nil, fmt.Errorf("is neither PEM nor DER certificates: %v", err)
-		}
-		if len(certs) == 0 {
-			return nil, errors.New("holds no certificate")
-		}
-		if len(certs) > maxCertsPerFile {
-			return nil, fmt.Errorf("holds more than %d certificates", maxCertsPerFile)
-		}
-		return certs, nil
-	}
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			if bytes.Contains([]byte(block.Type), []byte("PRIVATE KEY")) {
-				return nil, fmt.Errorf("holds a %s block; trust stores hold certificates only, so remove the key from this file (and keep private keys out of shared directories)", block.Type)
-			}
-			return nil, fmt.Errorf("holds a %q PEM block; trust stores hold CERTIFICATE blocks only", block.Type)
-		}
-		if len(certs) == maxCertsPerFile {
-			return nil, fmt.Errorf("holds more than %d certificates", maxCertsPerFile)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d cannot be parsed: %v", len(certs)+1, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("holds no PEM CERTIFICATE block")
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, errors.New("has data after the last PEM block that is not a certificate")
-	}
-	return certs, nil
 }
 
 // checkTrustedCert applies notation-go's rules for trust store
