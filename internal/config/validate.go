@@ -175,18 +175,26 @@ func (c *Config) validateVerification(ps *problems) {
 
 func (c *Config) validateAllowedRegistries(ps *problems) {
 	for i, h := range c.AllowedRegistries {
-		p := fmt.Sprintf("allowedRegistries[%d]", i)
-		switch {
-		case h == "":
-			ps.add(p, "is empty")
-		case strings.Contains(h, "://"):
-			ps.add(p, fmt.Sprintf("%q has a URL scheme; write the host alone, such as \"registry.example.com\"", truncate(h)))
-		case strings.ContainsAny(h, "/@ "):
-			ps.add(p, fmt.Sprintf("%q is not HOST or HOST:PORT", truncate(h)))
-		case !validGlob(h):
-			ps.add(p, fmt.Sprintf("%q is not a valid glob (unclosed '[' or a trailing '\\')", truncate(h)))
+		if msg := hostPatternProblem(h); msg != "" {
+			ps.add(fmt.Sprintf("allowedRegistries[%d]", i), msg)
 		}
 	}
+}
+
+// hostPatternProblem says what is wrong with a host pattern (HOST or
+// HOST:PORT, as a path.Match glob), or returns "".
+func hostPatternProblem(h string) string {
+	switch {
+	case h == "":
+		return "is empty"
+	case strings.Contains(h, "://"):
+		return fmt.Sprintf("%q has a URL scheme; write the host alone, such as \"registry.example.com\"", truncate(h))
+	case strings.ContainsAny(h, "/@ "):
+		return fmt.Sprintf("%q is not HOST or HOST:PORT", truncate(h))
+	case !validGlob(h):
+		return fmt.Sprintf("%q is not a valid glob (unclosed '[' or a trailing '\\')", truncate(h))
+	}
+	return ""
 }
 
 func (c *Config) validateRegistries(ps *problems) {
@@ -198,15 +206,9 @@ func (c *Config) validateRegistries(ps *problems) {
 		}
 		for j, h := range r.Hosts {
 			p := fmt.Sprintf("%s.hosts[%d]", base, j)
-			switch {
-			case h == "":
-				ps.add(p, "is empty")
-			case strings.Contains(h, "://"):
-				ps.add(p, fmt.Sprintf("%q has a URL scheme; write the host alone, such as \"registry.example.com\"", truncate(h)))
-			case strings.ContainsAny(h, "/@ "):
-				ps.add(p, fmt.Sprintf("%q is not HOST or HOST:PORT", truncate(h)))
-			case !validGlob(h):
-				ps.add(p, fmt.Sprintf("%q is not a valid glob (unclosed '[' or a trailing '\\')", truncate(h)))
+			switch msg := hostPatternProblem(h); {
+			case msg != "":
+				ps.add(p, msg)
 			default:
 				key := strings.ToLower(h)
 				if prev, ok := firstSeen[key]; ok {

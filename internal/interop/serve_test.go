@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
@@ -217,7 +216,7 @@ func TestServeAdmission(t *testing.T) {
 	})
 	t.Run("oversized bodies get a 413 the client reads", func(t *testing.T) {
 		for _, path := range []string{"/validate", "/mutate", gatekeeper.VerifyPath} {
-			status, body, err := postWhileSending(deny.url, pool, path, 40<<20)
+			status, body, err := proctest.PostWhileSending(strings.TrimPrefix(deny.url, "https://"), &tls.Config{RootCAs: pool}, path, 40<<20)
 			if err != nil {
 				t.Fatalf("POST %s of 40 MiB: %v; want an answer", path, err)
 			}
@@ -239,37 +238,6 @@ func TestServeAdmission(t *testing.T) {
 			}
 		}
 	})
-}
-
-// postWhileSending writes a POST of size bytes to base+path, all of it at a
-// pace slower than the server answers, and only then reads the answer, as a
-// simple client does: a server that closes the connection on it while it
-// still sends leaves it a reset instead of a status.
-func postWhileSending(base string, pool *x509.CertPool, path string, size int) (int, string, error) {
-	addr := strings.TrimPrefix(base, "https://")
-	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
-	if err != nil {
-		return 0, "", err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(60 * time.Second))
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: hallmark\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, size)
-	chunk := make([]byte, 64<<10)
-	for sent := 0; sent < size; sent += len(chunk) {
-		if sent%(1<<20) == 0 {
-			time.Sleep(25 * time.Millisecond)
-		}
-		if _, err := conn.Write(chunk); err != nil {
-			return 0, "", fmt.Errorf("connection broken after %d of %d bytes: %w", sent, size, err)
-		}
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		return 0, "", fmt.Errorf("read the answer: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
 }
 
 // TestServeGatekeeper sends Gatekeeper ProviderRequests to `hallmark serve`.
