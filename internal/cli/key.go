@@ -36,6 +36,11 @@ instead, and show and export-cert take the key's PKCS#11 URI or vault URL
 	return cmd
 }
 
+// maxPassphraseFileSize caps --passphrase-file. A passphrase is one line;
+// a larger file is the wrong file (a key, an image), which must not be read
+// whole nor used as a passphrase.
+const maxPassphraseFileSize = 4 << 10 // 4 KiB
+
 // openStore opens the local key store with the passphrase from
 // --passphrase-file or $HALLMARK_PASSPHRASE.
 func (g *globalOptions) openStore() (*local.Store, error) {
@@ -46,7 +51,7 @@ func (g *globalOptions) openStore() (*local.Store, error) {
 	var pass []byte
 	switch {
 	case g.passphraseFile != "":
-		data, err := os.ReadFile(g.passphraseFile)
+		data, err := capped.ReadFile(g.passphraseFile, maxPassphraseFileSize)
 		if err != nil {
 			return nil, fmt.Errorf("reading --passphrase-file: %w", err)
 		}

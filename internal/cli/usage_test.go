@@ -23,6 +23,8 @@ type usageCase struct {
 func usageCases(dir string) []usageCase {
 	badJSON := filepath.Join(dir, "bad-config.json")
 	os.WriteFile(badJSON, []byte("{"), 0o600)
+	hugePass := filepath.Join(dir, "huge.txt")
+	os.WriteFile(hugePass, make([]byte, maxPassphraseFileSize+1), 0o600)
 	return []usageCase{
 		{"unknown top-level command", []string{"frobnicate"}, ExitUsage, []string{`unknown command "frobnicate"`}},
 		{"unknown subcommand", []string{"key", "destroy"}, ExitUsage, []string{`hallmark key: unknown command "destroy"`}},
@@ -43,6 +45,7 @@ func usageCases(dir string) []usageCase {
 		{"missing --registry-config", []string{"ls", "127.0.0.1:1/a:b", "--registry-config", filepath.Join(dir, "nope.json")}, ExitFailure, []string{"--registry-config", "nope.json does not exist"}},
 		{"unparsable --registry-config", []string{"ls", "127.0.0.1:1/a:b", "--registry-config", badJSON}, ExitFailure, []string{"--registry-config", "is not a docker config file"}},
 		{"missing --passphrase-file", []string{"key", "list", "--passphrase-file", filepath.Join(dir, "nope.txt")}, ExitFailure, []string{"--passphrase-file", "nope.txt"}},
+		{"--passphrase-file that is not a passphrase", []string{"key", "list", "--passphrase-file", hugePass}, ExitFailure, []string{"--passphrase-file", "huge.txt", "larger than allowed"}},
 		{"audit with no cluster", []string{"audit", "--trust-policy", "p.json", "--trust-store", "ts"}, ExitFailure, []string{"no Kubernetes cluster to audit", filepath.Join(".kube", "config"), "--kubeconfig"}},
 	}
 }

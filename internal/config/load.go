@@ -18,6 +18,8 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v2"
+
+	"github.com/hallmark-dev/hallmark/internal/capped"
 )
 
 // maxConfigSize caps a configuration file. A configuration with a trust
@@ -25,6 +27,10 @@ import (
 // keeps a wrong file (a log, an image) or a hostile ConfigMap from being
 // parsed, and bounds what YAML aliases can expand.
 const maxConfigSize = 1 << 20 // 1 MiB
+
+// tooLarge is the problem of a configuration over maxConfigSize, read from
+// a file or given in memory.
+var tooLarge = Problem{Message: fmt.Sprintf("is over %d bytes (%d KiB), far above any real configuration, so this is probably the wrong file", maxConfigSize, maxConfigSize>>10)}
 
 // Load reads, parses and validates the configuration file at path. Relative
 // paths in it are taken relative to the file's folder. Symlinks are
@@ -46,8 +52,10 @@ func Load(path string) (*Config, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, &Error{Source: path, Problems: []Problem{{Message: "is not a regular file"}}}
 	}
-	// One byte past the cap tells an oversized file from one that fits.
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	data, err := capped.Read(f, maxConfigSize)
+	if errors.Is(err, capped.ErrTooLarge) {
+		return nil, &Error{Source: path, Problems: []Problem{tooLarge}}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
@@ -83,9 +91,7 @@ func parse(source string, data []byte, base string) (*Config, error) {
 // repeated fields, and wrong types, without applying defaults.
 func decode(source string, data []byte) (*Config, error) {
 	if len(data) > maxConfigSize {
-		return nil, &Error{Source: source, Problems: []Problem{{
-			Message: fmt.Sprintf("is over %d bytes (%d KiB), far above any real configuration, so this is probably the wrong file", maxConfigSize, maxConfigSize>>10),
-		}}}
+		return nil, &Error{Source: source, Problems: []Problem{tooLarge}}
 	}
 	// The YAML library is used directly rather than through a YAML-to-JSON
 	// conversion, which keeps the last of two equal keys and turns keys

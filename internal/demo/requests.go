@@ -7,8 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
+
+	"github.com/hallmark-dev/hallmark/internal/capped"
 )
 
 // maxResponseBytes caps an answer read from the demo's own server: an
@@ -126,7 +127,7 @@ func post(ctx context.Context, client *http.Client, url string, body []byte, v a
 		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	data, err := capped.Read(resp.Body, maxResponseBytes)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", url, err)
 	}
