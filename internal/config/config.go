@@ -232,7 +232,7 @@ type Registry struct {
 
 // Credentials names one source of registry credentials. Set at most one of:
 // DockerConfigFile; DockerConfigJSONFile; Username with PasswordFromEnv or
-// PasswordFile; TokenFromEnv or TokenFile. Secrets are read when the
+// PasswordFile; TokenFromEnv or TokenFile; Azure. Secrets are read when the
 // registry options are built, never logged, and a single trailing newline
 // in a file is ignored.
 type Credentials struct {
@@ -254,6 +254,32 @@ type Credentials struct {
 	TokenFromEnv string `json:"tokenFromEnv,omitempty"`
 	// TokenFile is the file holding an identity (refresh) token.
 	TokenFile string `json:"tokenFile,omitempty"`
+	// Azure reads Azure Container Registry with an Azure identity instead
+	// of stored credentials. Nil: not used.
+	Azure *AzureCredentials `json:"azure,omitempty"`
+}
+
+// AzureCredentials gets Azure Container Registry credentials from an Azure
+// identity: an Entra ID token for the registry scope, exchanged at the
+// registry (POST /oauth2/exchange) for a refresh token that is cached and
+// renewed in the background before it expires.
+type AzureCredentials struct {
+	// ClientID is the identity's client (application) ID. Zero: the
+	// AZURE_CLIENT_ID environment variable (set by AKS workload identity),
+	// or for a managed identity, the system-assigned one.
+	ClientID string `json:"clientID,omitempty"`
+	// TenantID is the identity's Entra tenant. Zero: AZURE_TENANT_ID.
+	TenantID string `json:"tenantID,omitempty"`
+	// ManagedIdentity uses the node's or pod's managed identity (IMDS)
+	// instead of workload identity. Zero: workload identity, from the
+	// AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID and
+	// AZURE_AUTHORITY_HOST that AKS injects into the pod.
+	ManagedIdentity bool `json:"managedIdentity,omitempty"`
+	// Endpoints are host patterns (path.Match) that get these
+	// credentials; a host the registries entry matches but no endpoint
+	// does is read anonymously. Zero: *.azurecr.io, *.azurecr.us,
+	// *.azurecr.cn.
+	Endpoints []string `json:"endpoints,omitempty"`
 }
 
 // TrustStore is one named Notary Project trust store. Trust policy

@@ -44,14 +44,6 @@ func (c *Config) RegistryOptions() (oci.Options, error) {
 			PlainHTTP:             r.PlainHTTP,
 			InsecureSkipTLSVerify: r.InsecureSkipTLSVerify, // reported by Warnings
 		}
-		store, err := r.Credentials.store()
-		if err != nil {
-			ps.add(base+".credentials."+err.field, err.msg)
-		}
-		if store != nil {
-			h.Credentials = readOnly{store}
-			customCreds = true
-		}
 		if r.CAFile != "" && !r.InsecureSkipTLSVerify {
 			pool, err := registryRoots(r.CAFile)
 			if err != nil {
@@ -59,6 +51,27 @@ func (c *Config) RegistryOptions() (oci.Options, error) {
 				continue
 			}
 			h.RootCAs = pool
+		}
+		if r.Credentials.Azure != nil {
+			src, err := azureSource(r.Credentials.Azure, h)
+			if err != nil {
+				ps.add(base+".credentials.azure", err.Error())
+				continue
+			}
+			// Not wrapped in readOnly: oci must see that it can be
+			// renewed after a 401 (oci.Renewer); it refuses Put itself.
+			h.Credentials = src
+			customCreds = true
+			opts.Hosts = append(opts.Hosts, h)
+			continue
+		}
+		store, err := r.Credentials.store()
+		if err != nil {
+			ps.add(base+".credentials."+err.field, err.msg)
+		}
+		if store != nil {
+			h.Credentials = readOnly{store}
+			customCreds = true
 		}
 		opts.Hosts = append(opts.Hosts, h)
 	}

@@ -247,6 +247,14 @@ func (cr *Credentials) validate(ps *problems, base string) {
 	if token {
 		sources = append(sources, "token")
 	}
+	if cr.Azure != nil {
+		sources = append(sources, "azure")
+		for i, p := range cr.Azure.Endpoints {
+			if _, err := path.Match(p, ""); err != nil || p == "" {
+				ps.add(fmt.Sprintf("%s.azure.endpoints[%d]", base, i), fmt.Sprintf("%q is not a host pattern such as *.azurecr.io", truncate(p)))
+			}
+		}
+	}
 	if len(sources) > 1 {
 		ps.add(base, fmt.Sprintf("gives %s; give one source of credentials", strings.Join(sources, " and ")))
 		return

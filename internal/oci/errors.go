@@ -37,6 +37,13 @@ var (
 	// permission).
 	ErrForbidden = errors.New("forbidden")
 
+	// ErrCredentials: the credentials for the registry could not be
+	// obtained (an identity provider or token exchange refused, or could
+	// not be reached). The error's Summary says which identity, which
+	// registry and what to check, and is safe to show to anyone; the whole
+	// cause is in the error for the log.
+	ErrCredentials = errors.New("registry credentials unavailable")
+
 	// ErrNotFound: the repository, tag, manifest or blob does not exist. The
 	// error text says which.
 	ErrNotFound = errors.New("not found")

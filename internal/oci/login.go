@@ -30,7 +30,7 @@ func Login(ctx context.Context, opts Options, host, username, password string) e
 		return err
 	}
 	reg := &remote.Registry{RepositoryOptions: remote.RepositoryOptions{
-		Client:    c.auth,
+		Client:    c.client,
 		Reference: registry.Reference{Registry: host},
 		PlainHTTP: c.plainHTTP(host),
 	}}

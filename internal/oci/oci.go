@@ -152,6 +152,9 @@ type Client struct {
 	budget *byteBudget // nil: no bound
 	store  credentials.Store
 	auth   *auth.Client
+	// client is auth, retrying once after renewing credentials that can
+	// be renewed (see Renewer).
+	client remote.Client
 
 	// repos keeps one oras-go repository per registry/repository, so that
 	// what oras-go learns about it (whether the registry has the referrers
@@ -201,6 +204,7 @@ func newClient(opts Options, forLogin bool) (*Client, error) {
 		Cache: auth.NewCache(),
 	}
 	c.auth.SetUserAgent(opts.UserAgent)
+	c.client = newRenewingClient(c.auth, hosts)
 	return c, nil
 }
 
@@ -354,7 +358,7 @@ func (c *Client) repository(r registry.Reference, forceTag bool) *remote.Reposit
 // with nobody: callers that change its settings use one.
 func (c *Client) newRepository(r registry.Reference) *remote.Repository {
 	name := registry.Reference{Registry: r.Registry, Repository: r.Repository}
-	return &remote.Repository{Client: c.auth, Reference: name, PlainHTTP: c.plainHTTP(r.Registry)}
+	return &remote.Repository{Client: c.client, Reference: name, PlainHTTP: c.plainHTTP(r.Registry)}
 }
 
 // Resolve resolves ref to the descriptor of the manifest it names: a tag is

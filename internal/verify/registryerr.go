@@ -45,6 +45,16 @@ func classifyRegistryError(ctx context.Context, err error, host, repoPath, what 
 		status = fmt.Sprintf("%d %s", oe.StatusCode, http.StatusText(oe.StatusCode))
 	}
 	switch {
+	case errors.Is(sorted, oci.ErrCredentials) && oe != nil:
+		// The credential source wrote the reason (identity, registry, what
+		// to check); the identity provider's full answer stays in Err.
+		// Not cached: fixing the identity must take effect at once.
+		return explanation{
+			code:        CodeRegistryAccess,
+			reason:      oe.Summary,
+			remediation: "fix the registry's credentials as the reason says",
+			transient:   true,
+		}
 	case errors.Is(sorted, oci.ErrUnauthorized):
 		return explanation{
 			code:        CodeRegistryAccess,
