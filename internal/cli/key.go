@@ -32,7 +32,7 @@ command to export them. Certificates are public and can be exported. With
 instead, and show and export-cert take the key's PKCS#11 URI or vault URL
 (docs/keyproviders.md).`,
 	}
-	cmd.AddCommand(newKeyCreateCmd(g), newKeyRotateCmd(g), newKeyListCmd(g), newKeyShowCmd(g), newKeyExportCertCmd(g))
+	cmd.AddCommand(newKeyCreateCmd(g), newKeyRotateCmd(g), newKeyListCmd(g), newKeyShowCmd(g), newKeyExportCertCmd(g), newKeyDefaultCmd(g), newKeyDeleteCmd(g))
 	return cmd
 }
 
@@ -247,11 +247,18 @@ NAME now means the new version.`,
 				return err
 			}
 			defer release()
+			prev, prevErr := store.Get(cmd.Context(), keys.Ref{Name: args[0]})
 			info, err := store.Rotate(cmd.Context(), args[0], pol)
 			if err != nil {
 				return err
 			}
-			return printKeyInfo(g.out, output, "Rotated", info)
+			if err := printKeyInfo(g.out, output, "Rotated", info); err != nil {
+				return err
+			}
+			if output == "text" {
+				printRotateReminder(g, prev, prevErr, info)
+			}
+			return nil
 		},
 	}
 	pf.add(cmd)
@@ -268,6 +275,10 @@ type keyView struct {
 	KeyType    string     `json:"keyType"`
 	Exportable bool       `json:"exportable"`
 	Chain      []certView `json:"certificates"`
+	// Protection is "passphrase" or "store-key" for keys in the local store.
+	Protection string `json:"protection,omitempty"`
+	// Default marks the key sign uses without --key.
+	Default bool `json:"default,omitempty"`
 }
 
 type certView struct {
@@ -329,8 +340,20 @@ func newKeyListCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			views := make([]keyView, 0, len(infos))
+			ls, isLocal := store.(*local.Store)
+			st, err := g.loadSettings()
+			if err != nil {
+				return err
+			}
 			for _, in := range infos {
-				views = append(views, viewKey(in))
+				v := viewKey(in)
+				if isLocal {
+					if p, err := ls.Protection(cmd.Context(), keys.Ref{Name: in.Name, Version: in.Version}); err == nil {
+						v.Protection = string(p)
+					}
+					v.Default = st.DefaultKey == in.Name || st.DefaultKey == in.Name+"/"+in.Version
+				}
+				views = append(views, v)
 			}
 			if output == "json" {
 				return writeJSON(g.out, views)
@@ -340,13 +363,23 @@ func newKeyListCmd(g *globalOptions) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tKEY TYPE\tSUBJECT\tEXPIRES\tCREATED")
+			fmt.Fprintln(tw, "NAME\tVERSION\tKEY TYPE\tPROTECTED BY\tSUBJECT\tEXPIRES\tCREATED")
 			for _, v := range views {
 				subject, expires := "", ""
 				if len(v.Chain) > 0 {
 					subject, expires = v.Chain[0].Subject, fmtTime(v.Chain[0].NotAfter)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Version, v.KeyType, subject, expires, fmtTime(v.Created))
+				name, prot := v.Name, "-"
+				if v.Default {
+					name += " (default)"
+				}
+				switch v.Protection {
+				case string(local.ProtectedByPassphrase):
+					prot = "passphrase"
+				case string(local.ProtectedByStoreKey):
+					prot = "store key"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, v.Version, v.KeyType, prot, subject, expires, fmtTime(v.Created))
 			}
 			return tw.Flush()
 		},
@@ -418,7 +451,11 @@ func getKey(cmd *cobra.Command, g *globalOptions, s string) (keys.Info, error) {
 		return keys.Info{}, err
 	}
 	defer release()
-	return store.Get(cmd.Context(), ref)
+	info, err := store.Get(cmd.Context(), ref)
+	if ls, ok := store.(*local.Store); ok && err != nil {
+		err = suggestKey(cmd.Context(), ls, s, err)
+	}
+	return info, err
 }
 
 // writeFileAtomic writes data to path through a temporary file and a rename,
@@ -445,4 +482,24 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// printRotateReminder tells what verifiers need after a rotation: the new
+// root certificate in their trust stores when it changed (a self-signed
+// key's does), and a new trusted identity when the subject changed.
+func printRotateReminder(g *globalOptions, prev keys.Info, prevErr error, info keys.Info) {
+	if len(info.Chain) == 0 {
+		return
+	}
+	newRoot := info.Chain[len(info.Chain)-1]
+	rootChanged := prevErr != nil || len(prev.Chain) == 0 || !prev.Chain[len(prev.Chain)-1].Equal(newRoot)
+	if rootChanged {
+		file := fmt.Sprintf("%s-%s.pem", info.Name, info.Version)
+		fmt.Fprintf(g.err, "\nVerifiers need the new certificate: signatures by %s/%s verify only where its root is trusted. Export it and add it to each trust store:\n", info.Name, info.Version)
+		fmt.Fprintf(g.err, "  hallmark key export-cert %s/%s --root-only --out %s\n", info.Name, info.Version, file)
+		fmt.Fprintf(g.err, "  hallmark cert add --type ca --store %s %s    # or notation cert add, or the serve configuration's trust store\n", info.Name, file)
+	}
+	if prevErr == nil && len(prev.Chain) > 0 && prev.Chain[0].Subject.String() != info.Chain[0].Subject.String() {
+		fmt.Fprintf(g.err, "The subject changed to %s: trust policies that name %s in trustedIdentities need the new one too.\n", info.Chain[0].Subject, prev.Chain[0].Subject)
+	}
 }

@@ -75,7 +75,19 @@ func newLogoutCmd(g *globalOptions) *cobra.Command {
 		Short: "Forget a registry's credentials",
 		Args:  exactArgs(1, "one registry host"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := oci.Logout(cmd.Context(), o.ociOptions(g.streams), args[0]); err != nil {
+			if err := o.checkConfigFile(); err != nil {
+				return err
+			}
+			opts := o.ociOptions(g.streams)
+			had, err := oci.HasCredentials(cmd.Context(), opts, args[0])
+			if err != nil {
+				return err
+			}
+			if !had {
+				fmt.Fprintf(g.out, "Not logged in to %s: no credentials were stored for it.\n", args[0])
+				return nil
+			}
+			if err := oci.Logout(cmd.Context(), opts, args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.out, "Removed the credentials of %s.\n", args[0])

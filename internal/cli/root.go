@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -212,13 +213,30 @@ func (g *globalOptions) resolveStoreDir() (string, error) {
 }
 
 func newVersionCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print hallmark's version",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(g.out, "hallmark %s\n", Version)
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			v := versionInfo{Version: Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+			if output == "json" {
+				return writeJSON(g.out, v)
+			}
+			_, err := fmt.Fprintf(g.out, "hallmark %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
 			return err
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", `output format: "text" or "json"`)
+	return cmd
+}
+
+// versionInfo is what `hallmark version -o json` prints.
+type versionInfo struct {
+	Version   string `json:"version"`
+	GoVersion string `json:"goVersion"`
+	Platform  string `json:"platform"`
 }

@@ -69,7 +69,7 @@ A tag is resolved to its digest first: the digest is what gets signed.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, g, o, args[0]) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.key, "key", "k", "", "signing key in the key store: NAME (newest version) or NAME/VERSION; a PKCS#11 URI 'pkcs11:token=...;object=NAME'; or an Azure Key Vault certificate URL")
+	f.StringVarP(&o.key, "key", "k", "", "signing key in the key store: NAME (newest version) or NAME/VERSION; a PKCS#11 URI 'pkcs11:token=...;object=NAME'; or an Azure Key Vault certificate URL (default: the key set with 'hallmark key default')")
 	f.StringVar(&o.plugin, "plugin", "", "sign through this installed notation plugin instead of --key")
 	f.StringVar(&o.pluginKeyID, "id", "", "the key ID the plugin signs with (with --plugin)")
 	f.StringArrayVar(&o.pluginConfig, "plugin-config", nil, "KEY=VALUE passed to the plugin (repeatable; with --plugin)")
@@ -104,7 +104,14 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 	case o.plugin != "" && o.pluginKeyID == "":
 		return usageError{fmt.Errorf("--plugin %s needs the key ID to sign with: pass --id", o.plugin)}
 	case o.key == "" && o.plugin == "":
-		return usageError{fmt.Errorf("no signing key: pass --key NAME[/VERSION] (see 'hallmark key list') or --plugin NAME --id KEY_ID")}
+		st, err := g.loadSettings()
+		if err != nil {
+			return err
+		}
+		if st.DefaultKey == "" {
+			return usageError{fmt.Errorf("no signing key: pass --key NAME[/VERSION] (see 'hallmark key list'), set a default with 'hallmark key default NAME', or pass --plugin NAME --id KEY_ID")}
+		}
+		o.key = st.DefaultKey
 	}
 	pluginConfig, err := parseKeyValues(o.pluginConfig, "--plugin-config")
 	if err != nil {

@@ -90,3 +90,21 @@ func validateHost(host string) error {
 	}
 	return nil
 }
+
+// HasCredentials reports whether credentials for host are stored where
+// Logout would remove them from, so that a logout can say when there was
+// nothing to remove.
+func HasCredentials(ctx context.Context, opts Options, host string) (bool, error) {
+	if err := validateHost(host); err != nil {
+		return false, err
+	}
+	store, err := credentialStore(opts, false)
+	if err != nil {
+		return false, err
+	}
+	cred, err := store.Get(ctx, host)
+	if err != nil {
+		return false, fmt.Errorf("read the credentials of %s: %w", host, err)
+	}
+	return cred != auth.EmptyCredential, nil
+}
