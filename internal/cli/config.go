@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/serve"
 )
 
 type configValidateOptions struct {
@@ -72,8 +73,8 @@ func runConfigValidate(cmd *cobra.Command, g *globalOptions, o *configValidateOp
 	if err == nil {
 		report.Warnings = cfg.Warnings()
 		if o.build {
-			_, err := cfg.Build(cmd.Context())
-			errs = []error{err, cfg.CheckTLS()}
+			_, err := serve.Prepare(cmd.Context(), cfg)
+			errs = []error{err, serve.CheckTLS(cfg)}
 		}
 	}
 	for _, err := range errs {

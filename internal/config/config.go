@@ -4,16 +4,17 @@
 // The life of a configuration: Load (or Parse) reads YAML, reporting unknown
 // fields and wrong types with their field paths; ApplyDefaults fills every
 // zero field that has a default, in one place; Validate checks the result
-// without touching the file system and returns every problem at once; and
-// the builders (BuildTrustPolicy, BuildTrustStore, RegistryOptions, or Build for
-// all three) read the files the configuration names and turn it into what
-// the server runs with, so that the server holds no configuration logic.
+// without touching the file system and returns every problem at once.
+// Config is data: reading the files it names and building trust stores,
+// registry clients and verifiers from it is internal/serve's work
+// (serve.Prepare), so that parsing a configuration links no key provider,
+// registry client or verifier.
 //
 // Every field's zero value is documented on the field. Relative paths in a
 // file loaded with Load are relative to that file's folder.
 //
 // Configuration generations (which make a reload never serve a verdict made
-// under the old configuration) are counted by the server, not here.
+// under the old configuration) are counted by internal/serve, not here.
 package config
 
 import (
@@ -398,16 +399,6 @@ func (c *Config) ApplyDefaults() {
 	}
 	if v.Cache.MaxEntries == 0 {
 		v.Cache.MaxEntries = cache.DefaultMaxEntries
-	}
-}
-
-// CacheOptions returns the cache options this configuration asks for. The
-// server adds the generation, resolver and lookup hook.
-func (c *Config) CacheOptions() cache.Options {
-	return cache.Options{
-		PositiveTTL: c.Verification.Cache.PositiveTTL.Duration,
-		NegativeTTL: c.Verification.Cache.NegativeTTL.Duration,
-		MaxEntries:  c.Verification.Cache.MaxEntries,
 	}
 }
 

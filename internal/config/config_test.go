@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/hallmark-dev/hallmark/internal/admission"
 	"github.com/hallmark-dev/hallmark/internal/cache"
 	"github.com/hallmark-dev/hallmark/internal/signing/signingtest"
 	"github.com/hallmark-dev/hallmark/internal/verify"
@@ -624,27 +623,6 @@ func TestWarnings(t *testing.T) {
 	}
 	if w := base(t).Warnings(); len(w) != 0 {
 		t.Errorf("a safe configuration has warnings: %q", w)
-	}
-}
-
-func TestAdmissionPolicy(t *testing.T) {
-	c, err := Parse(Example())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := c.AdmissionPolicy()
-	if err := p.Validate(); err != nil {
-		t.Fatalf("a valid configuration gives an invalid admission policy: %v", err)
-	}
-	if p.ModeFor("staging") != admission.ModeAudit || p.ModeFor("prod") != admission.ModeDeny ||
-		p.Deadline != c.Verification.Deadline.Duration || !slices.Equal(p.ExcludeNamespaces, []string{"kube-system"}) ||
-		!admission.MatchImage(p.ExemptImages[0], "registry.k8s.io/pause:3.9") {
-		t.Fatalf("policy %+v does not follow the configuration", p)
-	}
-	p.ExcludeNamespaces[0] = "changed"
-	p.NamespaceModes["staging"] = admission.ModeDeny
-	if c.Admission.ExcludeNamespaces[0] != "kube-system" || c.Admission.NamespaceModes["staging"] != ModeAudit {
-		t.Fatal("the policy shares memory with the configuration")
 	}
 }
 

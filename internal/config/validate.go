@@ -386,7 +386,7 @@ func (c *Config) validateTrustPolicy(ps *problems, defined map[string]string) {
 		ps.add("trustPolicy", "give file or inline, not both")
 		return
 	case tp.File != "":
-		return // read and checked by BuildTrustPolicy
+		return // read and checked by serve.TrustPolicy
 	}
 	doc, err := tpolicy.Parse(tp.Inline)
 	if err != nil {
@@ -394,7 +394,7 @@ func (c *Config) validateTrustPolicy(ps *problems, defined map[string]string) {
 		return
 	}
 	if c.TrustStoreDir != "" {
-		return // which stores it holds is known once it is read (Build)
+		return // which stores it holds is known once it is read (serve.Prepare)
 	}
 	for i, st := range doc.TrustPolicies {
 		for j, id := range st.TrustStores {

@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
 	"github.com/hallmark-dev/hallmark/internal/cache"
@@ -51,7 +53,7 @@ type Generation struct {
 // builds for each configuration generation and `hallmark audit` builds
 // once.
 func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation, error) {
-	built, err := cfg.Build(ctx)
+	built, err := Prepare(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +70,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 	if err != nil {
 		return nil, err
 	}
-	copts := cfg.CacheOptions()
+	copts := CacheOptions(cfg)
 	if o.Cache != nil {
 		o.Cache(&copts)
 	}
@@ -76,7 +78,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 	copts.Resolver = client
 	copts.OnLookup = o.OnLookup
 	c := cache.New(engine, copts)
-	policy := cfg.AdmissionPolicy()
+	policy := AdmissionPolicy(cfg)
 	if o.Policy != nil {
 		o.Policy(&policy)
 	}
@@ -89,4 +91,34 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 		Cache:    c,
 		Trust:    built.TrustStore.Fingerprint(),
 	}, nil
+}
+
+// AdmissionPolicy returns the admission policy the configuration asks for:
+// mode, namespaces, exemptions, deadline and pinning. Its slices and map are
+// copies, so the policy does not change with the configuration. Call it on
+// a configuration that passed Validate; mutate is not part of the policy
+// (the server applies it).
+func AdmissionPolicy(c *config.Config) admission.Policy {
+	a := &c.Admission
+	return admission.Policy{
+		Mode:              c.Mode,
+		NamespaceModes:    maps.Clone(a.NamespaceModes),
+		IncludeNamespaces: slices.Clone(a.IncludeNamespaces),
+		ExcludeNamespaces: slices.Clone(a.ExcludeNamespaces),
+		ExemptImages:      slices.Clone(a.ExemptImages),
+		Deadline:          c.Verification.Deadline.Duration,
+		PinDigestOnly:     a.PinDigestOnly,
+
+		TrustNamespacePrefixFromAnyCaller: a.TrustNamespacePrefixFromAnyCaller,
+	}
+}
+
+// CacheOptions returns the cache options this configuration asks for. The
+// server adds the generation, resolver and lookup hook.
+func CacheOptions(c *config.Config) cache.Options {
+	return cache.Options{
+		PositiveTTL: c.Verification.Cache.PositiveTTL.Duration,
+		NegativeTTL: c.Verification.Cache.NegativeTTL.Duration,
+		MaxEntries:  c.Verification.Cache.MaxEntries,
+	}
 }

@@ -139,7 +139,7 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 	if err != nil {
 		return // the source's watch reports a bad configuration
 	}
-	ts, err := cfg.BuildTrustStore(ctx)
+	ts, err := TrustStore(ctx, cfg)
 	if err != nil {
 		r.log.Warn("trust store refresh failed; the current trust material stays in force", "error", err.Error())
 		return

@@ -1,4 +1,4 @@
-package config
+package serve
 
 import (
 	"encoding/base64"
@@ -17,6 +17,7 @@ import (
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 
+	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 )
@@ -71,15 +72,15 @@ func TestRegistryOptions(t *testing.T) {
 	password := writeFile(t, filepath.Join(dir, "password"), "s3cret\n")
 
 	c := base(t)
-	c.Registries = []Registry{
-		{Hosts: []string{private.host}, CAFile: privateCA, Credentials: Credentials{Username: "alice", PasswordFile: password}},
+	c.Registries = []config.Registry{
+		{Hosts: []string{private.host}, CAFile: privateCA, Credentials: config.Credentials{Username: "alice", PasswordFile: password}},
 		{Hosts: []string{selfSigned.host}, InsecureSkipTLSVerify: true},
 		{Hosts: []string{reg.Host()}, PlainHTTP: true},
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	opts, err := c.RegistryOptions()
+	opts, err := RegistryOptions(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +121,8 @@ func TestRegistryOptions(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		t.Setenv("HALLMARK_TEST_PASSWORD", "wrong")
 		c := base(t)
-		c.Registries = []Registry{{Hosts: []string{private.host}, CAFile: privateCA, Credentials: Credentials{Username: "alice", PasswordFromEnv: "HALLMARK_TEST_PASSWORD"}}}
-		opts, err := c.RegistryOptions()
+		c.Registries = []config.Registry{{Hosts: []string{private.host}, CAFile: privateCA, Credentials: config.Credentials{Username: "alice", PasswordFromEnv: "HALLMARK_TEST_PASSWORD"}}}
+		opts, err := RegistryOptions(c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,14 +149,14 @@ func TestRegistryCredentials(t *testing.T) {
 		`{"auths":{"https://index.docker.io/v1/":{"auth":"`+base64.StdEncoding.EncodeToString([]byte("hub:pw"))+`"}}}`)
 
 	c := base(t)
-	c.Registries = []Registry{
-		{Hosts: []string{"*.AzureCR.io"}, Credentials: Credentials{DockerConfigJSONFile: pullSecret}},
-		{Hosts: []string{"docker.io"}, Credentials: Credentials{DockerConfigFile: dockerConfig}},
-		{Hosts: []string{"token.example"}, Credentials: Credentials{TokenFromEnv: "HALLMARK_TEST_TOKEN"}},
+	c.Registries = []config.Registry{
+		{Hosts: []string{"*.AzureCR.io"}, Credentials: config.Credentials{DockerConfigJSONFile: pullSecret}},
+		{Hosts: []string{"docker.io"}, Credentials: config.Credentials{DockerConfigFile: dockerConfig}},
+		{Hosts: []string{"token.example"}, Credentials: config.Credentials{TokenFromEnv: "HALLMARK_TEST_TOKEN"}},
 		{Hosts: []string{"fallback.example", "anon.example"}, PlainHTTP: true},
-		{Hosts: []string{"team.azurecr.io"}, Credentials: Credentials{Username: "never", PasswordFromEnv: "HALLMARK_TEST_TOKEN"}},
+		{Hosts: []string{"team.azurecr.io"}, Credentials: config.Credentials{Username: "never", PasswordFromEnv: "HALLMARK_TEST_TOKEN"}},
 	}
-	opts, err := c.RegistryOptions()
+	opts, err := RegistryOptions(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,14 +204,14 @@ func TestRegistryCredentials(t *testing.T) {
 	t.Run("problems", func(t *testing.T) {
 		t.Setenv("HALLMARK_TEST_EMPTY", "")
 		c := base(t)
-		c.Registries = []Registry{
-			{Hosts: []string{"a.io"}, Credentials: Credentials{DockerConfigFile: filepath.Join(dir, "none.json")}},
-			{Hosts: []string{"b.io"}, Credentials: Credentials{DockerConfigJSONFile: writeFile(t, filepath.Join(dir, "bad"), `{"auths": 1, "secret": "hunter2"}`)}},
-			{Hosts: []string{"c.io"}, Credentials: Credentials{Username: "u", PasswordFromEnv: "HALLMARK_TEST_EMPTY"}},
-			{Hosts: []string{"d.io"}, Credentials: Credentials{TokenFile: writeFile(t, filepath.Join(dir, "empty"), "\n")}},
+		c.Registries = []config.Registry{
+			{Hosts: []string{"a.io"}, Credentials: config.Credentials{DockerConfigFile: filepath.Join(dir, "none.json")}},
+			{Hosts: []string{"b.io"}, Credentials: config.Credentials{DockerConfigJSONFile: writeFile(t, filepath.Join(dir, "bad"), `{"auths": 1, "secret": "hunter2"}`)}},
+			{Hosts: []string{"c.io"}, Credentials: config.Credentials{Username: "u", PasswordFromEnv: "HALLMARK_TEST_EMPTY"}},
+			{Hosts: []string{"d.io"}, Credentials: config.Credentials{TokenFile: writeFile(t, filepath.Join(dir, "empty"), "\n")}},
 			{Hosts: []string{"e.io"}, CAFile: writeFile(t, filepath.Join(dir, "notca"), "hello")},
 		}
-		_, err := c.RegistryOptions()
+		_, err := RegistryOptions(c)
 		got := problemsOf(t, err)
 		wantProblems(t, got, map[string]string{
 			"registries[0].credentials.dockerConfigFile":     "none.json",
@@ -226,13 +227,13 @@ func TestRegistryCredentials(t *testing.T) {
 	t.Run("allowed registries", func(t *testing.T) {
 		c := base(t)
 		c.AllowedRegistries = []string{"ghcr.io", "*.azurecr.io"}
-		opts, err := c.RegistryOptions()
+		opts, err := RegistryOptions(c)
 		if err != nil || !slices.Equal(opts.AllowedRegistries, c.AllowedRegistries) {
 			t.Fatalf("got %+v, %v; want the allow-list passed on", opts, err)
 		}
 	})
 	t.Run("no registries is hallmark verify's default", func(t *testing.T) {
-		opts, err := base(t).RegistryOptions()
+		opts, err := RegistryOptions(base(t))
 		if err != nil || opts.CredentialsStore != nil || opts.Hosts != nil || opts.AllowedRegistries != nil || opts.HTTPClient != nil {
 			t.Fatalf("got %+v, %v", opts, err)
 		}

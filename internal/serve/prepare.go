@@ -1,4 +1,4 @@
-package config
+package serve
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/certbundle"
+	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 	"github.com/hallmark-dev/hallmark/internal/keys/providers"
@@ -32,15 +33,15 @@ const maxFileSize = 1 << 20 // 1 MiB
 // maxDirFiles caps the files read from one certificate folder.
 const maxDirFiles = 1000
 
-// Built is what a configuration turns into: what the server verifies and
-// reaches registries with.
-type Built struct {
+// Prepared is what a configuration names, read and built: what a
+// generation verifies and reaches registries with.
+type Prepared struct {
 	TrustPolicy *trustpolicy.Document
 	TrustStore  *tstore.Store
 	Registry    oci.Options
 }
 
-// Build validates the configuration, reads the files it names for
+// Prepare validates the configuration, reads the files it names for
 // verification and registry access, and builds the trust policy, the trust
 // store and the registry options. It also checks that every trust store the
 // policy names exists and holds certificates. Every problem is reported at
@@ -49,24 +50,24 @@ type Built struct {
 // The TLS files are not read: the server loads and reloads them itself, and
 // a configuration reload must not fail because a certificate rotation is
 // half-way through. CheckTLS checks them.
-func (c *Config) Build(ctx context.Context) (*Built, error) {
+func Prepare(ctx context.Context, c *config.Config) (*Prepared, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	var ps problems
-	b := &Built{}
+	b := &Prepared{}
 	var err error
-	if b.TrustPolicy, err = c.BuildTrustPolicy(); err != nil {
+	if b.TrustPolicy, err = TrustPolicy(c); err != nil {
 		collect(&ps, err)
 	}
-	if b.TrustStore, err = c.BuildTrustStore(ctx); err != nil {
+	if b.TrustStore, err = TrustStore(ctx, c); err != nil {
 		collect(&ps, err)
 	}
-	if b.Registry, err = c.RegistryOptions(); err != nil {
+	if b.Registry, err = RegistryOptions(c); err != nil {
 		collect(&ps, err)
 	}
 	if b.TrustPolicy != nil && b.TrustStore != nil {
-		c.checkStoresExist(&ps, b.TrustPolicy, b.TrustStore)
+		checkStoresExist(c, &ps, b.TrustPolicy, b.TrustStore)
 	}
 	if err := ps.err(""); err != nil {
 		return nil, err
@@ -74,20 +75,10 @@ func (c *Config) Build(ctx context.Context) (*Built, error) {
 	return b, nil
 }
 
-// collect adds an *Error's problems, or the error itself, to ps.
-func collect(ps *problems, err error) {
-	var e *Error
-	if errors.As(err, &e) {
-		*ps = append(*ps, e.Problems...)
-		return
-	}
-	ps.add("", err.Error())
-}
-
 // CheckTLS checks that the listener's certificate and key load as a pair
 // and that the client CA file, if any, holds certificates. It returns an
 // *Error, for `hallmark config validate --build`.
-func (c *Config) CheckTLS() error {
+func CheckTLS(c *config.Config) error {
 	var ps problems
 	if _, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile); err != nil {
 		// The error may name the files but never holds key material.
@@ -104,7 +95,7 @@ func (c *Config) CheckTLS() error {
 	return ps.err("")
 }
 
-func (c *Config) checkStoresExist(ps *problems, doc *trustpolicy.Document, ts *tstore.Store) {
+func checkStoresExist(c *config.Config, ps *problems, doc *trustpolicy.Document, ts *tstore.Store) {
 	have := ts.Stores()
 	prefix := "trustPolicy.inline"
 	if c.TrustPolicy.File != "" {
@@ -133,7 +124,7 @@ func (c *Config) checkStoresExist(ps *problems, doc *trustpolicy.Document, ts *t
 // Unlike `hallmark verify --trust-policy`, the file may be a symlink: this
 // is how Kubernetes mounts a ConfigMap, and whoever can change the link can
 // change the configuration file that names it too.
-func (c *Config) BuildTrustPolicy() (*trustpolicy.Document, error) {
+func TrustPolicy(c *config.Config) (*trustpolicy.Document, error) {
 	tp := &c.TrustPolicy
 	var ps problems
 	switch {
@@ -173,7 +164,7 @@ func (c *Config) BuildTrustPolicy() (*trustpolicy.Document, error) {
 // set, merged with those of trustStores, whose certificates come from
 // files, folders, inline PEM and the key store. Every problem is reported
 // at once, with the path of the entry that caused it.
-func (c *Config) BuildTrustStore(ctx context.Context) (*tstore.Store, error) {
+func TrustStore(ctx context.Context, c *config.Config) (*tstore.Store, error) {
 	var ps problems
 	ts := tstore.New()
 	if c.TrustStoreDir != "" {
@@ -194,7 +185,7 @@ func (c *Config) BuildTrustStore(ctx context.Context) (*tstore.Store, error) {
 				continue
 			}
 			if err := ts.Add(truststore.Type(store.Type), store.Name, certs...); err != nil {
-				ps.add(p+"."+field, storeAddMessage(err))
+				ps.add(p+"."+field, config.StoreAddMessage(err))
 			}
 		}
 	}
@@ -231,7 +222,7 @@ func (k *keyStoreOpener) open() (*local.Store, error) {
 
 // certificates reads one source's certificates and names the field that
 // gave them.
-func (k *keyStoreOpener) certificates(ctx context.Context, typ string, src CertificateSource) ([]*x509.Certificate, string, error) {
+func (k *keyStoreOpener) certificates(ctx context.Context, typ string, src config.CertificateSource) ([]*x509.Certificate, string, error) {
 	switch {
 	case src.File != "":
 		certs, err := readCertFile(src.File)
@@ -263,7 +254,7 @@ func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ, s string) ([]
 			return nil, err
 		}
 	} else {
-		ref, all, err := parseKeySource(s)
+		ref, all, err := config.ParseKeySource(s)
 		if err != nil {
 			return nil, err
 		}
@@ -299,7 +290,7 @@ func anchor(typ string, chain []*x509.Certificate) *x509.Certificate {
 	switch {
 	case len(chain) == 0:
 		return nil
-	case typ == StoreTypeTSA || len(chain) == 1:
+	case typ == config.StoreTypeTSA || len(chain) == 1:
 		return chain[len(chain)-1]
 	default:
 		return chain[1]

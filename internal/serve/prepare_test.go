@@ -1,4 +1,4 @@
-package config
+package serve
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
+	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 	"github.com/hallmark-dev/hallmark/internal/signing/signingtest"
@@ -81,7 +82,7 @@ func storeHas(t *testing.T, ts interface {
 	}
 }
 
-func TestBuildTrustStore(t *testing.T) {
+func TestTrustStore(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	rootA := signingtest.Root(t, signingtest.Key(t, signingtest.EC256), "Root A")
@@ -123,19 +124,19 @@ func TestBuildTrustStore(t *testing.T) {
 
 	c := base(t)
 	c.KeyStore.Dir = ksDir
-	c.TrustStores = []TrustStore{
-		{Name: "prod", Type: StoreTypeCA, Certificates: []CertificateSource{
+	c.TrustStores = []config.TrustStore{
+		{Name: "prod", Type: config.StoreTypeCA, Certificates: []config.CertificateSource{
 			{File: pemFile}, {File: derFile}, {Dir: vol}, {PEM: pemOf(rootD)},
 		}},
-		{Name: "self-all", Type: StoreTypeCA, Certificates: []CertificateSource{{Key: "self/*"}}},
-		{Name: "self-newest", Type: StoreTypeSigningAuthority, Certificates: []CertificateSource{{Key: "self"}}},
-		{Name: "self-v1", Type: StoreTypeCA, Certificates: []CertificateSource{{Key: "self/1"}}},
-		{Name: "release", Type: StoreTypeCA, Certificates: []CertificateSource{{Key: "release"}}},
+		{Name: "self-all", Type: config.StoreTypeCA, Certificates: []config.CertificateSource{{Key: "self/*"}}},
+		{Name: "self-newest", Type: config.StoreTypeSigningAuthority, Certificates: []config.CertificateSource{{Key: "self"}}},
+		{Name: "self-v1", Type: config.StoreTypeCA, Certificates: []config.CertificateSource{{Key: "self/1"}}},
+		{Name: "release", Type: config.StoreTypeCA, Certificates: []config.CertificateSource{{Key: "release"}}},
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ts, err := c.BuildTrustStore(ctx)
+	ts, err := TrustStore(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +153,8 @@ func TestBuildTrustStore(t *testing.T) {
 		writeFile(t, filepath.Join(tsDir, "x509", "tsa", "stamps", "root.pem"), pemOf(rootC))
 		c := base(t)
 		c.TrustStoreDir = tsDir
-		c.TrustStores = []TrustStore{{Name: "prod", Type: StoreTypeCA, Certificates: []CertificateSource{{File: pemFile}}}}
-		ts, err := c.BuildTrustStore(ctx)
+		c.TrustStores = []config.TrustStore{{Name: "prod", Type: config.StoreTypeCA, Certificates: []config.CertificateSource{{File: pemFile}}}}
+		ts, err := TrustStore(ctx, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,8 +169,8 @@ func TestBuildTrustStore(t *testing.T) {
 		missingKS := filepath.Join(dir, "no-such-keys")
 		c := base(t)
 		c.TrustStoreDir = filepath.Join(dir, "no-such-truststore")
-		c.TrustStores = []TrustStore{
-			{Name: "prod", Type: StoreTypeCA, Certificates: []CertificateSource{
+		c.TrustStores = []config.TrustStore{
+			{Name: "prod", Type: config.StoreTypeCA, Certificates: []config.CertificateSource{
 				{File: filepath.Join(dir, "missing.pem")},
 				{Dir: junkDir},
 				{File: writeFile(t, filepath.Join(dir, "leaf.pem"), pemOf(leaf))},
@@ -177,7 +178,7 @@ func TestBuildTrustStore(t *testing.T) {
 			}},
 		}
 		c.KeyStore.Dir = missingKS
-		_, err := c.BuildTrustStore(ctx)
+		_, err := TrustStore(ctx, c)
 		wantProblems(t, problemsOf(t, err), map[string]string{
 			"trustStoreDir":                       "no-such-truststore",
 			"trustStores[0].certificates[0].file": "missing.pem",
@@ -193,27 +194,27 @@ func TestBuildTrustStore(t *testing.T) {
 	t.Run("unknown keys", func(t *testing.T) {
 		c := base(t)
 		c.KeyStore.Dir = ksDir
-		c.TrustStores = []TrustStore{{Name: "x", Type: StoreTypeCA, Certificates: []CertificateSource{{Key: "nope"}, {Key: "nope/*"}, {Key: "self/9"}}}}
-		_, err := c.BuildTrustStore(ctx)
+		c.TrustStores = []config.TrustStore{{Name: "x", Type: config.StoreTypeCA, Certificates: []config.CertificateSource{{Key: "nope"}, {Key: "nope/*"}, {Key: "self/9"}}}}
+		_, err := TrustStore(ctx, c)
 		got := problemsOf(t, err)
 		if len(got) != 3 {
 			t.Fatalf("got %q", got)
 		}
-		if !errors.Is(err, ErrInvalidConfig) {
-			t.Fatal("not ErrInvalidConfig")
+		if !errors.Is(err, config.ErrInvalidConfig) {
+			t.Fatal("not config.ErrInvalidConfig")
 		}
 	})
 }
 
-func TestBuildTrustPolicy(t *testing.T) {
+func TestTrustPolicy(t *testing.T) {
 	dir := t.TempDir()
 	const policy = `{"version":"1.0","trustPolicies":[{"name":"p","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:prod"],"trustedIdentities":["*"]}]}`
 	vol := kubeVolume(t, filepath.Join(dir, "vol"), map[string]string{"trustpolicy.json": policy})
 
 	t.Run("file from a Kubernetes volume", func(t *testing.T) {
 		c := base(t)
-		c.TrustPolicy = TrustPolicy{File: filepath.Join(vol, "trustpolicy.json")}
-		doc, err := c.BuildTrustPolicy()
+		c.TrustPolicy = config.TrustPolicy{File: filepath.Join(vol, "trustpolicy.json")}
+		doc, err := TrustPolicy(c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +223,7 @@ func TestBuildTrustPolicy(t *testing.T) {
 		}
 	})
 	t.Run("inline", func(t *testing.T) {
-		doc, err := base(t).BuildTrustPolicy()
+		doc, err := TrustPolicy(base(t))
 		if err != nil || doc.TrustPolicies[0].Name != "p" {
 			t.Fatalf("got %+v, %v", doc, err)
 		}
@@ -230,8 +231,8 @@ func TestBuildTrustPolicy(t *testing.T) {
 	t.Run("problems in a file name the file and the field", func(t *testing.T) {
 		bad := writeFile(t, filepath.Join(dir, "bad.json"), `{"version":"1.0","trustPolicies":[{"name":"p"}]}`)
 		c := base(t)
-		c.TrustPolicy = TrustPolicy{File: bad}
-		_, err := c.BuildTrustPolicy()
+		c.TrustPolicy = config.TrustPolicy{File: bad}
+		_, err := TrustPolicy(c)
 		got := problemsOf(t, err)
 		if len(got) == 0 || !strings.HasPrefix(got[0], "trustPolicy.file: "+bad+": trustPolicies[0].") {
 			t.Fatalf("got %q", got)
@@ -239,8 +240,8 @@ func TestBuildTrustPolicy(t *testing.T) {
 	})
 	t.Run("missing file", func(t *testing.T) {
 		c := base(t)
-		c.TrustPolicy = TrustPolicy{File: filepath.Join(dir, "none.json")}
-		_, err := c.BuildTrustPolicy()
+		c.TrustPolicy = config.TrustPolicy{File: filepath.Join(dir, "none.json")}
+		_, err := TrustPolicy(c)
 		if got := problemsOf(t, err); len(got) != 1 || !strings.HasPrefix(got[0], "trustPolicy.file: ") {
 			t.Fatalf("got %q", got)
 		}
@@ -248,7 +249,7 @@ func TestBuildTrustPolicy(t *testing.T) {
 }
 
 // tlsPair writes a server certificate and key and returns their paths.
-func tlsPair(t *testing.T, dir string) TLS {
+func tlsPair(t *testing.T, dir string) config.TLS {
 	t.Helper()
 	key := signingtest.Key(t, signingtest.EC256)
 	cert := signingtest.SelfSigned(t, key, "hallmark.hallmark.svc", signingtest.WithEKU(x509.ExtKeyUsageServerAuth))
@@ -256,13 +257,13 @@ func tlsPair(t *testing.T, dir string) TLS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return TLS{
+	return config.TLS{
 		CertFile: writeFile(t, filepath.Join(dir, "tls.crt"), pemOf(cert)),
 		KeyFile:  writeFile(t, filepath.Join(dir, "tls.key"), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))),
 	}
 }
 
-func TestBuild(t *testing.T) {
+func TestPrepare(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	dir := t.TempDir()
 	pair := tlsPair(t, dir)
@@ -274,7 +275,7 @@ func TestBuild(t *testing.T) {
 		c := base(t)
 		c.TrustStores = nil
 		c.TrustStoreDir = tsDir
-		b, err := c.Build(t.Context())
+		b, err := Prepare(t.Context(), c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +288,7 @@ func TestBuild(t *testing.T) {
 		c.TrustStores = nil
 		c.TrustStoreDir = tsDir
 		c.TrustPolicy.Inline = []byte(`{"version":"1.0","trustPolicies":[{"name":"p","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:prod","ca:other"],"trustedIdentities":["*"]}]}`)
-		_, err := c.Build(t.Context())
+		_, err := Prepare(t.Context(), c)
 		wantProblems(t, problemsOf(t, err), map[string]string{
 			"trustPolicy.inline.trustPolicies[0].trustStores[1]": `"ca:other" has no certificates: define it in trustStores (name: other, type: ca), or add it to trustStoreDir as x509/ca/other/`,
 		})
@@ -295,15 +296,15 @@ func TestBuild(t *testing.T) {
 	t.Run("invalid configurations are not built", func(t *testing.T) {
 		c := base(t)
 		c.Mode = "maybe"
-		if _, err := c.Build(t.Context()); len(problemsOf(t, err)) != 1 {
+		if _, err := Prepare(t.Context(), c); len(problemsOf(t, err)) != 1 {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("problems of every part at once", func(t *testing.T) {
 		c := base(t)
 		c.TrustStores[0].Certificates[0].File = filepath.Join(dir, "none.pem")
-		c.Registries = []Registry{{Hosts: []string{"r.io"}, Credentials: Credentials{Username: "u", PasswordFile: filepath.Join(dir, "none")}}}
-		_, err := c.Build(t.Context())
+		c.Registries = []config.Registry{{Hosts: []string{"r.io"}, Credentials: config.Credentials{Username: "u", PasswordFile: filepath.Join(dir, "none")}}}
+		_, err := Prepare(t.Context(), c)
 		wantProblems(t, problemsOf(t, err), map[string]string{
 			"trustStores[0].certificates[0].file":    "none.pem",
 			"registries[0].credentials.passwordFile": "none",
@@ -312,11 +313,11 @@ func TestBuild(t *testing.T) {
 	t.Run("TLS files are checked apart", func(t *testing.T) {
 		c := base(t)
 		c.TLS = pair
-		if err := c.CheckTLS(); err != nil {
+		if err := CheckTLS(c); err != nil {
 			t.Fatal(err)
 		}
-		c.TLS = TLS{CertFile: pair.KeyFile, KeyFile: pair.KeyFile, ClientCAFile: pair.KeyFile}
-		wantProblems(t, problemsOf(t, c.CheckTLS()), map[string]string{
+		c.TLS = config.TLS{CertFile: pair.KeyFile, KeyFile: pair.KeyFile, ClientCAFile: pair.KeyFile}
+		wantProblems(t, problemsOf(t, CheckTLS(c)), map[string]string{
 			"tls":              "do not load as a TLS key pair",
 			"tls.clientCAFile": "holds a PRIVATE KEY block; a certificate file holds certificates only",
 		})

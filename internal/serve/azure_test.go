@@ -1,4 +1,4 @@
-package config
+package serve
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/oci/acr/acrtest"
 )
@@ -71,11 +72,11 @@ func TestAzureCredentials(t *testing.T) {
 	t.Setenv("AZURE_AUTHORITY_HOST", srv.URL+"/")
 
 	c := base(t)
-	c.Registries = []Registry{{Hosts: []string{host}, CAFile: ca, Credentials: Credentials{Azure: &AzureCredentials{Endpoints: []string{"127.0.0.1:*"}}}}}
+	c.Registries = []config.Registry{{Hosts: []string{host}, CAFile: ca, Credentials: config.Credentials{Azure: &config.AzureCredentials{Endpoints: []string{"127.0.0.1:*"}}}}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	opts, err := c.RegistryOptions()
+	opts, err := RegistryOptions(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +96,8 @@ func TestAzureCredentials(t *testing.T) {
 
 	t.Run("wrong client ID", func(t *testing.T) {
 		c := base(t)
-		c.Registries = []Registry{{Hosts: []string{host}, CAFile: ca, Credentials: Credentials{Azure: &AzureCredentials{ClientID: "not-the-app", Endpoints: []string{"127.0.0.1:*"}}}}}
-		opts, err := c.RegistryOptions()
+		c.Registries = []config.Registry{{Hosts: []string{host}, CAFile: ca, Credentials: config.Credentials{Azure: &config.AzureCredentials{ClientID: "not-the-app", Endpoints: []string{"127.0.0.1:*"}}}}}
+		opts, err := RegistryOptions(c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,16 +115,16 @@ func TestAzureCredentialsProblems(t *testing.T) {
 	t.Setenv("AZURE_CLIENT_ID", "")
 	t.Setenv("AZURE_TENANT_ID", "")
 	c := base(t)
-	c.Registries = []Registry{
-		{Hosts: []string{"a.azurecr.io"}, Credentials: Credentials{Azure: &AzureCredentials{}, TokenFile: "/x"}},
-		{Hosts: []string{"b.azurecr.io"}, Credentials: Credentials{Azure: &AzureCredentials{Endpoints: []string{"[bad"}}}},
+	c.Registries = []config.Registry{
+		{Hosts: []string{"a.azurecr.io"}, Credentials: config.Credentials{Azure: &config.AzureCredentials{}, TokenFile: "/x"}},
+		{Hosts: []string{"b.azurecr.io"}, Credentials: config.Credentials{Azure: &config.AzureCredentials{Endpoints: []string{"[bad"}}}},
 	}
 	wantProblems(t, problemsOf(t, c.Validate()), map[string]string{
 		"registries[0].credentials":                    "gives token and azure; give one source",
 		"registries[1].credentials.azure.endpoints[0]": "not a host pattern",
 	})
-	c.Registries = []Registry{{Hosts: []string{"a.azurecr.io"}, Credentials: Credentials{Azure: &AzureCredentials{}}}}
-	_, err := c.RegistryOptions()
+	c.Registries = []config.Registry{{Hosts: []string{"a.azurecr.io"}, Credentials: config.Credentials{Azure: &config.AzureCredentials{}}}}
+	_, err := RegistryOptions(c)
 	wantProblems(t, problemsOf(t, err), map[string]string{
 		"registries[0].credentials.azure": "workload identity needs a client ID (clientID, or AZURE_CLIENT_ID), a tenant ID (tenantID, or AZURE_TENANT_ID), and AZURE_FEDERATED_TOKEN_FILE",
 	})

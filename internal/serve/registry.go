@@ -1,4 +1,4 @@
-package config
+package serve
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/hallmark-dev/hallmark/internal/certbundle"
+	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
@@ -30,7 +31,7 @@ import (
 // allowedRegistries, when set, limits the registries contacted. With
 // neither, it returns the zero oci.Options, which is what `hallmark verify`
 // runs with. Secrets never appear in errors.
-func (c *Config) RegistryOptions() (oci.Options, error) {
+func RegistryOptions(c *config.Config) (oci.Options, error) {
 	if len(c.Registries) == 0 && len(c.AllowedRegistries) == 0 {
 		return oci.Options{}, nil
 	}
@@ -65,7 +66,7 @@ func (c *Config) RegistryOptions() (oci.Options, error) {
 			opts.Hosts = append(opts.Hosts, h)
 			continue
 		}
-		store, err := r.Credentials.store()
+		store, err := credentialStore(&r.Credentials)
 		if err != nil {
 			ps.add(base+".credentials."+err.field, err.msg)
 		}
@@ -117,7 +118,7 @@ type fieldError struct {
 }
 
 // store builds the credentials store this source describes; nil for none.
-func (cr *Credentials) store() (credentials.Store, *fieldError) {
+func credentialStore(cr *config.Credentials) (credentials.Store, *fieldError) {
 	switch {
 	case cr.DockerConfigFile != "":
 		// A missing file would read as "no credentials"; a named one must exist.

@@ -1,4 +1,4 @@
-package config
+package serve
 
 import (
 	"crypto/tls"
@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/oci/acr"
 )
@@ -21,7 +22,7 @@ const azureExchangeTimeout = 30 * time.Second
 
 // azureSource builds the ACR credential source of a registries entry, its
 // exchange sent with the entry's TLS settings.
-func azureSource(az *AzureCredentials, h oci.HostSettings) (*acr.Source, error) {
+func azureSource(az *config.AzureCredentials, h oci.HostSettings) (*acr.Source, error) {
 	cred, identity, err := azureCredential(az)
 	if err != nil {
 		return nil, err
@@ -53,7 +54,7 @@ func azureSource(az *AzureCredentials, h oci.HostSettings) (*acr.Source, error) 
 
 // azureCredential builds the Azure identity az names, and describes it for
 // error messages (IDs only, never secrets).
-func azureCredential(az *AzureCredentials) (azcore.TokenCredential, string, error) {
+func azureCredential(az *config.AzureCredentials) (azcore.TokenCredential, string, error) {
 	if az.ManagedIdentity {
 		opts := &azidentity.ManagedIdentityCredentialOptions{}
 		identity := "the system-assigned managed identity"
