@@ -686,32 +686,20 @@ func (r *run) registryFailure(ctx context.Context, err error, what string) Resul
 	return r.fail(f.code, f.reason, f.remediation, f.transient, err)
 }
 
-// parseImageReference parses ref as REGISTRY/REPOSITORY(:TAG|@DIGEST), in
-// canonical form (oci.Canonicalize), and explains what is wrong with it, or
-// returns "".
+// parseImageReference parses ref as REGISTRY/REPOSITORY(:TAG|@DIGEST) with
+// oci.ParseReference, the one image-reference grammar (length cap, a tag
+// next to a digest checked, the registry in canonical form), and explains
+// what is wrong with it, or returns "".
 func parseImageReference(ref string) (registry.Reference, string) {
-	const example = "registry.example.com/team/app:v1"
-	switch {
-	case ref == "":
-		return registry.Reference{}, "empty image reference; write it in full, e.g. " + example
-	case strings.Contains(ref, "://"):
-		return registry.Reference{}, fmt.Sprintf("image reference %q has a URL scheme; write it without one, e.g. %s", ref, example)
-	case strings.ContainsFunc(ref, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		return registry.Reference{}, fmt.Sprintf("image reference %q contains spaces or control characters", ref)
+	r, err := oci.ParseReference(ref)
+	if errors.Is(err, oci.ErrNoRegistry) {
+		// Said here with Docker Hub's full name, the registry a short
+		// name most often means.
+		return registry.Reference{}, fmt.Sprintf("image reference %q names no registry; write it in full, e.g. docker.io/library/nginx:1.27 or registry.example.com/team/app:v1", ref)
 	}
-	first, _, found := strings.Cut(ref, "/")
-	if !found || !(first == "localhost" || strings.ContainsAny(first, ".:") || strings.ToLower(first) != first) {
-		// Like oci.ParseReference: no docker.io guess, so an image is
-		// verified where its writer meant it to come from.
-		return registry.Reference{}, fmt.Sprintf("image reference %q names no registry; write it in full, e.g. docker.io/library/nginx:1.27 or %s", ref, example)
-	}
-	r, err := registry.ParseReference(ref)
 	if err != nil {
-		return registry.Reference{}, fmt.Sprintf("image reference %q is not valid: %v", ref, strings.TrimPrefix(err.Error(), "invalid reference: "))
+		return registry.Reference{}, err.Error()
 	}
-	// The trust-policy statement is chosen by the canonical name, which
-	// every spelling of the repository shares.
-	r = oci.Canonicalize(r)
 	if r.Reference == "" {
 		return registry.Reference{}, fmt.Sprintf("image reference %q has neither a tag nor a digest; add one (a container runtime would pull :latest)", ref)
 	}

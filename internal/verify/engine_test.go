@@ -336,6 +336,17 @@ func TestEngineVerify(t *testing.T) {
 					name: "no tag or digest", ref: f.reg.host + "/valid-jws", wantCode: CodeInvalidReference,
 					wantReason: []string{"has neither a tag nor a digest"},
 				},
+				{
+					// A tag next to a digest is checked, not dropped: the
+					// digest alone would verify.
+					name: "invalid tag next to a valid digest", ref: f.reg.host + "/valid-jws:v1!" + byDigest("valid-jws")[strings.Index(byDigest("valid-jws"), "@"):],
+					wantCode: CodeInvalidReference, wantErrIs: ErrInvalidReference,
+					wantReason: []string{`invalid tag "v1!"`},
+				},
+				{
+					name: "over the length cap", ref: f.reg.host + "/" + strings.Repeat("a/", 2100) + "app:v1", wantCode: CodeInvalidReference, wantErrIs: ErrInvalidReference,
+					wantReason: []string{"is longer than the 4096 allowed"},
+				},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
