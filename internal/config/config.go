@@ -130,6 +130,12 @@ type Config struct {
 	KeyStore KeyStore `json:"keyStore"`
 	// TrustPolicy is the Notary Project trust policy. Required.
 	TrustPolicy TrustPolicy `json:"trustPolicy"`
+	// Cosign configures verification of cosign signatures. Zero: none.
+	Cosign Cosign `json:"cosign,omitzero"`
+	// SignatureKinds says which signature kinds (Notary Project, cosign,
+	// either, both) the images of each registry scope must carry. Zero:
+	// Notary Project signatures, or either kind when cosign is configured.
+	SignatureKinds SignatureKinds `json:"signatureKinds,omitzero"`
 }
 
 // TLS is the listener's TLS configuration. The server enforces TLS 1.2 or

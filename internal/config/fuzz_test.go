@@ -24,6 +24,8 @@ func FuzzLoad(f *testing.F) {
 		"trustPolicy: {inline: {version: .inf, trustPolicies: [&a {x: *a}]}}\n",
 		"admission: {namespaceModes: {'a.b': audit}, exemptImages: ['*']}\n",
 		"a: &a [*a, *a]\n",
+		"cosign: {trustedRootFile: r.json, policies: [{name: a, scopes: ['*'], keys: [{pem: x}], keyless: [{subjectRegExp: '^a$', issuer: i}]}]}\n",
+		"signatureKinds: {default: any, rules: [{scopes: [r.io/app], require: cosign}]}\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -47,6 +47,7 @@ func (c *Config) Validate() error {
 	eff.validateAllowedRegistries(&ps)
 	defined := eff.validateTrustStores(&ps)
 	eff.validateTrustPolicy(&ps, defined)
+	eff.validateCosign(&ps)
 	return ps.err("")
 }
 

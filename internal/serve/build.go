@@ -70,6 +70,10 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 	if err != nil {
 		return nil, err
 	}
+	verifier, err := withCosign(ctx, cfg, engine, client)
+	if err != nil {
+		return nil, err
+	}
 	copts := CacheOptions(cfg)
 	if o.Cache != nil {
 		o.Cache(&copts)
@@ -77,7 +81,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 	copts.Generation = o.Generation
 	copts.Resolver = client
 	copts.OnLookup = o.OnLookup
-	c := cache.New(engine, copts)
+	c := cache.New(verifier, copts)
 	policy := AdmissionPolicy(cfg)
 	if o.Policy != nil {
 		o.Policy(&policy)

@@ -241,6 +241,22 @@ func (k *keyStoreOpener) certificates(ctx context.Context, typ string, src confi
 }
 
 func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ, s string) ([]*x509.Certificate, error) {
+	chains, err := k.keyChains(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	certs := make([]*x509.Certificate, 0, len(chains))
+	for _, chain := range chains {
+		if a := anchor(typ, chain); a != nil && !slices.ContainsFunc(certs, a.Equal) {
+			certs = append(certs, a)
+		}
+	}
+	return certs, nil
+}
+
+// keyChains reads the certificate chains (leaf first) of the key s names:
+// in the key store, on a PKCS#11 token or in a vault.
+func (k *keyStoreOpener) keyChains(ctx context.Context, s string) ([][]*x509.Certificate, error) {
 	var chains [][]*x509.Certificate
 	if providers.IsRemote(s) {
 		// A PKCS#11 token or a vault: a reference without a version
@@ -273,13 +289,7 @@ func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ, s string) ([]
 			return nil, err
 		}
 	}
-	certs := make([]*x509.Certificate, 0, len(chains))
-	for _, chain := range chains {
-		if a := anchor(typ, chain); a != nil && !slices.ContainsFunc(certs, a.Equal) {
-			certs = append(certs, a)
-		}
-	}
-	return certs, nil
+	return chains, nil
 }
 
 // anchor picks the certificate of a key's chain (leaf first) that a trust

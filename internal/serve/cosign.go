@@ -1,0 +1,115 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/hallmark-dev/hallmark/internal/cache"
+	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/verify"
+	"github.com/hallmark-dev/hallmark/internal/verify/cosign"
+	"github.com/hallmark-dev/hallmark/internal/verify/kinds"
+)
+
+// CosignPolicies reads the files and keys the configuration's cosign
+// section names and builds its policies. Every problem is reported at once in an *Error.
+func CosignPolicies(ctx context.Context, c *config.Config) ([]cosign.Policy, error) {
+	if !c.CosignConfigured() {
+		return nil, nil
+	}
+	var ps problems
+	var tr root.TrustedMaterial
+	if f := c.Cosign.TrustedRootFile; f != "" {
+		data, err := readFile(f)
+		if err == nil {
+			tr, err = cosign.ParseTrustedRoot(data)
+		}
+		if err != nil {
+			ps.add("cosign.trustedRootFile", err.Error())
+		}
+	}
+	ks := &keyStoreOpener{dir: c.KeyStore.Dir}
+	out := make([]cosign.Policy, 0, len(c.Cosign.Policies))
+	for i, p := range c.Cosign.Policies {
+		cp := cosign.Policy{
+			Name: p.Name, Scopes: append([]string(nil), p.Scopes...), TrustedRoot: tr,
+			RequireTransparencyLog: p.RequireTransparencyLog, RequireSignedTimestamp: p.RequireSignedTimestamp,
+		}
+		for j, k := range p.Keys {
+			path := fmt.Sprintf("cosign.policies[%d].keys[%d]", i, j)
+			got, err := cosignKeys(ctx, ks, k, fmt.Sprintf("%s inline key %d", p.Name, j+1))
+			if err != nil {
+				ps.add(path, err.Error())
+				continue
+			}
+			cp.Keys = append(cp.Keys, got...)
+		}
+		for _, id := range p.Keyless {
+			cp.Identities = append(cp.Identities, cosign.Identity(id))
+		}
+		out = append(out, cp)
+	}
+	if err := ps.err(""); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func cosignKeys(ctx context.Context, ks *keyStoreOpener, k config.CosignKey, inlineName string) ([]cosign.Key, error) {
+	switch {
+	case k.File != "":
+		data, err := readFile(k.File)
+		if err != nil {
+			return nil, err
+		}
+		return cosign.ParsePublicKeys(k.File, data)
+	case k.PEM != "":
+		return cosign.ParsePublicKeys(inlineName, []byte(k.PEM))
+	case k.Key != "":
+		chains, err := ks.keyChains(ctx, k.Key)
+		if err != nil {
+			return nil, err
+		}
+		var out []cosign.Key
+		for _, chain := range chains {
+			if len(chain) == 0 {
+				continue
+			}
+			if err := cosign.CheckPublicKey(chain[0].PublicKey); err != nil {
+				return nil, err
+			}
+			name := k.Key
+			if len(chains) > 1 {
+				name = fmt.Sprintf("%s (certificate serial %s)", k.Key, chain[0].SerialNumber.Text(16))
+			}
+			out = append(out, cosign.Key{Name: name, Public: chain[0].PublicKey})
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("key %s has no certificate", k.Key)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("set one of file, pem and key")
+}
+
+// withCosign puts the cosign verifier beside the Notary Project engine when
+// the configuration has cosign policies, under its signature-kind rules;
+// without them the engine is the verifier, as before.
+func withCosign(ctx context.Context, cfg *config.Config, engine *verify.Engine, client *oci.Client) (cache.Verifier, error) {
+	if !cfg.CosignConfigured() {
+		return engine, nil
+	}
+	policies, err := CosignPolicies(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cv, err := cosign.NewVerifier(policies, client, cosign.Options{MaxSignatures: cfg.Verification.MaxSignatures})
+	if err != nil {
+		return nil, err
+	}
+	rules, def := cfg.SignatureKindRules()
+	return kinds.New(engine, cv, rules, def)
+}
