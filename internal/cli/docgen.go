@@ -27,7 +27,7 @@ func WriteReference(w io.Writer) error {
 	b.WriteString("| variable | meaning |\n|---|---|\n")
 	b.WriteString("| `HALLMARK_HOME` | key store folder (overridden by `--store`) |\n")
 	b.WriteString("| `HALLMARK_PASSPHRASE` | key store passphrase (overridden by `--passphrase-file`) |\n")
-	b.WriteString("| `HALLMARK_USERNAME`, `HALLMARK_PASSWORD` | registry credentials for `hallmark login` |\n")
+	b.WriteString("| `HALLMARK_USERNAME`, `HALLMARK_PASSWORD` | registry credentials: what `hallmark login` stores, or credentials for one run of `sign`, `verify`, `ls` and `inspect` without login |\n")
 	b.WriteString("| `DOCKER_CONFIG` | folder of the docker `config.json` holding registry credentials |\n")
 	b.WriteString("| `HALLMARK_PKCS11_MODULE`, `HALLMARK_PKCS11_TOKEN` | PKCS#11 module path and token label where a `pkcs11:` URI leaves them out |\n")
 	b.WriteString("| `HALLMARK_PKCS11_PIN`, `HALLMARK_PKCS11_PIN_FILE` | PKCS#11 user PIN, or a file holding it, where the URI has no `pin-value` or `pin-source` |\n")

@@ -35,6 +35,7 @@ decide whether to trust an image.`,
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", `output format: "text" or "json"`)
 	o.registry.addFlags(cmd.Flags())
+	o.registry.addCredentialFlags(cmd.Flags())
 	return cmd
 }
 
@@ -58,7 +59,7 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, ref str
 	if err := checkOutput(o.output); err != nil {
 		return err
 	}
-	client, err := o.registry.client(g.streams, false)
+	client, err := o.registry.client(g.streams, false, ref)
 	if err != nil {
 		return err
 	}

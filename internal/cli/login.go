@@ -3,10 +3,12 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/hallmark-dev/hallmark/internal/oci"
 )
@@ -27,8 +29,9 @@ func newLoginCmd(g *globalOptions) *cobra.Command {
 kept where docker keeps them (a credential helper if the docker config names
 one, else the config file itself, base64-encoded as docker does).
 
-The password comes from --password-stdin or $HALLMARK_PASSWORD; --password is
-accepted but leaks into shell history and process lists.`,
+The password comes from --password-stdin or $HALLMARK_PASSWORD; on a terminal
+without either, login asks for what is missing (the password is not echoed).
+--password is accepted but leaks into shell history and process lists.`,
 		Example: `  echo "$TOKEN" | hallmark login registry.example.com -u ci --password-stdin`,
 		Args:    exactArgs(1, "one registry host"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -47,6 +50,14 @@ accepted but leaks into shell history and process lists.`,
 			}
 			if o.username == "" {
 				o.username = os.Getenv("HALLMARK_USERNAME")
+			}
+			if (o.username == "" || pw == "") && !o.passwordStdin {
+				if tty, ok := terminal(g.in); ok {
+					var err error
+					if o.username, pw, err = promptCredentials(tty, g.err, args[0], o.username); err != nil {
+						return err
+					}
+				}
 			}
 			if o.username == "" || pw == "" {
 				return usageError{fmt.Errorf("login needs a username (-u or $HALLMARK_USERNAME) and a password (--password-stdin or $HALLMARK_PASSWORD)")}
@@ -96,4 +107,33 @@ func newLogoutCmd(g *globalOptions) *cobra.Command {
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
+}
+
+// terminal returns in as a file when it is a terminal a person types at.
+func terminal(in io.Reader) (*os.File, bool) {
+	f, ok := in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, false
+	}
+	return f, true
+}
+
+// promptCredentials asks for what is missing on the terminal; the password
+// is not echoed.
+func promptCredentials(tty *os.File, w io.Writer, host, user string) (string, string, error) {
+	if user == "" {
+		fmt.Fprintf(w, "Username for %s: ", host)
+		line, err := bufio.NewReader(tty).ReadString('\n')
+		if err != nil && line == "" {
+			return "", "", fmt.Errorf("reading the user name: %w", err)
+		}
+		user = strings.TrimSpace(line)
+	}
+	fmt.Fprintf(w, "Password for %s@%s: ", user, host)
+	pw, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(w)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the password: %w", err)
+	}
+	return user, string(pw), nil
 }

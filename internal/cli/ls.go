@@ -26,6 +26,7 @@ func newLsCmd(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", `output format: "text" (a tree, like notation ls) or "json"`)
 	o.registry.addFlags(cmd.Flags())
+	o.registry.addCredentialFlags(cmd.Flags())
 	return cmd
 }
 
@@ -40,7 +41,7 @@ func runLs(cmd *cobra.Command, g *globalOptions, o *lsOptions, ref string) error
 	if err := checkOutput(o.output); err != nil {
 		return err
 	}
-	client, err := o.registry.client(g.streams, false)
+	client, err := o.registry.client(g.streams, false, ref)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,7 @@ A tag is resolved to its digest first: the digest is what gets signed.`,
 	f.BoolVar(&o.forceReferrersTag, "force-referrers-tag", false, "also index the signature in the referrers tag schema even where the registry has the referrers API (what notation v1 does by default)")
 	f.StringVarP(&o.output, "output", "o", "text", `output format: "text" or "json"`)
 	o.registry.addFlags(f)
+	o.registry.addCredentialFlags(f)
 	return cmd
 }
 
@@ -153,7 +154,7 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 		return err
 	}
 	defer release()
-	client, err := o.registry.client(g.streams, o.forceReferrersTag)
+	client, err := o.registry.client(g.streams, o.forceReferrersTag, ref)
 	if err != nil {
 		return err
 	}

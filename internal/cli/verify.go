@@ -60,6 +60,7 @@ Exit code 0 only if every reference verifies; 1 otherwise; 2 for a usage error.`
 	f.IntVar(&o.maxSignatures, "max-signatures", verify.DefaultMaxSignatures, "most signatures tried per image")
 	f.StringVarP(&o.output, "output", "o", "text", `output format: "text" or "json"`)
 	o.registry.addFlags(f)
+	o.registry.addCredentialFlags(f)
 	return cmd
 }
 
@@ -89,7 +90,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 	if err != nil {
 		return err
 	}
-	client, err := o.registry.client(g.streams, false)
+	client, err := o.registry.client(g.streams, false, refs...)
 	if err != nil {
 		return err
 	}
