@@ -362,7 +362,11 @@ func (a *Admitter) verifyImages(ctx context.Context, log *slog.Logger, images []
 		if !done[i] || (!results[i].Verified && results[i].Code == verify.CodeTimeout) {
 			late := notInTime(ref, budget, time.Since(start))
 			if done[i] {
-				late.Digest, late.Tag, late.Duration = results[i].Digest, results[i].Tag, results[i].Duration
+				// The verifier's result, reworded: what it knows (the
+				// digest, the cause for the log) stays.
+				r := results[i]
+				r.Reference, r.Reason, r.Remediation, r.Transient, r.Warnings = late.Reference, late.Reason, late.Remediation, true, nil
+				late = r
 			}
 			results[i] = late
 		}

@@ -202,7 +202,7 @@ func TestServeAdmission(t *testing.T) {
 		}))
 		defer failing.Close()
 		erroring := strings.TrimPrefix(failing.URL, "http://") + "/app:v1"
-		why := map[string]string{down: "could not reach", hanging + "/app:v1": "within", erroring: "rate limiting"}
+		why := map[string]string{down: "within", hanging + "/app:v1": "within", erroring: "rate limiting"}
 		for _, img := range []string{down, hanging + "/app:v1", erroring} {
 			r := deny.review(t, "/validate", podReview("uid-f", "default", img))
 			if r.Response.Allowed || r.Response.Status == nil || !strings.Contains(r.Response.Status.Message, img) || !strings.Contains(r.Response.Status.Message, why[img]) {

@@ -511,7 +511,7 @@ func TestEngineRegistryFailures(t *testing.T) {
 		wantTransient bool
 		wantReason    string
 	}{
-		{"registry down", closed, CodeRegistryUnavailable, true, "could not reach registry " + closed + " (while resolving tag v1)"},
+		{"registry down", closed, CodeTimeout, true, "could not reach registry " + closed + " (while resolving tag v1)"},
 		{"401", status(401, `{"errors":[{"code":"UNAUTHORIZED"}]}`), CodeRegistryAccess, false, "(401 Unauthorized while resolving tag v1); configure credentials for"},
 		{"403", status(403, `{"errors":[{"code":"DENIED"}]}`), CodeRegistryAccess, false, "(403 Forbidden while resolving tag v1); the credentials lack pull permission"},
 		{"404 repository", status(404, `{"errors":[{"code":"NAME_UNKNOWN"}]}`), CodeImageNotFound, false, "/app failed: not found; check the image reference"},

@@ -181,10 +181,13 @@ func unreachable(ctx context.Context, err error, first bool) bool {
 }
 
 // unreachableExplanation is the one reason given for a registry that could
-// not be reached, whatever the cause (see unreachable).
+// not be reached, whatever the cause (see unreachable). Its code is the
+// deadline's, so that callers that word a deadline their own way (the
+// admitter: "not verified within N ms") word every cause alike, a registry
+// that hangs as one that refuses.
 func unreachableExplanation(host, what string) explanation {
 	return explanation{
-		code:        CodeRegistryUnavailable,
+		code:        CodeTimeout,
 		reason:      fmt.Sprintf("could not reach registry %s (while %s); retry, and if it persists, ask the cluster's operators: hallmark's log has the cause", host, what),
 		remediation: fmt.Sprintf("retry; if registry %s stays unreachable, the cause is in hallmark's log", host),
 		transient:   true,

@@ -75,6 +75,9 @@ func TestUnreachableIsUniform(t *testing.T) {
 			if r.Verified || r.Err() == nil {
 				t.Fatalf("%s: verified %v, Err %v; want a failure with its cause", name, r.Verified, r.Err())
 			}
+			if !explain && r.Code != CodeTimeout {
+				t.Errorf("%s: code %s; want %s, the deadline's, for every cause", name, r.Code, CodeTimeout)
+			}
 			out[name] = strings.ReplaceAll(r.Reason, host, "HOST")
 		}
 		return out
