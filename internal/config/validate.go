@@ -15,9 +15,8 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/certbundle"
 	"github.com/hallmark-dev/hallmark/internal/keys"
-	"github.com/hallmark-dev/hallmark/internal/keys/azurekv"
-	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11"
-	"github.com/hallmark-dev/hallmark/internal/keys/providers"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
+	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11/pkcs11uri"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
 	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
@@ -356,15 +355,15 @@ func (c *Config) validateSource(ps *problems, p, typ string, src CertificateSour
 // parseKeySource reads "NAME", "NAME/VERSION" or "NAME/*".
 func parseKeySource(s string) (ref keys.Ref, allVersions bool, err error) {
 	switch {
-	case providers.IsPKCS11(s):
-		u, err := pkcs11.ParseURI(s)
+	case pkcs11uri.HasScheme(s):
+		u, err := pkcs11uri.ParseURI(s)
 		if err != nil {
 			return keys.Ref{}, false, err
 		}
 		ref, err := u.Ref()
 		return ref, ref.Version == "", err
-	case azurekv.IsURL(s):
-		_, ref, err := azurekv.ParseURL(s)
+	case kvurl.IsURL(s):
+		_, ref, err := kvurl.ParseURL(s)
 		return ref, ref.Version == "", err
 	}
 	if name, ok := strings.CutSuffix(s, "/*"); ok {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
+	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11/pkcs11uri"
 )
 
 // maxChainLength bounds the chain walk over the token's certificates, so a
@@ -284,7 +285,7 @@ func (p *Provider) Rotate(ctx context.Context, name string, pol *certpolicy.Poli
 	}
 	var next uint64 = 1
 	for _, o := range objs {
-		if n, ok := hallmarkVersion(name, o.id); ok && n >= next {
+		if n, ok := pkcs11uri.HallmarkVersion(name, o.id); ok && n >= next {
 			next = n + 1
 		}
 	}
@@ -310,7 +311,7 @@ func (p *Provider) makeVersion(ctx context.Context, name string, version uint64,
 	if err := ctx.Err(); err != nil {
 		return keys.Info{}, err
 	}
-	id := objectID(name, version)
+	id := pkcs11uri.ObjectID(name, version)
 	signer, err := p.generate(pol, id, []byte(name))
 	if err != nil {
 		return keys.Info{}, err
@@ -425,7 +426,7 @@ func (p *Provider) find(ref keys.Ref) (object, string, error) {
 	}
 	var versions []string
 	for _, o := range objs {
-		versions = append(versions, versionOf(ref.Name, o.id))
+		versions = append(versions, pkcs11uri.VersionOf(ref.Name, o.id))
 	}
 	if ref.Version != "" {
 		for i, v := range versions {
@@ -438,7 +439,7 @@ func (p *Provider) find(ref keys.Ref) (object, string, error) {
 	}
 	best, bestN := -1, uint64(0)
 	for i, o := range objs {
-		if n, ok := hallmarkVersion(ref.Name, o.id); ok && n > bestN {
+		if n, ok := pkcs11uri.HallmarkVersion(ref.Name, o.id); ok && n > bestN {
 			best, bestN = i, n
 		}
 	}
@@ -533,7 +534,7 @@ func (p *Provider) List(ctx context.Context) ([]keys.Info, error) {
 		if keys.ValidateName(label) != nil || len(id) == 0 {
 			continue
 		}
-		info, err := p.info(label, versionOf(label, id), object{id: id, signer: s})
+		info, err := p.info(label, pkcs11uri.VersionOf(label, id), object{id: id, signer: s})
 		if errors.Is(err, keys.ErrNotFound) {
 			continue // a key pair without a certificate cannot sign Notary Project signatures
 		}

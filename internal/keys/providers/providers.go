@@ -12,13 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv"
 	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11"
+	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11/pkcs11uri"
 )
 
 // ErrReference marks a key reference that cannot be parsed, as opposed to a
@@ -27,7 +27,7 @@ var ErrReference = errors.New("bad key reference")
 
 // IsPKCS11 reports whether s is a PKCS#11 URI; key names cannot hold ':'.
 func IsPKCS11(s string) bool {
-	return len(s) >= len(pkcs11.Scheme) && strings.EqualFold(s[:len(pkcs11.Scheme)], pkcs11.Scheme)
+	return pkcs11uri.HasScheme(s)
 }
 
 // IsRemote reports whether s names a key outside the local store.

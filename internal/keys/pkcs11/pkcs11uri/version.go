@@ -1,4 +1,4 @@
-package pkcs11
+package pkcs11uri
 
 import (
 	"encoding/hex"
@@ -10,25 +10,25 @@ import (
 // not write: "id-" and the ID in hex.
 const foreignPrefix = "id-"
 
-// objectID is the CKA_ID hallmark gives version v of key name: "NAME/V". It
+// ObjectID is the CKA_ID hallmark gives version v of key name: "NAME/V". It
 // is unique on the token, as the PKCS#11 convention of pairing a key with
 // its certificate by CKA_ID needs.
-func objectID(name string, v uint64) []byte {
+func ObjectID(name string, v uint64) []byte {
 	return []byte(name + "/" + strconv.FormatUint(v, 10))
 }
 
-// versionOf names the version a key object's CKA_ID stands for: V for
+// VersionOf names the version a key object's CKA_ID stands for: V for
 // hallmark's "NAME/V", else "id-" and the ID in hex.
-func versionOf(name string, id []byte) string {
-	if n, ok := hallmarkVersion(name, id); ok {
+func VersionOf(name string, id []byte) string {
+	if n, ok := HallmarkVersion(name, id); ok {
 		return strconv.FormatUint(n, 10)
 	}
 	return foreignPrefix + hex.EncodeToString(id)
 }
 
-// hallmarkVersion parses "NAME/V" with V a canonical decimal (no leading
+// HallmarkVersion parses "NAME/V" with V a canonical decimal (no leading
 // zero).
-func hallmarkVersion(name string, id []byte) (uint64, bool) {
+func HallmarkVersion(name string, id []byte) (uint64, bool) {
 	rest, ok := strings.CutPrefix(string(id), name+"/")
 	if !ok || rest == "" || rest[0] == '0' {
 		return 0, false

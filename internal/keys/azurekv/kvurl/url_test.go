@@ -1,4 +1,4 @@
-package azurekv
+package kvurl
 
 import (
 	"testing"

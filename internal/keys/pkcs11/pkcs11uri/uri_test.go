@@ -1,4 +1,4 @@
-package pkcs11
+package pkcs11uri
 
 import (
 	"errors"
