@@ -2,6 +2,7 @@ package gatekeeper
 
 import (
 	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/verify"
 )
 
 // Ratify v1's verification result, the value of each verify item, as its
@@ -15,6 +16,14 @@ const (
 	// users grep logs and reports for it, so it is kept word for word.
 	messageVerified = "Notation signature verification success"
 	messageFailed   = "Notation signature verification failed"
+
+	// Ratify v1's cosign verifier, as its Helm chart names it: the
+	// verifier's name and type are both "cosign", and its messages are
+	// these, word for word.
+	verifierCosign       = "cosign"
+	artifactTypeCosign   = "application/vnd.dev.cosign.artifact.sig.v1+json"
+	messageCosignSuccess = "Verification success. Valid signatures found. Please refer to extensions field for verifications performed."
+	messageCosignFailed  = "no valid Cosign signatures found"
 )
 
 // verificationResponse is the value of one verify item. Field order and
@@ -31,19 +40,21 @@ type verificationResponse struct {
 // deprecated spellings of verifierName and verifierType that Ratify still
 // writes alongside them; constraints written for either keep working.
 type verifierReport struct {
-	Subject         string           `json:"subject,omitempty"`
-	IsSuccess       bool             `json:"isSuccess"`
-	Name            string           `json:"name,omitempty"`
-	VerifierName    string           `json:"verifierName,omitempty"`
-	Type            string           `json:"type,omitempty"`
-	VerifierType    string           `json:"verifierType,omitempty"`
-	ReferenceDigest string           `json:"referenceDigest,omitempty"`
-	ArtifactType    string           `json:"artifactType,omitempty"`
-	Message         string           `json:"message,omitempty"`
-	ErrorReason     string           `json:"errorReason,omitempty"`
-	Remediation     string           `json:"remediation,omitempty"`
-	Extensions      *extensions      `json:"extensions,omitempty"`
-	NestedResults   []verifierReport `json:"nestedResults,omitempty"`
+	Subject         string `json:"subject,omitempty"`
+	IsSuccess       bool   `json:"isSuccess"`
+	Name            string `json:"name,omitempty"`
+	VerifierName    string `json:"verifierName,omitempty"`
+	Type            string `json:"type,omitempty"`
+	VerifierType    string `json:"verifierType,omitempty"`
+	ReferenceDigest string `json:"referenceDigest,omitempty"`
+	ArtifactType    string `json:"artifactType,omitempty"`
+	Message         string `json:"message,omitempty"`
+	ErrorReason     string `json:"errorReason,omitempty"`
+	Remediation     string `json:"remediation,omitempty"`
+	// Extensions is *extensions for a Notary Project signature and
+	// *cosignExtensions for a cosign one; nil is left out.
+	Extensions    any              `json:"extensions,omitempty"`
+	NestedResults []verifierReport `json:"nestedResults,omitempty"`
 }
 
 // extensions are the Notation verifier's extensions in Ratify's report: the
@@ -53,6 +64,62 @@ type verifierReport struct {
 type extensions struct {
 	Issuer string `json:"Issuer"`
 	SN     string `json:"SN"`
+}
+
+// cosignExtensions are Ratify's cosign verifier's extensions: per signature,
+// the verifications made of it, and the trust policy applied.
+type cosignExtensions struct {
+	Signatures  []cosignSignature `json:"signatures,omitempty"`
+	TrustPolicy string            `json:"trustPolicy,omitempty"`
+}
+
+type cosignSignature struct {
+	Signature     string               `json:"signature"`
+	Verifications []cosignVerification `json:"verifications"`
+}
+
+// cosignVerification is one check of a signature. bundleVerified says, as
+// in Ratify, whether a transparency-log proof was verified; hallmark says
+// it for signatures whose policy required one.
+type cosignVerification struct {
+	SignatureDigest string   `json:"signatureDigest,omitempty"`
+	IsSuccess       bool     `json:"isSuccess"`
+	BundleVerified  bool     `json:"bundleVerified"`
+	Error           string   `json:"error,omitempty"`
+	Summary         []string `json:"summary,omitempty"`
+}
+
+// cosignReport is Ratify's cosign verifier report for one signature.
+func cosignReport(subject, policy string, s verify.SignatureResult) verifierReport {
+	rep := verifierReport{
+		Subject:         subject,
+		IsSuccess:       s.Verified,
+		Name:            verifierCosign,
+		VerifierName:    verifierCosign,
+		Type:            verifierCosign,
+		VerifierType:    verifierCosign,
+		ReferenceDigest: s.Digest,
+		ArtifactType:    artifactTypeCosign,
+		Message:         messageCosignSuccess,
+	}
+	v := cosignVerification{SignatureDigest: s.Digest, IsSuccess: s.Verified}
+	if s.SignerSubject != "" {
+		v.Summary = []string{"signer: " + s.SignerSubject}
+		if s.SignerIssuer != "" {
+			v.Summary = append(v.Summary, "issuer: "+s.SignerIssuer)
+		}
+	}
+	if !s.Verified {
+		rep.Message = messageCosignFailed
+		rep.ErrorReason = s.Reason
+		rep.Remediation = s.Remediation
+		v.Error = s.Reason
+	}
+	rep.Extensions = &cosignExtensions{
+		Signatures:  []cosignSignature{{Signature: s.Digest, Verifications: []cosignVerification{v}}},
+		TrustPolicy: policy,
+	}
+	return rep
 }
 
 // report encodes one image verdict as Ratify would: isSuccess is the
@@ -79,6 +146,10 @@ func report(v admission.ImageVerdict, verifierName, traceID, timestamp string) v
 	// digest that was verified is in the log record of the verdict.
 	subject := v.Image
 	for _, s := range r.Signatures {
+		if s.Verifier == verifierCosign {
+			out.VerifierReports = append(out.VerifierReports, cosignReport(subject, r.Policy, s))
+			continue
+		}
 		rep := verifierReport{
 			Subject:         subject,
 			IsSuccess:       s.Verified,
