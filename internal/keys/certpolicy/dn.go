@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/hallmark-dev/hallmark/internal/dn"
 	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
@@ -15,11 +16,10 @@ import (
 // the RFC 4514 string form that Azure Key Vault also takes, most specific
 // RDN first ("CN=brooklyn.io,O=Notation,L=Brooklyn,ST=NY,C=US").
 //
-// The parser is deliberately small. It accepts what policies contain in
-// practice (keywords or dotted OIDs, backslash escapes, quoted values,
-// spaces around separators) and rejects
-// the rest with a position, rather than guessing: the subject ends up in
-// every signature and is what trust policies match on.
+// It is parsed by package dn, the parser of trust policies' identities: the
+// subject ends up in every signature and is what trust policies match on,
+// so both must read it alike. This file keeps what is particular to
+// writing a certificate: the keyword table and the DER encoding.
 
 // dnAttr is one attribute type and value, an RDN of its own: the Notary
 // Project allows neither multi-valued RDNs nor repeated attribute types.
@@ -74,207 +74,67 @@ var dnKeywords = map[string]dnKeyword{
 	"EMAILADDRESS": {asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}, asn1.TagIA5String},
 }
 
-// parseDN parses a subject DN string.
+// parseDN parses a subject DN string with dn.Parse, the parser trust
+// policies' identities are read with, and maps each attribute to its OID
+// and ASN.1 string type.
 func parseDN(s string) (distinguishedName, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("is empty")
+	if err := checkSpecials(s); err != nil {
+		return nil, err
 	}
-	p := dnParser{s: s}
-	var dn distinguishedName
-	for {
-		a, err := p.attribute()
-		if err != nil {
+	attrs, err := dn.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	var name distinguishedName
+	for _, a := range attrs {
+		kw, ok := lookupKeyword(a.Type)
+		if !ok {
+			return nil, fmt.Errorf("has unknown attribute type %q; use CN, O, OU, L, ST, C, STREET, SERIALNUMBER, DC, E or a dotted OID", strict.Clip(a.Type))
+		}
+		if name.has(kw.oid) {
+			// Two spellings of one type, such as CN and 2.5.4.3: notation
+			// refuses such a subject when it matches a signer against
+			// trustedIdentities.
+			return nil, fmt.Errorf("repeats the %s attribute; the Notary Project allows each attribute type once", strict.Clip(a.Type))
+		}
+		if err := checkDNValue(kw, a.Type, a.Value); err != nil {
 			return nil, err
 		}
-		if dn.has(a.oid) {
-			// notation refuses such a subject when it matches a signer
-			// against trustedIdentities.
-			return nil, fmt.Errorf("repeats %s; the Notary Project allows each attribute type once", strict.Clip(a.name))
+		name = append(name, dnAttr{oid: kw.oid, name: a.Type, tag: kw.tag, value: a.Value})
+	}
+	return name, nil
+}
+
+// checkSpecials refuses the characters RFC 4514 requires escaped in a value
+// that go-ldap takes literally or as a separator: a subject written in
+// RFC 2253's quoted form would otherwise get its quotes written into the
+// certificate, and one with ';' different RDNs than meant.
+func checkSpecials(s string) error {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			i++ // the escaped character
+		case '"', ';', '<', '>':
+			return fmt.Errorf("has an unescaped %q at position %d; write it as \\%c (quoted values are not supported: escape a comma instead, as in O=Acme\\, Inc.)", c, i+1, c)
 		}
-		dn = append(dn, a)
-		if p.eof() {
-			return dn, nil
-		}
-		// p.attribute stops only at the end or at a ','.
-		p.pos++
-		p.spaces()
-		if p.eof() {
-			return nil, fmt.Errorf("ends with ','")
-		}
-		if p.s[p.pos] == ',' {
-			return nil, p.errorf("empty RDN between two commas")
-		}
 	}
+	return nil
 }
 
-type dnParser struct {
-	s   string
-	pos int
-}
-
-func (p *dnParser) eof() bool { return p.pos >= len(p.s) }
-
-func (p *dnParser) spaces() {
-	for !p.eof() && p.s[p.pos] == ' ' {
-		p.pos++
+// lookupKeyword finds an attribute type by keyword (any case) or dotted
+// OID, optionally written "OID.1.2.3".
+func lookupKeyword(typ string) (dnKeyword, bool) {
+	if kw, ok := dnKeywords[strings.ToUpper(typ)]; ok {
+		return kw, true
 	}
-}
-
-// errorf reports a problem at the current position, counted from 1 the way
-// an editor shows columns.
-func (p *dnParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("at position %d: %s", p.pos+1, fmt.Sprintf(format, args...))
-}
-
-// attribute reads TYPE=value up to an unescaped ',' or the end.
-func (p *dnParser) attribute() (dnAttr, error) {
-	p.spaces()
-	kw, name, err := p.attrType()
-	if err != nil {
-		return dnAttr{}, err
-	}
-	value, err := p.value()
-	if err != nil {
-		return dnAttr{}, err
-	}
-	if err := checkDNValue(kw, name, value); err != nil {
-		return dnAttr{}, err
-	}
-	if !p.eof() && p.s[p.pos] == '+' {
-		// notation refuses multi-valued RDNs in a signer's subject.
-		return dnAttr{}, p.errorf("multi-valued RDNs (joined by '+') are not supported by the Notary Project; write a literal + as \\+")
-	}
-	return dnAttr{oid: kw.oid, name: name, tag: kw.tag, value: value}, nil
-}
-
-// attrType reads "KEYWORD =" or "1.2.3 =" (optionally "OID.1.2.3") and
-// returns the type and its name as written.
-func (p *dnParser) attrType() (dnKeyword, string, error) {
-	start := p.pos
-	eq := strings.IndexByte(p.s[p.pos:], '=')
-	if eq < 0 {
-		return dnKeyword{}, "", p.errorf("expected TYPE=value, found no '='")
-	}
-	name := strings.TrimRight(p.s[start:start+eq], " ")
-	p.pos = start + eq + 1
-	if name == "" {
-		p.pos = start
-		return dnKeyword{}, "", p.errorf("missing attribute type before '='")
-	}
-	if kw, ok := dnKeywords[strings.ToUpper(name)]; ok {
-		return kw, name, nil
-	}
-	numeric := name
+	numeric := typ
 	if len(numeric) > 4 && strings.EqualFold(numeric[:4], "OID.") {
 		numeric = numeric[4:]
 	}
 	if oid, err := parseOID(numeric); err == nil {
-		return dnKeyword{oid: oid, tag: asn1.TagUTF8String}, name, nil
+		return dnKeyword{oid: oid, tag: asn1.TagUTF8String}, true
 	}
-	p.pos = start
-	return dnKeyword{}, "", p.errorf("unknown attribute type %q; use CN, O, OU, L, ST, C, STREET, SERIALNUMBER, DC, E or a dotted OID", strict.Clip(name))
-}
-
-// value reads an attribute value up to an unescaped ',' or '+' or the end.
-func (p *dnParser) value() (string, error) {
-	p.spaces()
-	if p.eof() || p.s[p.pos] == ',' || p.s[p.pos] == '+' {
-		return "", p.errorf("attribute has no value")
-	}
-	switch p.s[p.pos] {
-	case '#':
-		return "", p.errorf("hex-encoded (#...) values are not supported; write the value as text")
-	case '"':
-		return p.quoted()
-	}
-	var b []byte
-	keep := 0 // length of b without trailing unescaped spaces
-	for !p.eof() {
-		c := p.s[p.pos]
-		switch c {
-		case ',', '+':
-			return string(b[:keep]), p.checkUTF8(b[:keep])
-		case '\\':
-			r, err := p.escape()
-			if err != nil {
-				return "", err
-			}
-			b = append(b, r)
-			keep = len(b)
-			continue
-		case '"', ';', '<', '>':
-			return "", p.errorf("%q must be escaped as \\%c", c, c)
-		}
-		b = append(b, c)
-		if c != ' ' {
-			keep = len(b)
-		}
-		p.pos++
-	}
-	return string(b[:keep]), p.checkUTF8(b[:keep])
-}
-
-// quoted reads a "..." value (RFC 2253 form, which Windows tools print).
-func (p *dnParser) quoted() (string, error) {
-	open := p.pos
-	p.pos++
-	var b []byte
-	for {
-		if p.eof() {
-			p.pos = open
-			return "", p.errorf("quoted value has no closing '\"'")
-		}
-		c := p.s[p.pos]
-		if c == '"' {
-			p.pos++
-			break
-		}
-		if c == '\\' {
-			r, err := p.escape()
-			if err != nil {
-				return "", err
-			}
-			b = append(b, r)
-			continue
-		}
-		b = append(b, c)
-		p.pos++
-	}
-	p.spaces()
-	if !p.eof() && p.s[p.pos] != ',' && p.s[p.pos] != '+' {
-		return "", p.errorf("unexpected %q after a quoted value", p.s[p.pos])
-	}
-	if len(b) == 0 {
-		return "", p.errorf("attribute has an empty value")
-	}
-	return string(b), p.checkUTF8(b)
-}
-
-// escape reads "\c" for a special character c, or "\hh" for one byte of a
-// UTF-8 sequence, and returns the byte.
-func (p *dnParser) escape() (byte, error) {
-	if p.pos+1 >= len(p.s) {
-		return 0, p.errorf("'\\' at the end of the subject")
-	}
-	c := p.s[p.pos+1]
-	if strings.IndexByte(`,+"\<>;=# `, c) >= 0 {
-		p.pos += 2
-		return c, nil
-	}
-	if p.pos+2 < len(p.s) {
-		if v, err := strconv.ParseUint(p.s[p.pos+1:p.pos+3], 16, 8); err == nil {
-			p.pos += 3
-			return byte(v), nil
-		}
-	}
-	return 0, p.errorf("'\\' must be followed by one of ,+\"\\<>;=# or a space, or two hex digits")
-}
-
-func (p *dnParser) checkUTF8(b []byte) error {
-	if !utf8.Valid(b) {
-		return p.errorf("value is not valid UTF-8")
-	}
-	return nil
+	return dnKeyword{}, false
 }
 
 // checkDNValue applies the rules of the value's ASN.1 string type, so a DN
@@ -283,6 +143,9 @@ func checkDNValue(kw dnKeyword, name, v string) error {
 	name = strict.Clip(name)
 	if v == "" {
 		return fmt.Errorf("%s has an empty value", name)
+	}
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%s is not valid UTF-8", name)
 	}
 	for _, r := range v {
 		if r < 0x20 || r == 0x7f {

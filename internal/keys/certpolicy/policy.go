@@ -2,10 +2,12 @@ package certpolicy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/hallmark-dev/hallmark/internal/dn"
 	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
@@ -385,8 +387,10 @@ func (p *Policy) problems() []Problem {
 	const xp = "x509CertificateProperties"
 	if strings.TrimSpace(x.Subject) == "" {
 		add(xp+".subject", "is required, for example \"CN=signer,O=Example,ST=WA,C=US\"")
-	} else if _, err := parseDN(x.Subject); err != nil {
-		add(xp+".subject", "is not a distinguished name: %s", err)
+	} else if _, err := parseDN(x.Subject); errors.Is(err, dn.ErrSyntax) {
+		add(xp+".subject", "%s; write it as RFC 4514, most specific first, for example \"CN=signer,O=Example,ST=WA,C=US\"", err)
+	} else if err != nil {
+		add(xp+".subject", "%s", err)
 	}
 
 	allowed, kind := leafKeyUsages, "a Notary Project signing certificate"

@@ -1,10 +1,11 @@
 package trustpolicy
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
-	ldap "github.com/go-ldap/ldap/v3"
+	"github.com/hallmark-dev/hallmark/internal/dn"
 )
 
 // mandatoryDNAttributes must appear in every x509.subject trusted identity.
@@ -13,33 +14,22 @@ import (
 var mandatoryDNAttributes = []string{"C", "ST", "O"}
 
 // parseIdentityDN parses the distinguished name of an x509.subject trusted
-// identity with the same rules notation-go applies (RFC 4514 via go-ldap,
-// "S" as an alias of "ST", no multi-valued RDNs, no repeated attributes, no
-// hex-encoded values, C, ST and O required). It returns the attributes, or a
-// message that completes the sentence `"x509.subject: ..." <message>`.
+// identity with the rules notation-go applies (dn.Parse: RFC 4514 via
+// go-ldap, "S" as an alias of "ST", no multi-valued RDNs, no repeated
+// attributes, no hex-encoded values), and requires C, ST and O. It returns
+// the attributes, or a message that completes the sentence
+// `"x509.subject: ..." <message>`.
 func parseIdentityDN(value string) (map[string]string, string) {
-	if strings.Contains(value, "=#") {
-		return nil, `uses a hex-encoded attribute value ("=#"), which Notary Project verifiers do not support; write the value as text`
+	parsed, err := dn.Parse(value)
+	if errors.Is(err, dn.ErrSyntax) {
+		return nil, fmt.Sprintf(`%v; write it as RFC 4514, e.g. "x509.subject: C=US, ST=WA, O=Acme, CN=builder"`, err)
 	}
-	dn, err := ldap.ParseDN(value)
 	if err != nil {
-		return nil, fmt.Sprintf(`is not a valid distinguished name (%v); write it as RFC 4514, e.g. "x509.subject: C=US, ST=WA, O=Acme, CN=builder"`, err)
+		return nil, err.Error()
 	}
 	attrs := map[string]string{}
-	for _, rdn := range dn.RDNs {
-		if len(rdn.Attributes) > 1 {
-			return nil, `has a multi-valued RDN (attributes joined with "+"), which is not supported; give each attribute its own RDN`
-		}
-		for _, a := range rdn.Attributes {
-			typ := a.Type
-			if typ == "S" {
-				typ = "ST"
-			}
-			if attrs[typ] != "" {
-				return nil, fmt.Sprintf("repeats the %s attribute; each attribute may appear once", typ)
-			}
-			attrs[typ] = a.Value
-		}
+	for _, a := range parsed {
+		attrs[a.Type] = a.Value
 	}
 	var missing []string
 	for _, f := range mandatoryDNAttributes {
