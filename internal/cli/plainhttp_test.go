@@ -69,5 +69,22 @@ func TestPlainHTTPDiagnosis(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Fatalf("verify of an unsigned image:\n%s\nwant the fix %s", stdout, want)
 		}
+
+		// With a default key, the printed command is run as printed, and
+		// verify then passes.
+		if _, stderr, code := run(t, env, "key", "default", "good"); code != 0 {
+			t.Fatalf("key default: %s", stderr)
+		}
+		stdout, _, _ = run(t, env, "verify", image, "--plain-http", "--trust-policy", policy, "--trust-store", store)
+		fix := "hallmark sign " + image + " --plain-http"
+		if !strings.Contains(stdout, "`"+fix+"`") {
+			t.Fatalf("verify of an unsigned image with a default key:\n%s\nwant the fix `%s`", stdout, fix)
+		}
+		if _, stderr, code := run(t, env, strings.Fields(fix)[1:]...); code != 0 {
+			t.Fatalf("the printed fix %q failed: %s", fix, stderr)
+		}
+		if stdout, stderr, code := run(t, env, "verify", image, "--plain-http", "--trust-policy", policy, "--trust-store", store); code != 0 {
+			t.Fatalf("verify after the printed fix: exit %d\n%s%s", code, stdout, stderr)
+		}
 	})
 }

@@ -94,7 +94,15 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 	if err != nil {
 		return err
 	}
-	engine, err := verify.NewEngine(policy, store, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: o.maxSignatures, ExplainUnreachable: true, CommandFlags: o.registry.commandFlags})
+	// With a default key, the sign commands printed as fixes run as
+	// printed; settings that cannot be read only cost that.
+	st, _ := g.loadSettings()
+	engine, err := verify.NewEngine(policy, store, oci.Repositories{Client: client}, verify.EngineOptions{
+		MaxSignatures:      o.maxSignatures,
+		ExplainUnreachable: true,
+		CommandFlags:       o.registry.commandFlags,
+		DefaultSignKey:     st.DefaultKey != "",
+	})
 	if err != nil {
 		return err
 	}

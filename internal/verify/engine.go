@@ -93,6 +93,10 @@ type EngineOptions struct {
 	// reach registry as the caller does (" --plain-http"), so that the
 	// commands remediations print run as printed. Nil: none.
 	CommandFlags func(registry string) string
+	// DefaultSignKey says that `hallmark sign` has a default key where the
+	// remediations will be read, so the sign commands they print need no
+	// --key. Zero: they print "--key KEY", KEY to be replaced.
+	DefaultSignKey bool
 }
 
 // Engine verifies images against one trust policy and trust store. It is
@@ -106,6 +110,7 @@ type Engine struct {
 	maxSignatures int
 	explain       bool // EngineOptions.ExplainUnreachable
 	commandFlags  func(registry string) string
+	keyFlag       string // what sign commands add to name a key
 }
 
 // NewEngine checks the policy (with the same rules as ParseTrustPolicy) and
@@ -153,7 +158,7 @@ func NewEngine(policy *trustpolicy.Document, store truststore.X509TrustStore, re
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	return &Engine{policy: policy, store: store, repos: repos, verifier: v, maxSignatures: opts.MaxSignatures, explain: opts.ExplainUnreachable, commandFlags: opts.CommandFlags}, nil
+	return &Engine{policy: policy, store: store, repos: repos, verifier: v, maxSignatures: opts.MaxSignatures, explain: opts.ExplainUnreachable, commandFlags: opts.CommandFlags, keyFlag: keyFlag(opts)}, nil
 }
 
 func (o EngineOptions) withDefaults() (EngineOptions, error) {
@@ -234,10 +239,11 @@ type run struct {
 	moreExisting bool   // signatures beyond MaxSignatures exist
 	explain      bool   // EngineOptions.ExplainUnreachable
 	flags        string // EngineOptions.CommandFlags for this registry
+	keyFlag      string // Engine.keyFlag
 }
 
 func (e *Engine) verify(ctx context.Context, ref string) Result {
-	r := &run{res: Result{Reference: ref}, explain: e.explain}
+	r := &run{res: Result{Reference: ref}, explain: e.explain, keyFlag: e.keyFlag}
 
 	parsed, msg := parseImageReference(ref)
 	if msg != "" {
@@ -654,10 +660,19 @@ func stage(c Code) int {
 }
 
 // registryFailure completes r with a registry error.
+// keyFlag is what a printed sign command adds to name its key.
+func keyFlag(o EngineOptions) string {
+	if o.DefaultSignKey {
+		return ""
+	}
+	return " --key KEY"
+}
+
 // signCommand is the command that signs this image, as it can be pasted:
-// KEY is the one word to replace.
+// it runs as printed with a default key, else KEY is the one word to
+// replace.
 func (r *run) signCommand() string {
-	return "`hallmark sign " + r.imageName() + " --key KEY" + r.flags + "`"
+	return "`hallmark sign " + r.imageName() + r.keyFlag + r.flags + "`"
 }
 
 // inspectCommand is the command that shows this image's signatures.
