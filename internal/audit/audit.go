@@ -85,15 +85,32 @@ const Workers = 8
 // slow registry fails the objects that use it rather than the whole audit.
 // An object whose images cannot be read is reported as one failing finding.
 func Check(ctx context.Context, a *admission.Admitter, objs []Object) Report {
+	return CheckProgress(ctx, a, objs, nil)
+}
+
+// CheckProgress is Check that calls done, if not nil, after each object,
+// with how many objects are done so far; calls never overlap, so done may
+// write to a terminal without locking.
+func CheckProgress(ctx context.Context, a *admission.Admitter, objs []Object, done func(n int)) Report {
 	results := make([][]Finding, len(objs))
 	sem := make(chan struct{}, Workers)
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		finished int
+	)
 	for i, obj := range objs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			results[i] = checkObject(ctx, a, obj)
+			if done != nil {
+				mu.Lock()
+				finished++
+				done(finished)
+				mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()

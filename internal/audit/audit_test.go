@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -72,5 +73,28 @@ func TestCheck(t *testing.T) {
 	}
 	if f := r.Findings[1]; !strings.Contains(f.Reason, "cannot read") {
 		t.Errorf("unreadable object finding: %+v", f)
+	}
+}
+
+// TestCheckProgress: done is called once per object, counting up to all of
+// them, and the report is Check's.
+func TestCheckProgress(t *testing.T) {
+	a := admission.New(tableVerifier{"good:v1": true}, noResolver{}, admission.Policy{}, admission.Options{})
+	var objs []Object
+	for i := range 3 * Workers {
+		objs = append(objs, Object{Kind: "Pod", Namespace: "a", Name: fmt.Sprint("p", i), JSON: []byte(`{"spec":{"containers":[{"name":"c","image":"good:v1"}]}}`)})
+	}
+	var seen []int
+	r := CheckProgress(context.Background(), a, objs, func(n int) { seen = append(seen, n) })
+	if len(seen) != len(objs) {
+		t.Fatalf("done called %d times for %d objects", len(seen), len(objs))
+	}
+	for i, n := range seen {
+		if n != i+1 {
+			t.Fatalf("done counts %v, want 1..%d in order", seen, len(objs))
+		}
+	}
+	if !r.Compliant || len(r.Findings) != len(objs) {
+		t.Errorf("report: compliant=%v, %d findings", r.Compliant, len(r.Findings))
 	}
 }

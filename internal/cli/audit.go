@@ -125,7 +125,18 @@ func runAudit(cmd *cobra.Command, g *globalOptions, o *auditOptions) error {
 	if err != nil {
 		return err
 	}
-	report := audit.Check(ctx, adm, objs)
+	var done func(int)
+	if w := terminalWriter(g.err); w != nil && len(objs) > 1 {
+		// One line, rewritten in place: a large cluster has thousands
+		// of objects.
+		done = func(n int) {
+			fmt.Fprintf(w, "\rChecked %d of %d objects", n, len(objs))
+			if n == len(objs) {
+				fmt.Fprintln(w)
+			}
+		}
+	}
+	report := audit.CheckProgress(ctx, adm, objs, done)
 	if o.output == "json" {
 		if err := writeJSON(g.out, report); err != nil {
 			return err

@@ -37,7 +37,7 @@ type signOptions struct {
 func newSignCmd(g *globalOptions) *cobra.Command {
 	o := &signOptions{}
 	cmd := &cobra.Command{
-		Use:   "sign REFERENCE --key NAME[/VERSION] | --key PKCS11-URI | --plugin NAME --id KEY_ID",
+		Use:   "sign REFERENCE... [--key NAME[/VERSION] | --key PKCS11-URI | --plugin NAME --id KEY_ID]",
 		Short: "Sign an image with a Notary Project signature and push it next to the image",
 		Long: `Sign an image (or any OCI artifact) with a Notary Project signature made by a
 key in the key store, and push the signature to the image's registry as a
@@ -57,16 +57,27 @@ vault's key, with credentials from the Azure default credential chain.
 $NOTATION_LIBEXEC/plugins/NAME/notation-NAME, else $NOTATION_CONFIG/plugins/...,
 else <user config dir>/notation/plugins/...; --plugin-config passes its settings.
 
-A tag is resolved to its digest first: the digest is what gets signed.`,
+A tag is resolved to its digest first: the digest is what gets signed.
+
+Several references, or - to read them from standard input (one a line, # for
+comments), sign each with the same key; on a terminal a progress line shows
+each. -o json then prints an array, one object per signed image, and the exit
+code is 1 if any failed.`,
 		Example: `  hallmark sign registry.example.com/app:v1 --key release
   hallmark sign registry.example.com/app@sha256:... --key release/2 --signature-format jws --expiry 720h
   hallmark sign 127.0.0.1:5000/app:v1 --key release --plain-http -m buildId=42
+  hallmark sign - --key release < images.txt
   HALLMARK_PKCS11_PIN=1234 hallmark sign registry.example.com/app:v1 \
     --key 'pkcs11:token=hsm;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so'
   hallmark sign registry.example.com/app:v1 --plugin azure-kv \
     --id https://myvault.vault.azure.net/keys/release/0123 --plugin-config self_signed=true`,
-		Args: exactArgs(1, "one image reference"),
-		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, g, o, args[0]) },
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("%s expects at least one image reference, or - to read them from standard input (see '%s --help')", cmd.CommandPath(), cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runSign(cmd, g, o, args) },
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.key, "key", "k", "", "signing key in the key store: NAME (newest version) or NAME/VERSION; a PKCS#11 URI 'pkcs11:token=...;object=NAME'; or an Azure Key Vault certificate URL (default: the key set with 'hallmark key default')")
@@ -95,7 +106,7 @@ type signResult struct {
 	Plugin            string `json:"plugin,omitempty"`
 }
 
-func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) error {
+func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, args []string) error {
 	ctx := cmd.Context()
 	switch {
 	case o.key != "" && o.plugin != "":
@@ -145,8 +156,17 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 	if err := opts.Validate(); err != nil {
 		return usageError{err}
 	}
-	if _, err := oci.ParseReference(ref); err != nil {
+	refs, stdinUsed, err := expandRefs(g.in, args)
+	if err != nil {
 		return err
+	}
+	if stdinUsed && o.registry.passwordStdin {
+		return usageError{fmt.Errorf("--password-stdin and - both read standard input: give the password in $HALLMARK_PASSWORD instead")}
+	}
+	for _, ref := range refs {
+		if _, err := oci.ParseReference(ref); err != nil {
+			return err
+		}
 	}
 
 	signer, keyName, release, err := g.signerFor(ctx, o, pluginConfig)
@@ -154,28 +174,83 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 		return err
 	}
 	defer release()
-	client, err := o.registry.client(g.streams, o.forceReferrersTag, ref)
+	client, err := o.registry.client(g.streams, o.forceReferrersTag, refs...)
 	if err != nil {
 		return err
 	}
+	s := &signRun{g: g, o: o, client: client, signer: signer, keyName: keyName, opts: opts}
+	if len(refs) == 1 && !stdinUsed {
+		res, err := s.sign(ctx, refs[0])
+		if err != nil {
+			return err
+		}
+		return s.print(res)
+	}
+	// Many images: each is signed or reported, then the exit code says
+	// whether all were; -o json prints one array.
+	prog := newProgress(g.err, len(refs))
+	var results []signResult
+	failed := 0
+	for _, ref := range refs {
+		prog.step("signing " + ref)
+		res, err := s.sign(ctx, ref)
+		if err != nil {
+			failed++
+			fmt.Fprintf(g.err, "Error: %s: %s\n", ref, errorText(err))
+			continue
+		}
+		if o.output == "json" {
+			results = append(results, res)
+		} else if err := s.print(res); err != nil {
+			return err
+		}
+	}
+	if o.output == "json" {
+		if results == nil {
+			results = []signResult{}
+		}
+		if err := writeJSON(g.out, results); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(g.err, "Signed %d of %d images; %d failed.\n", len(refs)-failed, len(refs), failed)
+		return errSilent
+	}
+	return nil
+}
+
+// signRun is what signing each of several images shares.
+type signRun struct {
+	g       *globalOptions
+	o       *signOptions
+	client  *oci.Client
+	signer  notation.Signer
+	keyName string
+	opts    signing.Options
+}
+
+// sign resolves ref, signs its digest and pushes the signature.
+func (s *signRun) sign(ctx context.Context, ref string) (signResult, error) {
+	g, o, client, signer, keyName, opts := s.g, s.o, s.client, s.signer, s.keyName, s.opts
 	desc, err := client.Resolve(ctx, ref)
 	if err != nil {
-		return err
+		return signResult{}, err
 	}
 	pinned, err := pinDigest(ref, desc.Digest.String())
 	if err != nil {
-		return err
+		return signResult{}, err
 	}
 	if pinned != ref && o.output == "text" {
 		fmt.Fprintf(g.err, "Resolved %s to %s: the digest is what gets signed.\n", ref, desc.Digest)
 	}
 	repo, err := client.NotationRepository(ctx, pinned)
 	if err != nil {
-		return err
+		return signResult{}, err
 	}
 	sigDesc, err := signing.SignWith(ctx, signer, repo, pinned, opts)
 	if err != nil {
-		return err
+		return signResult{}, err
 	}
 	for _, w := range repo.Warnings() {
 		fmt.Fprintf(g.err, "Warning: %s\n", w)
@@ -190,6 +265,12 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 	if sigDesc.Digest != "" {
 		res.SignatureManifest = sigDesc.Digest.String()
 	}
+	return res, nil
+}
+
+// print writes one image's result; -o json prints it as one object.
+func (s *signRun) print(res signResult) error {
+	g, o := s.g, s.o
 	if o.output == "json" {
 		return writeJSON(g.out, res)
 	}
@@ -197,7 +278,7 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, ref string) e
 	if res.Plugin != "" {
 		by = "plugin " + res.Plugin + ", key " + res.Key
 	}
-	fmt.Fprintf(g.out, "Signed %s with %s (%s).\n", pinned, by, res.Format)
+	fmt.Fprintf(g.out, "Signed %s with %s (%s).\n", res.Reference, by, res.Format)
 	if res.SignatureManifest != "" {
 		fmt.Fprintf(g.out, "Signature manifest: %s\n", res.SignatureManifest)
 	}

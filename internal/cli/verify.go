@@ -34,21 +34,23 @@ trustpolicy.json and truststore/ in hallmark's home folder ($HALLMARK_HOME,
 else <user config dir>/hallmark; 'hallmark policy' and 'hallmark cert' write
 them), and when that has no trust policy, notation's: trustpolicy.oci.json
 (else trustpolicy.json) and truststore/ in $NOTATION_CONFIG, else
-<user config dir>/notation. It
-says which it used. A user whose 'notation verify' works gets the same
+<user config dir>/notation. It says which it used. A user whose 'notation verify' works gets the same
 verdict from 'hallmark verify IMAGE'.
 
 An image verifies when any one of its signatures passes the trust policy
 statement whose registryScopes cover its repository. A tag is resolved to its
-digest, and the verdict holds for that digest.
+digest, and the verdict holds for that digest. - reads references from
+standard input, one a line (# for comments); on a terminal a progress line
+shows each image as it is verified.
 
 Exit code 0 only if every reference verifies; 1 otherwise; 2 for a usage error.`,
 		Example: `  hallmark verify registry.example.com/app:v1
   hallmark verify registry.example.com/app:v1 --trust-policy trustpolicy.json --trust-store ~/.config/notation/truststore
-  hallmark verify 127.0.0.1:5000/a:v1 127.0.0.1:5000/b:v1 --plain-http --trust-policy p.json --trust-store ts -o json`,
+  hallmark verify 127.0.0.1:5000/a:v1 127.0.0.1:5000/b:v1 --plain-http --trust-policy p.json --trust-store ts -o json
+  kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\n' | sort -u | hallmark verify -`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usageError{fmt.Errorf("%s expects at least one image reference (see '%s --help')", cmd.CommandPath(), cmd.CommandPath())}
+				return usageError{fmt.Errorf("%s expects at least one image reference, or - to read them from standard input (see '%s --help')", cmd.CommandPath(), cmd.CommandPath())}
 			}
 			return nil
 		},
@@ -74,6 +76,13 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 	ctx := cmd.Context()
 	if err := checkOutput(o.output); err != nil {
 		return err
+	}
+	refs, stdinUsed, err := expandRefs(g.in, refs)
+	if err != nil {
+		return err
+	}
+	if stdinUsed && o.registry.passwordStdin {
+		return usageError{fmt.Errorf("--password-stdin and - both read standard input: give the password in $HALLMARK_PASSWORD instead")}
 	}
 	loc, err := g.resolveTrust(o.trustPolicy, o.trustStore)
 	if err != nil {
@@ -107,7 +116,9 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 		return err
 	}
 	report := verifyReport{Verified: true}
+	prog := newProgress(g.err, len(refs))
 	for _, ref := range refs {
+		prog.step("verifying " + ref)
 		r := engine.Verify(ctx, ref)
 		report.Results = append(report.Results, r)
 		report.Verified = report.Verified && r.Verified
