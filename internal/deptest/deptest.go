@@ -18,6 +18,19 @@ import (
 // never reported.
 func Check(t *testing.T, pkgs []string, forbidden ...string) {
 	t.Helper()
+	check(t, pkgs, false, forbidden)
+}
+
+// CheckWithCgo is Check for the layers that link a cgo backend by design
+// (the runtime reaches PKCS#11 tokens through keys/providers): only the
+// forbidden paths are reported.
+func CheckWithCgo(t *testing.T, pkgs []string, forbidden ...string) {
+	t.Helper()
+	check(t, pkgs, true, forbidden)
+}
+
+func check(t *testing.T, pkgs []string, cgoAllowed bool, forbidden []string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
@@ -40,8 +53,29 @@ func Check(t *testing.T, pkgs []string, forbidden ...string) {
 				t.Errorf("%v depend on %s", own, pkg)
 			}
 		}
-		if cgo == "cgo" && strings.Contains(pkg, ".") {
+		if !cgoAllowed && cgo == "cgo" && strings.Contains(pkg, ".") {
 			t.Errorf("%v depend on cgo package %s", own, pkg)
+		}
+	}
+}
+
+// CheckImports fails t for each package that pkg (a go list pattern,
+// relative to the test's folder) imports directly and whose import path is
+// one of forbidden exactly: for a layer that may depend on a package
+// through another but must not use it itself (the CLI reaches the
+// admission handlers only through the runtime).
+func CheckImports(t *testing.T, pkg string, forbidden ...string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+	}
+	for _, imp := range strings.Fields(string(out)) {
+		if slices.Contains(forbidden, imp) {
+			t.Errorf("%s imports %s", pkg, imp)
 		}
 	}
 }

@@ -1,0 +1,25 @@
+package config
+
+import (
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/deptest"
+)
+
+// TestDependencies keeps the configuration data: parsing and validating it
+// must not link a key provider's backend (cgo, crypto11, the Azure SDK),
+// the runtime that builds from it, the server or Kubernetes clients.
+func TestDependencies(t *testing.T) {
+	deptest.Check(t, []string{"."},
+		"github.com/ThalesGroup/crypto11", "github.com/miekg/pkcs11",
+		"github.com/Azure/azure-sdk-for-go", "github.com/AzureAD/",
+		"github.com/hallmark-dev/hallmark/internal/keys/local",
+		"github.com/hallmark-dev/hallmark/internal/keys/providers",
+		"github.com/hallmark-dev/hallmark/internal/oci/acr",
+		"github.com/hallmark-dev/hallmark/internal/serve",
+		"github.com/hallmark-dev/hallmark/internal/server",
+		"github.com/hallmark-dev/hallmark/internal/cli",
+		"k8s.io/client-go",
+		"github.com/spf13/cobra",
+	)
+}
