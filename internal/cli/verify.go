@@ -1,19 +1,26 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-dev/hallmark/internal/capped"
+	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/serve"
 	"github.com/hallmark-dev/hallmark/internal/verify"
+	"github.com/hallmark-dev/hallmark/internal/verify/cosign"
 	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
 	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
 
 type verifyOptions struct {
 	registry      registryOptions
+	cosignKeys    []string
+	configFile    string
 	trustPolicy   string
 	trustStore    string
 	maxSignatures int
@@ -43,11 +50,23 @@ digest, and the verdict holds for that digest. - reads references from
 standard input, one a line (# for comments); on a terminal a progress line
 shows each image as it is verified.
 
+With --cosign-key FILE (repeatable), verify checks cosign signatures instead:
+an image verifies when one of its cosign signatures (the sha256-<digest>.sig
+tag, or a Sigstore bundle attached as a referrer) was made with one of the
+keys (PEM public keys, cosign.pub). No transparency-log entry is needed, as
+with 'cosign verify --key FILE --insecure-ignore-tlog'.
+
+With --config FILE, verify uses a full 'hallmark serve' configuration (trust
+policy, trust stores, registries, cosign policies, signature kinds per
+scope) and gives the verdict the server would; --plain-http still applies.
+
 Exit code 0 only if every reference verifies; 1 otherwise; 2 for a usage error.`,
 		Example: `  hallmark verify registry.example.com/app:v1
   hallmark verify registry.example.com/app:v1 --trust-policy trustpolicy.json --trust-store ~/.config/notation/truststore
   hallmark verify 127.0.0.1:5000/a:v1 127.0.0.1:5000/b:v1 --plain-http --trust-policy p.json --trust-store ts -o json
-  kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\n' | sort -u | hallmark verify -`,
+  kubectl get pods -A -o jsonpath='{..image}' | tr ' ' '\n' | sort -u | hallmark verify -
+  hallmark verify ghcr.io/org/app:v1 --cosign-key cosign.pub
+  hallmark verify ghcr.io/org/app:v1 --config /etc/hallmark/config.yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError{fmt.Errorf("%s expects at least one image reference, or - to read them from standard input (see '%s --help')", cmd.CommandPath(), cmd.CommandPath())}
@@ -60,6 +79,8 @@ Exit code 0 only if every reference verifies; 1 otherwise; 2 for a usage error.`
 	f.StringVar(&o.trustPolicy, "trust-policy", "", "trust policy file (notation trustpolicy.json, version 1.0; default: hallmark's, else notation's)")
 	f.StringVar(&o.trustStore, "trust-store", "", "trust store folder in notation's layout (x509/{ca,signingAuthority,tsa}/NAME/; default: the one beside the trust policy used)")
 	f.IntVar(&o.maxSignatures, "max-signatures", verify.DefaultMaxSignatures, "most signatures tried per image")
+	f.StringArrayVar(&o.cosignKeys, "cosign-key", nil, "verify cosign signatures made with the public keys in this PEM file (cosign.pub; repeatable) instead of Notary Project signatures")
+	f.StringVar(&o.configFile, "config", "", "verify as 'hallmark serve' would with this configuration file (YAML)")
 	f.StringVarP(&o.output, "output", "o", "text", `output format: "text" or "json"`)
 	o.registry.addFlags(f)
 	o.registry.addCredentialFlags(f)
@@ -83,6 +104,31 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 	}
 	if stdinUsed && o.registry.passwordStdin {
 		return usageError{fmt.Errorf("--password-stdin and - both read standard input: give the password in $HALLMARK_PASSWORD instead")}
+	}
+	fl := cmd.Flags()
+	var verifier interface {
+		Verify(ctx context.Context, ref string) verify.Result
+	}
+	switch {
+	case o.configFile != "" && (len(o.cosignKeys) > 0 || fl.Changed("trust-policy") || fl.Changed("trust-store")):
+		return usageError{fmt.Errorf("--config takes the trust policy, trust stores and cosign keys from the file: leave out --trust-policy, --trust-store and --cosign-key")}
+	case len(o.cosignKeys) > 0 && (fl.Changed("trust-policy") || fl.Changed("trust-store")):
+		return usageError{fmt.Errorf("--cosign-key verifies cosign signatures only: leave out --trust-policy and --trust-store, or use --config for both kinds")}
+	case o.configFile != "":
+		v, err := o.configVerifier(ctx)
+		if err != nil {
+			return err
+		}
+		verifier = v
+	case len(o.cosignKeys) > 0:
+		v, err := o.cosignVerifier(g)
+		if err != nil {
+			return err
+		}
+		verifier = v
+	}
+	if verifier != nil {
+		return o.report(ctx, g, verifier, refs)
 	}
 	loc, err := g.resolveTrust(o.trustPolicy, o.trustStore)
 	if err != nil {
@@ -115,11 +161,18 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 	if err != nil {
 		return err
 	}
+	return o.report(ctx, g, engine, refs)
+}
+
+// report verifies refs with v and prints the verdicts.
+func (o *verifyOptions) report(ctx context.Context, g *globalOptions, v interface {
+	Verify(ctx context.Context, ref string) verify.Result
+}, refs []string) error {
 	report := verifyReport{Verified: true}
 	prog := newProgress(g.err, len(refs))
 	for _, ref := range refs {
 		prog.step("verifying " + ref)
-		r := engine.Verify(ctx, ref)
+		r := v.Verify(ctx, ref)
 		report.Results = append(report.Results, r)
 		report.Verified = report.Verified && r.Verified
 	}
@@ -159,4 +212,62 @@ func printVerifyResult(w io.Writer, r verify.Result) {
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "     warning: %s\n", warn)
 	}
+}
+
+// cosignVerifier builds a verifier of cosign signatures made with the keys
+// of --cosign-key, for every repository, needing no transparency log.
+func (o *verifyOptions) cosignVerifier(g *globalOptions) (*cosign.Verifier, error) {
+	var keys []cosign.Key
+	for _, f := range o.cosignKeys {
+		data, err := capped.ReadFile(f, cosign.MaxKeyPEMBytes)
+		if err != nil {
+			return nil, fmt.Errorf("--cosign-key: %w", err)
+		}
+		k, err := cosign.ParsePublicKeys(f, data)
+		if err != nil {
+			return nil, fmt.Errorf("--cosign-key: %w", err)
+		}
+		keys = append(keys, k...)
+	}
+	client, err := o.registry.client(g.streams, false)
+	if err != nil {
+		return nil, err
+	}
+	return cosign.NewVerifier([]cosign.Policy{{Name: "--cosign-key", Scopes: []string{cosign.Wildcard}, Keys: keys}}, client, cosign.Options{MaxSignatures: o.maxSignatures})
+}
+
+// verifyTLSPlaceholder fills the TLS fields that Validate requires of a
+// server configuration; verify serves nothing and never reads them.
+const verifyTLSPlaceholder = "unused-by-hallmark-verify"
+
+// configVerifier builds what serve builds from --config: the Notary
+// Project engine, the cosign verifier and the signature-kind rules.
+func (o *verifyOptions) configVerifier(ctx context.Context) (*serveVerifier, error) {
+	cfg, err := config.Load(o.configFile)
+	if err != nil {
+		return nil, err
+	}
+	if o.registry.plainHTTP {
+		cfg.Registries = append([]config.Registry{{Hosts: []string{"*"}, PlainHTTP: true}}, cfg.Registries...)
+	}
+	if cfg.TLS.CertFile == "" {
+		cfg.TLS.CertFile, cfg.TLS.KeyFile = verifyTLSPlaceholder, verifyTLSPlaceholder
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	gen, err := serve.Build(ctx, cfg, serve.BuildOptions{Generation: 1, UserAgent: userAgent()})
+	if err != nil {
+		return nil, err
+	}
+	return &serveVerifier{gen: gen}, nil
+}
+
+// serveVerifier verifies through a serve generation's cache, which a
+// command run never hits twice for one image.
+type serveVerifier struct{ gen *serve.Generation }
+
+func (s *serveVerifier) Verify(ctx context.Context, ref string) verify.Result {
+	return s.gen.Cache.Verify(ctx, ref)
 }
