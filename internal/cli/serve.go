@@ -129,6 +129,9 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := o.checkFlags(cmd.Flags()); err != nil {
+		return err
+	}
 	log := slog.New(slog.NewJSONHandler(g.err, &slog.HandlerOptions{Level: level}))
 	src := &serve.FileSource{Path: o.configFile, Overlay: o.overlay(cmd.Flags()), Interval: o.reload}
 	return serve.Run(cmd.Context(), src, serve.Options{
@@ -136,6 +139,43 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 		CertReloadInterval: o.reload,
 		UserAgent:          userAgent(),
 	}, a)
+}
+
+// checkFlags reports the flags' own mistakes in the flags' words, all at
+// once, one a line, before the configuration they make is validated: a
+// user who ran serve with flags reads "--tls-cert-file", not the
+// configuration path it fills. With --config the file may give what the
+// flags leave out, so only the values of flags given are checked.
+func (o *serveOptions) checkFlags(fl *pflag.FlagSet) error {
+	var problems []string
+	if fl.Changed("mode") && o.mode != string(config.ModeDeny) && o.mode != string(config.ModeAudit) {
+		problems = append(problems, fmt.Sprintf("--mode %q: use deny or audit", o.mode))
+	}
+	missing := false
+	if o.configFile == "" {
+		for _, req := range []struct{ flag, value, why string }{
+			{"--tls-cert-file", o.certFile, "the API server and Gatekeeper call webhooks over HTTPS only"},
+			{"--tls-key-file", o.keyFile, "the key of --tls-cert-file"},
+			{"--trust-policy", o.trustPolicy, "the trust policy images are verified against"},
+			{"--trust-store", o.trustStore, "the trust store the policy's trustStores name"},
+		} {
+			if req.value == "" {
+				missing = true
+				problems = append(problems, fmt.Sprintf("%s is required (%s)", req.flag, req.why))
+			}
+		}
+	}
+	hint := ""
+	if missing {
+		hint = "; or give --config FILE"
+	}
+	switch len(problems) {
+	case 0:
+		return nil
+	case 1:
+		return usageError{fmt.Errorf("hallmark serve: %s%s (see 'hallmark serve --help')", problems[0], hint)}
+	}
+	return usageError{fmt.Errorf("hallmark serve: %d flags to fix%s (see 'hallmark serve --help'):\n  %s", len(problems), hint, strings.Join(problems, "\n  "))}
 }
 
 // audit checks the periodic audit's flags and connects to the cluster; nil

@@ -42,6 +42,9 @@ func usageCases(dir string) []usageCase {
 		{"extra argument", []string{"version", "now"}, ExitUsage, []string{"hallmark version expects no arguments"}},
 		{"unknown completion shell", []string{"completion", "tcsh"}, ExitUsage, []string{`hallmark completion: unknown command "tcsh"`}},
 		{"verify without references", []string{"verify"}, ExitUsage, []string{"at least one image reference"}},
+		{"serve with a wrong --mode", []string{"serve", "--mode", "warn", "--tls-cert-file", "c", "--tls-key-file", "k", "--trust-policy", "p", "--trust-store", "s"}, ExitUsage, []string{`--mode "warn": use deny or audit`}},
+		{"serve without its TLS key", []string{"serve", "--tls-cert-file", "c", "--trust-policy", "p", "--trust-store", "s"}, ExitUsage, []string{"--tls-key-file is required"}},
+		{"serve with a wrong --log-level", []string{"serve", "--log-level", "verbose"}, ExitUsage, []string{`--log-level "verbose"`}},
 		{"missing --registry-config", []string{"ls", "127.0.0.1:1/a:b", "--registry-config", filepath.Join(dir, "nope.json")}, ExitFailure, []string{"--registry-config", "nope.json does not exist"}},
 		{"unparsable --registry-config", []string{"ls", "127.0.0.1:1/a:b", "--registry-config", badJSON}, ExitFailure, []string{"--registry-config", "is not a docker config file"}},
 		{"missing --passphrase-file", []string{"key", "list", "--passphrase-file", filepath.Join(dir, "nope.txt")}, ExitFailure, []string{"--passphrase-file", "nope.txt"}},
@@ -142,5 +145,24 @@ func TestUsageErrorsBinary(t *testing.T) {
 			r := proctest.Run(t, env, bin, tc.args...)
 			checkUsage(t, tc, r.Stdout, r.Stderr, r.Code)
 		})
+	}
+}
+
+// TestServeFlagProblems: serve with flags reports every flag problem at
+// once, one a line, in the flags' words (not the configuration's paths).
+func TestServeFlagProblems(t *testing.T) {
+	_, stderr, code := run(t, usageEnv(t.TempDir()), "serve", "--mode", "warn", "--trust-policy", "p.json")
+	if code != ExitUsage {
+		t.Fatalf("exit code %d, want %d\n%s", code, ExitUsage, stderr)
+	}
+	for _, want := range []string{"\n  --mode \"warn\"", "\n  --tls-cert-file is required", "\n  --tls-key-file is required", "\n  --trust-store is required"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks the line %q:\n%s", want, stderr)
+		}
+	}
+	for _, unwanted := range []string{"tls.certFile", "trustStoreDir", "--trust-policy is required"} {
+		if strings.Contains(stderr, unwanted) {
+			t.Errorf("stderr has %q:\n%s", unwanted, stderr)
+		}
 	}
 }
