@@ -15,6 +15,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // settingsFile holds the user's hallmark settings in the home folder, such
@@ -197,39 +198,13 @@ unless --yes is given, and refuses the default key unless --force is given.`,
 }
 
 // suggest returns "; did you mean X?" for the name in names closest to
-// name, or "" when none is close.
+// name (strict.Suggest), or "" when none is close.
 func suggest(name string, names []string) string {
-	best, bestD := "", len(name)/2+2
-	for _, n := range names {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(n)); d < bestD {
-			best, bestD = n, d
-		}
-	}
+	best := strict.Suggest(name, names)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // suggestKey adds the closest existing key name to a not-found error of the

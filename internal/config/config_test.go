@@ -171,11 +171,12 @@ func TestDecodeProblems(t *testing.T) {
 		want map[string]string
 	}{
 		{
-			name: "unknown fields, with the case-insensitive match suggested",
-			yaml: "listn: x\nregistries: [{hosts: [a.io], plainHttp: true}]\n",
+			name: "unknown fields, with the nearest field suggested",
+			yaml: "listn: x\ncolour: blue\nregistries: [{hosts: [a.io], plainHttp: true}]\n",
 			want: map[string]string{
-				"listn":                   `unknown field "listn"; known fields here: admission,`,
-				"registries[0].plainHttp": `did you mean "plainHTTP"?`,
+				"listn":                   `unknown field "listn"; did you mean "listen"?`,
+				"colour":                  `unknown field "colour"; known fields here: admission,`,
+				"registries[0].plainHttp": `did you mean "plainHTTP"? (field names are case-sensitive)`,
 			},
 		},
 		{

@@ -20,6 +20,7 @@ import (
 	yaml "go.yaml.in/yaml/v2"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // maxConfigSize caps a configuration file. A configuration with a trust
@@ -300,7 +301,7 @@ func (d *decoder) value(path string, v any, dst reflect.Value) {
 		m := reflect.MakeMapWithSize(t, len(items))
 		for _, k := range d.keys(path, items) {
 			ev := reflect.New(t.Elem()).Elem()
-			d.value(mapPath(path, k.name), k.value, ev)
+			d.value(strict.Field(path, k.name), k.value, ev)
 			m.SetMapIndex(reflect.ValueOf(k.name).Convert(t.Key()), ev)
 		}
 		dst.Set(m)
@@ -314,10 +315,10 @@ func (d *decoder) value(path string, v any, dst reflect.Value) {
 		for _, k := range d.keys(path, items) {
 			i, ok := fields[k.name]
 			if !ok {
-				d.problems.add(fieldPath(path, k.name), unknownField(k.name, t))
+				d.problems.add(strict.Field(path, k.name), unknownField(k.name, t))
 				continue
 			}
-			d.value(fieldPath(path, k.name), k.value, dst.Field(i))
+			d.value(strict.Field(path, k.name), k.value, dst.Field(i))
 		}
 	default:
 		// Only reachable if a field of a type not handled above is added.
@@ -343,7 +344,7 @@ func (d *decoder) keys(path string, items yaml.MapSlice) []keyValue {
 			continue
 		}
 		if seen[name] {
-			d.problems.add(fieldPath(path, name), "appears more than once; keep one")
+			d.problems.add(strict.Field(path, name), "appears more than once; keep one")
 			continue
 		}
 		seen[name] = true
@@ -404,7 +405,7 @@ func (d *decoder) json(path string, v any, buf *bytes.Buffer) bool {
 			b, _ := json.Marshal(k.name)
 			buf.Write(b)
 			buf.WriteByte(':')
-			d.json(fieldPath(path, k.name), k.value, buf)
+			d.json(strict.Field(path, k.name), k.value, buf)
 		}
 		buf.WriteByte('}')
 		return len(d.problems) == before
@@ -482,31 +483,15 @@ func unknownField(name string, t reflect.Type) string {
 	fields := structFields(t)
 	known := make([]string, 0, len(fields))
 	for k := range fields {
-		if strings.EqualFold(k, name) {
-			return fmt.Sprintf("unknown field %q; did you mean %q? (field names are case-sensitive)", name, k)
-		}
 		known = append(known, k)
 	}
 	sort.Strings(known)
+	if best := strict.Suggest(name, known); strings.EqualFold(best, name) {
+		return fmt.Sprintf("unknown field %q; did you mean %q? (field names are case-sensitive)", name, best)
+	} else if best != "" {
+		return fmt.Sprintf("unknown field %q; did you mean %q?", name, best)
+	}
 	return fmt.Sprintf("unknown field %q; known fields here: %s", truncate(name), strings.Join(known, ", "))
-}
-
-func fieldPath(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
-
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-
-// mapPath is the path of a map entry: "namespaceModes.staging", or
-// `namespaceModes["a.b"]` for a key that would read as a path.
-func mapPath(path, key string) string {
-	if plainKey.MatchString(key) {
-		return fieldPath(path, key)
-	}
-	return path + "[" + strconv.Quote(key) + "]"
 }
 
 func parseDuration(s string) (time.Duration, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
 	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11/pkcs11uri"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
 	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
@@ -85,7 +86,7 @@ func (c *Config) validateAdmission(ps *problems) {
 		}
 	}
 	for _, ns := range sortedKeys(a.NamespaceModes) {
-		p := mapPath("admission.namespaceModes", ns)
+		p := strict.Field("admission.namespaceModes", ns)
 		if !namespaceRe.MatchString(ns) || len(ns) > 63 {
 			ps.add(p, fmt.Sprintf("%q is not a namespace name (lowercase letters, digits and '-', at most 63)", truncate(ns)))
 			continue

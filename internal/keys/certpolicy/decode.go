@@ -1,7 +1,6 @@
 package certpolicy
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,12 +40,15 @@ func Parse(data []byte) (*Policy, error) {
 		return fail(Problem{Message: fmt.Sprintf("policy is larger than %d bytes; a certificate policy is a few hundred bytes of JSON", MaxSize)})
 	}
 
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return fail(Problem{Message: syntaxMessage(data, err)})
+	root, err := strict.ParseJSON(data)
+	if errors.Is(err, strict.ErrEmpty) {
+		return fail(Problem{Message: "policy is empty; expected a JSON object"})
 	}
-	if top == nil {
-		return fail(Problem{Message: "policy must be a JSON object, not null"})
+	if err != nil {
+		return fail(Problem{Message: err.Error()})
+	}
+	if root.Kind != strict.Object {
+		return fail(Problem{Message: "policy must be a JSON object, not " + root.Describe()})
 	}
 
 	// A bare policy has no "policy" field, so its presence means the
@@ -55,8 +57,8 @@ func Parse(data []byte) (*Policy, error) {
 		p      *Policy
 		prefix string
 	)
-	if _, wrapped := top["policy"]; wrapped {
-		if probs := checkFields(data, reflect.TypeFor[policyEnvelope]()); len(probs) > 0 {
+	if _, wrapped := root.Vals["policy"]; wrapped {
+		if probs := checkFields(root, reflect.TypeFor[policyEnvelope]()); len(probs) > 0 {
 			return fail(probs...)
 		}
 		var env policyEnvelope
@@ -68,7 +70,7 @@ func Parse(data []byte) (*Policy, error) {
 		}
 		p, prefix = env.Policy, "policy."
 	} else {
-		if probs := checkFields(data, reflect.TypeFor[Policy]()); len(probs) > 0 {
+		if probs := checkFields(root, reflect.TypeFor[Policy]()); len(probs) > 0 {
 			return fail(probs...)
 		}
 		p = &Policy{}
@@ -87,150 +89,89 @@ func Parse(data []byte) (*Policy, error) {
 	return p, nil
 }
 
-// syntaxMessage turns a JSON error into a message with a line and column.
-func syntaxMessage(data []byte, err error) string {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return "policy is empty; expected a JSON object"
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col := lineCol(data, se.Offset)
-		return fmt.Sprintf("invalid JSON at line %d, column %d: %s", line, col, se.Error())
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field == "" {
-		return fmt.Sprintf("policy must be a JSON object, not %s", te.Value)
-	}
-	return "invalid JSON: " + err.Error()
-}
-
-// lineCol converts a byte offset (as json.SyntaxError reports it, the count
-// of bytes read) into a 1-based line and column.
-func lineCol(data []byte, offset int64) (line, col int) {
-	if offset > int64(len(data)) {
-		offset = int64(len(data))
-	}
-	before := data[:max(offset-1, 0)]
-	line = bytes.Count(before, []byte("\n")) + 1
-	col = len(before) - bytes.LastIndexByte(before, '\n')
-	return line, col
-}
-
-// checkFields walks the JSON tokens against the Go type that will hold them
-// and reports, with paths, every field the type does not have (compared
+// checkFields walks the document against the Go type that will hold it and
+// reports, with paths, every field the type does not have (compared
 // exactly), every field given twice and every value of the wrong JSON type.
 // encoding/json's DisallowUnknownFields reports only the first unknown field,
 // without its path, and matches names case-insensitively.
-func checkFields(data []byte, t reflect.Type) []Problem {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	w := &fieldWalker{dec: dec}
-	if err := w.value(t, ""); err != nil {
-		// The document was valid JSON a moment ago; this cannot happen,
-		// but an error here must not pass as "no problems".
-		return []Problem{{Message: "invalid JSON: " + err.Error()}}
-	}
-	return w.probs
-}
-
-type fieldWalker struct {
-	dec   *json.Decoder
-	probs []Problem
+func checkFields(root *strict.Node, t reflect.Type) []Problem {
+	var probs strict.Problems
+	checkValue(&probs, root, t, "")
+	return probs
 }
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
-func (w *fieldWalker) add(path, format string, args ...any) {
-	w.probs = append(w.probs, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
-}
-
-// value reads one JSON value that should fit t.
-func (w *fieldWalker) value(t reflect.Type, path string) error {
-	tok, err := w.dec.Token()
-	if err != nil {
-		return err
-	}
+// checkValue checks one JSON value that should fit t.
+func checkValue(probs *strict.Problems, n *strict.Node, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if tok == nil || t == rawMessageType || t.Kind() == reflect.Interface {
-		return w.skip(tok)
+	if n.Kind == strict.Null || t == rawMessageType || t.Kind() == reflect.Interface {
+		return
 	}
+	wrongType := func(want string) { probs.Add(path, "must be %s, not %s", want, describe(n)) }
 	switch t.Kind() {
 	case reflect.Struct:
-		if tok != json.Delim('{') {
-			w.wrongType(path, "an object", tok)
-			return w.skip(tok)
+		if n.Kind != strict.Object {
+			wrongType("an object")
+			return
 		}
-		return w.object(t, path)
-	case reflect.Slice:
-		if tok != json.Delim('[') {
-			w.wrongType(path, "an array", tok)
-			return w.skip(tok)
+		fields := jsonFields(t)
+		for _, key := range n.Dups {
+			probs.Add(strict.Field(path, key), "is given twice")
 		}
-		for i := 0; w.dec.More(); i++ {
-			if err := w.value(t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
+		for _, key := range n.Keys {
+			field, known := fields[key]
+			if !known {
+				probs.Add(strict.Field(path, key), "%s", unknownFieldMessage(key, fields))
+				continue
 			}
+			checkValue(probs, n.Vals[key], field, strict.Field(path, key))
 		}
-		_, err := w.dec.Token() // ']'
-		return err
+	case reflect.Slice:
+		if n.Kind != strict.Array {
+			wrongType("an array")
+			return
+		}
+		for i, e := range n.Elems {
+			checkValue(probs, e, t.Elem(), strict.Index(path, i))
+		}
 	case reflect.String:
-		if _, ok := tok.(string); !ok {
-			w.wrongType(path, "a string", tok)
+		if n.Kind != strict.String {
+			wrongType("a string")
 		}
 	case reflect.Bool:
-		if _, ok := tok.(bool); !ok {
-			w.wrongType(path, "true or false", tok)
+		if n.Kind != strict.Bool {
+			wrongType("true or false")
 		}
 	case reflect.Int:
-		n, ok := tok.(json.Number)
-		if !ok {
-			w.wrongType(path, "a number", tok)
-			break
+		if n.Kind != strict.Number {
+			wrongType("a number")
+			return
 		}
-		if _, err := strconv.ParseInt(string(n), 10, 32); err != nil {
-			w.add(path, "%s is not a whole number in range", strict.Clip(string(n)))
+		if _, err := strconv.ParseInt(n.Str, 10, 32); err != nil {
+			probs.Add(path, "%s is not a whole number in range", strict.Clip(n.Str))
 		}
 	default:
 		// Every field of Policy has one of the kinds above; a new kind
 		// must be handled here rather than accepted unchecked.
-		w.add(path, "internal error: no check for %s", t.Kind())
+		probs.Add(path, "internal error: no check for %s", t.Kind())
 	}
-	return w.skip(tok)
 }
 
-// object reads the members of an object after its '{'.
-func (w *fieldWalker) object(t reflect.Type, path string) error {
-	fields := jsonFields(t)
-	seen := map[string]bool{}
-	for w.dec.More() {
-		tok, err := w.dec.Token()
-		if err != nil {
-			return err
-		}
-		key, _ := tok.(string)
-		kpath := key
-		if path != "" {
-			kpath = path + "." + key
-		}
-		field, known := fields[key]
-		switch {
-		case seen[key]:
-			w.add(kpath, "is given twice")
-		case !known:
-			w.add(kpath, "%s", unknownFieldMessage(key, fields))
-		}
-		seen[key] = true
-		if !known {
-			field = rawMessageType
-		}
-		if err := w.value(field, kpath); err != nil {
-			return err
-		}
+// describe names a value for "must be X, not Y", quoting short strings and
+// numbers so the mistake is visible.
+func describe(n *strict.Node) string {
+	switch n.Kind {
+	case strict.String:
+		return fmt.Sprintf("the string %q", strict.Clip(n.Str))
+	case strict.Number:
+		return "the number " + strict.Clip(n.Str)
+	case strict.Bool:
+		return n.Str
 	}
-	_, err := w.dec.Token() // '}'
-	return err
+	return n.Describe()
 }
 
 func unknownFieldMessage(key string, fields map[string]reflect.Type) string {
@@ -243,57 +184,15 @@ func unknownFieldMessage(key string, fields map[string]reflect.Type) string {
 			return fmt.Sprintf("unknown field; hallmark reads the Azure CLI's camelCase form: use %q", hint)
 		}
 	}
-	for name := range fields {
-		if strings.EqualFold(name, key) {
-			return fmt.Sprintf("unknown field; did you mean %q?", name)
-		}
-	}
 	names := make([]string, 0, len(fields))
 	for name := range fields {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	if best := strict.Suggest(key, names); best != "" {
+		return fmt.Sprintf("unknown field; did you mean %q?", best)
+	}
 	return "unknown field; expected one of " + strings.Join(names, ", ")
-}
-
-// wrongType reports a value of the wrong JSON type.
-func (w *fieldWalker) wrongType(path, want string, tok json.Token) {
-	var got string
-	switch v := tok.(type) {
-	case json.Delim:
-		if v == '{' {
-			got = "an object"
-		} else {
-			got = "an array"
-		}
-	case string:
-		got = fmt.Sprintf("the string %q", strict.Clip(v))
-	case json.Number:
-		got = "the number " + strict.Clip(string(v))
-	case bool:
-		got = strconv.FormatBool(v)
-	}
-	w.add(path, "must be %s, not %s", want, got)
-}
-
-// skip consumes the rest of a value whose first token was tok.
-func (w *fieldWalker) skip(tok json.Token) error {
-	if tok != json.Delim('{') && tok != json.Delim('[') {
-		return nil
-	}
-	for depth := 1; depth > 0; {
-		tok, err := w.dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
-	return nil
 }
 
 // jsonFields maps a struct's JSON names to field types.

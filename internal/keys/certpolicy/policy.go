@@ -424,8 +424,8 @@ func (p *Policy) problems() []Problem {
 		path := fmt.Sprintf("%s.keyUsage[%d]", xp, i)
 		switch {
 		case !slices.Contains(keyUsageNames, ku):
-			if j := slices.IndexFunc(keyUsageNames, func(n string) bool { return strings.EqualFold(n, ku) }); j >= 0 {
-				add(path, "%q is not a key usage; did you mean %s?", strict.Clip(ku), keyUsageNames[j])
+			if best := strict.Suggest(ku, keyUsageNames); best != "" {
+				add(path, "%q is not a key usage; did you mean %s?", strict.Clip(ku), best)
 			} else {
 				add(path, "%q is not a key usage; use one of %s", strict.Clip(ku), strings.Join(keyUsageNames, ", "))
 			}

@@ -169,12 +169,12 @@ func TestParsePolicyErrors(t *testing.T) {
 		// Documents that are not policies.
 		{"empty", ``, []string{"policy is empty"}},
 		{"blank", "  \n", []string{"policy is empty"}},
-		{"cut short", `{"keyProperties":`, []string{"line 1, column 17"}},
+		{"cut short", `{"keyProperties":`, []string{"the document ends early, at line 1, column 18"}},
 		{"syntax error position", "{\n  \"keyProperties\": {\n    \"keySize\": 2048,\n  }\n}", []string{"line 4, column 3"}},
-		{"array", `[{}]`, []string{"must be a JSON object, not array"}},
-		{"string", `"policy"`, []string{"must be a JSON object, not string"}},
+		{"array", `[{}]`, []string{"must be a JSON object, not an array"}},
+		{"string", `"policy"`, []string{"must be a JSON object, not a string"}},
 		{"null", `null`, []string{"not null"}},
-		{"trailing data", `{} {}`, []string{"after top-level value"}},
+		{"trailing data", `{} {}`, []string{"unexpected content after the JSON document at line 1, column 4"}},
 		{"too large", `{"id":"` + strings.Repeat("x", MaxSize) + `"}`, []string{"larger than 1048576 bytes"}},
 		{"wrapped null", `{"policy":null}`, []string{"policy: must be an object, not null"}},
 

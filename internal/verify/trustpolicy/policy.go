@@ -15,6 +15,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
@@ -101,7 +102,10 @@ func parseTrustPolicy(source string, data []byte) (*trustpolicy.Document, error)
 	if len(data) > maxTrustPolicySize {
 		return nil, &PolicyError{Source: source, Problems: []Problem{{Message: sizeMessage(int64(len(data)))}}}
 	}
-	root, err := parseJSONTree(data)
+	root, err := strict.ParseJSON(data)
+	if errors.Is(err, strict.ErrEmpty) {
+		err = errors.New("empty document; a trust policy is a JSON object with version and trustPolicies")
+	}
 	if err != nil {
 		return nil, &PolicyError{Source: source, Problems: []Problem{{Message: err.Error()}}}
 	}
@@ -171,68 +175,68 @@ func (b *policyBuilder) add(path, format string, args ...any) {
 	b.problems = append(b.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
-func (b *policyBuilder) wrongType(path string, n *jsonNode, want string) {
+func (b *policyBuilder) wrongType(path string, n *strict.Node, want string) {
 	b.typeErr[path] = true
 	if path == "" {
-		b.add(path, "the document must be %s, not %s", want, n.describe())
+		b.add(path, "the document must be %s, not %s", want, n.Describe())
 		return
 	}
-	b.add(path, "must be %s, not %s", want, n.describe())
+	b.add(path, "must be %s, not %s", want, n.Describe())
 }
 
 // object checks that n is an object with only known fields.
-func (b *policyBuilder) object(path string, n *jsonNode, known []string) bool {
-	if n.kind != jsonObject {
+func (b *policyBuilder) object(path string, n *strict.Node, known []string) bool {
+	if n.Kind != strict.Object {
 		b.wrongType(path, n, "an object")
 		return false
 	}
-	for _, k := range n.dups {
-		b.add(joinPath(path, k), "appears more than once; keep one (JSON readers disagree on which one wins)")
+	for _, k := range n.Dups {
+		b.add(strict.Field(path, k), "appears more than once; keep one (JSON readers disagree on which one wins)")
 	}
-	for _, k := range n.keys {
+	for _, k := range n.Keys {
 		if !contains(known, k) {
-			b.add(joinPath(path, k), "%s", unknownFieldMessage(k, known))
+			b.add(strict.Field(path, k), "%s", unknownFieldMessage(k, known))
 		}
 	}
 	return true
 }
 
-func (b *policyBuilder) str(path string, n *jsonNode) string {
-	if n.kind != jsonString {
+func (b *policyBuilder) str(path string, n *strict.Node) string {
+	if n.Kind != strict.String {
 		b.wrongType(path, n, "a string")
 		return ""
 	}
-	return n.str
+	return n.Str
 }
 
 // strs reads an array of strings. An element of the wrong type keeps its
 // index with an empty placeholder so that later paths stay right.
-func (b *policyBuilder) strs(path string, n *jsonNode) []string {
-	if n.kind != jsonArray {
+func (b *policyBuilder) strs(path string, n *strict.Node) []string {
+	if n.Kind != strict.Array {
 		b.wrongType(path, n, "an array of strings")
 		return nil
 	}
-	out := make([]string, len(n.elems))
-	for i, e := range n.elems {
+	out := make([]string, len(n.Elems))
+	for i, e := range n.Elems {
 		out[i] = b.str(fmt.Sprintf("%s[%d]", path, i), e)
 	}
 	return out
 }
 
-func (b *policyBuilder) document(root *jsonNode) *trustpolicy.Document {
+func (b *policyBuilder) document(root *strict.Node) *trustpolicy.Document {
 	doc := &trustpolicy.Document{}
 	if !b.object("", root, documentFields) {
 		return doc
 	}
-	if v, ok := root.vals["version"]; ok {
+	if v, ok := root.Vals["version"]; ok {
 		doc.Version = b.str("version", v)
 	}
-	if v, ok := root.vals["trustPolicies"]; ok {
-		if v.kind != jsonArray {
+	if v, ok := root.Vals["trustPolicies"]; ok {
+		if v.Kind != strict.Array {
 			b.wrongType("trustPolicies", v, "an array of trust policy statements")
 		} else {
-			doc.TrustPolicies = make([]trustpolicy.TrustPolicy, len(v.elems))
-			for i, e := range v.elems {
+			doc.TrustPolicies = make([]trustpolicy.TrustPolicy, len(v.Elems))
+			for i, e := range v.Elems {
 				doc.TrustPolicies[i] = b.statement(fmt.Sprintf("trustPolicies[%d]", i), e)
 			}
 		}
@@ -240,33 +244,33 @@ func (b *policyBuilder) document(root *jsonNode) *trustpolicy.Document {
 	return doc
 }
 
-func (b *policyBuilder) statement(path string, n *jsonNode) trustpolicy.TrustPolicy {
+func (b *policyBuilder) statement(path string, n *strict.Node) trustpolicy.TrustPolicy {
 	var st trustpolicy.TrustPolicy
 	if !b.object(path, n, statementFields) {
 		return st
 	}
-	if v, ok := n.vals["name"]; ok {
+	if v, ok := n.Vals["name"]; ok {
 		st.Name = b.str(path+".name", v)
 	}
-	if v, ok := n.vals["registryScopes"]; ok {
+	if v, ok := n.Vals["registryScopes"]; ok {
 		st.RegistryScopes = b.strs(path+".registryScopes", v)
 	}
-	if v, ok := n.vals["trustStores"]; ok {
+	if v, ok := n.Vals["trustStores"]; ok {
 		st.TrustStores = b.strs(path+".trustStores", v)
 	}
-	if v, ok := n.vals["trustedIdentities"]; ok {
+	if v, ok := n.Vals["trustedIdentities"]; ok {
 		st.TrustedIdentities = b.strs(path+".trustedIdentities", v)
 	}
-	if v, ok := n.vals["signatureVerification"]; ok {
+	if v, ok := n.Vals["signatureVerification"]; ok {
 		svPath := path + ".signatureVerification"
 		if b.object(svPath, v, sigVerifyFields) {
-			if l, ok := v.vals["level"]; ok {
+			if l, ok := v.Vals["level"]; ok {
 				st.SignatureVerification.VerificationLevel = b.str(svPath+".level", l)
 			}
-			if t, ok := v.vals["verifyTimestamp"]; ok {
+			if t, ok := v.Vals["verifyTimestamp"]; ok {
 				st.SignatureVerification.VerifyTimestamp = trustpolicy.TimestampOption(b.str(svPath+".verifyTimestamp", t))
 			}
-			if o, ok := v.vals["override"]; ok {
+			if o, ok := v.Vals["override"]; ok {
 				st.SignatureVerification.Override = b.override(svPath+".override", o)
 			}
 		}
@@ -274,17 +278,17 @@ func (b *policyBuilder) statement(path string, n *jsonNode) trustpolicy.TrustPol
 	return st
 }
 
-func (b *policyBuilder) override(path string, n *jsonNode) map[trustpolicy.ValidationType]trustpolicy.ValidationAction {
-	if n.kind != jsonObject {
+func (b *policyBuilder) override(path string, n *strict.Node) map[trustpolicy.ValidationType]trustpolicy.ValidationAction {
+	if n.Kind != strict.Object {
 		b.wrongType(path, n, `an object such as {"revocation": "log"}`)
 		return nil
 	}
-	for _, k := range n.dups {
-		b.add(joinPath(path, k), "appears more than once; keep one")
+	for _, k := range n.Dups {
+		b.add(strict.Field(path, k), "appears more than once; keep one")
 	}
-	out := make(map[trustpolicy.ValidationType]trustpolicy.ValidationAction, len(n.keys))
-	for _, k := range n.keys {
-		out[trustpolicy.ValidationType(k)] = trustpolicy.ValidationAction(b.str(joinPath(path, k), n.vals[k]))
+	out := make(map[trustpolicy.ValidationType]trustpolicy.ValidationAction, len(n.Keys))
+	for _, k := range n.Keys {
+		out[trustpolicy.ValidationType(k)] = trustpolicy.ValidationAction(b.str(strict.Field(path, k), n.Vals[k]))
 	}
 	return out
 }
@@ -396,7 +400,7 @@ func (v *validator) level(path string, sv trustpolicy.SignatureVerification) *tr
 	sort.Strings(keys)
 	ok := true
 	for _, k := range keys {
-		p := joinPath(overridePath, k)
+		p := strict.Field(overridePath, k)
 		if v.skip[p] {
 			ok = false
 			continue
@@ -693,67 +697,14 @@ func unknownFieldMessage(k string, known []string) string {
 }
 
 func unknownNameMessage(what, k string, known []string) string {
-	best, bestDist := "", 4
-	for _, c := range known {
-		d := editDistance(strings.ToLower(k), strings.ToLower(c))
-		if d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	if best != "" {
+	if best := strict.Suggest(k, known); best != "" {
 		return fmt.Sprintf("unknown %s %q; did you mean %q?", what, k, best)
 	}
 	return fmt.Sprintf("unknown %s %q; known: %s", what, k, strings.Join(known, ", "))
 }
 
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 20 // not a typo of a field name; skip the quadratic work
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
 
-func joinPath(path, key string) string {
-	if !isIdentifier(key) {
-		key = strconv.Quote(key)
-		if path == "" {
-			return "[" + key + "]"
-		}
-		return path + "[" + key + "]"
-	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
 
-func isIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
-}
 
 func contains[T comparable](list []T, v T) bool {
 	for _, x := range list {
