@@ -15,8 +15,8 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
-	"github.com/hallmark-dev/hallmark/internal/strict"
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // maxTrustPolicySize caps a trust policy document. Real policies are a few
@@ -702,9 +702,6 @@ func unknownNameMessage(what, k string, known []string) string {
 	}
 	return fmt.Sprintf("unknown %s %q; known: %s", what, k, strings.Join(known, ", "))
 }
-
-
-
 
 func contains[T comparable](list []T, v T) bool {
 	for _, x := range list {
