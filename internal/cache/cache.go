@@ -5,8 +5,8 @@
 // The cache sits in front of a verify.Engine and has the same Verify method.
 // Its rules, each tested:
 //
-//   - Results are keyed by (configuration generation, registry/repository,
-//     digest). Never by tag: a tag can move. The repository is part of the key
+//   - Results are keyed by (registry/repository, digest). Never by tag: a
+//     tag can move. The repository is part of the key
 //     because trust policy statements and signatures are both per repository:
 //     the same digest may be trusted in one repository and not in another.
 //   - Only definitive results are kept: verified (for PositiveTTL), or failed
@@ -26,10 +26,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -89,7 +87,7 @@ type Resolver interface {
 }
 
 // Options tunes a Cache. The zero value is usable: default TTLs and size,
-// generation 0, and tag references passed through uncached.
+// and tag references passed through uncached.
 type Options struct {
 	// PositiveTTL is how long a verified result is served from the cache.
 	// Zero means DefaultPositiveTTL; negative means verified results are
@@ -109,9 +107,6 @@ type Options struct {
 	// DefaultMaxEntries; negative means nothing is kept (singleflight still
 	// applies).
 	MaxEntries int
-	// Generation is the configuration generation the results are made
-	// under; it is part of every key. See Cache.Swap.
-	Generation uint64
 	// VerifyTimeout bounds one verification shared by concurrent callers.
 	// Zero means DefaultVerifyTimeout.
 	VerifyTimeout time.Duration
@@ -154,9 +149,10 @@ type Cache struct {
 	resolver Resolver
 	onLookup func(hit bool)
 
-	// current is the verifier and generation in force; Swap replaces both
-	// at once so that a call never pairs one with the other's results.
-	current atomic.Pointer[generation]
+	// next is the verifier behind the cache. A cache serves one
+	// configuration generation: a reload builds a new cache with its new
+	// verifier, so no result outlives the configuration it was made under.
+	next Verifier
 
 	flights singleflight.Group
 
@@ -195,15 +191,8 @@ func shardCapacity(total, n int) int {
 	return per + int(math.Ceil(5*math.Sqrt(float64(per))))
 }
 
-// generation pairs a verifier with the configuration generation it serves.
-type generation struct {
-	next Verifier
-	gen  uint64
-}
-
 // key identifies a cached result: repo is REGISTRY/REPOSITORY.
 type key struct {
-	gen    uint64
 	repo   string
 	digest string
 }
@@ -249,7 +238,7 @@ func New(next Verifier, opts Options) *Cache {
 		s.lru.next, s.lru.prev = &s.lru, &s.lru
 		s.max = shardCapacity(c.maxEntries, n)
 	}
-	c.current.Store(&generation{next: next, gen: opts.Generation})
+	c.next = next
 	return c
 }
 
@@ -267,25 +256,6 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Swap puts next in force for configuration generation gen, for example
-// after a configuration reload built a new engine. Every kept result is
-// dropped. Verifications already running under the old generation finish
-// for their callers but are not stored, and a new call never joins them.
-func (c *Cache) Swap(next Verifier, gen uint64) {
-	for i := range c.shards {
-		c.shards[i].mu.Lock()
-	}
-	// Stored under every shard lock, so store (which checks the generation
-	// under its shard's lock) never adds an old result after the clear.
-	c.current.Store(&generation{next: next, gen: gen})
-	for i := range c.shards {
-		s := &c.shards[i]
-		clear(s.entries)
-		s.lru.next, s.lru.prev = &s.lru, &s.lru
-		s.mu.Unlock()
-	}
-}
-
 // Len returns the number of results kept, expired ones included until they
 // are looked up or evicted.
 func (c *Cache) Len() int {
@@ -300,7 +270,7 @@ func (c *Cache) Len() int {
 }
 
 // Verify returns the verdict on ref: from the cache when a definitive one
-// is kept for its digest under the current generation (with Cached set),
+// is kept for its digest (with Cached set),
 // else from the verifier, shared with concurrent callers for the same
 // digest. The Result's Reference is ref, and Tag its tag when a tag was
 // resolved; Duration is how long this call took.
@@ -309,61 +279,60 @@ func (c *Cache) Len() int {
 // running; the Result then says that verification did not finish in time.
 func (c *Cache) Verify(ctx context.Context, ref string) verify.Result {
 	start := time.Now()
-	g := c.current.Load()
-	if r, ok := c.lookupAt(g, ref, start); ok {
+	if r, ok := c.lookupAt(ref, start); ok {
 		return r
 	}
 
 	parsed, err := oci.ParseReference(ref)
 	if err != nil {
 		// The verifier explains the reference's problem; nothing is cached.
-		return finish(c.verifyBounded(ctx, g.next, ref), ref, "", start)
+		return finish(c.verifyBounded(ctx, c.next, ref), ref, "", start)
 	}
 	tag := ""
 	if parsed.ValidateReferenceAsDigest() != nil {
 		if c.resolver == nil {
-			return finish(c.verifyBounded(ctx, g.next, ref), ref, "", start)
+			return finish(c.verifyBounded(ctx, c.next, ref), ref, "", start)
 		}
 		desc, err := c.resolver.Resolve(ctx, ref)
 		if err != nil || desc.Digest.Validate() != nil {
 			// The verifier resolves the tag again and words the registry's
 			// failure (or succeeds, if the failure passed); either way the
 			// result is not cached, since it is not keyed by a digest.
-			return finish(c.verifyBounded(ctx, g.next, ref), ref, "", start)
+			return finish(c.verifyBounded(ctx, c.next, ref), ref, "", start)
 		}
 		tag = parsed.Reference
 		parsed.Reference = desc.Digest.String()
 	}
-	k := key{g.gen, parsed.Registry + "/" + parsed.Repository, parsed.Reference}
+	k := key{parsed.Registry + "/" + parsed.Repository, parsed.Reference}
 	if r, ok := c.get(k, start); ok {
 		c.lookup(true)
 		return finish(r, ref, tag, start)
 	}
 	c.lookup(false)
-	return finish(c.verifyShared(ctx, g, k), ref, tag, start)
+	return finish(c.verifyShared(ctx, k), ref, tag, start)
 }
 
 // Lookup returns the verdict kept for ref when ref is written with its
 // digest (REGISTRY/REPOSITORY[:TAG]@DIGEST) and a definitive verdict is
-// kept for that digest under the current generation, as Verify would
+// kept for that digest, as Verify would
 // return it. It never calls the verifier, never waits and never resolves a
 // tag; on a miss (ok false) call Verify, which counts the lookup. Callers
 // answering many images use it to skip per-image goroutines for hits.
 func (c *Cache) Lookup(ref string) (r verify.Result, ok bool) {
 	start := time.Now()
-	return c.lookupAt(c.current.Load(), ref, start)
+	return c.lookupAt(ref, start)
 }
 
 // lookupAt is Verify's fast path: a reference already written as
 // REGISTRY/REPOSITORY@DIGEST (possibly with a tag) is looked up without a
 // full parse. A hit proves the name valid, since only names the slow path
 // built are stored. Only hits are counted.
-func (c *Cache) lookupAt(g *generation, ref string, start time.Time) (verify.Result, bool) {
+func (c *Cache) lookupAt(ref string, start time.Time) (verify.Result, bool) {
 	repo, digest, ok := quickDigestName(ref)
 	if !ok {
 		return verify.Result{}, false
 	}
-	r, ok := c.get(key{g.gen, repo, digest}, start)
+	r, ok := c.get(key{repo, digest}, start)
 	if !ok {
 		return verify.Result{}, false
 	}
@@ -379,10 +348,9 @@ func (c *Cache) lookup(hit bool) {
 
 // verifyShared runs one verification of k for every concurrent caller and
 // stores a definitive result.
-func (c *Cache) verifyShared(ctx context.Context, g *generation, k key) verify.Result {
+func (c *Cache) verifyShared(ctx context.Context, k key) verify.Result {
 	name := k.name()
-	flight := strconv.FormatUint(k.gen, 10) + " " + name
-	ch := c.flights.DoChan(flight, func() (any, error) {
+	ch := c.flights.DoChan(name, func() (any, error) {
 		// A flight for k may have finished just before this one started.
 		if r, ok := c.get(k, time.Now()); ok {
 			return r, nil
@@ -391,7 +359,7 @@ func (c *Cache) verifyShared(ctx context.Context, g *generation, k key) verify.R
 		// context values stay (for tracing), its cancellation does not.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.verifyTimeout)
 		defer cancel()
-		r := c.verifyBounded(vctx, g.next, name)
+		r := c.verifyBounded(vctx, c.next, name)
 		c.store(k, r)
 		return r, nil
 	})
@@ -478,8 +446,7 @@ func (c *Cache) get(k key, now time.Time) (verify.Result, bool) {
 	return r, true
 }
 
-// store keeps r under k if it is definitive, was made for k's digest, and
-// k's generation is still current.
+// store keeps r under k if it is definitive and was made for k's digest.
 func (c *Cache) store(k key, r verify.Result) {
 	if !definitive(r) || r.Digest != k.digest || c.maxEntries < 0 {
 		return
@@ -499,9 +466,6 @@ func (c *Cache) store(k key, r verify.Result) {
 	s := c.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c.current.Load().gen != k.gen {
-		return
-	}
 	if e := s.entries[k]; e != nil {
 		e.res, e.expires = r, expires
 		unlink(e)

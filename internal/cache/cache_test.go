@@ -239,62 +239,6 @@ func TestFailureNeverServedAsPass(t *testing.T) {
 	})
 }
 
-func TestGenerationSwap(t *testing.T) {
-	t.Run("a new generation never sees an old verdict", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			old := newFake(nil)
-			c := New(old, Options{Generation: 1})
-			ref := img("app", 1)
-			c.Verify(t.Context(), ref)
-			if r := c.Verify(t.Context(), ref); !r.Cached || !r.Verified {
-				t.Fatalf("warm-up: %+v", r)
-			}
-			strict := newFake(func(_ context.Context, ref string) verify.Result {
-				return failed(ref, verify.CodeUntrustedSigner, false)
-			})
-			c.Swap(strict, 2)
-			if c.Len() != 0 {
-				t.Fatalf("%d entries survive the swap", c.Len())
-			}
-			r := c.Verify(t.Context(), ref)
-			if r.Verified || r.Cached || strict.count(ref) != 1 {
-				t.Fatalf("after the swap: %+v, new verifier calls %d; want a fresh failure", r, strict.count(ref))
-			}
-		})
-	})
-	t.Run("a verification running across the swap is not stored or joined", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			release := make(chan struct{})
-			old := newFake(func(_ context.Context, ref string) verify.Result {
-				<-release
-				return passed(ref)
-			})
-			c := New(old, Options{Generation: 1})
-			ref := img("app", 1)
-			oldDone := make(chan verify.Result)
-			go func() { oldDone <- c.Verify(context.Background(), ref) }()
-			synctest.Wait() // the old verification is running
-
-			strict := newFake(func(_ context.Context, ref string) verify.Result {
-				return failed(ref, verify.CodeUntrustedSigner, false)
-			})
-			c.Swap(strict, 2)
-			if r := c.Verify(t.Context(), ref); r.Verified || strict.count(ref) != 1 {
-				t.Fatalf("a call after the swap joined the old verification: %+v", r)
-			}
-			close(release)
-			if r := <-oldDone; !r.Verified {
-				t.Fatalf("the caller of the old generation got %+v", r)
-			}
-			for range 3 {
-				if r := c.Verify(t.Context(), ref); r.Verified {
-					t.Fatalf("the old generation's verdict was served after the swap: %+v", r)
-				}
-			}
-		})
-	})
-}
-
 func TestSingleflight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
@@ -785,7 +729,7 @@ func TestLookup(t *testing.T) {
 			return passed(ref)
 		})
 		res := &fakeResolver{tags: map[string]string{"registry.example/app:v1": dg(1)}}
-		c := New(v, Options{Generation: 1, Resolver: res, PositiveTTL: time.Minute, OnLookup: func(hit bool) {
+		c := New(v, Options{Resolver: res, PositiveTTL: time.Minute, OnLookup: func(hit bool) {
 			if hit {
 				hits++
 			} else {
@@ -832,11 +776,6 @@ func TestLookup(t *testing.T) {
 		time.Sleep(2 * time.Minute)
 		if r, ok := c.Lookup(good); ok {
 			t.Errorf("Lookup served an expired verdict: %+v", r)
-		}
-		c.Verify(t.Context(), good)
-		c.Swap(v, 2)
-		if r, ok := c.Lookup(good); ok {
-			t.Errorf("Lookup served a verdict of the previous generation: %+v", r)
 		}
 	})
 }

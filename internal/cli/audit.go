@@ -154,9 +154,8 @@ func runAudit(cmd *cobra.Command, g *globalOptions, o *auditOptions) error {
 // registry client, engine, cache and admitter, with the deadline given.
 func auditAdmitter(cmd *cobra.Command, cfg *config.Config, deadline time.Duration) (*admission.Admitter, error) {
 	g, err := serve.Build(cmd.Context(), cfg, serve.BuildOptions{
-		Generation: 1,
-		UserAgent:  userAgent(),
-		Policy:     func(p *admission.Policy) { p.Deadline = deadline },
+		UserAgent: userAgent(),
+		Policy:    func(p *admission.Policy) { p.Deadline = deadline },
 	})
 	if err != nil {
 		return nil, err

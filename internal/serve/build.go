@@ -16,8 +16,6 @@ import (
 // built from a configuration; the runtime sets them to count, `hallmark
 // audit` leaves most unset.
 type BuildOptions struct {
-	// Generation keys the cache's entries; zero is a valid generation.
-	Generation uint64
 	// UserAgent is sent to registries. Empty means oci's default.
 	UserAgent string
 	// OnResponse, if set, sees every registry response (oci.Options).
@@ -78,7 +76,6 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 	if o.Cache != nil {
 		o.Cache(&copts)
 	}
-	copts.Generation = o.Generation
 	copts.Resolver = client
 	copts.OnLookup = o.OnLookup
 	c := cache.New(verifier, copts)

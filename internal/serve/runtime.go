@@ -162,7 +162,6 @@ func (r *Runtime) load(ctx context.Context, cfg *config.Config) error {
 	defer r.loadMu.Unlock()
 	gen := r.gen.Load() + 1
 	g, err := Build(ctx, cfg, BuildOptions{
-		Generation: gen,
 		UserAgent:  r.opts.UserAgent,
 		OnResponse: r.metrics.ObserveRegistryResponse,
 		OnLookup:   r.metrics.ObserveCacheLookup,
