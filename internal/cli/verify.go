@@ -257,7 +257,7 @@ func (o *verifyOptions) configVerifier(ctx context.Context) (*serveVerifier, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	gen, err := serve.Build(ctx, cfg, serve.BuildOptions{Generation: 1, UserAgent: userAgent()})
+	gen, err := serve.Build(ctx, cfg, serve.BuildOptions{UserAgent: userAgent()})
 	if err != nil {
 		return nil, err
 	}
