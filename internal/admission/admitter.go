@@ -13,6 +13,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 )
 
@@ -173,7 +174,9 @@ type Decision struct {
 // The images are verified concurrently under Policy.Deadline (or ctx's
 // deadline, if sooner); an image not verified in time is a failure, as is
 // any result that is not Verified, and a panic in the Verifier. Deny mode
-// allows the object only if every image is verified or exempt; audit mode
+// allows the object only if every image is verified or exempt and, unless
+// Policy.AllowUnpinnedTags, every verified image names its digest (see
+// CodeNotPinned); audit mode
 // always allows it, with a warning and an audit annotation per failure.
 // An object that cannot be read (unsupported kind, malformed) is denied
 // with StatusCode 400 in deny mode and allowed with a warning in audit mode.
@@ -377,7 +380,7 @@ func (a *Admitter) verifyImages(ctx context.Context, log *slog.Logger, images []
 			logVerdict(ctx, log, verdicts[i])
 			continue
 		}
-		verdicts[i].Result = results[seen[verdicts[i].Image]]
+		verdicts[i].Result = a.requirePin(verdicts[i].Image, images[i].Namespace, results[seen[verdicts[i].Image]])
 	}
 	// Log and count each distinct image once, however many keys named it.
 	for i, ref := range todo {
@@ -387,6 +390,43 @@ func (a *Admitter) verifyImages(ctx context.Context, log *slog.Logger, images []
 		}
 	}
 	return verdicts
+}
+
+// CodeNotPinned is the code of an image refused in deny mode because it
+// names a tag without a digest (see Policy.AllowUnpinnedTags), although the
+// tag verified when hallmark looked.
+const CodeNotPinned verify.Code = "notPinned"
+
+// requirePin turns the verified result of an image named by a tag alone
+// into a failure in deny mode, unless the policy allows unpinned tags. A
+// tag is looked up again by the kubelet, later and perhaps elsewhere, so
+// what hallmark verified is not what would run; only the digest, which
+// mutation writes into the object, ties the two together. A failed result
+// is kept as it is: its reason says more than "not pinned".
+func (a *Admitter) requirePin(image, ns string, r verify.Result) verify.Result {
+	if !r.Verified || a.policy.AllowUnpinnedTags || a.policy.ModeFor(ns) != ModeDeny || hasDigest(image) {
+		return r
+	}
+	return verify.Result{
+		Reference: r.Reference,
+		Digest:    r.Digest,
+		Tag:       r.Tag,
+		Policy:    r.Policy,
+		Level:     r.Level,
+		Code:      CodeNotPinned,
+		Reason: fmt.Sprintf("image %s names a tag without a digest; in deny mode hallmark admits only images pinned to the digest that verified, "+
+			"because the kubelet pulls the tag again later and may get other content", image),
+		Remediation: "let hallmark's mutating webhook or Gatekeeper's mutation pin the tag, or write the reference as REPO@DIGEST",
+		Duration:    r.Duration,
+		Cached:      r.Cached,
+	}
+}
+
+// hasDigest reports whether image names a digest (REPO@DIGEST or
+// REPO:TAG@DIGEST); an image that does not parse has none.
+func hasDigest(image string) bool {
+	ref, err := oci.ParseReference(image)
+	return err == nil && ref.ValidateReferenceAsDigest() == nil
 }
 
 // withBudget bounds ctx by Policy.Deadline, and returns when the work

@@ -27,8 +27,9 @@ func newFakeVerifier() *fakeVerifier {
 	withWarning := verified(digestA, "CN=Builder")
 	withWarning.Warnings = []string{"revocation could not be checked (logged)"}
 	return &fakeVerifier{results: map[string]verify.Result{
-		signedA: verified(digestA, "CN=Builder"),
-		signedB: withWarning,
+		signedA:                  verified(digestA, "CN=Builder"),
+		signedB:                  withWarning,
+		"localhost:5000/app:dev": verified(digestB, "CN=Dev"),
 		untrusted: {
 			Digest: digestB,
 			Code:   verify.CodeUntrustedSigner,
@@ -41,10 +42,55 @@ func TestDecide(t *testing.T) {
 	tests := []struct {
 		name   string
 		policy Policy
-		req    Request
-		want   Decision
-		calls  int // verifications expected
+		// requireDigest keeps Policy.AllowUnpinnedTags false; the other
+		// cases name tags for brevity and allow them.
+		requireDigest bool
+		req           Request
+		want          Decision
+		calls         int // verifications expected
 	}{
+		{
+			name:          "deny mode refuses a verified tag without its digest",
+			requireDigest: true,
+			req:           podRequest("team-a", signedA, signedA+"@"+digestA),
+			calls:         2,
+			want: Decision{
+				Mode:       ModeDeny,
+				StatusCode: http.StatusForbidden,
+				Message: "hallmark: 1 of 2 images of Pod team-a/web is not verified:\n" +
+					"- ghcr.io/org/app:v1: image ghcr.io/org/app:v1 names a tag without a digest; in deny mode hallmark admits only images pinned to the digest that verified, because the kubelet pulls the tag again later and may get other content",
+				AuditAnnotations: map[string]string{
+					"unverified-image-0": "ghcr.io/org/app:v1: image ghcr.io/org/app:v1 names a tag without a digest; in deny mode hallmark admits only images pinned to the digest that verified, because the kubelet pulls the tag again later and may get other content",
+				},
+			},
+		},
+		{
+			name:          "deny mode admits the pinned forms",
+			requireDigest: true,
+			req:           podRequest("team-a", signedA+"@"+digestA, "ghcr.io/org/app@"+digestA),
+			calls:         2,
+			want:          Decision{Allowed: true, Mode: ModeDeny},
+		},
+		{
+			name:          "deny mode keeps the reason of a tag that failed",
+			requireDigest: true,
+			req:           podRequest("team-a", unsigned),
+			calls:         1,
+			want: Decision{
+				Mode:             ModeDeny,
+				StatusCode:       http.StatusForbidden,
+				Message:          "hallmark: 1 of 1 images of Pod team-a/web is not verified:\n- ghcr.io/org/unsigned:v1: no Notary Project signature found for ghcr.io/org/unsigned:v1",
+				AuditAnnotations: map[string]string{"unverified-image-0": "ghcr.io/org/unsigned:v1: no Notary Project signature found for ghcr.io/org/unsigned:v1"},
+			},
+		},
+		{
+			name:          "audit mode admits a verified tag",
+			requireDigest: true,
+			policy:        Policy{Mode: ModeAudit},
+			req:           podRequest("team-a", signedA),
+			calls:         1,
+			want:          Decision{Allowed: true, Mode: ModeAudit},
+		},
 		{
 			name:  "deny mode, all verified",
 			req:   podRequest("team-a", signedA, signedA, signedB),
@@ -154,7 +200,9 @@ func TestDecide(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newFakeVerifier()
-			a := New(v, nil, tt.policy, Options{})
+			p := tt.policy
+			p.AllowUnpinnedTags = !tt.requireDigest
+			a := New(v, nil, p, Options{})
 			got := a.Decide(context.Background(), tt.req)
 			got.Images = nil // checked in TestDecideImages
 			if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -176,7 +224,7 @@ func TestWarningsHaveNoControlCharacters(t *testing.T) {
 }
 
 func TestDecideImages(t *testing.T) {
-	a := New(newFakeVerifier(), nil, Policy{ExemptImages: []string{"registry.k8s.io/*"}}, Options{})
+	a := New(newFakeVerifier(), nil, Policy{ExemptImages: []string{"registry.k8s.io/*"}, AllowUnpinnedTags: true}, Options{})
 	obj := []byte(`{"spec":{"template":{"spec":{
 		"initContainers":[{"image":"` + exempted + `"}],
 		"containers":[{"image":"` + signedA + `"},{"image":"` + unsigned + `"},{"image":"` + signedA + `"}]}}}}`)
@@ -209,7 +257,7 @@ func TestDecideDeadline(t *testing.T) {
 		v := newFakeVerifier()
 		// The hanging verifier ignores ctx, as a broken one might.
 		v.hang = map[string]time.Duration{unsigned: time.Hour}
-		a := New(v, nil, Policy{Deadline: 2 * time.Second}, Options{})
+		a := New(v, nil, Policy{Deadline: 2 * time.Second, AllowUnpinnedTags: true}, Options{})
 
 		start := time.Now()
 		d := a.Decide(context.Background(), podRequest("team-a", signedA, unsigned))
@@ -285,7 +333,7 @@ func TestDecideBoundsParallelism(t *testing.T) {
 		for i := range images {
 			images[i] = "ghcr.io/org/app:v" + string(rune('a'+i%26)) + string(rune('a'+i/26))
 		}
-		d := New(v, nil, Policy{Deadline: time.Minute}, Options{}).Decide(context.Background(), podRequest("team-a", images...))
+		d := New(v, nil, Policy{Deadline: time.Minute, AllowUnpinnedTags: true}, Options{}).Decide(context.Background(), podRequest("team-a", images...))
 		if !d.Allowed {
 			t.Fatalf("Decide() = %+v, want allowed", d)
 		}
@@ -416,7 +464,7 @@ func TestAuditAnnotationKeysAreValid(t *testing.T) {
 
 func TestVerifyImages(t *testing.T) {
 	v := newFakeVerifier()
-	a := New(v, nil, Policy{ExemptImages: []string{"registry.k8s.io/*"}}, Options{})
+	a := New(v, nil, Policy{ExemptImages: []string{"registry.k8s.io/*"}, AllowUnpinnedTags: true}, Options{})
 	got := a.VerifyImages(context.Background(), []NamespacedImage{
 		{Namespace: "team-a", Image: signedA},
 		{Namespace: "kube-system", Image: unsigned},
@@ -478,7 +526,7 @@ func TestVerifyImagesLookup(t *testing.T) {
 			signedA:   verified(digestA, "CN=Builder"),
 			untrusted: {Digest: digestB, Code: verify.CodeUntrustedSigner, Reason: "kept: untrusted"},
 		}}
-		a := New(v, nil, Policy{ExemptImages: []string{"registry.k8s.io/*"}, Deadline: time.Second}, Options{})
+		a := New(v, nil, Policy{ExemptImages: []string{"registry.k8s.io/*"}, Deadline: time.Second, AllowUnpinnedTags: true}, Options{})
 		got := a.VerifyImages(context.Background(), []NamespacedImage{
 			{Namespace: "team-a", Image: signedA},
 			{Namespace: "team-a", Image: signedB},

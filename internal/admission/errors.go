@@ -24,6 +24,11 @@ var (
 	// ErrNotPinned means a tag could not be resolved to a digest; the error
 	// is a *PinError.
 	ErrNotPinned = errors.New("image not pinned to a digest")
+
+	// ErrNotVerified means a tag resolved, but the digest it names did not
+	// verify, so it was not pinned; the error is a *PinError that also
+	// matches ErrNotPinned.
+	ErrNotVerified = errors.New("image not verified")
 )
 
 // PinError reports why an image could not be pinned to a digest. Its text

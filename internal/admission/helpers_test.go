@@ -55,6 +55,20 @@ func (f *fakeVerifier) Verify(ctx context.Context, ref string) verify.Result {
 		r.Reference = ref
 		return r
 	}
+	// A reference pinned to the digest a listed tag verified at
+	// (REPO:TAG@DIGEST or REPO@DIGEST) verifies as that tag did.
+	if base, d, ok := strings.Cut(ref, "@"); ok {
+		for key, r := range f.results {
+			repo := key
+			if i := strings.LastIndex(key, ":"); i > strings.LastIndex(key, "/") {
+				repo = key[:i]
+			}
+			if r.Digest == d && (key == base || repo == base) {
+				r.Reference = ref
+				return r
+			}
+		}
+	}
 	return verify.Result{
 		Reference: ref,
 		Code:      verify.CodeNoSignature,

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"oras.land/oras-go/v2/registry"
@@ -26,28 +28,32 @@ type Pin struct {
 	// Image is the reference as written.
 	Image string
 	// Pinned is the reference to use instead: REPO:TAG@DIGEST (or
-	// REPO@DIGEST with Policy.PinDigestOnly). It equals Image when the image
-	// is left as it is: already pinned, skipped by the policy, or not
-	// resolved.
+	// REPO@DIGEST with Policy.PinDigestOnly), for a digest that verified.
+	// It equals Image when the image is left as it is: already pinned,
+	// skipped by the policy, not resolved, or not verified.
 	Pinned string
 	// Skipped says why the policy left the image alone: an exemption or an
 	// excluded namespace. Empty otherwise.
 	Skipped string
-	// Err is a *PinError when the tag could not be resolved; its text is
-	// safe to show.
+	// Err is a *PinError when the tag could not be resolved, or when the
+	// digest it resolved to did not verify (then it matches
+	// ErrNotVerified); its text is safe to show.
 	Err error
 }
 
 // Mutation is the answer to a mutating admission request.
 type Mutation struct {
-	// Allowed is false only for an object that cannot be read, in deny
-	// mode: a tag that cannot be resolved never fails the mutation, because
-	// validation decides, and a resolution failure can never make an image
-	// pass validation.
+	// Allowed is false, in deny mode, for an object that cannot be read
+	// and for a tag that cannot be pinned (not resolved in time, a registry
+	// error): validation would refuse the tag anyway, and refusing here
+	// says why. A tag that resolved to a digest that did not verify is left
+	// unpinned without failing the mutation: validation refuses it with
+	// the verification's reason.
 	Allowed bool
 	// Mode is the mode that applied.
 	Mode Mode
-	// StatusCode is http.StatusBadRequest when not allowed, else 0.
+	// StatusCode is http.StatusBadRequest for an object that cannot be
+	// read, http.StatusForbidden for a tag that cannot be pinned, else 0.
 	StatusCode int
 	// Message says why the request is refused, or why nothing was pinned (an
 	// excluded namespace). Safe to show.
@@ -56,20 +62,22 @@ type Mutation struct {
 	// Empty when nothing changes, in particular for an object that was
 	// already mutated, so applying Mutate twice is the same as once.
 	Patch []PatchOp
-	// Warnings name each image that could not be pinned, and why.
+	// Warnings name each image that could not be pinned, and why, in
+	// audit mode.
 	Warnings []string
 	// Pins holds the outcome for each distinct image, in document order.
 	Pins []Pin
 }
 
 // Mutate pins every image of req.Object that names a tag and no digest to
-// the digest the tag resolves to now, so that the kubelet runs exactly the
-// manifest that validation verifies. Images already pinned by digest,
-// exempt images, and objects in excluded namespaces are left alone. The
-// tags are resolved concurrently under Policy.Deadline (or ctx's deadline,
-// if sooner). A tag that cannot be resolved stays as it is, with a warning:
-// validation then verifies the tag itself and, in deny mode, denies it if
-// it cannot be verified.
+// the digest the tag resolves to now, if that digest verifies, so that the
+// kubelet runs exactly the manifest that was verified. Images already
+// pinned by digest, exempt images, and objects in excluded namespaces are
+// left alone. The tags are resolved and verified concurrently under
+// Policy.Deadline (or ctx's deadline, if sooner). A digest that does not
+// verify is not pinned: validation refuses the image with the reason (in
+// deny mode). A tag that cannot be resolved refuses the object in deny
+// mode, and stays as it is with a warning in audit mode.
 func (a *Admitter) Mutate(ctx context.Context, req Request) Mutation {
 	start := time.Now()
 	log := a.requestLogger(req)
@@ -104,9 +112,16 @@ func (a *Admitter) mutate(ctx context.Context, log *slog.Logger, req Request, m 
 	}
 	m.Allowed = true
 	m.Pins = a.pinImages(ctx, log, refs)
+	var unpinned []Pin
 	for i, p := range m.Pins {
+		if errors.Is(p.Err, ErrNotVerified) {
+			continue // validation refuses it, with the verification's reason
+		}
 		if p.Err != nil {
-			m.Warnings = append(m.Warnings, warning("%s", p.Err.Error()))
+			unpinned = append(unpinned, p)
+			if m.Mode == ModeAudit {
+				m.Warnings = append(m.Warnings, warning("%s", p.Err.Error()))
+			}
 			continue
 		}
 		if p.Pinned == p.Image {
@@ -116,12 +131,22 @@ func (a *Admitter) mutate(ctx context.Context, log *slog.Logger, req Request, m 
 			m.Patch = append(m.Patch, PatchOp{Op: "replace", Path: path, Value: p.Pinned})
 		}
 	}
+	if len(unpinned) > 0 && m.Mode != ModeAudit {
+		// Admitting the tag would leave the kubelet to resolve it again,
+		// later: what it pulls then was never verified.
+		var b strings.Builder
+		fmt.Fprintf(&b, "hallmark: %d of %d images of %s cannot be pinned to a verified digest:", len(unpinned), len(m.Pins), describe(req))
+		for _, p := range unpinned {
+			fmt.Fprintf(&b, "\n- %s", p.Err.Error())
+		}
+		m.Allowed, m.StatusCode, m.Message, m.Patch = false, http.StatusForbidden, b.String(), nil
+	}
 	return m
 }
 
 // PinImages pins each image as Mutate does, for Gatekeeper's mutation
-// provider. The pins are in the order of images; each distinct image is
-// resolved once.
+// provider: only to a digest that verified. The pins are in the order of
+// images; each distinct image is resolved and verified once.
 func (a *Admitter) PinImages(ctx context.Context, images []NamespacedImage) []Pin {
 	return a.pinImages(ctx, a.log, images)
 }
@@ -201,7 +226,10 @@ func (a *Admitter) pinImages(ctx context.Context, log *slog.Logger, images []Nam
 	return pins
 }
 
-// pin resolves the tag of image (parsed as ref) and returns its pinned form.
+// pin resolves the tag of image (parsed as ref), verifies the digest it
+// resolved to, and returns its pinned form if that verified. The verified
+// reference is the pinned one itself, so validation of the mutated object
+// finds the verdict in the cache.
 func (a *Admitter) pin(ctx context.Context, image string, ref registry.Reference) Pin {
 	p := Pin{Image: image, Pinned: image}
 	if a.resolver == nil {
@@ -219,7 +247,16 @@ func (a *Admitter) pin(ctx context.Context, image string, ref registry.Reference
 		p.Err = &PinError{Image: image, Summary: "the registry answered with an invalid digest", Err: err}
 		return p
 	}
-	p.Pinned = pinnedRef(image, ref, desc.Digest.String(), a.policy.PinDigestOnly)
+	pinned := pinnedRef(image, ref, desc.Digest.String(), a.policy.PinDigestOnly)
+	if a.verifier == nil {
+		p.Err = &PinError{Image: image, Summary: "hallmark has no verifier configured for mutation", Err: ErrNotVerified}
+		return p
+	}
+	if res := a.verifier.Verify(ctx, pinned); !res.Verified {
+		p.Err = &PinError{Image: image, Summary: "the digest " + desc.Digest.String() + " it names now is not verified: " + reasonOf(res), Err: ErrNotVerified}
+		return p
+	}
+	p.Pinned = pinned
 	return p
 }
 

@@ -78,8 +78,9 @@ func TestMutate(t *testing.T) {
 			req:    Request{Namespace: "team-a", Kind: "Pod", Object: podJSON(exempted)},
 		},
 		{
-			name: "resolution failures leave the image and warn, safely",
-			req:  Request{Namespace: "team-a", Kind: "Pod", Object: podJSON("ghcr.io/org/private:v1", "ghcr.io/org/weird:v1", signedA)},
+			name:   "in audit mode, resolution failures leave the image and warn, safely",
+			policy: Policy{Mode: ModeAudit},
+			req:    Request{Namespace: "team-a", Kind: "Pod", Object: podJSON("ghcr.io/org/private:v1", "ghcr.io/org/weird:v1", signedA)},
 			wantPatch: []PatchOp{
 				{Op: "replace", Path: "/spec/containers/2/image", Value: signedA + "@" + digestA},
 			},
@@ -90,8 +91,9 @@ func TestMutate(t *testing.T) {
 			resolves: 3,
 		},
 		{
-			name: "references that cannot be pinned",
-			req:  Request{Namespace: "team-a", Kind: "Pod", Object: podJSON("nginx:1.25", "ghcr.io/org/app")},
+			name:   "in audit mode, references that cannot be pinned are left with a warning",
+			policy: Policy{Mode: ModeAudit},
+			req:    Request{Namespace: "team-a", Kind: "Pod", Object: podJSON("nginx:1.25", "ghcr.io/org/app")},
 			wantWarn: []string{
 				`cannot pin nginx:1.25 to a digest: reference "nginx:1.25" has no registry: write it in full, e.g. myregistry.azurecr.io/app:v1`,
 				"cannot pin ghcr.io/org/app to a digest: the reference has neither a tag nor a digest",
@@ -130,6 +132,34 @@ func TestMutate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMutateDeny: in deny mode a tag that cannot be pinned refuses the
+// object, saying why, safely; a tag that resolved to a digest that did not
+// verify is left as it is for validation to refuse with its reason.
+func TestMutateDeny(t *testing.T) {
+	a := New(newFakeVerifier(), newFakeResolver(), Policy{}, Options{})
+	m := a.Mutate(context.Background(), Request{Namespace: "team-a", Kind: "Pod", Object: podJSON("ghcr.io/org/private:v1", "ghcr.io/org/weird:v1", signedA)})
+	want := "hallmark: 2 of 3 images of Pod in namespace team-a cannot be pinned to a verified digest:\n" +
+		"- cannot pin ghcr.io/org/private:v1 to a digest: ghcr.io requires credentials (401): run hallmark login ghcr.io\n" +
+		"- cannot pin ghcr.io/org/weird:v1 to a digest: the registry lookup failed"
+	if m.Allowed || m.StatusCode != http.StatusForbidden || m.Message != want || len(m.Patch) != 0 {
+		t.Errorf("Mutate() = %+v; want refused with status 403 and message %q", m, want)
+	}
+
+	r := newFakeResolver()
+	r.digests[unsigned] = digestB
+	v := newFakeVerifier()
+	m = New(v, r, Policy{}, Options{}).Mutate(context.Background(), Request{Namespace: "team-a", Kind: "Pod", Object: podJSON(unsigned, signedA)})
+	if !m.Allowed || len(m.Warnings) != 0 || len(m.Patch) != 1 || m.Patch[0].Value != signedA+"@"+digestA {
+		t.Errorf("Mutate() = %+v; want allowed, only the verified image pinned", m)
+	}
+	if v.callCount(unsigned+"@"+digestB) != 1 {
+		t.Errorf("the digest of the unsigned tag was verified %d times, want once", v.callCount(unsigned+"@"+digestB))
+	}
+	if !errors.Is(m.Pins[0].Err, ErrNotVerified) || !errors.Is(m.Pins[0].Err, ErrNotPinned) || m.Pins[0].Pinned != unsigned {
+		t.Errorf("pin of the unsigned tag = %+v, want it unpinned with ErrNotVerified", m.Pins[0])
 	}
 }
 
@@ -177,7 +207,7 @@ func TestMutateUnreadable(t *testing.T) {
 
 func TestMutateDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a := New(newFakeVerifier(), newFakeResolver(), Policy{Deadline: time.Second}, Options{})
+		a := New(newFakeVerifier(), newFakeResolver(), Policy{Mode: ModeAudit, Deadline: time.Second}, Options{})
 		start := time.Now()
 		m := a.Mutate(context.Background(), Request{Namespace: "team-a", Kind: "Pod", Object: podJSON("ghcr.io/org/slow:v1", signedA)})
 		if elapsed := time.Since(start); elapsed != time.Second {
@@ -196,16 +226,20 @@ func TestMutateDeadline(t *testing.T) {
 func TestMutateRejectsInvalidDigest(t *testing.T) {
 	r := newFakeResolver()
 	r.digests[signedA] = "sha256:not-hex"
-	m := New(newFakeVerifier(), r, Policy{}, Options{}).Mutate(context.Background(), Request{Namespace: "team-a", Kind: "Pod", Object: podJSON(signedA)})
+	m := New(newFakeVerifier(), r, Policy{Mode: ModeAudit}, Options{}).Mutate(context.Background(), Request{Namespace: "team-a", Kind: "Pod", Object: podJSON(signedA)})
 	if len(m.Patch) != 0 || len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "invalid digest") {
 		t.Errorf("Mutate() = %+v, want no patch and an invalid-digest warning", m)
 	}
 }
 
 func TestMutateWithoutResolver(t *testing.T) {
-	m := New(newFakeVerifier(), nil, Policy{}, Options{}).Mutate(context.Background(), Request{Namespace: "team-a", Kind: "Pod", Object: podJSON(signedA)})
+	m := New(newFakeVerifier(), nil, Policy{Mode: ModeAudit}, Options{}).Mutate(context.Background(), Request{Namespace: "team-a", Kind: "Pod", Object: podJSON(signedA)})
 	if !m.Allowed || len(m.Patch) != 0 || len(m.Warnings) != 1 {
 		t.Errorf("Mutate() = %+v, want allowed, unpatched, warned", m)
+	}
+	m = New(newFakeVerifier(), nil, Policy{}, Options{}).Mutate(context.Background(), Request{Namespace: "team-a", Kind: "Pod", Object: podJSON(signedA)})
+	if m.Allowed || !strings.Contains(m.Message, "no registry client") {
+		t.Errorf("Mutate() = %+v, want refused in deny mode", m)
 	}
 }
 

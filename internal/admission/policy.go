@@ -70,6 +70,14 @@ type Policy struct {
 	// author can write the prefix into an image field. Set it only when
 	// nothing but Gatekeeper can reach the provider endpoints.
 	TrustNamespacePrefixFromAnyCaller bool
+	// AllowUnpinnedTags lets deny mode admit an image named by a tag alone
+	// (no digest) when the tag verifies. By default deny mode refuses it:
+	// the kubelet pulls the tag later, and a registry that answers it
+	// differently, or anyone who can push the tag, then runs content that
+	// was never verified. Mutation pins verified tags, so with the mutating
+	// webhook (or Gatekeeper's mutation) in place the default costs
+	// nothing; set this only when neither runs and the risk is accepted.
+	AllowUnpinnedTags bool
 }
 
 // WithDefaults returns p with every zero field that has a default set to

@@ -35,6 +35,7 @@ func TestCheck(t *testing.T) {
 	a := admission.New(tableVerifier{"good:v1": true}, noResolver{}, admission.Policy{
 		ExcludeNamespaces: []string{"kube-system"},
 		ExemptImages:      []string{"exempt/**"},
+		AllowUnpinnedTags: true, // TestUnpinnedTags checks the default
 	}, admission.Options{})
 	objs := []Object{
 		{Kind: "Pod", Namespace: "b", Name: "p", JSON: []byte(`{"spec":{"initContainers":[{"name":"i","image":"bad:v1"}],"containers":[{"name":"c","image":"good:v1"},{"name":"d","image":"exempt/x:1"}]}}`)},
@@ -79,7 +80,7 @@ func TestCheck(t *testing.T) {
 // TestCheckProgress: done is called once per object, counting up to all of
 // them, and the report is Check's.
 func TestCheckProgress(t *testing.T) {
-	a := admission.New(tableVerifier{"good:v1": true}, noResolver{}, admission.Policy{}, admission.Options{})
+	a := admission.New(tableVerifier{"good:v1": true}, noResolver{}, admission.Policy{AllowUnpinnedTags: true}, admission.Options{})
 	var objs []Object
 	for i := range 3 * Workers {
 		objs = append(objs, Object{Kind: "Pod", Namespace: "a", Name: fmt.Sprint("p", i), JSON: []byte(`{"spec":{"containers":[{"name":"c","image":"good:v1"}]}}`)})
@@ -96,5 +97,25 @@ func TestCheckProgress(t *testing.T) {
 	}
 	if !r.Compliant || len(r.Findings) != len(objs) {
 		t.Errorf("report: compliant=%v, %d findings", r.Compliant, len(r.Findings))
+	}
+}
+
+// TestUnpinnedTags: in deny mode an image named by a tag alone fails even
+// when the tag verifies, as admission would refuse it: the kubelet pulls
+// the tag again when the pod restarts or moves.
+func TestUnpinnedTags(t *testing.T) {
+	const pinned = "reg.example/good:v1@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	a := admission.New(tableVerifier{"reg.example/good:v1": true, pinned: true}, noResolver{}, admission.Policy{}, admission.Options{})
+	r := Check(context.Background(), a, []Object{
+		{Kind: "Pod", Namespace: "a", Name: "p", JSON: []byte(`{"spec":{"containers":[{"name":"c","image":"reg.example/good:v1"},{"name":"d","image":"` + pinned + `"}]}}`)},
+	})
+	if len(r.Findings) != 2 || r.Failed != 1 {
+		t.Fatalf("findings %+v, want the tag failing and the pinned image passing", r.Findings)
+	}
+	if f := r.Findings[0]; f.Image != "reg.example/good:v1" || f.Verdict != VerdictFail || f.Code != string(admission.CodeNotPinned) {
+		t.Errorf("tag-only finding %+v, want a failure with code %s", f, admission.CodeNotPinned)
+	}
+	if f := r.Findings[1]; f.Verdict != VerdictPass {
+		t.Errorf("pinned finding %+v, want a pass", f)
 	}
 }

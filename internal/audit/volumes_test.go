@@ -10,7 +10,7 @@ import (
 // TestImageVolumes: an unsigned image volume of a running pod or of a
 // workload's template is a failing finding at the volume's path.
 func TestImageVolumes(t *testing.T) {
-	const good, bad = "good@sha256:1111111111111111111111111111111111111111111111111111111111111111", "bad@sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	const good, bad = "reg.example/good@sha256:1111111111111111111111111111111111111111111111111111111111111111", "reg.example/bad@sha256:2222222222222222222222222222222222222222222222222222222222222222"
 	a := admission.New(tableVerifier{good: true}, noResolver{}, admission.Policy{}, admission.Options{})
 	spec := `{"containers":[{"name":"c","image":"` + good + `"}],"volumes":[{"name":"v","image":{"reference":"` + bad + `"}}]}`
 	r := Check(context.Background(), a, []Object{

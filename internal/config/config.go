@@ -185,6 +185,14 @@ type Admission struct {
 	// Gatekeeper can reach the provider endpoints: a pod author can write a
 	// prefix into an image field.
 	TrustNamespacePrefixFromAnyCaller bool `json:"trustNamespacePrefixFromAnyCaller,omitempty"`
+	// RequireDigest makes deny mode refuse an image named by a tag without
+	// a digest, even when the tag verifies: the kubelet resolves the tag
+	// again when it pulls, and may get content that was never verified.
+	// Mutation (the mutating webhook, or Gatekeeper's mutation) pins every
+	// verified tag to its digest first, so with it the default costs
+	// nothing. Zero (unset): true. false admits verified tags as they are,
+	// accepting that risk (docs/verification.md).
+	RequireDigest *bool `json:"requireDigest,omitempty"`
 }
 
 // Verification tunes image verification.

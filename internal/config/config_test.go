@@ -654,3 +654,23 @@ func TestAliasBomb(t *testing.T) {
 		t.Fatalf("Parse of an alias bomb = %v, want the expansion refused", err)
 	}
 }
+
+// TestRequireDigestWarnings: requireDigest false is warned about, as are
+// the trusted namespace prefix and mutation turned off.
+func TestRequireDigestWarnings(t *testing.T) {
+	c := base(t)
+	no := false
+	c.Admission.RequireDigest = &no
+	c.Admission.TrustNamespacePrefixFromAnyCaller = true
+	got := strings.Join(c.Warnings(), "\n")
+	for _, want := range []string{"admission.requireDigest: false admits images named by a tag", "admission.trustNamespacePrefixFromAnyCaller"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+	c = base(t)
+	c.Admission.Mutate = &no
+	if got := strings.Join(c.Warnings(), "\n"); !strings.Contains(got, "admission.mutate: false leaves tags unpinned") {
+		t.Errorf("mutate false is not warned about:\n%s", got)
+	}
+}

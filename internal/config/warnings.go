@@ -20,6 +20,14 @@ func (c *Config) Warnings() []string {
 			ws = append(ws, fmt.Sprintf("admission.namespaceModes.%s: audit admits images that fail verification in namespace %s", ns, ns))
 		}
 	}
+	if a := c.Admission; a.RequireDigest != nil && !*a.RequireDigest {
+		ws = append(ws, "admission.requireDigest: false admits images named by a tag without a digest; the kubelet resolves the tag again and may run content that was never verified")
+	} else if a.Mutate != nil && !*a.Mutate {
+		ws = append(ws, "admission.mutate: false leaves tags unpinned, and deny mode refuses every image named by a tag without a digest unless Gatekeeper's mutation pins it")
+	}
+	if a := c.Admission; a.TrustNamespacePrefixFromAnyCaller {
+		ws = append(ws, "admission.trustNamespacePrefixFromAnyCaller: any caller of the Gatekeeper provider can pick the namespace whose exclusions apply to a key")
+	}
 	if n := len(c.Admission.ExemptImages); n > 0 {
 		ws = append(ws, fmt.Sprintf("admission.exemptImages: images matching %s are admitted without verification", strings.Join(c.Admission.ExemptImages, ", ")))
 	}

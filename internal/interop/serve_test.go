@@ -164,9 +164,16 @@ func TestServeAdmission(t *testing.T) {
 		if strings.Contains(msg, signed+":") || strings.Contains(msg, signed+" ") {
 			t.Errorf("denial names the signed image as failing:\n%s", msg)
 		}
-		ok := deny.review(t, "/validate", podReview("uid-2", "default", signed, signedTag))
+		pinnedTag := signedTag + "@" + signed[strings.Index(signed, "@")+1:]
+		ok := deny.review(t, "/validate", podReview("uid-2", "default", signed, pinnedTag))
 		if !ok.Response.Allowed {
 			t.Fatalf("signed image denied: %+v", ok.Response)
+		}
+		// The tag alone verifies, but the kubelet would resolve it again:
+		// deny mode admits it only pinned (as /mutate writes it).
+		tagOnly := deny.review(t, "/validate", podReview("uid-2b", "default", signedTag))
+		if tagOnly.Response.Allowed || !strings.Contains(tagOnly.Response.Status.Message, "names a tag without a digest") {
+			t.Fatalf("a tag without its digest: want a denial saying so, got %+v", tagOnly.Response)
 		}
 	})
 	t.Run("audit mode allows them with warnings and audit annotations", func(t *testing.T) {

@@ -67,6 +67,7 @@ var gatekeeperCRDs = []struct{ group, version, kind, plural string }{
 	{"externaldata.gatekeeper.sh", "v1beta1", "Provider", "providers"},
 	{"templates.gatekeeper.sh", "v1", "ConstraintTemplate", "constrainttemplates"},
 	{"constraints.gatekeeper.sh", "v1beta1", "HallmarkVerifiedImages", "hallmarkverifiedimages"},
+	{"mutations.gatekeeper.sh", "v1", "Assign", "assign"},
 }
 
 // testChart renders the chart with its image set to image (REPOSITORY:TAG),
@@ -93,7 +94,7 @@ func testChart(t *testing.T, c *cluster, s *sandbox, image string) {
 	}
 	for _, k := range []string{"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "Secret", "ServiceAccount",
 		"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
-		"Provider", "ConstraintTemplate", "HallmarkVerifiedImages"} {
+		"Provider", "ConstraintTemplate", "HallmarkVerifiedImages", "Assign"} {
 		if kinds[k] == 0 {
 			t.Errorf("the chart renders no %s; it renders %v", k, kinds)
 		}
@@ -265,8 +266,9 @@ func TestChartVariants(t *testing.T) {
 	})
 	t.Run("gatekeeper only", func(t *testing.T) {
 		k := kinds(renderChart(t, "--set-json", stores, "--set", "webhook.enabled=false", "--set", "gatekeeper.enabled=true", "--set", "gatekeeper.enforcementAction=warn"))
-		if k["ValidatingWebhookConfiguration"] != 0 || k["MutatingWebhookConfiguration"] != 0 || k["Provider"] != 1 || k["HallmarkVerifiedImages"] != 1 {
-			t.Fatalf("want the Gatekeeper objects and no webhooks, got %v", k)
+		// Mutation is on by default: deny mode refuses unpinned tags.
+		if k["ValidatingWebhookConfiguration"] != 0 || k["MutatingWebhookConfiguration"] != 0 || k["Provider"] != 2 || k["Assign"] != 4 || k["HallmarkVerifiedImages"] != 1 {
+			t.Fatalf("want the Gatekeeper objects with mutation and no webhooks, got %v", k)
 		}
 	})
 	t.Run("gatekeeper only, with mutual TLS", func(t *testing.T) {

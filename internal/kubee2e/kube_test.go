@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -374,6 +378,49 @@ func TestKubernetes(t *testing.T) {
 		}
 	})
 
+	t.Run("a tag whose first lookup is slow is refused, never admitted unpinned", func(t *testing.T) {
+		// A registry that holds hallmark's first lookup of the tag past the
+		// deadline and answers later ones at once: before, mutation let
+		// the tag through unpinned and validation verified it on a second
+		// lookup, leaving the kubelet to resolve the tag a third time.
+		var held atomic.Bool
+		target, _ := url.Parse("http://" + host)
+		forward := httputil.NewSingleHostReverseProxy(target)
+		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/manifests/pass") && held.CompareAndSwap(false, true) {
+				select {
+				case <-r.Context().Done():
+				case <-time.After(30 * time.Second):
+				}
+				return
+			}
+			forward.ServeHTTP(w, r)
+		}))
+		defer proxy.Close()
+		slow := strings.TrimPrefix(proxy.URL, "http://") + "/demo:pass"
+
+		_, err := pods.Create(ctx, pod("drift", slow), metav1.CreateOptions{})
+		if err == nil {
+			got, _ := pods.Get(ctx, "drift", metav1.GetOptions{})
+			t.Fatalf("the pod was admitted with image %q after the tag's lookup timed out; want a refusal", got.Spec.Containers[0].Image)
+		}
+		if !strings.Contains(err.Error(), "cannot be pinned") || !strings.Contains(err.Error(), slow) {
+			t.Errorf("want a refusal saying %s cannot be pinned, got %v", slow, err)
+		}
+		// Once the registry answers, the tag is pinned to the digest that
+		// verified, and that is what is stored.
+		if _, err := pods.Create(ctx, pod("drift", slow), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("the signed tag was refused once its registry answered: %v", err)
+		}
+		got, err := pods.Get(ctx, "drift", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := slow + "@" + passDigest; got.Spec.Containers[0].Image != want {
+			t.Fatalf("stored image %q, want %q", got.Spec.Containers[0].Image, want)
+		}
+	})
+
 	// Audit mode, by a configuration reload.
 	if err := os.WriteFile(configFile, serveConfig("audit", certFile, keyFile, policy, store), 0o600); err != nil {
 		t.Fatal(err)
@@ -548,9 +595,10 @@ func testAudit(t *testing.T, c *cluster, s *sandbox, policy, store, fail, pass s
 	for _, f := range rep.Findings {
 		verdicts[f.Namespace+"/"+f.Kind+"/"+f.Name+" "+f.Image] = f.Verdict
 	}
-	// The mutating webhook pinned the tags it saw to digests, in audit mode
-	// the failing ones too; the chart's Deployment was stored before the
-	// webhooks were registered.
+	// The mutating webhook pinned the tags that verified to their digests;
+	// the chart's Deployment was stored before the webhooks were
+	// registered, so its tag was never pinned: in deny mode it fails,
+	// although the tag verifies, because the kubelet resolves it again.
 	want := map[string]string{
 		nsDemo + "/Pod/demo-fail " + fail:               "fail",
 		nsDemo + "/Deployment/web-fail " + fail:         "fail",
@@ -559,7 +607,8 @@ func testAudit(t *testing.T, c *cluster, s *sandbox, policy, store, fail, pass s
 		nsDemo + "/Pod/debug-target " + pass:            "pass",
 		nsClean + "/Pod/demo-pass " + pass:              "pass",
 		"kube-system/Pod/system-unsigned " + fail:       "skipped",
-		chartNamespace + "/Deployment/hallmark " + pass: "pass",
+		chartNamespace + "/Deployment/hallmark " + pass: "fail",
+		nsDemo + "/Pod/volume-pass " + pass:             "pass",
 	}
 	for key, verdict := range want {
 		found := false
@@ -575,8 +624,13 @@ func testAudit(t *testing.T, c *cluster, s *sandbox, policy, store, fail, pass s
 			t.Errorf("audit did not report %s; it reported %v", key, verdicts)
 		}
 	}
-	if rep.Compliant || rep.Failed != 2 {
-		t.Errorf("want 2 failures and not compliant, got failed=%d compliant=%v", rep.Failed, rep.Compliant)
+	if rep.Compliant || rep.Failed != 3 {
+		t.Errorf("want 3 failures and not compliant, got failed=%d compliant=%v", rep.Failed, rep.Compliant)
+	}
+	for _, f := range rep.Findings {
+		if f.Kind == "Deployment" && f.Name == "hallmark" && !strings.Contains(f.Reason, "names a tag without a digest") {
+			t.Errorf("the unpinned chart Deployment fails for another reason: %+v", f)
+		}
 	}
 
 	text := s.run(common...)

@@ -111,6 +111,7 @@ func AdmissionPolicy(c *config.Config) admission.Policy {
 		PinDigestOnly:     a.PinDigestOnly,
 
 		TrustNamespacePrefixFromAnyCaller: a.TrustNamespacePrefixFromAnyCaller,
+		AllowUnpinnedTags:                 a.RequireDigest != nil && !*a.RequireDigest,
 	}
 }
 

@@ -84,6 +84,25 @@ func wantProblems(t *testing.T, got []string, want map[string]string) {
 	}
 }
 
+// TestAdmissionPolicyRequireDigest: deny mode requires digests and takes
+// Gatekeeper key prefixes only from authenticated callers, unless the
+// configuration says otherwise.
+func TestAdmissionPolicyRequireDigest(t *testing.T) {
+	c, err := config.Parse(config.Example())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := AdmissionPolicy(c); p.AllowUnpinnedTags || p.TrustNamespacePrefixFromAnyCaller {
+		t.Fatalf("the example's policy %+v allows unpinned tags or trusts every caller's namespace prefix", p)
+	}
+	no := false
+	c.Admission.RequireDigest = &no
+	c.Admission.TrustNamespacePrefixFromAnyCaller = true
+	if p := AdmissionPolicy(c); !p.AllowUnpinnedTags || !p.TrustNamespacePrefixFromAnyCaller {
+		t.Errorf("policy %+v, want unpinned tags allowed and the prefix trusted", p)
+	}
+}
+
 func TestAdmissionPolicy(t *testing.T) {
 	c, err := config.Parse(config.Example())
 	if err != nil {

@@ -14,7 +14,9 @@
 // gets a per-item error; a body that is not a ProviderRequest gets a
 // systemError. Deny versus audit is the constraint's enforcementAction:
 // hallmark reports the verdict, and anything but a positive verification
-// (a registry failure, a timeout) is isSuccess:false.
+// (a registry failure, a timeout) is isSuccess:false; so, in deny mode, is
+// an image named by a tag without a digest (admission.CodeNotPinned), which
+// the mutate endpoint pins only to a digest that verified.
 package gatekeeper
 
 import (

@@ -195,6 +195,7 @@ func TestVerifyGolden(t *testing.T) {
 		"[team-b]" + signed, // the same image, verified once
 		"nginx:1.25",        // hallmark never guesses docker.io
 		"",
+		signed + "@" + digestApp, // pinned, as Gatekeeper's mutation leaves it
 	}
 	rec := post(t, h, providerRequestBody(keys...))
 	if rec.Code != http.StatusOK {
@@ -209,7 +210,9 @@ func TestVerifyGolden(t *testing.T) {
 	if len(d.Response.Items) != len(keys) {
 		t.Fatalf("%d items for %d keys", len(d.Response.Items), len(keys))
 	}
-	wantSuccess := map[int]bool{0: true, 1: false, 2: false, 3: false, 4: true, 5: true, 6: true}
+	// A tag without its digest is not verified in deny mode, even when the
+	// tag verifies: the kubelet would pull the tag again.
+	wantSuccess := map[int]bool{0: false, 1: false, 2: false, 3: false, 4: true, 5: true, 6: false, 9: true}
 	for i, it := range d.Response.Items {
 		if it.Key != keys[i] {
 			t.Errorf("item %d key = %q, want %q (Gatekeeper matches items by exact key)", i, it.Key, keys[i])
@@ -226,7 +229,7 @@ func TestVerifyGolden(t *testing.T) {
 			t.Errorf("item %d (%q) isSuccess = %v, want %v", i, keys[i], value["isSuccess"], want)
 		}
 	}
-	if v.calls[signed] != 1 || v.calls[unsigned] != 1 {
+	if v.calls[signed] != 1 || v.calls[unsigned] != 1 || v.calls[signed+"@"+digestApp] != 1 {
 		t.Errorf("verifications %v, want each distinct image once", v.calls)
 	}
 }
@@ -261,9 +264,10 @@ func TestRatifyTemplateView(t *testing.T) {
 		keys          []string
 		wantViolation bool
 	}{
-		{[]string{signed}, false},
-		{[]string{signed, signed + "@" + digestApp}, false},
-		{[]string{signed, unsigned}, true},
+		{[]string{signed + "@" + digestApp}, false},
+		{[]string{signed}, true}, // a tag without its digest, in deny mode
+		{[]string{signed, signed + "@" + digestApp}, true},
+		{[]string{signed + "@" + digestApp, unsigned}, true},
 		{[]string{downReg}, true}, // a registry failure never passes
 		{[]string{"not a reference"}, true},
 	}
@@ -297,14 +301,16 @@ func TestMutateGolden(t *testing.T) {
 	if d.Response.Idempotent == nil || !*d.Response.Idempotent {
 		t.Error("mutate answer is not marked idempotent")
 	}
-	want := []string{signed + "@" + digestApp, signed + "@" + digestApp, unsigned + "@" + digestApp, downReg, exempted, "nginx:1.25"}
+	// The unsigned tag resolves, but its digest does not verify: it is not
+	// pinned.
+	want := []string{signed + "@" + digestApp, signed + "@" + digestApp, unsigned, downReg, exempted, "nginx:1.25"}
 	for i, it := range d.Response.Items {
 		if it.Value != want[i] {
 			t.Errorf("item %d value = %v, want %q", i, it.Value, want[i])
 		}
 	}
-	if d.Response.Items[3].Error == "" || d.Response.Items[5].Error == "" {
-		t.Error("unresolvable and invalid keys must carry an error")
+	if d.Response.Items[2].Error == "" || d.Response.Items[3].Error == "" || d.Response.Items[5].Error == "" {
+		t.Error("unverified, unresolvable and invalid keys must carry an error")
 	}
 
 	// Mutating the answer again changes nothing.

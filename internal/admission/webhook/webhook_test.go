@@ -33,6 +33,7 @@ const (
 	signed    = "ghcr.io/org/app:v1"
 	unsigned  = "ghcr.io/org/unsigned:v1"
 	untrusted = "ghcr.io/org/untrusted:v1"
+	gone      = "ghcr.io/org/gone:v1"
 )
 
 // fakeVerifier verifies signed and fails everything else; it is a seam for
@@ -51,7 +52,7 @@ func (f *fakeVerifier) Verify(ctx context.Context, ref string) verify.Result {
 		time.Sleep(f.hang)
 	}
 	switch ref {
-	case signed, signed + "@" + digestApp:
+	case signed, signed + "@" + digestApp, "ghcr.io/org/app@" + digestApp:
 		return verify.Result{Reference: ref, Digest: digestApp, Tag: "v1", Verified: true, Code: verify.CodeVerified, Reason: "verified"}
 	case untrusted:
 		return verify.Result{Reference: ref, Code: verify.CodeUntrustedSigner,
@@ -64,7 +65,7 @@ func (f *fakeVerifier) Verify(ctx context.Context, ref string) verify.Result {
 type fakeResolver struct{}
 
 func (fakeResolver) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
-	if ref == signed {
+	if ref == signed || ref == unsigned {
 		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.Digest(digestApp), Size: 1}, nil
 	}
 	return ocispec.Descriptor{}, fmt.Errorf("tag of %s not found", ref)
@@ -142,7 +143,7 @@ func TestValidateGolden(t *testing.T) {
 		{
 			name:        "v1beta1 is answered in v1beta1",
 			golden:      "validate-allowed-v1beta1.json",
-			body:        reviewBody(APIVersionV1beta1, opCreate, "", "Pod", "team-a", pod(signed)),
+			body:        reviewBody(APIVersionV1beta1, opCreate, "", "Pod", "team-a", pod(signed+"@"+digestApp)),
 			wantAllowed: true,
 			wantCalls:   1,
 		},
@@ -184,6 +185,7 @@ func TestValidateGolden(t *testing.T) {
 				t.Errorf("response uid = %q, want the request's", rv.Response.UID)
 			}
 			if rv.Response.Allowed != tt.wantAllowed {
+				t.Logf("response: %s", rec.Body)
 				t.Errorf("allowed = %v, want %v", rv.Response.Allowed, tt.wantAllowed)
 			}
 			if v.calls != tt.wantCalls {
@@ -271,8 +273,8 @@ func TestMutateGolden(t *testing.T) {
 }
 
 func TestMutateWarnsOnUnresolvedTags(t *testing.T) {
-	h := NewMutateHandler(admission.New(&fakeVerifier{}, fakeResolver{}, admission.Policy{}, admission.Options{}), Options{})
-	rec := post(t, h, "/mutate", reviewBody(APIVersionV1, opCreate, "", "Pod", "team-a", pod(unsigned)))
+	h := NewMutateHandler(admission.New(&fakeVerifier{}, fakeResolver{}, admission.Policy{Mode: admission.ModeAudit}, admission.Options{}), Options{})
+	rec := post(t, h, "/mutate", reviewBody(APIVersionV1, opCreate, "", "Pod", "team-a", pod(gone)))
 	var rv review
 	if err := json.Unmarshal(rec.Body.Bytes(), &rv); err != nil {
 		t.Fatal(err)
@@ -280,9 +282,57 @@ func TestMutateWarnsOnUnresolvedTags(t *testing.T) {
 	if !rv.Response.Allowed || rv.Response.Patch != nil {
 		t.Errorf("response = %+v, want allowed without patch: validation decides", rv.Response)
 	}
-	want := []string{"cannot pin ghcr.io/org/unsigned:v1 to a digest: the registry lookup failed"}
+	want := []string{"cannot pin ghcr.io/org/gone:v1 to a digest: the registry lookup failed"}
 	if diff := cmp.Diff(want, rv.Response.Warnings); diff != "" {
 		t.Errorf("warnings mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestMutateDeniesUnresolvedTagsInDenyMode: a tag that cannot be pinned is
+// refused by the mutating webhook in deny mode, instead of being left for
+// the kubelet to resolve later.
+func TestMutateDeniesUnresolvedTagsInDenyMode(t *testing.T) {
+	h := NewMutateHandler(admission.New(&fakeVerifier{}, fakeResolver{}, admission.Policy{}, admission.Options{}), Options{})
+	rec := post(t, h, "/mutate", reviewBody(APIVersionV1, opCreate, "", "Pod", "team-a", pod(gone, signed)))
+	var rv review
+	if err := json.Unmarshal(rec.Body.Bytes(), &rv); err != nil {
+		t.Fatal(err)
+	}
+	if rv.Response.Allowed || rv.Response.Status == nil || rv.Response.Status.Code != http.StatusForbidden ||
+		!strings.Contains(rv.Response.Status.Message, "cannot pin ghcr.io/org/gone:v1 to a digest") || rv.Response.Patch != nil {
+		t.Errorf("response = %+v, want a 403 refusal naming the unpinned tag and no patch", rv.Response)
+	}
+}
+
+// TestValidateRefusesUnpinnedTags: in deny mode a tag without its digest
+// is refused even when it verifies; the pinned form is admitted; the
+// policy can relax it.
+func TestValidateRefusesUnpinnedTags(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		policy  admission.Policy
+		image   string
+		allowed bool
+	}{
+		{"tag only", admission.Policy{}, signed, false},
+		{"pinned", admission.Policy{}, signed + "@" + digestApp, true},
+		{"tag only, unpinned tags allowed", admission.Policy{AllowUnpinnedTags: true}, signed, true},
+		{"tag only, audit mode", admission.Policy{Mode: admission.ModeAudit}, signed, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := NewValidateHandler(admission.New(&fakeVerifier{}, fakeResolver{}, tt.policy, admission.Options{}), Options{})
+			rec := post(t, h, "/validate", reviewBody(APIVersionV1, opCreate, "", "Pod", "team-a", pod(tt.image)))
+			var rv review
+			if err := json.Unmarshal(rec.Body.Bytes(), &rv); err != nil {
+				t.Fatal(err)
+			}
+			if rv.Response.Allowed != tt.allowed {
+				t.Errorf("allowed = %v, want %v: %s", rv.Response.Allowed, tt.allowed, rec.Body)
+			}
+			if !tt.allowed && !strings.Contains(rv.Response.Status.Message, "names a tag without a digest") {
+				t.Errorf("denial does not say the tag is not pinned: %s", rv.Response.Status.Message)
+			}
+		})
 	}
 }
 
