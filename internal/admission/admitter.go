@@ -135,13 +135,24 @@ func (v ImageVerdict) Allowed() bool {
 }
 
 // Reason says why the image is allowed or not: why the policy skipped it,
-// or the verification reason. A failure always has a reason, even when the
-// Verifier gave none.
+// or the verification reason in full, which may name the trust policy's
+// trust stores and trusted identities (for administrators: logs, hallmark
+// audit). A failure always has a reason, even when the Verifier gave none.
 func (v ImageVerdict) Reason() string {
 	if v.Skipped != "" {
 		return v.Skipped
 	}
 	return reasonOf(v.Result)
+}
+
+// PublicReason is Reason as it may be shown to anyone, such as the author
+// of a refused workload: which check failed and what to do, without the
+// trust policy's contents (see verify.Result.PublicReason).
+func (v ImageVerdict) PublicReason() string {
+	if v.Skipped != "" {
+		return v.Skipped
+	}
+	return publicReasonOf(v.Result)
 }
 
 // Decision is the verdict on one Request.
@@ -225,14 +236,14 @@ func (a *Admitter) decide(ctx context.Context, log *slog.Logger, req Request, mo
 			failed = append(failed, v)
 			continue
 		}
-		for _, w := range v.Result.Warnings {
+		for _, w := range v.Result.PublicWarnings() {
 			d.Warnings = append(d.Warnings, warning("image %s: %s", v.Image, w))
 		}
 	}
 	if len(failed) > 0 {
 		d.AuditAnnotations = make(map[string]string, len(failed))
 		for i, v := range failed {
-			d.AuditAnnotations[AuditAnnotationKey(i)] = v.Image + ": " + reasonOf(v.Result)
+			d.AuditAnnotations[AuditAnnotationKey(i)] = v.Image + ": " + publicReasonOf(v.Result)
 		}
 	}
 	switch {
@@ -241,7 +252,7 @@ func (a *Admitter) decide(ctx context.Context, log *slog.Logger, req Request, mo
 	case mode == ModeAudit:
 		d.Allowed = true
 		for _, v := range failed {
-			d.Warnings = append(d.Warnings, warning("image %s is not verified (allowed in audit mode): %s", v.Image, reasonOf(v.Result)))
+			d.Warnings = append(d.Warnings, warning("image %s is not verified (allowed in audit mode): %s", v.Image, publicReasonOf(v.Result)))
 		}
 	default:
 		d.StatusCode = http.StatusForbidden
@@ -516,12 +527,26 @@ func reasonOf(r verify.Result) string {
 	return "not verified"
 }
 
+// publicReasonOf is reasonOf as it may be shown to the author of a
+// workload. Where the verifier's reason names the trust policy's contents
+// it is replaced by which check failed, followed by what to do.
+func publicReasonOf(r verify.Result) string {
+	reason, remediation := r.PublicReason()
+	if reason == r.Reason || (r.Verified && r.Reason == "") {
+		return reasonOf(r)
+	}
+	if remediation != "" {
+		return reason + "; " + remediation
+	}
+	return reason
+}
+
 // denial is the message of a denied request.
 func denial(what string, failed []ImageVerdict, total int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "hallmark: %d of %d images of %s %s not verified:", len(failed), total, what, plural(len(failed), "is", "are"))
 	for _, v := range failed {
-		fmt.Fprintf(&b, "\n- %s: %s", v.Image, reasonOf(v.Result))
+		fmt.Fprintf(&b, "\n- %s: %s", v.Image, publicReasonOf(v.Result))
 	}
 	return b.String()
 }

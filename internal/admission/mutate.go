@@ -253,7 +253,7 @@ func (a *Admitter) pin(ctx context.Context, image string, ref registry.Reference
 		return p
 	}
 	if res := a.verifier.Verify(ctx, pinned); !res.Verified {
-		p.Err = &PinError{Image: image, Summary: "the digest " + desc.Digest.String() + " it names now is not verified: " + reasonOf(res), Err: ErrNotVerified}
+		p.Err = &PinError{Image: image, Summary: "the digest " + desc.Digest.String() + " it names now is not verified: " + publicReasonOf(res), Err: ErrNotVerified}
 		return p
 	}
 	p.Pinned = pinned

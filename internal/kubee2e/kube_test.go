@@ -419,6 +419,11 @@ func TestKubernetes(t *testing.T) {
 		if want := slow + "@" + passDigest; got.Spec.Containers[0].Image != want {
 			t.Fatalf("stored image %q, want %q", got.Spec.Containers[0].Image, want)
 		}
+		// Its registry goes away with the test: the audit below must not
+		// find the pod.
+		if err := pods.Delete(ctx, "drift", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	// Audit mode, by a configuration reload.

@@ -163,8 +163,9 @@ func report(v admission.ImageVerdict, verifierName, traceID, timestamp string) v
 		}
 		if !s.Verified {
 			rep.Message = messageFailed
-			rep.ErrorReason = s.Reason
-			rep.Remediation = s.Remediation
+			// The constraint shows these to the pod author: say which
+			// check failed, not what the trust policy holds.
+			rep.ErrorReason, rep.Remediation = s.PublicReason()
 		}
 		if s.SignerSubject != "" {
 			// Ratify names the signing certificate's subject "SN".
@@ -182,11 +183,11 @@ func report(v admission.ImageVerdict, verifierName, traceID, timestamp string) v
 	if r.Verified {
 		rep.Name, rep.VerifierName = verifierName, verifierName
 		rep.Type, rep.VerifierType = verifierTypeNotation, verifierTypeNotation
-		rep.Message = r.Reason
+		rep.Message, _ = r.PublicReason()
 	} else {
 		rep.Message = "image " + v.Image + " was not verified"
-		rep.ErrorReason = v.Reason()
-		rep.Remediation = r.Remediation
+		rep.ErrorReason = v.PublicReason()
+		_, rep.Remediation = r.PublicReason()
 	}
 	out.VerifierReports = []verifierReport{rep}
 	return out
