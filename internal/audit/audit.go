@@ -57,8 +57,14 @@ type Finding struct {
 	Verdict Verdict `json:"verdict"`
 	// Code is verify's code for the outcome; empty when skipped.
 	Code string `json:"code,omitempty"`
-	// Reason says why, in the words an admission denial would use.
+	// Reason says why, in full, as `hallmark verify` does: it may name the
+	// trust policy's trust stores and trusted identities, for the
+	// administrators who run an audit.
 	Reason string `json:"reason"`
+	// PublicReason says why in the words an admission denial uses, safe
+	// for the namespace's users to read (in Events, for example): which
+	// check failed and what to do, without the trust policy's contents.
+	PublicReason string `json:"-"`
 }
 
 // Report is the outcome of an audit.
@@ -146,6 +152,7 @@ func checkObject(ctx context.Context, a *admission.Admitter, obj Object) []Findi
 	if err != nil {
 		f := base
 		f.Verdict, f.Reason = VerdictFail, "cannot read the object's images: "+err.Error()
+		f.PublicReason = f.Reason
 		return []Finding{f}
 	}
 	if len(images) == 0 {
@@ -159,7 +166,7 @@ func checkObject(ctx context.Context, a *admission.Admitter, obj Object) []Findi
 	out := make([]Finding, len(images))
 	for i, v := range verdicts {
 		f := base
-		f.Image, f.Paths, f.Reason = images[i].Ref, images[i].Paths, v.Reason()
+		f.Image, f.Paths, f.Reason, f.PublicReason = images[i].Ref, images[i].Paths, v.Reason(), v.PublicReason()
 		switch {
 		case v.Skipped != "":
 			f.Verdict = VerdictSkipped

@@ -119,3 +119,25 @@ func TestUnpinnedTags(t *testing.T) {
 		t.Errorf("pinned finding %+v, want a pass", f)
 	}
 }
+
+// TestPublicReason: a finding carries the full reason for the auditor and
+// a public one, without the trust policy's contents, for Events that the
+// namespace's users read.
+func TestPublicReason(t *testing.T) {
+	const ref = "reg.example/x@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	a := admission.New(untrustedVerifier{}, noResolver{}, admission.Policy{}, admission.Options{})
+	r := Check(context.Background(), a, []Object{{Kind: "Pod", Namespace: "a", Name: "p", JSON: []byte(`{"spec":{"containers":[{"name":"c","image":"` + ref + `"}]}}`)}})
+	f := r.Findings[0]
+	if !strings.Contains(f.Reason, "ca:prod") {
+		t.Errorf("full reason %q lost the trust store", f.Reason)
+	}
+	if strings.Contains(f.PublicReason, "ca:prod") || !strings.Contains(f.PublicReason, "not from a signer this cluster trusts") {
+		t.Errorf("public reason %q", f.PublicReason)
+	}
+}
+
+type untrustedVerifier struct{}
+
+func (untrustedVerifier) Verify(_ context.Context, ref string) verify.Result {
+	return verify.Result{Reference: ref, Code: verify.CodeUntrustedSigner, Reason: "signature by CN=x does not chain to any certificate in trust store(s) ca:prod"}
+}
