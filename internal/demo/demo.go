@@ -242,12 +242,15 @@ func (d *Demo) pushImages(ctx context.Context, s *Step) error {
 		return fmt.Errorf("pushing the sample image: %w", err)
 	}
 	d.report.SignedImage = host + "/" + repository + "@" + desc.Digest.String()
-	if _, err := devregistry.PushSampleImage(ctx, host, repository, unsignedTag, "hallmark demo: unsigned"); err != nil {
+	unsigned, err := devregistry.PushSampleImage(ctx, host, repository, unsignedTag, "hallmark demo: unsigned")
+	if err != nil {
 		return fmt.Errorf("pushing the sample image: %w", err)
 	}
-	d.report.UnsignedImage = host + "/" + repository + ":" + unsignedTag
+	// By digest, as a cluster runs it after mutation: deny mode refuses a
+	// tag without its digest even once --keep's user has signed it.
+	d.report.UnsignedImage = host + "/" + repository + "@" + unsigned.Digest.String()
 	s.add("image     %s/%s:%s = %s (to sign)", host, repository, signedTag, shortRef(d.report.SignedImage))
-	s.add("image     %s (left unsigned)", d.report.UnsignedImage)
+	s.add("image     %s/%s:%s = %s (left unsigned)", host, repository, unsignedTag, shortRef(d.report.UnsignedImage))
 	return nil
 }
 
