@@ -309,24 +309,6 @@ func (c *Client) plainHTTP(host string) bool {
 	return c.opts.PlainHTTP || c.hosts.plainHTTP(host)
 }
 
-// Repository returns an oras-go repository for ref's repository, using this
-// client's connections, credentials and token cache. It is shared with other
-// callers of the same repository, so its Reference names the repository
-// only (pass the tag or digest to each call), and its settings must not be
-// changed.
-//
-// When Options.ForceReferrersTag is set, the repository is set to use the
-// referrers tag schema for both pushing and listing; use ListSignatures or
-// NotationRepository to list with the referrers API first. ctx is unused
-// today and reserved for credential lookups that may need I/O.
-func (c *Client) Repository(ctx context.Context, ref string) (*remote.Repository, error) {
-	r, err := c.parse(ref)
-	if err != nil {
-		return nil, err
-	}
-	return c.repository(r, c.opts.ForceReferrersTag), nil
-}
-
 // repository builds the oras-go repository for r. forceTag pins the
 // referrers tag schema.
 //
