@@ -48,6 +48,13 @@ type Hallmark struct {
 	Version string
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
+
+	// openPKCS11 and openLocal open the provider a key ID names; nil means
+	// the real ones. They are the plugin's only reach into files and
+	// modules, so tests (the fuzz target) replace them to exercise every
+	// request without loading a module or reading a file a request names.
+	openPKCS11 func(ctx context.Context, cfg pkcs11.Config) (keys.Provider, func(), error)
+	openLocal  func(dir, passphraseFile string) (keys.Provider, error)
 }
 
 var _ plugin.SignPlugin = (*Hallmark)(nil)
@@ -183,11 +190,15 @@ func (h *Hallmark) provider(ctx context.Context, keyID string, cfg map[string]st
 		if err != nil {
 			return nil, keys.Ref{}, nil, plugin.NewValidationError(err.Error())
 		}
-		p, err := pkcs11.Open(ctx, u.Config, pkcs11.Options{})
+		open := h.openPKCS11
+		if open == nil {
+			open = openPKCS11
+		}
+		p, release, err := open(ctx, u.Config)
 		if err != nil {
 			return nil, keys.Ref{}, nil, keyError(u.String(), err)
 		}
-		return p, ref, func() { p.Close() }, nil
+		return p, ref, release, nil
 	}
 	ref, err := keys.ParseRef(keyID)
 	if err != nil {
@@ -204,15 +215,37 @@ func (h *Hallmark) provider(ctx context.Context, keyID string, cfg map[string]st
 		}
 		dir = filepath.Join(c, "hallmark")
 	}
+	open := h.openLocal
+	if open == nil {
+		open = h.openLocalStore
+	}
+	store, err := open(dir, cfg[ConfigPassphraseFile])
+	if err != nil {
+		return nil, keys.Ref{}, nil, err
+	}
+	return store, ref, func() {}, nil
+}
+
+func openPKCS11(ctx context.Context, cfg pkcs11.Config) (keys.Provider, func(), error) {
+	p, err := pkcs11.Open(ctx, cfg, pkcs11.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, func() { p.Close() }, nil
+}
+
+// openLocalStore opens the local key store in dir, with the passphrase in
+// passphraseFile, else $HALLMARK_PASSPHRASE.
+func (h *Hallmark) openLocalStore(dir, passphraseFile string) (keys.Provider, error) {
 	if _, err := os.Stat(dir); err != nil {
 		// Opening would create it; a plugin must not make an empty store.
-		return nil, keys.Ref{}, nil, plugin.NewValidationErrorf("key store %s: %v; set the %q plugin configuration or HALLMARK_HOME", dir, err, ConfigStore)
+		return nil, plugin.NewValidationErrorf("key store %s: %v; set the %q plugin configuration or HALLMARK_HOME", dir, err, ConfigStore)
 	}
 	var pass []byte
-	if f := cfg[ConfigPassphraseFile]; f != "" {
+	if f := passphraseFile; f != "" {
 		data, err := capped.ReadFile(f, maxPassphraseFileSize)
 		if err != nil {
-			return nil, keys.Ref{}, nil, plugin.NewValidationErrorf("reading %s: %v", ConfigPassphraseFile, err)
+			return nil, plugin.NewValidationErrorf("reading %s: %v", ConfigPassphraseFile, err)
 		}
 		pass = []byte(strings.TrimRight(string(data), "\r\n"))
 	} else {
@@ -220,9 +253,9 @@ func (h *Hallmark) provider(ctx context.Context, keyID string, cfg map[string]st
 	}
 	store, err := local.Open(dir, local.Options{Passphrase: pass})
 	if err != nil {
-		return nil, keys.Ref{}, nil, plugin.NewGenericError(err.Error())
+		return nil, plugin.NewGenericError(err.Error())
 	}
-	return store, ref, func() {}, nil
+	return store, nil
 }
 
 // keyError turns a key provider's error into the protocol's: ACCESS_DENIED

@@ -7,15 +7,19 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
+	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
+	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11"
 )
 
 // newStore makes a local store with one EC P-384 key "k" and returns a
@@ -137,31 +141,65 @@ func TestServeErrors(t *testing.T) {
 }
 
 // FuzzServe: the request on stdin comes from whatever runs the plugin.
+// notFound is a key provider with no keys: the fuzz target's stand-in for
+// whatever store or token a request names.
+type notFound struct{}
+
+func (notFound) Create(context.Context, string, *certpolicy.Policy) (keys.Info, error) {
+	return keys.Info{}, keys.ErrUnsupported
+}
+func (notFound) Rotate(context.Context, string, *certpolicy.Policy) (keys.Info, error) {
+	return keys.Info{}, keys.ErrUnsupported
+}
+func (notFound) List(context.Context) ([]keys.Info, error) { return nil, nil }
+func (notFound) Get(_ context.Context, r keys.Ref) (keys.Info, error) {
+	return keys.Info{}, fmt.Errorf("%w: %s", keys.ErrNotFound, r)
+}
+func (notFound) Signer(_ context.Context, r keys.Ref) (*keys.Key, error) {
+	return nil, fmt.Errorf("%w: %s", keys.ErrNotFound, r)
+}
+
+// FuzzServe runs any request through the protocol. The providers are
+// replaced through the plugin's seam, so a key ID naming a PKCS#11 module or
+// a configuration naming a passphrase file is exercised like any other
+// instead of loading or reading what the fuzzer wrote. Properties: exactly
+// one of stdout (success) and stderr (failure, a protocol error in JSON
+// with a known code) is written, and a provider is only opened for a
+// request that names a key.
 func FuzzServe(f *testing.F) {
-	h := &Hallmark{Getenv: func(k string) string {
-		if k == "HALLMARK_HOME" {
-			return "/nonexistent/hallmark-fuzz"
-		}
-		return ""
-	}}
 	f.Add("describe-key", `{"contractVersion":"1.0","keyId":"k"}`)
-	f.Add("generate-signature", `{"contractVersion":"1.0","keyId":"k","keySpec":"EC-256","hashAlgorithm":"SHA-256","payload":"eA=="}`)
+	f.Add("describe-key", `{"contractVersion":"1.0","keyId":"pkcs11:token=t;object=k?module-path=/dev/stdin&pin-source=/dev/stdin"}`)
+	f.Add("generate-signature", `{"contractVersion":"1.0","keyId":"k","keySpec":"EC-256","hashAlgorithm":"SHA-256","payload":"eA==","pluginConfig":{"passphrase-file":"/dev/stdin","store":"/"}}`)
 	f.Add("get-plugin-metadata", `{"pluginConfig":{"a":"b"}}`)
+	codes := []string{"VALIDATION_ERROR", "UNSUPPORTED_CONTRACT_VERSION", "ACCESS_DENIED", "TIMEOUT", "THROTTLED", "ERROR"}
 	f.Fuzz(func(t *testing.T, cmd, req string) {
-		// A key ID may name a PKCS#11 module to load or a PIN file to read,
-		// and the plugin configuration a key store folder or a passphrase
-		// file: the fuzzer must not make it load or read arbitrary files
-		// (a path such as /dev/stdin blocks). Percent-encoding and JSON
-		// escapes could spell those names otherwise, so they are left out
-		// too; the protocol handling is what this target exercises.
-		if l := strings.ToLower(req); strings.Contains(l, "module") || strings.Contains(l, "pin-source") || strings.Contains(l, `\u`) ||
-			strings.Contains(l, "passphrase") || strings.Contains(l, "store") || strings.Contains(l, "%") {
-			t.Skip()
+		opened := 0
+		h := &Hallmark{
+			Getenv: func(string) string { return "" },
+			openPKCS11: func(context.Context, pkcs11.Config) (keys.Provider, func(), error) {
+				opened++
+				return notFound{}, func() {}, nil
+			},
+			openLocal: func(string, string) (keys.Provider, error) { opened++; return notFound{}, nil },
 		}
 		var out, errb bytes.Buffer
 		code := Serve(context.Background(), []string{cmd}, strings.NewReader(req), &out, &errb, h)
 		if code == 0 && (out.Len() == 0 || errb.Len() != 0) || code != 0 && (out.Len() != 0 || !json.Valid(errb.Bytes())) {
 			t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+		}
+		if code != 0 {
+			var e struct {
+				ErrorCode string `json:"errorCode"`
+			}
+			if err := json.Unmarshal(errb.Bytes(), &e); err != nil || !slices.Contains(codes, e.ErrorCode) {
+				t.Fatalf("stderr %q is not a protocol error with a known code", errb.String())
+			}
+		}
+		if opened > 0 && !strings.Contains(strings.ToLower(req), "keyid") && !strings.Contains(req, `\u`) {
+			t.Fatalf("%s opened a key provider for a request naming no key: %q", cmd, req)
+		}
+		if opened > 1 {
+			t.Fatalf("%s opened %d providers for one request", cmd, opened)
 		}
 	})
 }
