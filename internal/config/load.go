@@ -71,6 +71,25 @@ func Parse(data []byte) (*Config, error) {
 
 func parse(source string, data []byte, base string) (*Config, error) {
 	c, err := decode(source, data)
+	var decodeErr *Error
+	if err != nil && c != nil && errors.As(err, &decodeErr) {
+		// The YAML was read, but some fields were unknown or of the wrong
+		// type: validate what was read too, so that one run reports every
+		// problem rather than the decoding ones first.
+		if base != "" {
+			c.resolvePaths(base)
+		}
+		c.ApplyDefaults()
+		var validateErr *Error
+		if errors.As(c.Validate(), &validateErr) {
+			for _, p := range validateErr.Problems {
+				if !coveredBy(p.Path, decodeErr.Problems) {
+					decodeErr.Problems = append(decodeErr.Problems, p)
+				}
+			}
+		}
+		return nil, err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -123,9 +142,22 @@ func decode(source string, data []byte) (*Config, error) {
 	d := &decoder{}
 	d.value("", root, reflect.ValueOf(c).Elem())
 	if err := d.problems.err(source); err != nil {
-		return nil, err
+		// c holds every field that decoded, for parse to validate.
+		return c, err
 	}
 	return c, nil
+}
+
+// coveredBy reports whether a validation problem at path follows from a
+// decoding problem: a field of the wrong type is left at its zero value,
+// which validation would report again as missing.
+func coveredBy(path string, decoded []Problem) bool {
+	for _, d := range decoded {
+		if d.Path == "" || path == d.Path || strings.HasPrefix(path, d.Path+".") || strings.HasPrefix(path, d.Path+"[") || strings.HasPrefix(d.Path, path+".") || strings.HasPrefix(d.Path, path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func yamlMessage(err error) string {
