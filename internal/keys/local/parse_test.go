@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -55,10 +57,31 @@ func FuzzParseChain(f *testing.F) {
 	f.Add(certPEM)
 	f.Add(append(append([]byte{}, certPEM...), certPEM...))
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
+	// A stored chain that is refused is damage (ErrCorrupt); one that is
+	// accepted is not empty and reads back the same once written again.
 	f.Fuzz(func(t *testing.T, data []byte) {
 		chain, err := parseChain(data)
-		if err == nil && len(chain) == 0 {
+		if err != nil {
+			if !errors.Is(err, keys.ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		if len(chain) == 0 {
 			t.Fatal("accepted an empty chain")
+		}
+		var written []byte
+		for _, c := range chain {
+			written = append(written, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		}
+		again, err := parseChain(written)
+		if err != nil || len(again) != len(chain) {
+			t.Fatalf("chain of %d does not read back: %v", len(chain), err)
+		}
+		for i := range chain {
+			if !again[i].Equal(chain[i]) {
+				t.Fatalf("certificate %d changed when written again", i+1)
+			}
 		}
 	})
 }
