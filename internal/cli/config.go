@@ -21,7 +21,8 @@ func newConfigCmd(g *globalOptions) *cobra.Command {
 		Short: "Check and print hallmark serve configurations",
 		Args:  exactArgs(0, "a subcommand"),
 	}
-	cmd.AddCommand(newConfigValidateCmd(g, &configValidateOptions{}), newConfigExampleCmd(g))
+	cmd.AddCommand(newConfigValidateCmd(g, &configValidateOptions{}), newConfigExampleCmd(g),
+		newConfigImportRatifyCmd(g, &importRatifyOptions{}), newConfigCRDsCmd(g))
 	return cmd
 }
 

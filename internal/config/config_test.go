@@ -493,6 +493,14 @@ func TestValidateProblems(t *testing.T) {
 			},
 		},
 		{
+			// A vault or token is read without the local key store.
+			name: "key in a vault with no keyStore.dir",
+			change: func(c *Config) {
+				c.TrustStores[0].Certificates = append(c.TrustStores[0].Certificates,
+					CertificateSource{Key: "https://myvault.vault.azure.net/certificates/release/c53ad379d88d4cbe87c2bd3af2c29140"})
+			},
+		},
+		{
 			name: "inline PEM that a trust store accepts",
 			change: func(c *Config) {
 				c.TrustStores[0].Certificates = append(c.TrustStores[0].Certificates, CertificateSource{PEM: pemOf(root)})

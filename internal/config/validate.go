@@ -347,7 +347,8 @@ func (c *Config) validateSource(ps *problems, p, typ string, src CertificateSour
 	if src.Key != "" {
 		if _, _, err := parseKeySource(src.Key); err != nil {
 			ps.add(p+".key", err.Error())
-		} else if c.KeyStore.Dir == "" {
+		} else if c.KeyStore.Dir == "" && !pkcs11uri.HasScheme(src.Key) && !kvurl.IsURL(src.Key) {
+			// A vault or PKCS#11 token is read without the local key store.
 			ps.add(p+".key", "needs keyStore.dir, the key store to read the certificate from")
 		}
 	}

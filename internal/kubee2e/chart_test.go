@@ -264,6 +264,20 @@ func TestChartVariants(t *testing.T) {
 			}
 		}
 	})
+	t.Run("Ratify's CRDs when asked", func(t *testing.T) {
+		if k := kinds(renderChart(t, "--set-json", stores)); k["CustomResourceDefinition"] != 0 {
+			t.Fatalf("CRDs installed unasked: %v", k)
+		}
+		crds := 0
+		for _, o := range renderChart(t, "--set-json", stores, "--set", "ratifyResources.installCRDs=true") {
+			if o.GetKind() == "CustomResourceDefinition" && strings.HasSuffix(o.GetName(), ".config.ratify.deislabs.io") {
+				crds++
+			}
+		}
+		if crds != 9 {
+			t.Fatalf("%d of Ratify's 9 CRDs rendered", crds)
+		}
+	})
 	t.Run("gatekeeper only", func(t *testing.T) {
 		k := kinds(renderChart(t, "--set-json", stores, "--set", "webhook.enabled=false", "--set", "gatekeeper.enabled=true", "--set", "gatekeeper.enforcementAction=warn"))
 		// Mutation is on by default: deny mode refuses unpinned tags.

@@ -40,6 +40,9 @@ import (
 // ACRScope is the only scope ACR's exchange accepts tokens for.
 const ACRScope = "https://containerregistry.azure.net/.default"
 
+// VaultScope is the scope of Key Vault's data plane.
+const VaultScope = "https://vault.azure.net/.default"
+
 // ACRUsername is the user name ACR expects with a refresh token.
 const ACRUsername = "00000000-0000-0000-0000-000000000000"
 
@@ -70,27 +73,30 @@ type Entra struct {
 	TokenLifetime time.Duration
 	// Requests counts token requests.
 	Requests int
-	issued   map[string]bool
+	issued   map[string]string // token -> scope
 }
 
 // NewEntra returns an Entra for host ("127.0.0.1:port"), to be served by
 // Handler.
 func NewEntra(t TB, host, tenantID, clientID, assertion string) *Entra {
-	return &Entra{t: t, Host: host, TenantID: tenantID, ClientID: clientID, Assertion: assertion, issued: map[string]bool{}}
+	return &Entra{t: t, Host: host, TenantID: tenantID, ClientID: clientID, Assertion: assertion, issued: map[string]string{}}
 }
 
 // Valid reports whether Entra issued token for ACR's scope.
-func (e *Entra) Valid(token string) bool {
+func (e *Entra) Valid(token string) bool { return e.ValidFor(token, ACRScope) }
+
+// ValidFor reports whether Entra issued token for scope.
+func (e *Entra) ValidFor(token, scope string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.issued[token]
+	return e.issued[token] == scope
 }
 
 // Revoke makes every token issued so far invalid.
 func (e *Entra) Revoke() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.issued = map[string]bool{}
+	e.issued = map[string]string{}
 }
 
 // ServeHTTP answers the discovery, instance-discovery and token endpoints.
@@ -158,8 +164,8 @@ func (e *Entra) token(w http.ResponseWriter, r *http.Request, tenant string) {
 			resource = append(resource, sc)
 		}
 	}
-	if len(resource) != 1 || resource[0] != ACRScope {
-		e.t.Errorf("entra: token request scope %q, want %s (and OpenID scopes)", f.Get("scope"), ACRScope)
+	if len(resource) != 1 || (resource[0] != ACRScope && resource[0] != VaultScope) {
+		e.t.Errorf("entra: token request scope %q, want one of %s or %s (and OpenID scopes)", f.Get("scope"), ACRScope, VaultScope)
 	}
 	for field, want := range map[string]string{
 		"grant_type":            "client_credentials",
@@ -193,7 +199,9 @@ func (e *Entra) token(w http.ResponseWriter, r *http.Request, tenant string) {
 			life = time.Hour
 		}
 		tok := "entra-" + randomHex()
-		e.issued[tok] = true
+		if len(resource) == 1 {
+			e.issued[tok] = resource[0]
+		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"token_type":     "Bearer",
 			"expires_in":     int(life.Seconds()),

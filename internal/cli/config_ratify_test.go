@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/config"
+)
+
+// The reference walkthrough's three files, with only their $VARIABLES
+// substituted, convert with no problem: exit 0, the configuration on
+// stdout, the cosignEnabled note on stderr.
+func TestImportRatifySeed(t *testing.T) {
+	vars := map[string]string{
+		"IDENTITY_CLIENT_ID": "1b3b2c4d-0000-4000-8000-000000000001",
+		"AKV_URI":            "https://hallmark-akv.vault.azure.net/",
+		"CERT_NAME":          "hallmark-signing",
+		"VERSION_ID":         "c53ad379d88d4cbe87c2bd3af2c29140",
+		"TENANT_ID":          "72f988bf-86f1-41af-91ab-2d7cd011db47",
+	}
+	dir := t.TempDir()
+	var files []string
+	for _, name := range []string{"store_config.yaml", "akv-certificate-store.yaml", "akv-verifier.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "ratify", "testdata", "seed", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, name)
+		if err := os.WriteFile(file, []byte(os.Expand(string(data), func(k string) string { return vars[k] })), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, file)
+	}
+	for name, args := range map[string][]string{"files": files, "folder": {dir}} {
+		t.Run(name, func(t *testing.T) {
+			stdout, stderr, code := run(t, nil, append([]string{"config", "import-ratify"}, args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			if strings.Contains(stderr, "problem:") || !strings.Contains(stderr, "note: Store/store-oras") || !strings.Contains(stderr, "cosignEnabled") {
+				t.Errorf("stderr:\n%s", stderr)
+			}
+			if _, err := config.Parse([]byte(stdout)); err != nil {
+				t.Fatalf("stdout is not a valid configuration: %v\n%s", err, stdout)
+			}
+			if !strings.Contains(stdout, "key: https://hallmark-akv.vault.azure.net/certificates/hallmark-signing/c53ad379d88d4cbe87c2bd3af2c29140") {
+				t.Errorf("stdout:\n%s", stdout)
+			}
+		})
+	}
+}
+
+func TestImportRatifyProblems(t *testing.T) {
+	doc := "apiVersion: config.ratify.deislabs.io/v1beta1\nkind: Verifier\nmetadata: {name: v}\nspec:\n  name: cosign\n  artifactTypes: application/vnd.dev.cosign.artifact.sig.v1+json\n"
+	stdout, stderr, code := runIn(t, nil, doc, "config", "import-ratify", "-")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "problem: Verifier/v ((stdin)): spec.name: cosign verifiers are not supported yet") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "tls:") {
+		t.Errorf("the configuration, as far as it goes, is not printed:\n%s", stdout)
+	}
+	if _, stderr, code := run(t, nil, "config", "import-ratify"); code != 2 || !strings.Contains(stderr, "expects at least one FILE") {
+		t.Errorf("no arguments: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestConfigCRDs(t *testing.T) {
+	stdout, _, code := run(t, nil, "config", "crds")
+	if code != 0 || !strings.Contains(stdout, "verifiers.config.ratify.deislabs.io") {
+		t.Fatalf("exit %d\n%s", code, stdout)
+	}
+}

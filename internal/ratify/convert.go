@@ -1,0 +1,847 @@
+package ratify
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v2"
+
+	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
+)
+
+// NotationArtifactType is the artifact type of Notary Project signatures.
+const NotationArtifactType = "application/vnd.cncf.notary.signature"
+
+// PolicyName is the only name Ratify reads a Policy under.
+const PolicyName = "ratify-policy"
+
+// Paths the output configuration names for what the Helm chart mounts.
+const (
+	tlsCertFile = "/etc/hallmark/tls/tls.crt"
+	tlsKeyFile  = "/etc/hallmark/tls/tls.key"
+	// secretDir is where the chart mounts the image pull secrets that a
+	// k8Secrets auth provider names, one folder per secret.
+	secretDir = "/etc/hallmark/registry-secrets"
+)
+
+// Options configures a conversion.
+type Options struct {
+	// Namespace is the namespace Ratify runs in: resources without a
+	// namespace are taken to be in it, and bare names in
+	// verificationCertStores resolve to CertificateStores in it. Empty:
+	// gatekeeper-system, where Ratify's chart installs it.
+	Namespace string
+}
+
+// DefaultNamespace is where Ratify's Helm chart installs Ratify.
+const DefaultNamespace = "gatekeeper-system"
+
+// Result is a conversion's outcome.
+type Result struct {
+	// Config is hallmark's configuration; nil when nothing could be made.
+	Config *config.Config
+	// Problems are what keeps Config from verifying exactly what Ratify
+	// would: unsupported features, unknown fields, broken references.
+	Problems []Finding
+	// Notes are what Ratify ignores too, or what changes nothing about
+	// what is admitted, said for the reader.
+	Notes []Finding
+}
+
+// OK reports whether Config verifies exactly what Ratify would.
+func (r *Result) OK() bool { return r.Config != nil && len(r.Problems) == 0 }
+
+// Convert turns Ratify resources into hallmark's configuration.
+func Convert(resources []*Resource, opts Options) *Result {
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace
+	}
+	c := &converter{opts: opts, fs: &findings{}, byKind: map[string][]*Resource{}}
+	for _, r := range resources {
+		if namespaced(r.Kind) && r.Namespace == "" {
+			r.Namespace = opts.Namespace
+		}
+		c.byKind[r.Kind] = append(c.byKind[r.Kind], r)
+	}
+	cfg := c.convert()
+	res := &Result{Config: cfg, Problems: c.fs.problems, Notes: c.fs.notes}
+	if cfg != nil {
+		if err := cfg.Validate(); err != nil {
+			res.Problems = append(res.Problems, Finding{Resource: "hallmark configuration", Message: err.Error()})
+		}
+	}
+	return res
+}
+
+type converter struct {
+	opts   Options
+	fs     *findings
+	byKind map[string][]*Resource
+	cfg    *config.Config
+	// refresh is the shortest refreshInterval of the providers used.
+	refresh time.Duration
+	// usedList holds the providers some verifier resolved.
+	usedList []*Resource
+}
+
+func (c *converter) convert() *config.Config {
+	c.cfg = &config.Config{}
+	c.cfg.TLS.CertFile, c.cfg.TLS.KeyFile = tlsCertFile, tlsKeyFile
+	for _, r := range c.byKind[KindExecutor] {
+		c.executor(r)
+	}
+	for _, r := range c.byKind["NamespacedExecutor"] {
+		c.fs.problem(r.label(), "", "NamespacedExecutor (per-namespace overrides) is not supported yet: hallmark has one configuration for the cluster")
+	}
+	stores := append(append([]*Resource{}, c.byKind[KindStore]...), c.byKind[KindNamespacedStore]...)
+	for _, r := range stores {
+		c.store(r)
+	}
+	verifiers := append(append([]*Resource{}, c.byKind[KindVerifier]...), c.byKind[KindNamespacedVerifier]...)
+	notation := 0
+	for _, r := range verifiers {
+		if c.verifier(r) {
+			notation++
+		}
+	}
+	if len(c.byKind[KindExecutor]) == 0 {
+		switch {
+		case notation == 0:
+			c.fs.problem("resources", "", "no Verifier of type notation: hallmark verifies Notary Project signatures, and with no notation verifier Ratify admits nothing; add the Verifier")
+		case notation > 1:
+			c.fs.problem("resources", "", "%d notation Verifiers: Ratify runs each and its policy combines them; hallmark has one trust policy, so merge them into one", notation)
+		}
+	}
+	c.policies()
+	for _, r := range c.byKind[KindCertificateStore] {
+		if !c.used(r) {
+			c.fs.note(r.label(), "", "no Verifier uses it; not imported")
+		}
+	}
+	for _, kind := range []string{KindKeyManagementProvider, KindNamespacedKeyManagementProvider} {
+		for _, r := range c.byKind[kind] {
+			if !c.used(r) {
+				c.fs.note(r.label(), "", "no Verifier uses it; not imported")
+			}
+		}
+	}
+	if c.refresh > 0 {
+		c.cfg.TrustStoreRefresh = config.Duration{Duration: c.refresh}
+	}
+	return c.cfg
+}
+
+func (c *converter) used(r *Resource) bool {
+	for _, u := range c.usedList {
+		if u == r {
+			return true
+		}
+	}
+	return false
+}
+
+// store maps a Store's parameters onto registries entries.
+func (c *converter) store(r *Resource) {
+	id := r.label()
+	rd := reader{res: id, fs: c.fs}
+	spec := rd.object("spec", r.Spec, "name", "version", "address", "source", "parameters")
+	name := rd.str("spec", spec, "name")
+	if name != "oras" {
+		c.fs.problem(id, "spec.name", "store %q is not supported: hallmark reads registries itself, as Ratify's oras store does", clip(name))
+		return
+	}
+	if spec["source"] != nil || rd.str("spec", spec, "address") != "" {
+		c.fs.problem(id, "spec.source", "store plugins downloaded from a source are not supported: hallmark reads registries itself")
+	}
+	if v := rd.str("spec", spec, "version"); v != "" {
+		c.fs.note(id, "spec.version", "the plugin version is not used")
+	}
+	if r.Kind == KindNamespacedStore {
+		c.fs.note(id, "", "hallmark has one registry configuration for the cluster; this NamespacedStore's settings apply to every namespace")
+	}
+	const p = "spec.parameters"
+	params := rd.object(p, spec["parameters"], "name", "useHttp", "cosignEnabled", "authProvider", "localCachePath", "cacheEnabled", "ttl", "capacity", "keyNumber")
+	if rd.boolean(p, params, "useHttp") {
+		c.cfg.Registries = append(c.cfg.Registries, config.Registry{Hosts: []string{"*"}, PlainHTTP: true})
+		c.fs.note(id, p+".useHttp", "every registry is reached over plain HTTP, as Ratify does; hallmark can limit this to the registries that need it (registries[].hosts)")
+	}
+	if rd.boolean(p, params, "cosignEnabled") {
+		c.fs.note(id, p+".cosignEnabled", "hallmark finds cosign signatures without it; it matters only with a cosign Verifier")
+	}
+	for _, k := range []string{"localCachePath", "cacheEnabled", "ttl", "capacity", "keyNumber"} {
+		if _, ok := params[k]; ok {
+			c.fs.note(id, p+"."+k, "Ratify's store cache is not used: hallmark caches verdicts (verification.cache; successes 5m, failures 30s) and never reuses a transient failure")
+		}
+	}
+	if params["authProvider"] != nil {
+		c.authProvider(rd, p+".authProvider", params["authProvider"])
+	}
+}
+
+// authProvider maps Ratify's registry authentication.
+func (c *converter) authProvider(rd reader, p string, v any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		c.fs.problem(rd.res, p, "is %s, not an object", describe(v))
+		return
+	}
+	name := rd.str(p, m, "name")
+	fields := map[string][]string{
+		"azureWorkloadIdentity": {"name", "clientID", "endpoints"},
+		"azureManagedIdentity":  {"name", "clientID", "endpoints"},
+		"k8Secrets":             {"name", "serviceAccountName", "secrets", "secretTimeout"},
+		"dockerConfig":          {"name", "configPath"},
+	}[name]
+	if fields == nil {
+		c.fs.problem(rd.res, p+".name", "auth provider %q is not supported yet (hallmark supports azureWorkloadIdentity, azureManagedIdentity, k8Secrets and dockerConfig)", clip(name))
+		return
+	}
+	// cosignEnabled is a Store parameter; written here, Ratify ignores it.
+	if _, ok := m["cosignEnabled"]; ok {
+		c.fs.note(rd.res, p+".cosignEnabled", "Ratify ignores cosignEnabled inside authProvider (it is a Store parameter), and so does hallmark")
+		delete(m, "cosignEnabled")
+	}
+	rd.object(p, m, fields...)
+	switch name {
+	case "azureWorkloadIdentity", "azureManagedIdentity":
+		endpoints := []string{"*.azurecr.io", "*.azurecr.us", "*.azurecr.cn"}
+		if l := rd.list(p, m, "endpoints"); l != nil {
+			endpoints = nil
+			for i, e := range l {
+				s, ok := e.(string)
+				if !ok || s == "" {
+					c.fs.problem(rd.res, fmt.Sprintf("%s.endpoints[%d]", p, i), "is %s, not a host pattern", describe(e))
+					continue
+				}
+				endpoints = append(endpoints, s)
+			}
+		}
+		az := &config.AzureCredentials{ClientID: rd.str(p, m, "clientID"), ManagedIdentity: name == "azureManagedIdentity"}
+		c.cfg.Registries = append([]config.Registry{{Hosts: endpoints, Credentials: config.Credentials{Azure: az}}}, c.cfg.Registries...)
+		if name == "azureWorkloadIdentity" {
+			c.fs.note(rd.res, p, "the tenant comes from AZURE_TENANT_ID, which AKS workload identity sets in hallmark's pod, as in Ratify's")
+		}
+	case "k8Secrets":
+		if sa := rd.str(p, m, "serviceAccountName"); sa != "" {
+			c.fs.problem(rd.res, p+".serviceAccountName", "reading the image pull secrets of a service account is not supported yet: name the secrets in secrets[]")
+		}
+		if _, ok := m["secretTimeout"]; ok {
+			c.fs.note(rd.res, p+".secretTimeout", "mounted secrets are reread as Kubernetes updates them")
+		}
+		for i, s := range rd.list(p, m, "secrets") {
+			sp := fmt.Sprintf("%s.secrets[%d]", p, i)
+			sm := rd.object(sp, s, "secretName", "namespace")
+			secret := rd.str(sp, sm, "secretName")
+			if secret == "" {
+				c.fs.problem(rd.res, sp+".secretName", "required")
+				continue
+			}
+			file := secretDir + "/" + secret + "/.dockerconfigjson"
+			c.cfg.Registries = append(c.cfg.Registries, config.Registry{Hosts: []string{"*"}, Credentials: config.Credentials{DockerConfigJSONFile: file}})
+			c.fs.note(rd.res, sp, "mount the secret %s into hallmark's pod at %s/%s (a volume from the secret)", secret, secretDir, secret)
+		}
+	case "dockerConfig":
+		path := rd.str(p, m, "configPath")
+		if path == "" {
+			path = "/.docker/config.json"
+		}
+		c.cfg.Registries = append(c.cfg.Registries, config.Registry{Hosts: []string{"*"}, Credentials: config.Credentials{DockerConfigFile: path}})
+		c.fs.note(rd.res, p+".configPath", "hallmark reads %s in its own pod: mount the docker config there", path)
+	}
+}
+
+// verifier maps a notation Verifier; it reports whether it was one.
+func (c *converter) verifier(r *Resource) bool {
+	id := r.label()
+	rd := reader{res: id, fs: c.fs}
+	spec := rd.object("spec", r.Spec, "name", "type", "version", "artifactTypes", "address", "source", "parameters")
+	typ := rd.str("spec", spec, "type")
+	typPath := "spec.type"
+	if typ == "" {
+		typ, typPath = rd.str("spec", spec, "name"), "spec.name"
+	}
+	if typ != "notation" && typ != "notaryv2" {
+		c.fs.problem(id, typPath, "%s verifiers are not supported yet: hallmark verifies Notary Project signatures; what this verifier checks would not be checked", clip(typ))
+		return false
+	}
+	if spec["source"] != nil || rd.str("spec", spec, "address") != "" {
+		c.fs.problem(id, "spec.source", "verifier plugins are not supported: hallmark verifies Notary Project signatures itself")
+	}
+	if v := rd.str("spec", spec, "version"); v != "" {
+		c.fs.note(id, "spec.version", "the plugin version is not used")
+	}
+	types := rd.str("spec", spec, "artifactTypes")
+	hasNotation := false
+	for _, t := range strings.Split(types, ",") {
+		if strings.TrimSpace(t) == NotationArtifactType {
+			hasNotation = true
+		}
+	}
+	if !hasNotation {
+		c.fs.problem(id, "spec.artifactTypes", "does not name %s, so Ratify never runs this verifier on a signature; hallmark would", NotationArtifactType)
+	}
+	if r.Kind == KindNamespacedVerifier {
+		c.fs.problem(id, "", "NamespacedVerifier (verification for one namespace only) is not supported yet: hallmark would apply it to every namespace")
+	}
+	const p = "spec.parameters"
+	params := rd.object(p, spec["parameters"], "name", "artifactTypes", "verificationCerts", "verificationCertStores", "trustPolicyDoc")
+	if l := rd.list(p, params, "verificationCerts"); len(l) > 0 {
+		c.fs.problem(id, p+".verificationCerts", "certificate paths inside Ratify's pod are not imported: put the certificates in a KeyManagementProvider or CertificateStore")
+	}
+	doc, ok := params["trustPolicyDoc"].(map[string]any)
+	if !ok {
+		c.fs.problem(id, p+".trustPolicyDoc", "required: the Notary Project trust policy")
+		return true
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		c.fs.problem(id, p+".trustPolicyDoc", "cannot be written as JSON: %v", err)
+		return true
+	}
+	c.cfg.TrustPolicy.Inline = raw
+	referenced := trustStoreRefs(doc)
+	c.certStores(rd, r, p+".verificationCertStores", params["verificationCertStores"], referenced)
+	return true
+}
+
+// trustStoreRefs returns, for each store name the trust policy names, the
+// types it is named with ("ca:certs" -> certs: [ca]).
+func trustStoreRefs(doc map[string]any) map[string][]string {
+	out := map[string][]string{}
+	policies, _ := doc["trustPolicies"].([]any)
+	for _, pol := range policies {
+		pm, _ := pol.(map[string]any)
+		stores, _ := pm["trustStores"].([]any)
+		for _, s := range stores {
+			str, _ := s.(string)
+			typ, name, ok := strings.Cut(str, ":")
+			if ok && !contains(out[name], typ) {
+				out[name] = append(out[name], typ)
+			}
+		}
+	}
+	return out
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// certStores maps verificationCertStores onto trust stores.
+func (c *converter) certStores(rd reader, r *Resource, p string, v any, referenced map[string][]string) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		if v != nil {
+			c.fs.problem(rd.res, p, "is %s, not an object", describe(v))
+		} else {
+			c.fs.problem(rd.res, p, "required: the certificates the trust policy's trust stores hold")
+		}
+		return
+	}
+	typed := len(m) > 0
+	for k, val := range m {
+		if _, isMap := val.(map[string]any); !isMap || (k != "ca" && k != "signingAuthority" && k != "tsa") {
+			typed = false
+		}
+	}
+	if typed {
+		for _, typ := range sortedKeys(m) {
+			stores := m[typ].(map[string]any)
+			for _, name := range sortedKeys(stores) {
+				c.trustStore(rd, r, p+"."+typ+"."+name, typ, name, stores[name])
+			}
+		}
+		return
+	}
+	// The form without types serves a store under any type the trust
+	// policy asks for it with.
+	for _, name := range sortedKeys(m) {
+		types := referenced[name]
+		if len(types) == 0 {
+			types = []string{"ca"}
+		}
+		for _, typ := range types {
+			c.trustStore(rd, r, p+"."+name, typ, name, m[name])
+		}
+	}
+}
+
+// trustStore adds trust store typ:name from a list of provider names.
+func (c *converter) trustStore(rd reader, r *Resource, p, typ, name string, v any) {
+	refs, ok := v.([]any)
+	if !ok {
+		c.fs.problem(rd.res, p, "is %s, not a list of certificate store names", describe(v))
+		return
+	}
+	ts := config.TrustStore{Name: name, Type: typ}
+	for i, ref := range refs {
+		rp := fmt.Sprintf("%s[%d]", p, i)
+		s, ok := ref.(string)
+		if !ok || s == "" {
+			c.fs.problem(rd.res, rp, "is %s, not a certificate store name", describe(ref))
+			continue
+		}
+		prov := c.resolve(s)
+		if prov == nil {
+			c.fs.problem(rd.res, rp, "%q names no KeyManagementProvider or CertificateStore among the resources (a bare name is a KeyManagementProvider, or a CertificateStore in namespace %s; NAMESPACE/NAME a namespaced one)", clip(s), c.opts.Namespace)
+			continue
+		}
+		c.usedList = append(c.usedList, prov)
+		ts.Certificates = append(ts.Certificates, c.provider(prov)...)
+	}
+	if len(ts.Certificates) > 0 {
+		c.cfg.TrustStores = append(c.cfg.TrustStores, ts)
+	}
+}
+
+// resolve finds the provider a verificationCertStores entry names, as
+// Ratify does: a bare name is a cluster KeyManagementProvider, else a
+// CertificateStore or namespaced provider in Ratify's namespace;
+// NAMESPACE/NAME is namespaced.
+func (c *converter) resolve(ref string) *Resource {
+	ns, name, hasNS := strings.Cut(ref, "/")
+	if !hasNS {
+		name, ns = ref, c.opts.Namespace
+		for _, r := range c.byKind[KindKeyManagementProvider] {
+			if r.Name == name {
+				return r
+			}
+		}
+	}
+	for _, kind := range []string{KindNamespacedKeyManagementProvider, KindCertificateStore} {
+		for _, r := range c.byKind[kind] {
+			if r.Name == name && r.Namespace == ns {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// provider maps a KeyManagementProvider or CertificateStore onto
+// certificate sources.
+func (c *converter) provider(r *Resource) []config.CertificateSource {
+	id := r.label()
+	rd := reader{res: id, fs: c.fs}
+	if r.Kind == KindCertificateStore {
+		spec := rd.object("spec", r.Spec, "provider", "parameters")
+		switch prov := rd.str("spec", spec, "provider"); prov {
+		case "inline":
+			params := rd.object("spec.parameters", spec["parameters"], "value")
+			return c.inline(rd, "spec.parameters.value", rd.str("spec.parameters", params, "value"))
+		case "azurekeyvault":
+			return c.certStoreAKV(rd, rd.object("spec.parameters", spec["parameters"], "vaultURI", "certificates", "tenantID", "clientID", "cloudName"))
+		default:
+			c.fs.problem(id, "spec.provider", "certificate store provider %q is not supported (hallmark supports inline and azurekeyvault)", clip(prov))
+			return nil
+		}
+	}
+	spec := rd.object("spec", r.Spec, "type", "refreshInterval", "parameters")
+	if ri := rd.str("spec", spec, "refreshInterval"); ri != "" {
+		d, err := time.ParseDuration(ri)
+		switch {
+		case err != nil || d < 0:
+			c.fs.problem(id, "spec.refreshInterval", "%q is not a duration such as 1m", clip(ri))
+		case d == 0:
+		case d < time.Second:
+			c.fs.problem(id, "spec.refreshInterval", "%s is under hallmark's shortest refresh, 1s", d)
+		default:
+			if c.refresh == 0 || d < c.refresh {
+				c.refresh = d
+			}
+		}
+	}
+	const p = "spec.parameters"
+	switch typ := rd.str("spec", spec, "type"); typ {
+	case "inline":
+		params := rd.object(p, spec["parameters"], "contentType", "value")
+		if ct := rd.str(p, params, "contentType"); ct != "certificate" {
+			c.fs.problem(id, p+".contentType", "%q is not supported: notation verification uses certificates (keys are for cosign)", clip(ct))
+			return nil
+		}
+		return c.inline(rd, p+".value", rd.str(p, params, "value"))
+	case "azurekeyvault":
+		params := rd.object(p, spec["parameters"], "vaultURI", "tenantID", "clientID", "resource", "certificates", "keys", "cloudName")
+		vault := c.vault(rd, p, params)
+		if len(rd.list(p, params, "keys")) > 0 {
+			c.fs.problem(id, p+".keys", "Key Vault keys are for cosign verification, which is not imported yet")
+		}
+		var out []config.CertificateSource
+		for i, cert := range rd.list(p, params, "certificates") {
+			cp := fmt.Sprintf("%s.certificates[%d]", p, i)
+			cm := rd.object(cp, cert, "name", "version")
+			if src, ok := c.akvCert(rd, cp, vault, rd.str(cp, cm, "name"), rd.str(cp, cm, "version")); ok {
+				out = append(out, src)
+			}
+		}
+		return out
+	default:
+		c.fs.problem(id, "spec.type", "key management provider %q is not supported (hallmark supports inline and azurekeyvault)", clip(typ))
+		return nil
+	}
+}
+
+// inline maps PEM certificates.
+func (c *converter) inline(rd reader, p, value string) []config.CertificateSource {
+	if strings.TrimSpace(value) == "" {
+		c.fs.problem(rd.res, p, "required: the PEM certificates")
+		return nil
+	}
+	return []config.CertificateSource{{PEM: value}}
+}
+
+// vault reads the vault parameters shared by both resources.
+func (c *converter) vault(rd reader, p string, params map[string]any) string {
+	uri := rd.str(p, params, "vaultURI")
+	u, err := url.Parse(uri)
+	if uri == "" || err != nil || u.Scheme != "https" || u.Host == "" {
+		c.fs.problem(rd.res, p+".vaultURI", "%q is not a vault URI such as https://NAME.vault.azure.net/", clip(uri))
+		return ""
+	}
+	if cn := rd.str(p, params, "cloudName"); cn != "" && !strings.EqualFold(cn, "AzurePublicCloud") {
+		c.fs.note(rd.res, p+".cloudName", "hallmark reaches the vault at vaultURI and authenticates at AZURE_AUTHORITY_HOST, as set for its pod")
+	}
+	if res := rd.str(p, params, "resource"); res != "" {
+		c.fs.note(rd.res, p+".resource", "the vault's own authentication challenge names the resource")
+	}
+	if id := rd.str(p, params, "clientID"); id != "" {
+		c.fs.note(rd.res, p+".clientID", "hallmark reads the vault as its pod's Azure identity (AZURE_CLIENT_ID): that must be %s, or another identity with get permission on the vault's certificates", id)
+	}
+	rd.str(p, params, "tenantID")
+	return "https://" + u.Host
+}
+
+// certStoreAKV maps a CertificateStore's Key Vault parameters, whose
+// certificates are a YAML string: "array:\n- |\n  certificateName: X\n...".
+func (c *converter) certStoreAKV(rd reader, params map[string]any) []config.CertificateSource {
+	const p = "spec.parameters"
+	vault := c.vault(rd, p, params)
+	if _, ok := params["tenantID"]; !ok {
+		c.fs.problem(rd.res, p+".tenantID", "required: Ratify refuses a certificate store without it")
+	}
+	if _, ok := params["clientID"]; !ok {
+		c.fs.problem(rd.res, p+".clientID", "required: Ratify refuses a certificate store without it")
+	}
+	text := rd.str(p, params, "certificates")
+	var outer struct {
+		Array []string `yaml:"array"`
+	}
+	if err := yaml.UnmarshalStrict([]byte(text), &outer); err != nil || len(outer.Array) == 0 {
+		c.fs.problem(rd.res, p+".certificates", "is not Ratify's certificate list (a string holding \"array:\" and one \"certificateName: NAME\" / \"certificateVersion: VERSION\" block per certificate)")
+		return nil
+	}
+	var out []config.CertificateSource
+	for i, item := range outer.Array {
+		cp := fmt.Sprintf("%s.certificates.array[%d]", p, i)
+		var kv struct {
+			Name    string `yaml:"certificateName"`
+			Version string `yaml:"certificateVersion"`
+		}
+		if err := yaml.UnmarshalStrict([]byte(item), &kv); err != nil {
+			c.fs.problem(rd.res, cp, "is not \"certificateName: NAME\" and optional \"certificateVersion: VERSION\": %s", strings.TrimPrefix(err.Error(), "yaml: "))
+			continue
+		}
+		if src, ok := c.akvCert(rd, cp, vault, kv.Name, kv.Version); ok {
+			out = append(out, src)
+		}
+	}
+	c.fs.note(rd.res, "", "a CertificateStore is fetched once by Ratify; hallmark rereads the vault every trustStoreRefresh and keeps the last good certificates when it cannot")
+	return out
+}
+
+// akvCert maps one Key Vault certificate onto a key source.
+func (c *converter) akvCert(rd reader, p, vault, name, version string) (config.CertificateSource, bool) {
+	if name == "" {
+		c.fs.problem(rd.res, p, "the certificate's name is required")
+		return config.CertificateSource{}, false
+	}
+	if vault == "" {
+		return config.CertificateSource{}, false
+	}
+	if version == "" {
+		c.fs.problem(rd.res, p, "certificate %s has no version: Ratify trusts its newest version only, hallmark every version; give the version to trust", clip(name))
+		return config.CertificateSource{}, false
+	}
+	ref := vault + "/certificates/" + name + "/" + version
+	if _, _, err := kvurl.ParseURL(ref); err != nil {
+		c.fs.problem(rd.res, p, "%v", err)
+		return config.CertificateSource{}, false
+	}
+	return config.CertificateSource{Key: ref}, true
+}
+
+// policies maps the Policy resources.
+func (c *converter) policies() {
+	var ours *Resource
+	for _, kind := range []string{KindPolicy, KindNamespacedPolicy} {
+		for _, r := range c.byKind[kind] {
+			if kind == KindNamespacedPolicy {
+				c.fs.problem(r.label(), "", "NamespacedPolicy is not supported yet: hallmark has one policy for the cluster")
+				continue
+			}
+			if r.Name != PolicyName {
+				c.fs.note(r.label(), "metadata.name", "Ratify uses only the Policy named %s; this one is ignored, by hallmark too", PolicyName)
+				continue
+			}
+			ours = r
+		}
+	}
+	if ours == nil {
+		// Ratify's built-in default: a Notary Project signature must
+		// verify (any), which is what hallmark does.
+		return
+	}
+	id := ours.label()
+	rd := reader{res: id, fs: c.fs}
+	spec := rd.object("spec", ours.Spec, "type", "parameters")
+	typ := rd.str("spec", spec, "type")
+	if typ == "" && strings.HasSuffix(ours.APIVersion, VersionAlpha1) {
+		typ = "config-policy"
+	}
+	switch typ {
+	case "config-policy", "configpolicy":
+	case "rego-policy", "regopolicy":
+		c.fs.problem(id, "spec.type", "Rego policies are not supported: hallmark admits an image when a Notary Project signature verifies under the trust policy")
+		return
+	default:
+		c.fs.problem(id, "spec.type", "policy type %q is not supported", clip(typ))
+		return
+	}
+	const p = "spec.parameters"
+	params := rd.object(p, spec["parameters"], "artifactVerificationPolicies", "passthroughEnabled")
+	if rd.boolean(p, params, "passthroughEnabled") {
+		c.fs.problem(id, p+".passthroughEnabled", "passthrough (Gatekeeper decides from the reports) is not supported: hallmark decides")
+	}
+	avp := rd.object(p+".artifactVerificationPolicies", params["artifactVerificationPolicies"], "*")
+	for _, t := range sortedKeys(avp) {
+		tp := p + ".artifactVerificationPolicies." + t
+		v, _ := avp[t].(string)
+		if v != "any" && v != "all" {
+			c.fs.problem(id, tp, "is %s, not any or all", describe(avp[t]))
+			continue
+		}
+		if t != "default" && t != NotationArtifactType {
+			c.fs.problem(id, tp, "requires artifacts of type %s to verify, which hallmark does not verify yet", clip(t))
+			continue
+		}
+		if v == "all" {
+			c.fs.problem(id, tp, "\"all\" also requires every other signature of the image to verify; hallmark admits an image when one Notary Project signature verifies (\"any\"), so an image with one good and one bad signature would be admitted")
+		}
+	}
+}
+
+// executor maps a Ratify v2 Executor.
+func (c *converter) executor(r *Resource) {
+	id := r.label()
+	rd := reader{res: id, fs: c.fs}
+	spec := rd.object("spec", r.Spec, "scopes", "concurrency", "stores", "verifiers", "policyEnforcer")
+	var scopes []string
+	for i, s := range rd.list("spec", spec, "scopes") {
+		str, ok := s.(string)
+		if !ok || str == "" {
+			c.fs.problem(id, fmt.Sprintf("spec.scopes[%d]", i), "is %s, not a registry scope", describe(s))
+			continue
+		}
+		scopes = append(scopes, str)
+	}
+	if len(scopes) == 0 {
+		c.fs.problem(id, "spec.scopes", "required: the registry scopes the executor verifies")
+	}
+	if _, ok := spec["concurrency"]; ok {
+		c.fs.note(id, "spec.concurrency", "hallmark bounds its own concurrency")
+	}
+	for i, s := range rd.list("spec", spec, "stores") {
+		sp := fmt.Sprintf("spec.stores[%d]", i)
+		sm := rd.object(sp, s, "type", "parameters")
+		if t := rd.str(sp, sm, "type"); t != "registry-store" {
+			c.fs.problem(id, sp+".type", "store %q is not supported", clip(t))
+			continue
+		}
+		params := rd.object(sp+".parameters", sm["parameters"], "credential", "plainHttp", "caPem", "caBase64", "allowCosignTag", "userAgent", "maxBlobBytes", "maxManifestBytes")
+		if rd.boolean(sp+".parameters", params, "plainHttp") {
+			c.cfg.Registries = append(c.cfg.Registries, config.Registry{Hosts: []string{"*"}, PlainHTTP: true})
+		}
+		for _, k := range []string{"caPem", "caBase64"} {
+			if rd.str(sp+".parameters", params, k) != "" {
+				c.fs.problem(id, sp+".parameters."+k, "registry CAs inline are not imported: put them in a file and set registries[].caFile")
+			}
+		}
+		for _, k := range []string{"allowCosignTag", "userAgent", "maxBlobBytes", "maxManifestBytes"} {
+			if _, ok := params[k]; ok {
+				c.fs.note(id, sp+".parameters."+k, "hallmark has its own setting or bound for this")
+			}
+		}
+		if cred := params["credential"]; cred != nil {
+			cp := sp + ".parameters.credential"
+			cm := rd.object(cp, cred, "provider", "username", "password", "clientID", "tenantID", "identityBinding")
+			switch prov := rd.str(cp, cm, "provider"); prov {
+			case "azure":
+				c.cfg.Registries = append([]config.Registry{{Hosts: []string{"*.azurecr.io", "*.azurecr.us", "*.azurecr.cn"}, Credentials: config.Credentials{Azure: &config.AzureCredentials{ClientID: rd.str(cp, cm, "clientID"), TenantID: rd.str(cp, cm, "tenantID")}}}}, c.cfg.Registries...)
+				if cm["identityBinding"] != nil {
+					c.fs.problem(id, cp+".identityBinding", "AKS identity bindings are not supported yet; use workload identity")
+				}
+			default:
+				c.fs.problem(id, cp+".provider", "credential provider %q is not imported: static passwords do not belong in a resource; use registries[].credentials with a secret file", clip(prov))
+			}
+		}
+	}
+	notation := 0
+	var stores []config.TrustStore
+	var identities []any
+	for i, v := range rd.list("spec", spec, "verifiers") {
+		vp := fmt.Sprintf("spec.verifiers[%d]", i)
+		vm := rd.object(vp, v, "name", "type", "parameters")
+		if t := rd.str(vp, vm, "type"); t != "notation" {
+			c.fs.problem(id, vp+".type", "%s verifiers are not supported yet", clip(t))
+			continue
+		}
+		notation++
+		pp := vp + ".parameters"
+		params := rd.object(pp, vm["parameters"], "scopes", "trustedIdentities", "certificates")
+		if rd.list(pp, params, "scopes") != nil {
+			c.fs.problem(id, pp+".scopes", "per-verifier scopes are not imported; the executor's scopes apply")
+		}
+		identities = append(identities, rd.list(pp, params, "trustedIdentities")...)
+		for j, cert := range rd.list(pp, params, "certificates") {
+			cp := fmt.Sprintf("%s.certificates[%d]", pp, j)
+			cm := rd.object(cp, cert, "type", "inline", "files", "azurekeyvault")
+			typ := rd.str(cp, cm, "type")
+			if typ == "" {
+				typ = "ca"
+			}
+			ts := config.TrustStore{Name: fmt.Sprintf("executor-%d-%d", i, j), Type: typ}
+			if s := rd.str(cp, cm, "inline"); s != "" {
+				ts.Certificates = append(ts.Certificates, config.CertificateSource{PEM: s})
+			}
+			for k, f := range rd.list(cp, cm, "files") {
+				s, _ := f.(string)
+				if s == "" {
+					c.fs.problem(id, fmt.Sprintf("%s.files[%d]", cp, k), "is not a file path")
+					continue
+				}
+				ts.Certificates = append(ts.Certificates, config.CertificateSource{File: s})
+			}
+			if kv := cm["azurekeyvault"]; kv != nil {
+				kp := cp + ".azurekeyvault"
+				km := rd.object(kp, kv, "vaultURL", "clientID", "tenantID", "certificates", "keys")
+				km["vaultURI"] = km["vaultURL"]
+				vault := c.vault(rd, kp, km)
+				if rd.list(kp, km, "keys") != nil {
+					c.fs.problem(id, kp+".keys", "Key Vault keys are for cosign verification, which is not imported yet")
+				}
+				for k, name := range rd.list(kp, km, "certificates") {
+					np := fmt.Sprintf("%s.certificates[%d]", kp, k)
+					nm := rd.object(np, name, "name", "version")
+					if src, ok := c.akvCert(rd, np, vault, rd.str(np, nm, "name"), rd.str(np, nm, "version")); ok {
+						ts.Certificates = append(ts.Certificates, src)
+					}
+				}
+			}
+			if len(ts.Certificates) > 0 {
+				stores = append(stores, ts)
+			}
+		}
+	}
+	if pe := spec["policyEnforcer"]; pe != nil {
+		pm := rd.object("spec.policyEnforcer", pe, "type", "parameters")
+		c.fs.problem(id, "spec.policyEnforcer", "policy enforcers (%s) are not imported: hallmark admits an image when a Notary Project signature verifies", clip(rd.str("spec.policyEnforcer", pm, "type")))
+	}
+	if notation != 1 {
+		c.fs.problem(id, "spec.verifiers", "%d notation verifiers: hallmark imports exactly one", notation)
+		return
+	}
+	var names []any
+	for _, ts := range stores {
+		names = append(names, ts.Type+":"+ts.Name)
+	}
+	if len(identities) == 0 {
+		c.fs.problem(id, "spec.verifiers", "no trustedIdentities: give the signers to trust")
+	}
+	c.cfg.TrustStores = append(c.cfg.TrustStores, stores...)
+	doc := map[string]any{
+		"version": "1.0",
+		"trustPolicies": []any{map[string]any{
+			"name":                  "executor-" + r.Name,
+			"registryScopes":        toAny(scopes),
+			"signatureVerification": map[string]any{"level": "strict"},
+			"trustStores":           names,
+			"trustedIdentities":     identities,
+		}},
+	}
+	raw, _ := json.Marshal(doc)
+	c.cfg.TrustPolicy.Inline = raw
+}
+
+func toAny(l []string) []any {
+	out := make([]any, len(l))
+	for i, s := range l {
+		out[i] = s
+	}
+	return out
+}
+
+// YAML renders the configuration, fields in hallmark's order.
+func (r *Result) YAML() ([]byte, error) {
+	if r.Config == nil {
+		return nil, fmt.Errorf("ratify: no configuration")
+	}
+	js, err := json.Marshal(r.Config)
+	if err != nil {
+		return nil, fmt.Errorf("ratify: render the configuration: %w", err)
+	}
+	// JSON is YAML; a MapSlice keeps the field order.
+	var doc yaml.MapSlice
+	if err := yaml.Unmarshal(js, &doc); err != nil {
+		return nil, fmt.Errorf("ratify: render the configuration: %w", err)
+	}
+	out, err := yaml.Marshal(prune(doc))
+	if err != nil {
+		return nil, fmt.Errorf("ratify: render the configuration: %w", err)
+	}
+	return out, nil
+}
+
+// prune drops the fields the configuration leaves at their zero value
+// (null, "0s", empty objects), which JSON renders but a person would not
+// write.
+func prune(m yaml.MapSlice) yaml.MapSlice {
+	out := m[:0]
+	for _, item := range m {
+		if item.Key == "inline" {
+			// The trust policy is Ratify's, verbatim.
+			out = append(out, item)
+			continue
+		}
+		switch v := item.Value.(type) {
+		case nil:
+			continue
+		case string:
+			if v == "0s" {
+				continue
+			}
+		case yaml.MapSlice:
+			v = prune(v)
+			if len(v) == 0 {
+				continue
+			}
+			item.Value = v
+		case []any:
+			for i, e := range v {
+				if ms, ok := e.(yaml.MapSlice); ok {
+					v[i] = prune(ms)
+				}
+			}
+		}
+		out = append(out, item)
+	}
+	return out
+}
