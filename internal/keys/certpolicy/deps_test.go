@@ -17,7 +17,7 @@ func TestDependencies(t *testing.T) {
 		"github.com/hallmark-dev/hallmark/internal/verify",
 		"github.com/hallmark-dev/hallmark/internal/config",
 		"github.com/hallmark-dev/hallmark/internal/cli",
-		"github.com/Azure/", "github.com/miekg/pkcs11", "github.com/ThalesGroup/crypto11",
+		"github.com/Azure/azure-sdk-for-go", "github.com/miekg/pkcs11", "github.com/ThalesGroup/crypto11",
 		"oras.land/", "github.com/notaryproject/",
 	)
 }
