@@ -110,10 +110,10 @@ func TestDecide(t *testing.T) {
 				StatusCode: http.StatusForbidden,
 				Message: "hallmark: 2 of 3 images of Pod team-a/web are not verified:\n" +
 					"- ghcr.io/org/unsigned:v1: no Notary Project signature found for ghcr.io/org/unsigned:v1\n" +
-					"- ghcr.io/org/untrusted:v1: the signature is not from a signer this cluster trusts; sign the image with a key whose certificate this cluster trusts, and ask the cluster's administrators which signers it trusts (hallmark's server log has the details)",
+					"- ghcr.io/org/untrusted:v1: the signature is not from a signer this cluster trusts; sign the image with a key this cluster trusts, and ask the cluster's administrators which signers it trusts (hallmark's server log has the details)",
 				AuditAnnotations: map[string]string{
 					"unverified-image-0": "ghcr.io/org/unsigned:v1: no Notary Project signature found for ghcr.io/org/unsigned:v1",
-					"unverified-image-1": "ghcr.io/org/untrusted:v1: the signature is not from a signer this cluster trusts; sign the image with a key whose certificate this cluster trusts, and ask the cluster's administrators which signers it trusts (hallmark's server log has the details)",
+					"unverified-image-1": "ghcr.io/org/untrusted:v1: the signature is not from a signer this cluster trusts; sign the image with a key this cluster trusts, and ask the cluster's administrators which signers it trusts (hallmark's server log has the details)",
 				},
 			},
 		},

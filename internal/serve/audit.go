@@ -132,7 +132,9 @@ func postEvent(ctx context.Context, client dynamic.Interface, findings []audit.F
 	var msg strings.Builder
 	fmt.Fprintf(&msg, "hallmark: %d image(s) not verified:", len(findings))
 	for _, x := range findings {
-		fmt.Fprintf(&msg, " %s (%s);", x.Image, x.Reason)
+		// Events are read by the namespace's users: the public reason,
+		// without the trust policy's stores and identities.
+		fmt.Fprintf(&msg, " %s (%s);", x.Image, x.PublicReason)
 	}
 	text := strings.TrimSuffix(msg.String(), ";")
 	if len(text) > maxEventMessage {

@@ -19,7 +19,7 @@ const (
 	publicIdentity    = "the signature is from a signer whose identity this cluster's trust policy does not accept"
 	publicStore       = "the cluster's trust configuration for this image is incomplete"
 	publicNoPolicy    = "no trust policy of this cluster covers this image's repository"
-	publicSignRemedy  = "sign the image with a key whose certificate this cluster trusts, and " + publicAskAdmins
+	publicSignRemedy  = "sign the image with a key this cluster trusts, and " + publicAskAdmins
 	publicAdminRemedy = "ask the cluster's administrators to complete it (hallmark's server log names what is missing)"
 	publicScopeRemedy = "use a repository this cluster's trust policy covers, or ask its administrators to add it"
 	publicVerified    = "signature verified"

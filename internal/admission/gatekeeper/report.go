@@ -111,9 +111,10 @@ func cosignReport(subject, policy string, s verify.SignatureResult) verifierRepo
 	}
 	if !s.Verified {
 		rep.Message = messageCosignFailed
-		rep.ErrorReason = s.Reason
-		rep.Remediation = s.Remediation
-		v.Error = s.Reason
+		// Shown to the pod author: which check failed, not the policy's
+		// keys or identities.
+		rep.ErrorReason, rep.Remediation = s.PublicReason()
+		v.Error = rep.ErrorReason
 	}
 	rep.Extensions = &cosignExtensions{
 		Signatures:  []cosignSignature{{Signature: s.Digest, Verifications: []cosignVerification{v}}},
