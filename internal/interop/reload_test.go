@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -52,11 +53,8 @@ registries:
 	// and is not a timing assertion.
 	waitFor := func(want bool) {
 		t.Helper()
-		for i := 0; i < 200; i++ {
-			if allowed() == want {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
+		if proctest.Eventually(10*time.Second, 50*time.Millisecond, func() bool { return allowed() == want }) {
+			return
 		}
 		t.Fatalf("the server never answered allowed=%v after the change\n%s", want, s.logs)
 	}
@@ -64,10 +62,9 @@ registries:
 	waitFor(true)
 
 	writeConfig("permissive-please") // not a mode: rejected
-	for i := 0; i < 200 && !strings.Contains(s.logs.String(), "configuration change rejected"); i++ {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if !strings.Contains(s.logs.String(), "configuration change rejected") {
+	if !proctest.Eventually(10*time.Second, 50*time.Millisecond, func() bool {
+		return strings.Contains(s.logs.String(), "configuration change rejected")
+	}) {
 		t.Fatalf("an invalid configuration was not reported as rejected:\n%s", s.logs)
 	}
 	if !allowed() {

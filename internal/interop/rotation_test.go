@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11/softhsmtest"
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -78,11 +79,8 @@ registries:
 	e.hallmark("sign", fresh, "--key", key, "--plain-http")
 	// The server picks up version 2 at its next refresh; the bound is
 	// generous and is not a timing assertion.
-	for i := 0; !allowed(fresh); i++ {
-		if i > 100 {
-			t.Fatalf("an image signed by the rotated key %s (version 2) is still denied\n%s", key, s.logs)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !proctest.Eventually(10*time.Second, 100*time.Millisecond, func() bool { return allowed(fresh) }) {
+		t.Fatalf("an image signed by the rotated key %s (version 2) is still denied\n%s", key, s.logs)
 	}
 	if !allowed(old) {
 		t.Fatalf("after the rotation, an image signed by %s version 1 is denied: every version should stay trusted", key)

@@ -45,19 +45,18 @@ func (e *env) serve(t *testing.T, pool *x509.CertPool, args ...string) *server {
 	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
 	s := &server{url: fmt.Sprintf("https://127.0.0.1:%d", port), logs: logs,
 		client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
-	for i := 0; ; i++ {
-		resp, err := s.client.Get(s.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
+	var err error
+	if !proctest.Eventually(10*time.Second, 50*time.Millisecond, func() bool {
+		var resp *http.Response
+		if resp, err = s.client.Get(s.url + "/readyz"); err != nil {
+			return false
 		}
-		if i > 200 {
-			t.Fatalf("hallmark serve never became ready: %v\n%s", err, logs)
-		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}) {
+		t.Fatalf("hallmark serve never became ready: %v\n%s", err, logs)
 	}
+	return s
 }
 
 // review is the part of an AdmissionReview response the tests read.

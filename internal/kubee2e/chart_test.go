@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -154,15 +155,12 @@ func testChart(t *testing.T, c *cluster, s *sandbox, image string) {
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
 		var mapping *meta.RESTMapping
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-			if err == nil || time.Now().After(deadline) {
-				break
+		proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+			if mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+				mapper.Reset() // a CRD just established
 			}
-			mapper.Reset() // a CRD just established
-			time.Sleep(200 * time.Millisecond)
-		}
+			return err == nil
+		})
 		if err != nil {
 			t.Errorf("%s %s: the API server does not know the kind: %v", gvk.Kind, o.GetName(), err)
 			continue

@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -105,14 +106,12 @@ func TestGatekeeper(t *testing.T) {
 		t.Helper()
 		gvk := o.GroupVersionKind()
 		var mapping *meta.RESTMapping
-		for deadline := time.Now().Add(60 * time.Second); ; {
-			mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-			if err == nil || time.Now().After(deadline) {
-				break
+		proctest.Eventually(60*time.Second, 250*time.Millisecond, func() bool {
+			if mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+				mapper.Reset() // a CRD just established, or Gatekeeper is still making it
 			}
-			mapper.Reset() // a CRD just established, or Gatekeeper is still making it
-			time.Sleep(250 * time.Millisecond)
-		}
+			return err == nil
+		})
 		if err != nil {
 			t.Fatalf("%s %s: the API server does not know the kind: %v", gvk.Kind, o.GetName(), err)
 		}
@@ -181,18 +180,16 @@ func TestGatekeeper(t *testing.T) {
 			t.Logf("gatekeeper logs:\n%s", logs)
 		}
 	})
-	for i := 0; ; i++ {
+	var readyErr error
+	if !proctest.Eventually(2*time.Minute, 100*time.Millisecond, func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		if readyErr = err; err != nil {
+			return false
 		}
-		if i > 1200 {
-			t.Fatalf("gatekeeper never became ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatalf("gatekeeper never became ready: %v", readyErr)
 	}
 
 	// Gatekeeper's validating and mutating webhooks, by URL, for pods.
@@ -237,13 +234,10 @@ func TestGatekeeper(t *testing.T) {
 	// Gatekeeper enforces a constraint once its watch has loaded it: retry
 	// a dry run until the unsigned pod is refused.
 	var refusal error
-	for deadline := time.Now().Add(60 * time.Second); ; {
+	proctest.Eventually(60*time.Second, 500*time.Millisecond, func() bool {
 		_, refusal = pods.Create(ctx, pod("gk-fail", fail), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if refusal != nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return refusal != nil
+	})
 	t.Run("an unsigned pod is refused with hallmark's reason", func(t *testing.T) {
 		if refusal == nil {
 			t.Fatal("Gatekeeper admitted the unsigned pod")
@@ -298,17 +292,15 @@ func TestGatekeeper(t *testing.T) {
 	t.Run("enforcementAction warn admits with the reason as a warning", func(t *testing.T) {
 		ri := dyn.Resource(schema.GroupVersionResource{Group: "constraints.gatekeeper.sh", Version: "v1beta1", Resource: "hallmarkverifiedimages"})
 		setField(t, ri, constraint.GetName(), "warn", "spec", "enforcementAction")
-		for deadline := time.Now().Add(60 * time.Second); ; {
+		var err error
+		var ws string
+		if !proctest.Eventually(60*time.Second, 500*time.Millisecond, func() bool {
 			c.warn.take()
-			_, err := pods.Create(ctx, pod("gk-warn", fail), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-			ws := strings.Join(c.warn.take(), "\n")
-			if err == nil && strings.Contains(ws, fail) && strings.Contains(ws, "no Notary Project signature") {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("in warn mode: err %v, warnings %q", err, ws)
-			}
-			time.Sleep(500 * time.Millisecond)
+			_, err = pods.Create(ctx, pod("gk-warn", fail), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			ws = strings.Join(c.warn.take(), "\n")
+			return err == nil && strings.Contains(ws, fail) && strings.Contains(ws, "no Notary Project signature")
+		}) {
+			t.Fatalf("in warn mode: err %v, warnings %q", err, ws)
 		}
 	})
 	t.Run("Ratify's own ConstraintTemplates work unchanged with hallmark as ratify-provider", func(t *testing.T) {
@@ -377,13 +369,10 @@ func testRatifyTemplates(t *testing.T, c *cluster, s *sandbox, dyn dynamic.Inter
 	pods := c.client.CoreV1().Pods(nsDemo)
 	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
 	var refusal error
-	for deadline := time.Now().Add(60 * time.Second); ; {
+	proctest.Eventually(60*time.Second, 500*time.Millisecond, func() bool {
 		_, refusal = pods.Create(ctx, pod("ratify-fail", fail), dryRun)
-		if (refusal != nil && strings.Contains(refusal.Error(), "ratify-constraint")) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return refusal != nil && strings.Contains(refusal.Error(), "ratify-constraint")
+	})
 	if refusal == nil || !strings.Contains(refusal.Error(), "[ratify-constraint]") || !strings.Contains(refusal.Error(), "failed to verify the artifact: "+fail) {
 		t.Fatalf("Ratify's default template on an unsigned pod: want its refusal naming %s, got %v", fail, refusal)
 	}
@@ -397,15 +386,11 @@ func testRatifyTemplates(t *testing.T, c *cluster, s *sandbox, dyn dynamic.Inter
 	// Gatekeeper names a constraint's resource by its lowercased kind.
 	ri := dyn.Resource(schema.GroupVersionResource{Group: "constraints.gatekeeper.sh", Version: "v1beta1", Resource: "notationissuervalidation"})
 	setField(t, ri, "notation-issuer", "CN=Someone Else,O=Elsewhere,C=US", "spec", "parameters", "issuer")
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		_, err := pods.Create(ctx, pod("ratify-issuer", pass), dryRun)
-		if err != nil && strings.Contains(err.Error(), "has no signatures for certificate with Issuer: CN=Someone Else") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Ratify's issuer template with a foreign issuer: want a refusal, got %v", err)
-		}
-		time.Sleep(500 * time.Millisecond)
+	if !proctest.Eventually(60*time.Second, 500*time.Millisecond, func() bool {
+		_, err = pods.Create(ctx, pod("ratify-issuer", pass), dryRun)
+		return err != nil && strings.Contains(err.Error(), "has no signatures for certificate with Issuer: CN=Someone Else")
+	}) {
+		t.Fatalf("Ratify's issuer template with a foreign issuer: want a refusal, got %v", err)
 	}
 }
 

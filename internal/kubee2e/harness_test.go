@@ -156,29 +156,24 @@ func (s *sandbox) serve(caPEM []byte, args ...string) *server {
 	pool.AppendCertsFromPEM(caPEM)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	srv := &server{url: fmt.Sprintf("https://127.0.0.1:%d", port), logs: logs, stop: stop}
-	for i := 0; ; i++ {
-		resp, err := client.Get(srv.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return srv
-			}
+	var err error
+	if !proctest.Eventually(15*time.Second, 50*time.Millisecond, func() bool {
+		var resp *http.Response
+		if resp, err = client.Get(srv.url + "/readyz"); err != nil {
+			return false
 		}
-		if i > 300 {
-			t.Fatalf("hallmark serve never became ready: %v\n%s", err, logs)
-		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatalf("hallmark serve never became ready: %v\n%s", err, logs)
 	}
+	return srv
 }
 
 // waitForLog waits until the server has logged msg at least n times.
 func (srv *server) waitForLog(t *testing.T, msg string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for strings.Count(srv.logs.String(), msg) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("hallmark serve did not log %q %d times:\n%s", msg, n, srv.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !proctest.Eventually(30*time.Second, 50*time.Millisecond, func() bool { return strings.Count(srv.logs.String(), msg) >= n }) {
+		t.Fatalf("hallmark serve did not log %q %d times:\n%s", msg, n, srv.logs)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -195,17 +196,13 @@ func (c *cluster) registerHallmark(t *testing.T, url string, caPEM []byte) {
 // created. A dry run of an unsigned pod is refused once it does.
 func (c *cluster) waitForWebhook(t *testing.T, unsigned string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		_, err := c.client.CoreV1().Pods(nsDemo).Create(context.Background(), pod("probe", unsigned),
+	var err error
+	if !proctest.Eventually(time.Minute, 200*time.Millisecond, func() bool {
+		_, err = c.client.CoreV1().Pods(nsDemo).Create(context.Background(), pod("probe", unsigned),
 			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err != nil && strings.Contains(err.Error(), "hallmark") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the API server never called hallmark; last answer: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return err != nil && strings.Contains(err.Error(), "hallmark")
+	}) {
+		t.Fatalf("the API server never called hallmark; last answer: %v", err)
 	}
 }
 
@@ -491,25 +488,23 @@ func testPeriodicAudit(t *testing.T, c *cluster, s *sandbox, caPEM []byte, confi
 	// and says it holds the Lease, and returns it.
 	auditor := func(running []*server) *server {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			var leaders []*server
+		var leaders []*server
+		proctest.Eventually(30*time.Second, 100*time.Millisecond, func() bool {
+			leaders = nil
 			for _, srv := range running {
 				if v, _ := metric(srv, "hallmark_audit_leader"); v == 1 && strings.Contains(srv.logs.String(), `"msg":"periodic audit"`) {
 					leaders = append(leaders, srv)
 				}
 			}
-			if len(leaders) == 1 {
-				return leaders[0]
+			return len(leaders) > 0
+		})
+		if len(leaders) != 1 {
+			for _, srv := range running {
+				t.Logf("replica %s:\n%s", srv.url, srv.logs)
 			}
-			if len(leaders) > 1 || time.Now().After(deadline) {
-				for _, srv := range running {
-					t.Logf("replica %s:\n%s", srv.url, srv.logs)
-				}
-				t.Fatalf("%d replicas audit; want exactly one", len(leaders))
-			}
-			time.Sleep(100 * time.Millisecond)
+			t.Fatalf("%d replicas audit; want exactly one", len(leaders))
 		}
+		return leaders[0]
 	}
 	leader := auditor(replicas)
 	follower := replicas[0]
@@ -540,9 +535,10 @@ func testPeriodicAudit(t *testing.T, c *cluster, s *sandbox, caPEM []byte, confi
 	if n, _ := metric(leader, `hallmark_audit_objects{compliance="noncompliant"}`); n < 2 {
 		t.Fatalf("hallmark_audit_objects{compliance=noncompliant} = %v, want at least 2", n)
 	}
-	for i := 0; ; i++ {
-		evs, err := c.client.CoreV1().Events(nsDemo).List(ctx, metav1.ListOptions{FieldSelector: "reason=ImageNotVerified"})
-		if err != nil {
+	var evs *corev1.EventList
+	if !proctest.Eventually(5*time.Second, 100*time.Millisecond, func() bool {
+		var err error
+		if evs, err = c.client.CoreV1().Events(nsDemo).List(ctx, metav1.ListOptions{FieldSelector: "reason=ImageNotVerified"}); err != nil {
 			t.Fatal(err)
 		}
 		found := false
@@ -554,13 +550,9 @@ func testPeriodicAudit(t *testing.T, c *cluster, s *sandbox, caPEM []byte, confi
 				t.Fatalf("an Event was posted on demo-pass, whose image verifies: %s", ev.Message)
 			}
 		}
-		if found {
-			break
-		}
-		if i > 50 {
-			t.Fatalf("no ImageNotVerified Event on demo-fail; events: %+v\n%s", evs.Items, leader.logs)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return found
+	}) {
+		t.Fatalf("no ImageNotVerified Event on demo-fail; events: %+v\n%s", evs.Items, leader.logs)
 	}
 
 	// The auditor shuts down and releases the Lease; the other replica
