@@ -1,7 +1,9 @@
 // Package proctest runs the hallmark binary and its peers as processes in
 // the end-to-end suites (internal/interop, internal/kubee2e): it builds the
 // binary once per test package, runs commands in a sandboxed environment
-// and collects their output. It is imported by tests only.
+// and collects their output; Eventually is the one way those suites and
+// testpeers wait for a process or a cluster to reach a state. It is
+// imported by tests and test peers only.
 package proctest
 
 import (

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 )
 
 // The Kubernetes API server, v1.35.4, is built from the Go module proxy in
@@ -174,9 +176,8 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pki.caPEM)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	deadline := time.Now().Add(2 * time.Minute)
 	var last string
-	for {
+	if !proctest.Eventually(2*time.Minute, 250*time.Millisecond, func() bool {
 		select {
 		case <-exited:
 			t.Fatalf("test peers: kube-apiserver exited before it was ready:\n%s", tail(cp.Logs(), 4000))
@@ -185,22 +186,19 @@ func StartControlPlane(t testing.TB) *ControlPlane {
 		req, _ := http.NewRequest(http.MethodGet, cp.URL+"/readyz", nil)
 		req.Header.Set("Authorization", "Bearer "+AdminToken)
 		resp, err := client.Do(req)
-		if err == nil {
-			body := make([]byte, 4096)
-			n, _ := resp.Body.Read(body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cp
-			}
-			last = fmt.Sprintf("%d %s", resp.StatusCode, body[:n])
-		} else {
+		if err != nil {
 			last = err.Error()
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("test peers: kube-apiserver not ready after 2 minutes (last: %s):\n%s", last, tail(cp.Logs(), 4000))
-		}
-		time.Sleep(250 * time.Millisecond)
+		body := make([]byte, 4096)
+		n, _ := resp.Body.Read(body)
+		resp.Body.Close()
+		last = fmt.Sprintf("%d %s", resp.StatusCode, body[:n])
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatalf("test peers: kube-apiserver not ready after 2 minutes (last: %s):\n%s", last, tail(cp.Logs(), 4000))
 	}
+	return cp
 }
 
 // startEtcd runs etcd with its data in dir and returns its client URL once

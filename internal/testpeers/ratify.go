@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 )
 
 // Ratify v1.4.6 is the Gatekeeper external-data provider hallmark replaces.
@@ -221,26 +223,26 @@ func RunRatify(t testing.TB, opts RatifyOptions) *Ratify {
 	// answered with 200 shows that the config loaded and the handlers run.
 	probe := []byte(`{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":[]}}`)
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	if !proctest.Eventually(60*time.Second, 50*time.Millisecond, func() bool {
 		select {
 		case <-exited:
 			t.Fatalf("ratify exited before answering (%v); config:\n%s\nlogs:\n%s", cmd.ProcessState, cfg, r.Logs())
 		default:
 		}
-		resp, err := client.Post(r.URL+RatifyVerifyPath, "application/json", bytes.NewReader(probe))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return r
-			}
+		var resp *http.Response
+		if resp, err = client.Post(r.URL+RatifyVerifyPath, "application/json", bytes.NewReader(probe)); err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
 			err = fmt.Errorf("status %s", resp.Status)
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ratify did not answer on %s: %v\nlogs:\n%s", addr, err, r.Logs())
-		}
-		time.Sleep(50 * time.Millisecond)
+		return true
+	}) {
+		t.Fatalf("ratify did not answer on %s: %v\nlogs:\n%s", addr, err, r.Logs())
 	}
+	return r
 }
 
 // ratifyEnv isolates Ratify from the user's files: its home (where it

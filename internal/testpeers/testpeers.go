@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/proctest"
 )
 
 // Packages of the tools, by the short name tests use.
@@ -211,16 +213,16 @@ http:
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", host, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return host
+	var err error
+	if !proctest.Eventually(30*time.Second, 50*time.Millisecond, func() bool {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", host, 200*time.Millisecond); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("registry did not listen on %s: %v\n%s", host, err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		c.Close()
+		return true
+	}) {
+		t.Fatalf("registry did not listen on %s: %v\n%s", host, err, logs.String())
 	}
+	return host
 }
