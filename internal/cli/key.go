@@ -2,8 +2,10 @@ package cli
 
 import (
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,7 +153,7 @@ func (p *policyFlags) policy(cmd *cobra.Command, required bool) (*certpolicy.Pol
 	}
 	pol.ApplyDefaults()
 	if err := pol.Validate(); err != nil {
-		return nil, err
+		return nil, p.wrapErr(cmd, err)
 	}
 	return pol, nil
 }
@@ -196,7 +198,7 @@ https://VAULT.vault.azure.net/certificates/NAME.`,
 				pol.Key.Exportable = false
 			}
 			for _, w := range pol.Warnings() {
-				fmt.Fprintf(g.err, "Warning: %s\n", w)
+				fmt.Fprintf(g.err, "Warning: %s\n", pf.inFlagWords(cmd, w.String()))
 			}
 			store, release, err := prov.open(cmd.Context(), g, args[0])
 			if err != nil {
@@ -205,7 +207,7 @@ https://VAULT.vault.azure.net/certificates/NAME.`,
 			defer release()
 			info, err := store.Create(cmd.Context(), args[0], pol)
 			if err != nil {
-				return err
+				return pf.wrapErr(cmd, err)
 			}
 			if err := printKeyInfo(g.out, output, "Created", info); err != nil {
 				return err
@@ -250,7 +252,7 @@ NAME now means the new version.`,
 			prev, prevErr := store.Get(cmd.Context(), keys.Ref{Name: args[0]})
 			info, err := store.Rotate(cmd.Context(), args[0], pol)
 			if err != nil {
-				return err
+				return pf.wrapErr(cmd, err)
 			}
 			if err := printKeyInfo(g.out, output, "Rotated", info); err != nil {
 				return err
@@ -459,8 +461,24 @@ func getKey(cmd *cobra.Command, g *globalOptions, s string) (keys.Info, error) {
 }
 
 // writeFileAtomic writes data to path through a temporary file and a rename,
-// so a reader never sees half a file.
+// so a reader never sees half a file. Errors name path, never the temporary
+// file, which the user did not ask for and which is gone.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := writeViaTemp(path, data, perm); err != nil {
+		var pe *fs.PathError
+		var le *os.LinkError
+		switch {
+		case errors.As(err, &le):
+			err = le.Err
+		case errors.As(err, &pe):
+			err = pe.Err
+		}
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeViaTemp(path string, data []byte, perm os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".hallmark-*")
 	if err != nil {
 		return err
@@ -502,4 +520,47 @@ func printRotateReminder(g *globalOptions, prev keys.Info, prevErr error, info k
 	if prevErr == nil && len(prev.Chain) > 0 && prev.Chain[0].Subject.String() != info.Chain[0].Subject.String() {
 		fmt.Fprintf(g.err, "The subject changed to %s: trust policies that name %s in trustedIdentities need the new one too.\n", info.Chain[0].Subject, prev.Chain[0].Subject)
 	}
+}
+
+// policyFields maps the certificate-policy fields the flags fill to the
+// flags, so that a problem with a value the user typed as a flag names the
+// flag.
+var policyFields = []struct{ flag, field string }{
+	{"subject", "x509CertificateProperties.subject"},
+	{"validity-months", "x509CertificateProperties.validityInMonths"},
+	{"key-type", "keyProperties.keyType"},
+	{"key-size", "keyProperties.keySize"},
+	{"curve", "keyProperties.curve"},
+	{"issuer", "issuerParameters.name"},
+}
+
+// inFlagWords rewrites the field paths of msg that the flags given (or, with
+// no --policy file, the defaults behind them) filled, into the flags' names.
+func (p *policyFlags) inFlagWords(cmd *cobra.Command, msg string) string {
+	for _, pf := range policyFields {
+		if cmd.Flags().Changed(pf.flag) || (p.file == "" && pf.flag != "issuer") {
+			msg = strings.ReplaceAll(msg, pf.field+":", "--"+pf.flag+":")
+		}
+	}
+	return msg
+}
+
+// flagWordsError is an error whose text names flags instead of policy
+// fields; it still matches what it wraps.
+type flagWordsError struct {
+	msg string
+	err error
+}
+
+func (e flagWordsError) Error() string { return e.msg }
+func (e flagWordsError) Unwrap() error { return e.err }
+
+func (p *policyFlags) wrapErr(cmd *cobra.Command, err error) error {
+	if err == nil {
+		return nil
+	}
+	if msg := p.inFlagWords(cmd, err.Error()); msg != err.Error() {
+		return flagWordsError{msg: msg, err: err}
+	}
+	return err
 }

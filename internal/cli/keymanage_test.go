@@ -83,6 +83,11 @@ func TestKeyMessages(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "Verifiers need the new certificate") || !strings.Contains(stderr, "hallmark key export-cert release/2 --root-only --out release-2.pem") {
 		t.Fatalf("key rotate does not say what verifiers need: exit %d\n%s", code, stderr)
 	}
+	// A write that fails names the file asked for, not a temporary one.
+	if _, stderr, code := run(t, env, "key", "export-cert", "release", "--out", filepath.Join(dir, "nosuchdir", "r.pem")); code != ExitFailure ||
+		!strings.Contains(stderr, filepath.Join(dir, "nosuchdir", "r.pem")) || strings.Contains(stderr, ".hallmark-") {
+		t.Fatalf("export-cert into a missing folder: exit %d\n%s", code, stderr)
+	}
 	// The printed commands run as printed.
 	cwd, _ := os.Getwd()
 	os.Chdir(dir)
@@ -109,5 +114,30 @@ func TestLogoutAndVersion(t *testing.T) {
 	var v versionInfo
 	if err := json.Unmarshal([]byte(js), &v); err != nil || v.Version != Version || v.GoVersion == "" {
 		t.Fatalf("version -o json = %s (%v)", js, err)
+	}
+}
+
+// TestKeyCreateFlagWords: problems with values given as flags name the
+// flags, not the certificate-policy fields they fill; a policy file's
+// problems keep the file's field paths.
+func TestKeyCreateFlagWords(t *testing.T) {
+	env, dir := trustEnv(t)
+	mustRun(t, env, "key", "create", "plain", "--subject", "CN=plain,O=Acme,ST=WA,C=US", "--key-type", "EC")
+	file := filepath.Join(dir, "small.json")
+	os.WriteFile(file, []byte(`{"keyProperties": {"keyType": "RSA", "keySize": 1024}, "x509CertificateProperties": {"subject": "CN=a,O=Acme,ST=WA,C=US"}}`), 0o600)
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"key", "create", "k", "--key-size", "1024"}, "--key-size: 1024 is below 2048", "keyProperties.keySize"},
+		{[]string{"key", "create", "k", "--key-type", "EC", "--curve", "P-999"}, "--curve:", "keyProperties.curve"},
+		{[]string{"key", "create", "k", "--issuer", "nosuch", "--key-type", "EC"}, "--issuer:", "issuerParameters.name"},
+		{[]string{"key", "create", "k", "--issuer", "plain", "--key-type", "EC"}, "hallmark key create NAME --ca", ""},
+		{[]string{"key", "create", "k", "--policy", file}, "keyProperties.keySize: 1024", "--key-size"},
+	} {
+		_, stderr, code := run(t, env, tc.args...)
+		if code != ExitFailure || !strings.Contains(stderr, tc.want) || (tc.not != "" && strings.Contains(stderr, tc.not)) {
+			t.Errorf("hallmark %s: exit %d, want a message with %q and without %q:\n%s", strings.Join(tc.args, " "), code, tc.want, tc.not, stderr)
+		}
 	}
 }

@@ -108,7 +108,7 @@ func CheckIssuer(p *Policy, issuer *Issuer, now time.Time) error {
 	switch {
 	case !ca.BasicConstraintsValid || !ca.IsCA:
 		return fmt.Errorf("%w: key %s cannot issue certificates: its certificate is not a CA certificate (basicConstraints cA=true); "+
-			"create a CA key with \"basicConstraints\": {\"ca\": true} in x509CertificateProperties", ErrNotCA, name)
+			"create a CA key ('hallmark key create NAME --ca', or \"basicConstraints\": {\"ca\": true} in its certificate policy's x509CertificateProperties)", ErrNotCA, name)
 	case ca.KeyUsage&x509.KeyUsageCertSign == 0:
 		return fmt.Errorf("%w: key %s cannot issue certificates: its certificate lacks the keyCertSign key usage", ErrNotCA, name)
 	case now.Before(ca.NotBefore):
