@@ -38,7 +38,8 @@
 //
 // # What this package must not import
 //
-// internal/cli (the dependency points the other way), cobra, and any
-// key-provider backend directly; it reaches keys through
-// keys/providers only when a configuration's trust store names a key.
+// internal/cli and internal/demo (the dependency points the other way) and
+// cobra (serve/deps_test.go). It links the key providers, through
+// keys/providers and keys/local, only to read the certificates of the keys a
+// configuration's trust stores name.
 package serve

@@ -107,9 +107,6 @@ func (r *Runtime) Config() *config.Config { return r.cur.Load().Config }
 // Generation returns the number of the generation in force (the first is 1).
 func (r *Runtime) Generation() uint64 { return r.gen.Load() }
 
-// Metrics returns the runtime's metrics.
-func (r *Runtime) Metrics() *server.Metrics { return r.metrics }
-
 // Ready reports whether a generation is in force: the server's readiness.
 func (r *Runtime) Ready() error {
 	if r.cur.Load() == nil {
