@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
 )
 
@@ -213,8 +216,13 @@ policy import'.`,
 			}
 			certPath := filepath.Join(storeDir, "x509", "ca", store, info.Name+".pem")
 			rootPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})
-			if old, err := os.ReadFile(certPath); err != nil || !bytes.Equal(old, rootPEM) {
-				if err == nil && !force {
+			old, err := capped.ReadFile(certPath, certbundle.MaxFileSize)
+			exists := !errors.Is(err, fs.ErrNotExist)
+			if exists && err != nil && !errors.Is(err, capped.ErrTooLarge) {
+				return fmt.Errorf("reading %s: %w", certPath, err)
+			}
+			if !exists || !bytes.Equal(old, rootPEM) {
+				if exists && !force {
 					return fmt.Errorf("%s holds another certificate; pass --force to replace it, or --name another store", certPath)
 				}
 				if err := os.MkdirAll(filepath.Dir(certPath), 0o700); err != nil {

@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -34,6 +33,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
+	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
@@ -315,7 +315,10 @@ func (s *Source) postExchange(ctx context.Context, host, accessToken string) (st
 		}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxExchangeResponse))
+	body, err := capped.Read(resp.Body, maxExchangeResponse)
+	if errors.Is(err, capped.ErrTooLarge) {
+		return "", &oci.Error{Kind: oci.ErrUnavailable, Registry: host, Summary: fmt.Sprintf("registry %s answered the token exchange with more than %d bytes", host, maxExchangeResponse)}
+	}
 	if err != nil {
 		return "", &oci.Error{Kind: oci.ErrUnavailable, Registry: host, Summary: fmt.Sprintf("registry %s broke off the token exchange", host), Err: err}
 	}
