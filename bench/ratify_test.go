@@ -82,6 +82,21 @@ func TestRatifyComparison(t *testing.T) {
 		hangKeys = append(hangKeys, fmt.Sprintf("%s/hang-%d:v1", hang, i))
 	}
 
+	// The registry-bound ceiling, measured before and after the servers so
+	// that a change in the machine's load during the run shows.
+	ceiling := newCeilingClient(host)
+	measureCeiling := func() pass {
+		reg0, self0 := cpuTime(t, registry), cpuTime(t, os.Getpid())
+		p := runCeiling(t, ceiling, refs)
+		p.registryCPU, p.clientCPU = cpuTime(t, registry)-reg0, cpuTime(t, os.Getpid())-self0
+		if p.verified != p.images {
+			t.Fatalf("ceiling client: %d of %d images fetched; last error: %s", p.verified, p.images, p.lastErr)
+		}
+		t.Logf("ceiling client: %s, own CPU %v", p, p.clientCPU)
+		return p
+	}
+	ceilings := []pass{measureCeiling()}
+
 	var results []result
 	for _, name := range servers {
 		t.Run(name, func(t *testing.T) {
@@ -126,7 +141,8 @@ func TestRatifyComparison(t *testing.T) {
 			results = append(results, res)
 		})
 	}
-	printTable(n, rounds, results)
+	ceilings = append(ceilings, measureCeiling())
+	printTable(n, rounds, results, ceilings)
 	fmt.Printf("\nload average (1, 5, 15 min) at the start: %s; at the end: %s\n", loadStart, loadAverage())
 }
 
@@ -145,20 +161,7 @@ func loadAverage() string {
 // images' digest references and the PEM of the key's root certificate.
 func pushSigned(t *testing.T, ctx context.Context, host string, n int, dir string) ([]string, []byte) {
 	t.Helper()
-	store, err := local.Open(filepath.Join(dir, "store"), local.Options{Passphrase: []byte("bench")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := certpolicy.Default()
-	p.X509.Subject = "CN=bench,O=Hallmark,ST=WA,C=US"
-	p.ApplyDefaults()
-	if _, err := store.Create(ctx, "bench", p); err != nil {
-		t.Fatal(err)
-	}
-	key, err := store.Signer(ctx, keys.Ref{Name: "bench"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, rootPEM := benchKey(t, ctx, dir)
 	client, err := oci.New(oci.Options{PlainHTTP: true})
 	if err != nil {
 		t.Fatal(err)
@@ -176,12 +179,8 @@ func pushSigned(t *testing.T, ctx context.Context, host string, n int, dir strin
 					return
 				}
 				ref := fmt.Sprintf("%s/bench@%s", host, desc.Digest)
-				repo, err := client.NotationRepository(ctx, ref)
-				if err == nil {
-					_, err = signing.Sign(ctx, key.Signer, key.Chain, repo, ref, signing.Options{})
-				}
-				if err != nil {
-					errs <- fmt.Errorf("signing %s: %w", ref, err)
+				if err := signImage(ctx, client, key, ref); err != nil {
+					errs <- err
 					return
 				}
 				refs[i] = ref
@@ -193,8 +192,42 @@ func pushSigned(t *testing.T, ctx context.Context, host string, n int, dir strin
 	for err := range errs {
 		t.Fatal(err)
 	}
+	return refs, rootPEM
+}
+
+// benchKey creates the benchmark's RSA-2048 signing key in a local key
+// store under dir and returns it with the PEM of its root certificate.
+func benchKey(t *testing.T, ctx context.Context, dir string) (*keys.Key, []byte) {
+	t.Helper()
+	store, err := local.Open(filepath.Join(dir, "store"), local.Options{Passphrase: []byte("bench")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := certpolicy.Default()
+	p.X509.Subject = "CN=bench,O=Hallmark,ST=WA,C=US"
+	p.ApplyDefaults()
+	if _, err := store.Create(ctx, "bench", p); err != nil {
+		t.Fatal(err)
+	}
+	key, err := store.Signer(ctx, keys.Ref{Name: "bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	root := key.Chain[len(key.Chain)-1]
-	return refs, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})
+	return key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})
+}
+
+// signImage signs the digest reference ref once (COSE) and pushes the
+// signature.
+func signImage(ctx context.Context, client *oci.Client, key *keys.Key, ref string) error {
+	repo, err := client.NotationRepository(ctx, ref)
+	if err == nil {
+		_, err = signing.Sign(ctx, key.Signer, key.Chain, repo, ref, signing.Options{})
+	}
+	if err != nil {
+		return fmt.Errorf("signing %s: %w", ref, err)
+	}
+	return nil
 }
 
 // target is a running server under test.
@@ -505,9 +538,17 @@ type result struct {
 
 // printTable writes the comparison as a Markdown table to standard output,
 // where bench/ratify.sh picks it up.
-func printTable(n, rounds int, results []result) {
+func printTable(n, rounds int, results []result, ceilings []pass) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%d distinct images, batches of %d keys, %d concurrent clients, warm pass %d× over the same images\n\n", n, batchSize, clients, rounds)
+	// The ceiling is the mean of the runs before and after the servers.
+	var ceiling float64
+	for _, c := range ceilings {
+		ceiling += c.rate() / float64(len(ceilings))
+		fmt.Fprintf(&b, "ceiling client (4 registry requests per image, nothing verified): %.0f images/s, registry CPU per image %.2f ms, own CPU per image %.2f ms\n",
+			c.rate(), float64(c.registryCPU)/float64(c.images)/float64(time.Millisecond), float64(c.clientCPU)/float64(c.images)/float64(time.Millisecond))
+	}
+	fmt.Fprintf(&b, "ceiling (mean): %.0f images/s\n\n", ceiling)
 	b.WriteString("| measure |")
 	for _, r := range results {
 		fmt.Fprintf(&b, " %s |", r.name)
@@ -526,6 +567,7 @@ func printTable(n, rounds int, results []result) {
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 	row("cold: images/s", func(r result) string { return fmt.Sprintf("%.0f", r.cold.rate()) })
+	row("cold: % of the ceiling", func(r result) string { return fmt.Sprintf("%.0f %%", 100*r.cold.rate()/ceiling) })
 	row("cold: p50 / p99 per request", func(r result) string { return ms(r.cold.quantile(.5)) + " / " + ms(r.cold.quantile(.99)) })
 	row("cold: isSuccess / images (failed requests)", func(r result) string {
 		return fmt.Sprintf("%d / %d (%d)", r.cold.verified, r.cold.images, r.cold.failed)
