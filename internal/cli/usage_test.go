@@ -23,6 +23,8 @@ type usageCase struct {
 func usageCases(dir string) []usageCase {
 	badJSON := filepath.Join(dir, "bad-config.json")
 	os.WriteFile(badJSON, []byte("{"), 0o600)
+	os.MkdirAll(filepath.Join(dir, "docker"), 0o700)
+	os.WriteFile(filepath.Join(dir, "docker", "config.json"), []byte("{"), 0o600)
 	hugePass := filepath.Join(dir, "huge.txt")
 	os.WriteFile(hugePass, make([]byte, maxPassphraseFileSize+1), 0o600)
 	return []usageCase{
@@ -47,6 +49,7 @@ func usageCases(dir string) []usageCase {
 		{"serve with a wrong --log-level", []string{"serve", "--log-level", "verbose"}, ExitUsage, []string{`--log-level "verbose"`}},
 		{"missing --registry-config", []string{"ls", "127.0.0.1:1/a:b", "--registry-config", filepath.Join(dir, "nope.json")}, ExitFailure, []string{"--registry-config", "nope.json does not exist"}},
 		{"unparsable --registry-config", []string{"ls", "127.0.0.1:1/a:b", "--registry-config", badJSON}, ExitFailure, []string{"--registry-config", "is not a docker config file"}},
+		{"damaged docker config", []string{"ls", "127.0.0.1:1/a:b", "--plain-http"}, ExitFailure, []string{"reading the docker config", filepath.Join(dir, "docker", "config.json")}},
 		{"missing --passphrase-file", []string{"key", "list", "--passphrase-file", filepath.Join(dir, "nope.txt")}, ExitFailure, []string{"--passphrase-file", "nope.txt"}},
 		{"--passphrase-file that is not a passphrase", []string{"key", "list", "--passphrase-file", hugePass}, ExitFailure, []string{"--passphrase-file", "huge.txt", "larger than allowed"}},
 		{"audit with no cluster", []string{"audit", "--trust-policy", "p.json", "--trust-store", "ts"}, ExitFailure, []string{"no Kubernetes cluster to audit", filepath.Join(".kube", "config"), "--kubeconfig"}},
@@ -72,6 +75,9 @@ func checkUsage(t *testing.T, tc usageCase, stdout, stderr string, code int) {
 		if n := strings.Count(strings.TrimRight(stderr, "\n"), "\n"); n != 0 {
 			t.Errorf("a usage error takes one line, got %d:\n%s", n+1, stderr)
 		}
+	}
+	if strings.Contains(stderr, "oci: ") {
+		t.Errorf("stderr has an internal package prefix:\n%s", stderr)
 	}
 	if n := strings.Count(stderr, "Error:"); n > 1 {
 		t.Errorf("stderr says Error: %d times:\n%s", n, stderr)

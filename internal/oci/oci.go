@@ -242,7 +242,7 @@ func credentialStore(opts Options, forLogin bool) (credentials.Store, error) {
 		store, err = credentials.NewStoreFromDocker(storeOpts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oci: read the docker config: %w", err)
+		return nil, fmt.Errorf("reading the docker config that holds registry credentials: %w", err)
 	}
 	return store, nil
 }
