@@ -82,11 +82,13 @@ func Pool(data []byte) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// parsePEM reads data block by block. Each block is decoded from its own
-// "-----BEGIN" up to the next one, so a malformed block is seen as such:
-// pem.Decode on the whole input would skip to the next block it can read.
-func parsePEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
+// Blocks reads every PEM block of data with the rules above except the
+// block types: for files that hold a certificate chain next to other blocks
+// (a TLS key pair's combined file). Text before a block is allowed; a block
+// that begins but does not decode, and data after the last block, are
+// errors. It returns no error and no block for data without "-----BEGIN".
+func Blocks(data []byte) ([]*pem.Block, error) {
+	var blocks []*pem.Block
 	start := bytes.Index(data, beginMarker)
 	for n := 1; start >= 0; n++ {
 		seg := data[start:]
@@ -94,13 +96,33 @@ func parsePEM(data []byte) ([]*x509.Certificate, error) {
 		if next >= 0 {
 			seg = seg[:len(beginMarker)+next]
 		}
+		// Each block is decoded from its own "-----BEGIN" up to the next
+		// one, so a malformed block is seen as such: pem.Decode on the
+		// whole input would skip to the next block it can read.
 		block, rest := pem.Decode(seg)
 		if block == nil {
 			return nil, fmt.Errorf("PEM block %d is truncated or malformed", n)
 		}
 		if next < 0 && len(bytes.TrimSpace(rest)) > 0 {
-			return nil, errors.New("has data after the last PEM block that is not a certificate")
+			return nil, errors.New("has data after the last PEM block (a damaged block, or the wrong file)")
 		}
+		blocks = append(blocks, block)
+		if next < 0 {
+			break
+		}
+		start += len(beginMarker) + next
+	}
+	return blocks, nil
+}
+
+// parsePEM reads the certificates of a PEM bundle.
+func parsePEM(data []byte) ([]*x509.Certificate, error) {
+	blocks, err := Blocks(data)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	for i, block := range blocks {
 		if block.Type != "CERTIFICATE" {
 			if bytes.Contains([]byte(block.Type), []byte("PRIVATE KEY")) {
 				return nil, fmt.Errorf("holds a %s block; a certificate file holds certificates only, so remove the key from it (and keep private keys out of shared directories)", block.Type)
@@ -112,13 +134,9 @@ func parsePEM(data []byte) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("certificate %d cannot be parsed: %w", n, err)
+			return nil, fmt.Errorf("certificate %d cannot be parsed: %w", i+1, err)
 		}
 		certs = append(certs, c)
-		if next < 0 {
-			break
-		}
-		start += len(beginMarker) + next
 	}
 	return certs, nil
 }

@@ -74,7 +74,7 @@ func TestParse(t *testing.T) {
 		{name: "DER where PEM is required", in: a.Raw, wantErr: "holds no PEM certificate"},
 		{name: "neither PEM nor DER", in: []byte("hello"), der: true, wantErr: "holds neither PEM nor DER certificates"},
 		{name: "empty where DER is allowed", in: nil, der: true, wantErr: "holds no certificate"},
-		{name: "trailing junk", in: append(bytes.Clone(good), "extra"...), wantErr: "has data after the last PEM block that is not a certificate"},
+		{name: "trailing junk", in: append(bytes.Clone(good), "extra"...), wantErr: "has data after the last PEM block (a damaged block, or the wrong file)"},
 		{name: "half-written last block", in: append(pemOf(a), half...), wantErr: "PEM block 2 is truncated or malformed"},
 		{name: "malformed block before a good one", in: append(bytes.Clone(half), pemOf(b)...), wantErr: "PEM block 1 is truncated or malformed"},
 		{name: "private key", in: append(pemOf(a), keyBlock...), wantErr: "holds a EC PRIVATE KEY block; a certificate file holds certificates only"},
@@ -192,4 +192,37 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse read %d certificates, the standard library %d (%v)", len(certs), len(std), stdErr)
 		}
 	})
+}
+
+func TestBlocks(t *testing.T) {
+	a := newCert(t, "a")
+	key := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}})
+	cut := pemOf(a)
+	cut = cut[:bytes.LastIndexByte(cut[:len(cut)/2], '\n')+1]
+	tests := []struct {
+		name    string
+		in      []byte
+		want    int
+		wantErr string
+	}{
+		{name: "chain and key", in: append(pemOf(a, a), key...), want: 3},
+		{name: "no PEM", in: []byte("text"), want: 0},
+		{name: "block cut at a line end before a good one", in: append(bytes.Clone(cut), pemOf(a)...), wantErr: "PEM block 1 is truncated or malformed"},
+		{name: "half-written last block", in: append(pemOf(a), cut...), wantErr: "PEM block 2 is truncated or malformed"},
+		{name: "trailing text", in: append(pemOf(a), "x"...), wantErr: "has data after the last PEM block"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			blocks, err := Blocks(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || len(blocks) != tt.want {
+				t.Fatalf("Blocks = %d blocks, %v; want %d", len(blocks), err, tt.want)
+			}
+		})
+	}
 }

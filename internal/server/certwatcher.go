@@ -1,13 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
-	"encoding/pem"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -241,7 +239,10 @@ func (w *CertWatcher) read() (pemFiles, [sha256.Size]byte, error) {
 func (w *CertWatcher) build(f pemFiles) (*tlsState, error) {
 	cert := w.opts.Certificate
 	if cert == nil {
-		if err := pemComplete(f.cert); err != nil {
+		// The chain is read block by block with the bundle rules, so a
+		// file caught mid-write is refused instead of losing its
+		// intermediate: tls.X509KeyPair skips what it cannot decode.
+		if _, err := certbundle.Blocks(f.cert); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidCertificate, w.opts.CertFile, err)
 		}
 		pair, err := tls.X509KeyPair(f.cert, f.key)
@@ -277,20 +278,4 @@ func (w *CertWatcher) build(f pemFiles) (*tlsState, error) {
 		cfg.ClientAuth = w.opts.ClientAuth
 	}
 	return &tlsState{cert: cert, config: cfg}, nil
-}
-
-// pemComplete reports a PEM block that was begun but cannot be decoded: the
-// mark of a file caught mid-write. pem.Decode skips such trailing data
-// without a word, which would let a chain lose its intermediate.
-func pemComplete(data []byte) error {
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			if bytes.Contains(rest, []byte("-----BEGIN")) {
-				return fmt.Errorf("truncated or malformed PEM block")
-			}
-			return nil
-		}
-	}
 }

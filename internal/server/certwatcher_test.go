@@ -27,6 +27,9 @@ func TestNewCertWatcherRejects(t *testing.T) {
 	}
 	certFile, keyFile := write("tls.crt", good.certPEM), write("tls.key", good.keyPEM)
 	half := func(b []byte) []byte { return b[:len(b)/2] }
+	// lostEnd cuts a block at a line end, as a lost END line would: read
+	// with pem.Decode, it is skipped for the good block after it.
+	lostEnd := func(b []byte) []byte { return b[:bytes.LastIndexByte(half(b), '\n')+1] }
 
 	tests := []struct {
 		name string
@@ -41,6 +44,8 @@ func TestNewCertWatcherRejects(t *testing.T) {
 		{"key of another certificate", CertWatcherOptions{CertFile: certFile, KeyFile: write("other.key", other.keyPEM)}, ErrInvalidCertificate},
 		{"not PEM", CertWatcherOptions{CertFile: write("junk.crt", []byte("junk")), KeyFile: keyFile}, ErrInvalidCertificate},
 		{"half-written chain", CertWatcherOptions{CertFile: write("half.crt", append(bytes.Clone(good.certPEM), half(ca.pem)...)), KeyFile: keyFile}, ErrInvalidCertificate},
+		{"chain with a block that lost its end", CertWatcherOptions{CertFile: write("lost.crt", append(append(bytes.Clone(good.certPEM), lostEnd(ca.pem)...), ca.pem...)), KeyFile: keyFile}, ErrInvalidCertificate},
+		{"client CA block that lost its end", CertWatcherOptions{CertFile: certFile, KeyFile: keyFile, ClientCAFile: write("lost.pem", append(lostEnd(ca.pem), ca.pem...))}, ErrInvalidClientCA},
 		{"file over the size cap", CertWatcherOptions{CertFile: write("big.crt", append(bytes.Clone(good.certPEM), bytes.Repeat([]byte("#"), maxPEMFileBytes)...)), KeyFile: keyFile}, ErrInvalidCertificate},
 		{"empty client CA file", CertWatcherOptions{CertFile: certFile, KeyFile: keyFile, ClientCAFile: write("empty.pem", nil)}, ErrInvalidClientCA},
 		{"client CA file without certificates", CertWatcherOptions{CertFile: certFile, KeyFile: keyFile, ClientCAFile: keyFile}, ErrInvalidClientCA},
