@@ -1,6 +1,9 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -86,5 +89,26 @@ func TestSignatureKindDefault(t *testing.T) {
 	c.Cosign.Policies = []CosignPolicy{{Name: "k", Scopes: []string{"*"}, Keys: []CosignKey{{File: "k.pub"}}}}
 	if _, def := c.SignatureKindRules(); def != kinds.Any {
 		t.Errorf("default with cosign = %s, want any", def)
+	}
+}
+
+// TestCosignPathsResolve: cosign's files are relative to the configuration
+// file like every other path, and are watched for reloads.
+func TestCosignPathsResolve(t *testing.T) {
+	dir := t.TempDir()
+	data := baseYAML + "cosign: {trustedRootFile: root.json, policies: [{name: a, scopes: ['*'], keys: [{file: cosign.pub}]}]}\n"
+	p := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cosign.TrustedRootFile != filepath.Join(dir, "root.json") || c.Cosign.Policies[0].Keys[0].File != filepath.Join(dir, "cosign.pub") {
+		t.Errorf("cosign paths = %q, %q", c.Cosign.TrustedRootFile, c.Cosign.Policies[0].Keys[0].File)
+	}
+	if !slices.Contains(c.Files(), filepath.Join(dir, "cosign.pub")) {
+		t.Errorf("Files() = %q lacks the cosign key", c.Files())
 	}
 }

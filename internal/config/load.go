@@ -557,6 +557,12 @@ func (c *Config) filePaths() []*string {
 			ps = append(ps, &src.File, &src.Dir)
 		}
 	}
+	ps = append(ps, &c.Cosign.TrustedRootFile)
+	for i := range c.Cosign.Policies {
+		for j := range c.Cosign.Policies[i].Keys {
+			ps = append(ps, &c.Cosign.Policies[i].Keys[j].File)
+		}
+	}
 	return ps
 }
 
