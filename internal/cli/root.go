@@ -119,6 +119,7 @@ Keys never leave their key store: a local encrypted store by default.`,
 		newLogoutCmd(g),
 		newVersionCmd(g),
 	)
+	root.SetHelpCommand(newHelpCmd())
 	// cobra would add completion at Execute, after the walk below.
 	root.InitDefaultCompletionCmd()
 	rejectUnknownSubcommands(root)
@@ -163,6 +164,30 @@ func rejectUnknownSubcommands(cmd *cobra.Command) {
 			return c.Help()
 		}
 		return unknownCommand(c, args[0])
+	}
+}
+
+// newHelpCmd is cobra's help command, except that a topic it does not know
+// is a usage error (exit code 2) rather than the root's help and success.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil || target == nil || len(rest) > 0 {
+				parent := c.Root()
+				if target != nil {
+					parent = target
+				}
+				name := strings.Join(args, " ")
+				if len(rest) > 0 {
+					name = rest[0]
+				}
+				return unknownCommand(parent, name)
+			}
+			return target.Help()
+		},
 	}
 }
 

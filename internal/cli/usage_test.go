@@ -42,6 +42,7 @@ func usageCases(dir string) []usageCase {
 		{"wrong output format", []string{"key", "list", "-o", "yaml"}, ExitUsage, []string{`--output "yaml"`}},
 		{"missing argument", []string{"ls"}, ExitUsage, []string{"hallmark ls expects one image reference"}},
 		{"extra argument", []string{"version", "now"}, ExitUsage, []string{"hallmark version expects no arguments"}},
+		{"unknown help topic", []string{"help", "key", "nosuch"}, ExitUsage, []string{`hallmark key: unknown command "nosuch"`}},
 		{"unknown completion shell", []string{"completion", "tcsh"}, ExitUsage, []string{`hallmark completion: unknown command "tcsh"`}},
 		{"verify without references", []string{"verify"}, ExitUsage, []string{"at least one image reference"}},
 		{"serve with a wrong --mode", []string{"serve", "--mode", "warn", "--tls-cert-file", "c", "--tls-key-file", "k", "--trust-policy", "p", "--trust-store", "s"}, ExitUsage, []string{`--mode "warn": use deny or audit`}},
