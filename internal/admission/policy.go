@@ -3,11 +3,10 @@ package admission
 import (
 	"errors"
 	"fmt"
-	"path"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/admission/imagepattern"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
@@ -207,37 +206,10 @@ func (p Policy) skip(ns, image string) string {
 //
 // A malformed pattern matches nothing: an exemption that cannot be read
 // must not exempt.
-func MatchImage(pattern, image string) bool {
-	if checkPattern(pattern) != nil {
-		return false
-	}
-	if prefix, ok := strings.CutSuffix(pattern, "/**"); ok {
-		depth := strings.Count(prefix, "/") + 1
-		parts := strings.SplitN(image, "/", depth+1)
-		if len(parts) <= depth || parts[depth] == "" {
-			return false
-		}
-		matched, err := path.Match(prefix, strings.Join(parts[:depth], "/"))
-		return err == nil && matched
-	}
-	matched, err := path.Match(pattern, image)
-	return err == nil && matched
-}
+func MatchImage(pattern, image string) bool { return imagepattern.Match(pattern, image) }
 
 // checkPattern reports why pattern is not a valid exemption pattern.
-func checkPattern(pattern string) error {
-	if pattern == "" {
-		return errors.New("empty pattern")
-	}
-	body, _ := strings.CutSuffix(pattern, "/**")
-	if body == "" || strings.Contains(body, "**") {
-		return fmt.Errorf("pattern %q: '**' is only allowed as the last path element, after a prefix (e.g. registry.k8s.io/**)", pattern)
-	}
-	if _, err := path.Match(body, ""); err != nil {
-		return fmt.Errorf("pattern %q: %v", pattern, err)
-	}
-	return nil
-}
+func checkPattern(pattern string) error { return imagepattern.Check(pattern) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

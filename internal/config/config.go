@@ -21,10 +21,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"time"
-
-	"github.com/hallmark-dev/hallmark/internal/admission"
-	"github.com/hallmark-dev/hallmark/internal/cache"
-	"github.com/hallmark-dev/hallmark/internal/verify"
 )
 
 // Defaults applied by ApplyDefaults.
@@ -66,15 +62,32 @@ const (
 	MaxCacheEntries = 1_000_000
 )
 
-// Mode is what happens to an image that does not verify: admission's own
-// type, so that the configuration and the decision cannot drift apart.
-type Mode = admission.Mode
+// Mode is what happens to an image that does not verify. The runtime
+// (serve.AdmissionPolicy) hands it to admission as admission.Mode; a test
+// there keeps the two sets of modes equal.
+type Mode string
 
 const (
 	// ModeDeny rejects the workload (fail closed).
-	ModeDeny = admission.ModeDeny
+	ModeDeny Mode = "deny"
 	// ModeAudit admits it with a warning and an audit annotation.
-	ModeAudit = admission.ModeAudit
+	ModeAudit Mode = "audit"
+)
+
+// Defaults of the verifier and the result cache, which the configuration
+// spells out so that loading one links neither; serve's tests keep each
+// equal to the verify or cache constant it names.
+const (
+	// DefaultMaxSignatures is verify.DefaultMaxSignatures.
+	DefaultMaxSignatures = 100
+	// MaxSignaturesLimit is verify.MaxSignaturesLimit.
+	MaxSignaturesLimit = 1000
+	// DefaultPositiveTTL is cache.DefaultPositiveTTL.
+	DefaultPositiveTTL = 5 * time.Minute
+	// DefaultNegativeTTL is cache.DefaultNegativeTTL.
+	DefaultNegativeTTL = 30 * time.Second
+	// DefaultMaxEntries is cache.DefaultMaxEntries.
+	DefaultMaxEntries = 10000
 )
 
 // Trust store types, as in the Notary Project trust store layout.
@@ -403,16 +416,16 @@ func (c *Config) ApplyDefaults() {
 		v.Deadline.Duration = DefaultDeadline
 	}
 	if v.MaxSignatures == 0 {
-		v.MaxSignatures = verify.DefaultMaxSignatures
+		v.MaxSignatures = DefaultMaxSignatures
 	}
 	if v.Cache.PositiveTTL.Duration == 0 {
-		v.Cache.PositiveTTL.Duration = cache.DefaultPositiveTTL
+		v.Cache.PositiveTTL.Duration = DefaultPositiveTTL
 	}
 	if v.Cache.NegativeTTL.Duration == 0 {
-		v.Cache.NegativeTTL.Duration = cache.DefaultNegativeTTL
+		v.Cache.NegativeTTL.Duration = DefaultNegativeTTL
 	}
 	if v.Cache.MaxEntries == 0 {
-		v.Cache.MaxEntries = cache.DefaultMaxEntries
+		v.Cache.MaxEntries = DefaultMaxEntries
 	}
 }
 

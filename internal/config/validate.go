@@ -18,7 +18,6 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
 	"github.com/hallmark-dev/hallmark/internal/keys/pkcs11/pkcs11uri"
 	"github.com/hallmark-dev/hallmark/internal/strict"
-	"github.com/hallmark-dev/hallmark/internal/verify"
 	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
 	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
@@ -150,8 +149,8 @@ func (c *Config) validateVerification(ps *problems) {
 	switch n := v.MaxSignatures; {
 	case n < 0:
 		ps.add("verification.maxSignatures", "must be positive")
-	case n > verify.MaxSignaturesLimit:
-		ps.add("verification.maxSignatures", fmt.Sprintf("%d is more than %d; an image with that many signatures is being flooded", n, verify.MaxSignaturesLimit))
+	case n > MaxSignaturesLimit:
+		ps.add("verification.maxSignatures", fmt.Sprintf("%d is more than %d; an image with that many signatures is being flooded", n, MaxSignaturesLimit))
 	}
 	pos, neg := v.Cache.PositiveTTL.Duration, v.Cache.NegativeTTL.Duration
 	switch {

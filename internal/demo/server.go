@@ -117,7 +117,7 @@ func (s *source) Load(context.Context) (*config.Config, error) {
 	mode := s.mode
 	s.mu.Unlock()
 	cfg := config.Default()
-	cfg.Mode = mode
+	cfg.Mode = config.Mode(mode)
 	cfg.TLS.CertFile = filepath.Join(s.dir, "tls.crt")
 	cfg.TLS.KeyFile = filepath.Join(s.dir, "tls.key")
 	cfg.TrustPolicy = config.TrustPolicy{File: filepath.Join(s.dir, "trustpolicy.json")}

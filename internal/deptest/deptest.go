@@ -13,9 +13,10 @@ import (
 
 // Check lists the dependencies of pkgs (go list patterns, relative to the
 // test's folder) and fails t for each whose import path starts with one of
-// forbidden, or that is a cgo package outside the standard library (whose
-// cgo, in net and os/user, is optional). The listed packages themselves are
-// never reported.
+// forbidden (or, for an entry ending in "$", is exactly it: a package whose
+// subpackages are allowed), or that is a cgo package outside the standard
+// library (whose cgo, in net and os/user, is optional). The listed packages
+// themselves are never reported.
 func Check(t *testing.T, pkgs []string, forbidden ...string) {
 	t.Helper()
 	check(t, pkgs, false, forbidden)
@@ -49,7 +50,7 @@ func check(t *testing.T, pkgs []string, cgoAllowed bool, forbidden []string) {
 			continue
 		}
 		for _, f := range forbidden {
-			if strings.HasPrefix(pkg, f) {
+			if exact, ok := strings.CutSuffix(f, "$"); ok && pkg == exact || !ok && strings.HasPrefix(pkg, f) {
 				t.Errorf("%v depend on %s", own, pkg)
 			}
 		}

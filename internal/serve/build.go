@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"maps"
 	"slices"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
@@ -101,9 +100,16 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 // (the server applies it).
 func AdmissionPolicy(c *config.Config) admission.Policy {
 	a := &c.Admission
+	var modes map[string]admission.Mode
+	if a.NamespaceModes != nil {
+		modes = make(map[string]admission.Mode, len(a.NamespaceModes))
+		for ns, m := range a.NamespaceModes {
+			modes[ns] = admission.Mode(m)
+		}
+	}
 	return admission.Policy{
-		Mode:              c.Mode,
-		NamespaceModes:    maps.Clone(a.NamespaceModes),
+		Mode:              admission.Mode(c.Mode),
+		NamespaceModes:    modes,
 		IncludeNamespaces: slices.Clone(a.IncludeNamespaces),
 		ExcludeNamespaces: slices.Clone(a.ExcludeNamespaces),
 		ExemptImages:      slices.Clone(a.ExemptImages),
