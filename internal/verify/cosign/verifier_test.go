@@ -1,7 +1,12 @@
 package cosign_test
 
 import (
+	"encoding/pem"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
 	"github.com/hallmark-dev/hallmark/internal/verify"
 	"github.com/hallmark-dev/hallmark/internal/verify/cosign"
@@ -194,5 +199,36 @@ func TestPolicyValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want ok=%v", err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestKeylessExpiredCertificateWithoutTimestamp: a short-lived certificate
+// that has expired, with neither a Rekor entry nor a signed timestamp to
+// show the signature was made while it was valid, is refused saying so.
+func TestKeylessExpiredCertificateWithoutTimestamp(t *testing.T) {
+	ss := newSigstore(t)
+	r := startRegistry(t, true)
+	rootCert, rootKey, err := ca.GenerateRootCa()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, interKey, err := ca.GenerateFulcioIntermediate(rootCert, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafKey, _, _ := newKey(t)
+	// Valid from two hours ago for ten minutes.
+	leaf, err := ca.GenerateLeafCert(alice, issuer, time.Now().Add(-2*time.Hour), leafKey, inter, interKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := r.pushImage(t, "expired", "expired")
+	s := keyedSig(t, leafKey, r.host+"/expired", img.Digest)
+	s.annotations[cosign.AnnotationCertificate] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}))
+	r.pushSimpleSignatures(t, "expired", img, s)
+
+	res := newVerifier(t, r, cosign.Policy{Identities: []cosign.Identity{{Subject: alice, Issuer: issuer}}, TrustedRoot: ss.root}).Verify(t.Context(), r.host+"/expired:v1")
+	if res.Verified || res.Code != verify.CodeCertificateExpired || !strings.Contains(res.Reason, "expired at") {
+		t.Fatalf("Verify = %v %s: %s", res.Verified, res.Code, res.Reason)
 	}
 }
