@@ -8,8 +8,9 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
+
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 )
 
 // MaxKeyPEMBytes caps a PEM document of public keys. A P-256 public key is
@@ -53,14 +54,14 @@ func ParsePublicKeys(name string, data []byte) ([]Key, error) {
 	if len(data) > MaxKeyPEMBytes {
 		return nil, fmt.Errorf("%w: %s is %d bytes, more than the %d accepted for a PEM public key", ErrInvalidKey, name, len(data), MaxKeyPEMBytes)
 	}
+	// The blocks are read with the rules of every PEM file hallmark reads:
+	// a block cut short or data after the last one is refused, not skipped.
+	blocks, err := certbundle.Blocks(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s %v", ErrInvalidKey, name, err)
+	}
 	var keys []Key
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
+	for _, block := range blocks {
 		var pub crypto.PublicKey
 		switch block.Type {
 		case "PUBLIC KEY":

@@ -52,6 +52,10 @@ func TestParsePublicKeys(t *testing.T) {
 		"private key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{1}}),
 		"garbage key": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1, 2, 3}}),
 		"too large":   bytes.Repeat([]byte("a"), cosign.MaxKeyPEMBytes+1),
+		// A key cut at a line end before a good one, and text after the
+		// last key: read block by block, both would pass unnoticed.
+		"key that lost its end": append(bytes.Clone(pemA[:bytes.LastIndexByte(pemA[:len(pemA)/2], '\n')+1]), pemB...),
+		"trailing text":         append(bytes.Clone(pemA), "junk"...),
 	}
 	for name, in := range bad {
 		t.Run(name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
@@ -15,6 +14,8 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+
+	"github.com/hallmark-dev/hallmark/internal/certbundle"
 )
 
 // Annotations cosign puts on each layer of a sha256-<hex>.sig manifest.
@@ -73,14 +74,16 @@ func ParseSimpleSignature(payload []byte, annotations map[string]string) (*Simpl
 	}
 	s := &SimpleSignature{Payload: payload, Signature: sig}
 	if c := annotations[AnnotationCertificate]; c != "" {
-		certs, err := parseCertificates([]byte(c))
+		// The certificate and chain a keyless signature is trusted by are
+		// read with the strict rules of every certificate bundle.
+		certs, err := certbundle.ParsePEM([]byte(c))
 		if err != nil || len(certs) != 1 {
 			return nil, fmt.Errorf("annotation %s is not one PEM certificate", AnnotationCertificate)
 		}
 		s.Certificate = certs[0]
 	}
 	if c := annotations[AnnotationChain]; c != "" {
-		if s.Chain, err = parseCertificates([]byte(c)); err != nil {
+		if s.Chain, err = certbundle.ParsePEM([]byte(c)); err != nil {
 			return nil, fmt.Errorf("annotation %s: %v", AnnotationChain, err)
 		}
 	}
@@ -99,29 +102,6 @@ func ParseSimpleSignature(payload []byte, annotations map[string]string) (*Simpl
 		s.SignedTimestamps = [][]byte{ts.SignedRFC3161Timestamp}
 	}
 	return s, nil
-}
-
-func parseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %q is not a certificate", b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	return out, nil
 }
 
 // rekorBundle is cosign's bundle annotation: a Rekor entry and the log's
