@@ -44,9 +44,9 @@ type Pin struct {
 // Mutation is the answer to a mutating admission request.
 type Mutation struct {
 	// Allowed is false, in deny mode, for an object that cannot be read
-	// and for a tag that cannot be pinned (not resolved in time, a registry
-	// error): validation would refuse the tag anyway, and refusing here
-	// says why. A tag that resolved to a digest that did not verify is left
+	// and, unless Policy.AllowUnpinnedTags, for a tag that cannot be pinned
+	// (not resolved in time, a registry error): validation would refuse
+	// the tag anyway, and refusing here says why. A tag that resolved to a digest that did not verify is left
 	// unpinned without failing the mutation: validation refuses it with
 	// the verification's reason.
 	Allowed bool
@@ -77,7 +77,8 @@ type Mutation struct {
 // Policy.Deadline (or ctx's deadline, if sooner). A digest that does not
 // verify is not pinned: validation refuses the image with the reason (in
 // deny mode). A tag that cannot be resolved refuses the object in deny
-// mode, and stays as it is with a warning in audit mode.
+// mode, and stays as it is with a warning in audit mode or when
+// Policy.AllowUnpinnedTags accepts tags without digests.
 func (a *Admitter) Mutate(ctx context.Context, req Request) Mutation {
 	start := time.Now()
 	log := a.requestLogger(req)
@@ -112,6 +113,9 @@ func (a *Admitter) mutate(ctx context.Context, log *slog.Logger, req Request, m 
 	}
 	m.Allowed = true
 	m.Pins = a.pinImages(ctx, log, refs)
+	// A tag left unpinned is refused in deny mode, unless the policy
+	// accepts unpinned tags; then, as in audit mode, it only warns.
+	refuse := m.Mode != ModeAudit && !a.policy.AllowUnpinnedTags
 	var unpinned []Pin
 	for i, p := range m.Pins {
 		if errors.Is(p.Err, ErrNotVerified) {
@@ -119,7 +123,7 @@ func (a *Admitter) mutate(ctx context.Context, log *slog.Logger, req Request, m 
 		}
 		if p.Err != nil {
 			unpinned = append(unpinned, p)
-			if m.Mode == ModeAudit {
+			if !refuse {
 				m.Warnings = append(m.Warnings, warning("%s", p.Err.Error()))
 			}
 			continue
@@ -131,7 +135,7 @@ func (a *Admitter) mutate(ctx context.Context, log *slog.Logger, req Request, m 
 			m.Patch = append(m.Patch, PatchOp{Op: "replace", Path: path, Value: p.Pinned})
 		}
 	}
-	if len(unpinned) > 0 && m.Mode != ModeAudit {
+	if len(unpinned) > 0 && refuse {
 		// Admitting the tag would leave the kubelet to resolve it again,
 		// later: what it pulls then was never verified.
 		var b strings.Builder

@@ -148,6 +148,12 @@ func TestMutateDeny(t *testing.T) {
 		t.Errorf("Mutate() = %+v; want refused with status 403 and message %q", m, want)
 	}
 
+	// Unpinned tags accepted: the tag stays, with a warning.
+	m = New(newFakeVerifier(), newFakeResolver(), Policy{AllowUnpinnedTags: true}, Options{}).Mutate(context.Background(), Request{Namespace: "team-a", Kind: "Pod", Object: podJSON("ghcr.io/org/weird:v1")})
+	if !m.Allowed || len(m.Warnings) != 1 || len(m.Patch) != 0 {
+		t.Errorf("Mutate() with unpinned tags allowed = %+v; want allowed with a warning", m)
+	}
+
 	r := newFakeResolver()
 	r.digests[unsigned] = digestB
 	v := newFakeVerifier()
