@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/hallmark-dev/hallmark/internal/strict"
 	"github.com/hallmark-dev/hallmark/internal/verify/kinds"
 )
 
@@ -129,7 +130,7 @@ func (c *Config) validateCosign(ps *problems) {
 		case p.Name == "":
 			ps.add(path+".name", "required")
 		case names[p.Name]:
-			ps.add(path+".name", fmt.Sprintf("%q is used by another policy", truncate(p.Name)))
+			ps.add(path+".name", fmt.Sprintf("%q is used by another policy", strict.Clip(p.Name)))
 		}
 		names[p.Name] = true
 		if len(p.Scopes) == 0 {
@@ -137,11 +138,11 @@ func (c *Config) validateCosign(ps *problems) {
 		}
 		for j, s := range p.Scopes {
 			if other, ok := scopes[s]; ok {
-				ps.add(fmt.Sprintf("%s.scopes[%d]", path, j), fmt.Sprintf("%q is also a scope of policy %q; give each scope one policy", truncate(s), other))
+				ps.add(fmt.Sprintf("%s.scopes[%d]", path, j), fmt.Sprintf("%q is also a scope of policy %q; give each scope one policy", strict.Clip(s), other))
 			}
 			scopes[s] = p.Name
 			if !validScope(s) {
-				ps.add(fmt.Sprintf("%s.scopes[%d]", path, j), fmt.Sprintf(`%q is not REGISTRY/REPOSITORY or "*"`, truncate(s)))
+				ps.add(fmt.Sprintf("%s.scopes[%d]", path, j), fmt.Sprintf(`%q is not REGISTRY/REPOSITORY or "*"`, strict.Clip(s)))
 			}
 		}
 		if len(p.Keys) == 0 && len(p.Keyless) == 0 {
@@ -183,7 +184,7 @@ func (c *Config) validateCosign(ps *problems) {
 	check := func(path string, r kinds.Requirement) {
 		switch {
 		case !r.Valid():
-			ps.add(path, fmt.Sprintf("%q must be notation, cosign, any or all", truncate(string(r))))
+			ps.add(path, fmt.Sprintf("%q must be notation, cosign, any or all", strict.Clip(string(r))))
 		case !c.CosignConfigured() && (r == kinds.Cosign || r == kinds.All):
 			ps.add(path, fmt.Sprintf("%s needs cosign.policies", r))
 		}
@@ -198,11 +199,11 @@ func (c *Config) validateCosign(ps *problems) {
 		}
 		for j, s := range r.Scopes {
 			if seen[s] {
-				ps.add(fmt.Sprintf("%s.scopes[%d]", path, j), fmt.Sprintf("%q is in another rule", truncate(s)))
+				ps.add(fmt.Sprintf("%s.scopes[%d]", path, j), fmt.Sprintf("%q is in another rule", strict.Clip(s)))
 			}
 			seen[s] = true
 			if !validScope(s) {
-				ps.add(fmt.Sprintf("%s.scopes[%d]", path, j), fmt.Sprintf(`%q is not REGISTRY/REPOSITORY or "*"`, truncate(s)))
+				ps.add(fmt.Sprintf("%s.scopes[%d]", path, j), fmt.Sprintf(`%q is not REGISTRY/REPOSITORY or "*"`, strict.Clip(s)))
 			}
 		}
 	}

@@ -455,7 +455,7 @@ func (d *decoder) wrongType(path string, v any, want string) {
 func describe(v any) string {
 	switch v := v.(type) {
 	case string:
-		return fmt.Sprintf("the string %q", truncate(v))
+		return fmt.Sprintf("the string %q", strict.Clip(v))
 	case bool:
 		return fmt.Sprintf("the boolean %v", v)
 	case int, int64, uint64, float64:
@@ -469,13 +469,6 @@ func describe(v any) string {
 	default:
 		return fmt.Sprintf("a %T", v)
 	}
-}
-
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
 
 func wholeNumber(v any) (int, bool) {
@@ -523,13 +516,13 @@ func unknownField(name string, t reflect.Type) string {
 	} else if best != "" {
 		return fmt.Sprintf("unknown field %q; did you mean %q?", name, best)
 	}
-	return fmt.Sprintf("unknown field %q; known fields here: %s", truncate(name), strings.Join(known, ", "))
+	return fmt.Sprintf("unknown field %q; known fields here: %s", strict.Clip(name), strings.Join(known, ", "))
 }
 
 func parseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration; write a number with a unit, such as \"2s\", \"500ms\" or \"5m\"", truncate(s))
+		return 0, fmt.Errorf("%q is not a duration; write a number with a unit, such as \"2s\", \"500ms\" or \"5m\"", strict.Clip(s))
 	}
 	return d, nil
 }

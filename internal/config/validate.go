@@ -52,11 +52,11 @@ func (c *Config) Validate() error {
 
 func (c *Config) validateServer(ps *problems) {
 	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
-		ps.add("listen", fmt.Sprintf("%q is not HOST:PORT or :PORT", truncate(c.Listen)))
+		ps.add("listen", fmt.Sprintf("%q is not HOST:PORT or :PORT", strict.Clip(c.Listen)))
 	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		ps.add("listen", fmt.Sprintf("port %q is not a number from 1 to 65535", truncate(port)))
+		ps.add("listen", fmt.Sprintf("port %q is not a number from 1 to 65535", strict.Clip(port)))
 	} else if strings.ContainsAny(host, "/ ") {
-		ps.add("listen", fmt.Sprintf("host %q is not a host name or IP address", truncate(host)))
+		ps.add("listen", fmt.Sprintf("host %q is not a host name or IP address", strict.Clip(host)))
 	}
 	const https = "required: the API server and Gatekeeper call webhooks over HTTPS only"
 	if c.TLS.CertFile == "" {
@@ -70,7 +70,7 @@ func (c *Config) validateServer(ps *problems) {
 
 func checkMode(ps *problems, path string, m Mode) {
 	if m != ModeDeny && m != ModeAudit {
-		ps.add(path, fmt.Sprintf("%q must be deny or audit", truncate(string(m))))
+		ps.add(path, fmt.Sprintf("%q must be deny or audit", strict.Clip(string(m))))
 	}
 }
 
@@ -87,7 +87,7 @@ func (c *Config) validateAdmission(ps *problems) {
 	for _, ns := range sortedKeys(a.NamespaceModes) {
 		p := strict.Field("admission.namespaceModes", ns)
 		if !namespaceRe.MatchString(ns) || len(ns) > 63 {
-			ps.add(p, fmt.Sprintf("%q is not a namespace name (lowercase letters, digits and '-', at most 63)", truncate(ns)))
+			ps.add(p, fmt.Sprintf("%q is not a namespace name (lowercase letters, digits and '-', at most 63)", strict.Clip(ns)))
 			continue
 		}
 		checkMode(ps, p, a.NamespaceModes[ns])
@@ -105,7 +105,7 @@ func (c *Config) validateAdmission(ps *problems) {
 		case pattern == "":
 			ps.add(p, "is empty")
 		case strings.Contains(pattern, "://"):
-			ps.add(p, fmt.Sprintf("%q has a URL scheme; image references have none", truncate(pattern)))
+			ps.add(p, fmt.Sprintf("%q has a URL scheme; image references have none", strict.Clip(pattern)))
 		case strings.Trim(pattern, "*/") == "":
 			ps.add(p, fmt.Sprintf("%q exempts every image; to admit unverified images, use mode: audit, which says so in warnings", pattern))
 		default:
@@ -123,7 +123,7 @@ func checkNamespaces(ps *problems, path string, names []string) map[string]int {
 	for i, ns := range names {
 		p := fmt.Sprintf("%s[%d]", path, i)
 		if !namespaceRe.MatchString(ns) || len(ns) > 63 {
-			ps.add(p, fmt.Sprintf("%q is not a namespace name (lowercase letters, digits and '-', at most 63)", truncate(ns)))
+			ps.add(p, fmt.Sprintf("%q is not a namespace name (lowercase letters, digits and '-', at most 63)", strict.Clip(ns)))
 			continue
 		}
 		if j, ok := idx[ns]; ok {
@@ -188,11 +188,11 @@ func hostPatternProblem(h string) string {
 	case h == "":
 		return "is empty"
 	case strings.Contains(h, "://"):
-		return fmt.Sprintf("%q has a URL scheme; write the host alone, such as \"registry.example.com\"", truncate(h))
+		return fmt.Sprintf("%q has a URL scheme; write the host alone, such as \"registry.example.com\"", strict.Clip(h))
 	case strings.ContainsAny(h, "/@ "):
-		return fmt.Sprintf("%q is not HOST or HOST:PORT", truncate(h))
+		return fmt.Sprintf("%q is not HOST or HOST:PORT", strict.Clip(h))
 	case !validGlob(h):
-		return fmt.Sprintf("%q is not a valid glob (unclosed '[' or a trailing '\\')", truncate(h))
+		return fmt.Sprintf("%q is not a valid glob (unclosed '[' or a trailing '\\')", strict.Clip(h))
 	}
 	return ""
 }
@@ -251,7 +251,7 @@ func (cr *Credentials) validate(ps *problems, base string) {
 		sources = append(sources, "azure")
 		for i, p := range cr.Azure.Endpoints {
 			if _, err := path.Match(p, ""); err != nil || p == "" {
-				ps.add(fmt.Sprintf("%s.azure.endpoints[%d]", base, i), fmt.Sprintf("%q is not a host pattern such as *.azurecr.io", truncate(p)))
+				ps.add(fmt.Sprintf("%s.azure.endpoints[%d]", base, i), fmt.Sprintf("%q is not a host pattern such as *.azurecr.io", strict.Clip(p)))
 			}
 		}
 	}
@@ -273,7 +273,7 @@ func (cr *Credentials) validate(ps *problems, base string) {
 	}
 	for _, env := range []struct{ field, name string }{{"passwordFromEnv", cr.PasswordFromEnv}, {"tokenFromEnv", cr.TokenFromEnv}} {
 		if env.name != "" && !envNameRe.MatchString(env.name) {
-			ps.add(base+"."+env.field, fmt.Sprintf("%q is not an environment variable name", truncate(env.name)))
+			ps.add(base+"."+env.field, fmt.Sprintf("%q is not an environment variable name", strict.Clip(env.name)))
 		}
 	}
 }
@@ -288,14 +288,14 @@ func (c *Config) validateTrustStores(ps *problems) map[string]string {
 		case ts.Name == "":
 			ps.add(base+".name", "required")
 		case !storeNameRe.MatchString(ts.Name):
-			ps.add(base+".name", fmt.Sprintf("%q may use only letters, digits, '_', '.' and '-'", truncate(ts.Name)))
+			ps.add(base+".name", fmt.Sprintf("%q may use only letters, digits, '_', '.' and '-'", strict.Clip(ts.Name)))
 		}
 		switch {
 		case isStoreType(ts.Type):
 		case ts.Type == "":
 			ps.add(base+".type", "required: ca, signingAuthority or tsa")
 		default:
-			ps.add(base+".type", fmt.Sprintf("%q must be ca, signingAuthority or tsa", truncate(ts.Type)))
+			ps.add(base+".type", fmt.Sprintf("%q must be ca, signingAuthority or tsa", strict.Clip(ts.Type)))
 		}
 		if ts.Name != "" && ts.Type != "" {
 			id := ts.Type + ":" + ts.Name

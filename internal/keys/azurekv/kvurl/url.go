@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // IsURL reports whether a key argument is an https URL (a vault object)
@@ -26,11 +27,11 @@ func IsURL(s string) bool { return strings.HasPrefix(strings.ToLower(s), "https:
 func ParseURL(s string) (vault string, ref keys.Ref, err error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", keys.Ref{}, fmt.Errorf("%w: %q is not an Azure Key Vault URL (https://VAULT.vault.azure.net/certificates/NAME[/VERSION])", keys.ErrInvalidRef, clip(s))
+		return "", keys.Ref{}, fmt.Errorf("%w: %q is not an Azure Key Vault URL (https://VAULT.vault.azure.net/certificates/NAME[/VERSION])", keys.ErrInvalidRef, strict.Clip(s))
 	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
 	if len(parts) < 2 || len(parts) > 3 || (parts[0] != "certificates" && parts[0] != "keys") {
-		return "", keys.Ref{}, fmt.Errorf("%w: %q: the path must be /certificates/NAME or /certificates/NAME/VERSION", keys.ErrInvalidRef, clip(s))
+		return "", keys.Ref{}, fmt.Errorf("%w: %q: the path must be /certificates/NAME or /certificates/NAME/VERSION", keys.ErrInvalidRef, strict.Clip(s))
 	}
 	ref.Name = parts[1]
 	if err := keys.ValidateName(ref.Name); err != nil {
@@ -43,11 +44,4 @@ func ParseURL(s string) (vault string, ref keys.Ref, err error) {
 		}
 	}
 	return "https://" + u.Host, ref, nil
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // Scheme starts every PKCS#11 URI. Callers use it to tell a URI from a key
@@ -103,7 +104,7 @@ func ParseURI(s string) (*URI, error) {
 		return nil, fmt.Errorf("%w: PKCS#11 URI is longer than %d bytes", keys.ErrInvalidRef, MaxURILength)
 	}
 	if !strings.HasPrefix(strings.ToLower(s), Scheme) {
-		return nil, fmt.Errorf("%w: %q is not a PKCS#11 URI (it must start with %q)", keys.ErrInvalidRef, clip(s), Scheme)
+		return nil, fmt.Errorf("%w: %q is not a PKCS#11 URI (it must start with %q)", keys.ErrInvalidRef, strict.Clip(s), Scheme)
 	}
 	path, query, _ := strings.Cut(s[len(Scheme):], "?")
 	u := &URI{}
@@ -111,7 +112,7 @@ func ParseURI(s string) (*URI, error) {
 	attr := func(part, sep string) (string, string, error) {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok || k == "" {
-			return "", "", fmt.Errorf("%w: PKCS#11 URI attribute %q: write it as name=value, separated by %q", keys.ErrInvalidRef, clip(part), sep)
+			return "", "", fmt.Errorf("%w: PKCS#11 URI attribute %q: write it as name=value, separated by %q", keys.ErrInvalidRef, strict.Clip(part), sep)
 		}
 		dv, err := url.PathUnescape(v)
 		if err != nil {
@@ -130,7 +131,7 @@ func ParseURI(s string) (*URI, error) {
 				return nil, err
 			}
 			if !pathAttrs[k] && !strings.HasPrefix(k, "x-") {
-				return nil, fmt.Errorf("%w: PKCS#11 URI has unknown attribute %q (hallmark reads token, serial, slot-id, object, id and type)", keys.ErrInvalidRef, clip(k))
+				return nil, fmt.Errorf("%w: PKCS#11 URI has unknown attribute %q (hallmark reads token, serial, slot-id, object, id and type)", keys.ErrInvalidRef, strict.Clip(k))
 			}
 			switch k {
 			case "token":
@@ -140,7 +141,7 @@ func ParseURI(s string) (*URI, error) {
 			case "slot-id":
 				n, err := strconv.ParseUint(v, 10, 32)
 				if err != nil {
-					return nil, fmt.Errorf("%w: PKCS#11 URI slot-id %q is not a number", keys.ErrInvalidRef, clip(v))
+					return nil, fmt.Errorf("%w: PKCS#11 URI slot-id %q is not a number", keys.ErrInvalidRef, strict.Clip(v))
 				}
 				slot := uint(n)
 				u.SlotID = &slot
@@ -156,7 +157,7 @@ func ParseURI(s string) (*URI, error) {
 				u.ID = []byte(v)
 			case "type":
 				if v != "private" && v != "cert" {
-					return nil, fmt.Errorf("%w: PKCS#11 URI type=%s: hallmark signs with private keys (type=private)", keys.ErrInvalidRef, clip(v))
+					return nil, fmt.Errorf("%w: PKCS#11 URI type=%s: hallmark signs with private keys (type=private)", keys.ErrInvalidRef, strict.Clip(v))
 				}
 			}
 		}
@@ -178,7 +179,7 @@ func ParseURI(s string) (*URI, error) {
 				return nil, fmt.Errorf("%w: PKCS#11 URI module-name is not supported; give module-path", keys.ErrInvalidRef)
 			default:
 				if !strings.HasPrefix(k, "x-") {
-					return nil, fmt.Errorf("%w: PKCS#11 URI has unknown query attribute %q (hallmark reads module-path, pin-value and pin-source)", keys.ErrInvalidRef, clip(k))
+					return nil, fmt.Errorf("%w: PKCS#11 URI has unknown query attribute %q (hallmark reads module-path, pin-value and pin-source)", keys.ErrInvalidRef, strict.Clip(k))
 				}
 			}
 		}
@@ -291,13 +292,4 @@ func readPINFile(path string) (string, error) {
 		return "", fmt.Errorf("%w: PIN file %s is empty", keys.ErrBadPassphrase, path)
 	}
 	return pin, nil
-}
-
-// clip shortens user input echoed in error messages.
-func clip(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "..."
 }
