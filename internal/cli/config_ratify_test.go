@@ -75,3 +75,19 @@ func TestConfigCRDs(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, stdout)
 	}
 }
+
+func TestServeRatifyResourcesFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--ratify-resources", "--config", "c.yaml"}, "leave out --config"},
+		{[]string{"serve", "--ratify-resources", "--tls-cert-file", "a", "--tls-key-file", "b", "--trust-store", "ts"}, "leave out --config, --trust-policy and --trust-store"},
+		{[]string{"serve", "--namespace", "x", "--config", "c.yaml"}, "--namespace is for --ratify-resources"},
+	} {
+		_, stderr, code := run(t, nil, tt.args...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, want 2 saying %q\n%s", tt.args, code, tt.want, stderr)
+		}
+	}
+}

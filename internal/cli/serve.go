@@ -33,6 +33,8 @@ type serveOptions struct {
 	kubeconfig    string
 	auditEvents   bool
 	auditLease    string
+	// Ratify's resources as the configuration (serve_ratify.go)
+	ratify serveRatifyOptions
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
@@ -77,6 +79,7 @@ deadline. --mode audit admits them with warnings and audit annotations.`,
 	f.DurationVar(&o.auditInterval, "audit-interval", 0, "audit the cluster's running pods and workloads this often (e.g. 10m), exporting hallmark_audit_* metrics; 0 turns it off")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for --audit-interval (default $KUBECONFIG, else ~/.kube/config, else in-cluster)")
 	f.BoolVar(&o.auditEvents, "audit-events", true, "with --audit-interval, post a Warning Event (reason ImageNotVerified) on each object with an image that does not verify")
+	o.ratify.addFlags(f)
 	f.StringVar(&o.auditLease, "audit-lease", "", "with --audit-interval, audit only while this replica holds the coordination.k8s.io Lease NAMESPACE/NAME, so that one replica of several audits")
 	return cmd
 }
@@ -133,7 +136,10 @@ func runServe(cmd *cobra.Command, g *globalOptions, o *serveOptions) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(g.err, &slog.HandlerOptions{Level: level}))
-	src := &serve.FileSource{Path: o.configFile, Overlay: o.overlay(cmd.Flags()), Interval: o.reload}
+	src, err := o.configSource(cmd)
+	if err != nil {
+		return err
+	}
 	return serve.Run(cmd.Context(), src, serve.Options{
 		Logger:             log,
 		CertReloadInterval: o.reload,
@@ -153,12 +159,16 @@ func (o *serveOptions) checkFlags(fl *pflag.FlagSet) error {
 	}
 	missing := false
 	if o.configFile == "" {
-		for _, req := range []struct{ flag, value, why string }{
+		reqs := []struct{ flag, value, why string }{
 			{"--tls-cert-file", o.certFile, "the API server and Gatekeeper call webhooks over HTTPS only"},
 			{"--tls-key-file", o.keyFile, "the key of --tls-cert-file"},
 			{"--trust-policy", o.trustPolicy, "the trust policy images are verified against"},
 			{"--trust-store", o.trustStore, "the trust store the policy's trustStores name"},
-		} {
+		}
+		if o.ratify.resources {
+			reqs = reqs[:2] // the trust policy and stores come from the resources
+		}
+		for _, req := range reqs {
 			if req.value == "" {
 				missing = true
 				problems = append(problems, fmt.Sprintf("%s is required (%s)", req.flag, req.why))

@@ -198,6 +198,9 @@ func decodeObject(source string, v any, fs *findings) []*Resource {
 		return nil
 	}
 	r := &Resource{Source: source, APIVersion: apiVersion, Kind: kind}
+	if source == "" {
+		source = kind
+	}
 	rd := reader{res: source, fs: fs}
 	top := rd.object("", m, "apiVersion", "kind", "metadata", "spec", "status")
 	meta := rd.object("metadata", top["metadata"], "*")
@@ -207,7 +210,7 @@ func decodeObject(source string, v any, fs *findings) []*Resource {
 		fs.problem(source, "metadata.name", "required")
 		return nil
 	}
-	id := r.ID() + " (" + source + ")"
+	id := r.label()
 	rd.res = id
 	if !namespaced(kind) && r.Namespace != "" {
 		fs.note(id, "metadata.namespace", "%s is cluster-scoped: the namespace is ignored, as Kubernetes ignores it", kind)
@@ -282,6 +285,16 @@ func plain(v any, depth int) (any, error) {
 				return nil, err
 			}
 			out[ks] = pv
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, val := range t {
+			pv, err := plain(val, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = pv
 		}
 		return out, nil
 	case []any:
@@ -487,3 +500,23 @@ func (r *Resource) label() string {
 	}
 	return r.ID() + " (" + r.Source + ")"
 }
+
+// FromObject reads one resource already decoded from JSON, as a Kubernetes
+// client returns it (an unstructured object's content). source names it in
+// findings.
+func FromObject(source string, obj map[string]any) (*Resource, []Finding) {
+	var fs findings
+	v, err := plain(obj, 0)
+	if err != nil {
+		fs.problem(source, "", "%v", err)
+		return nil, fs.problems
+	}
+	rs := decodeObject(source, v, &fs)
+	if len(rs) != 1 {
+		return nil, fs.problems
+	}
+	return rs[0], fs.problems
+}
+
+// Label names the resource and where it was read, as findings do.
+func (r *Resource) Label() string { return r.label() }

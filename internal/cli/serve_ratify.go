@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hallmark-dev/hallmark/internal/audit"
+	"github.com/hallmark-dev/hallmark/internal/ratify/watch"
+	"github.com/hallmark-dev/hallmark/internal/serve"
+)
+
+// serveRatifyOptions are serve's flags for Ratify's resources.
+type serveRatifyOptions struct {
+	resources bool
+	namespace string
+}
+
+func (o *serveRatifyOptions) addFlags(f *pflag.FlagSet) {
+	f.BoolVar(&o.resources, "ratify-resources", false, "serve from Ratify's configuration resources in the cluster (Store, CertificateStore, KeyManagementProvider, Verifier, Policy), writing their status; with --kubeconfig, or in-cluster")
+	f.StringVar(&o.namespace, "namespace", "", "with --ratify-resources, the namespace bare certificate store names resolve in (default: the pod's namespace, else the kubeconfig context's, else default)")
+}
+
+// configSource is where serve reads its configuration: the file and flags,
+// or Ratify's resources with the flags laid over them.
+func (o *serveOptions) configSource(cmd *cobra.Command) (serve.Source, error) {
+	fl := cmd.Flags()
+	if !o.ratify.resources {
+		if fl.Changed("namespace") {
+			return nil, usageError{errors.New("--namespace is for --ratify-resources")}
+		}
+		return &serve.FileSource{Path: o.configFile, Overlay: o.overlay(fl), Interval: o.reload}, nil
+	}
+	if o.configFile != "" || fl.Changed("trust-policy") || fl.Changed("trust-store") {
+		return nil, usageError{errors.New("--ratify-resources takes the trust policy and trust stores from the cluster's Ratify resources: leave out --config, --trust-policy and --trust-store (give the TLS files, listen address and mode as flags)")}
+	}
+	client, err := audit.Connect(o.kubeconfig, "", userAgent())
+	if err != nil {
+		return nil, err
+	}
+	ns := o.ratify.namespace
+	if ns == "" {
+		ns = watch.Namespace(watch.KubeconfigNamespace(o.kubeconfig))
+	}
+	return &watch.Source{Client: client, Namespace: ns, Overlay: o.overlay(fl)}, nil
+}
