@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hallmark-dev/hallmark/internal/strict"
-	"github.com/hallmark-dev/hallmark/internal/verify/kinds"
 )
 
 // Cosign configures verification of cosign (Sigstore) signatures, beside
@@ -104,21 +103,26 @@ type SignatureKindRule struct {
 // CosignConfigured reports whether cosign verification is configured.
 func (c *Config) CosignConfigured() bool { return len(c.Cosign.Policies) > 0 }
 
-// SignatureKindRules returns the signature-kind rules and the default, with
-// the default's zero value applied.
-func (c *Config) SignatureKindRules() ([]kinds.Rule, kinds.Requirement) {
-	def := kinds.Requirement(c.SignatureKinds.Default)
-	if def == "" {
-		def = kinds.Notation
-		if c.CosignConfigured() {
-			def = kinds.Any
-		}
+// The signature kinds a scope can require (signatureKinds): the names
+// verify/kinds reads; serve maps them onto it.
+const (
+	KindNotation = "notation"
+	KindCosign   = "cosign"
+	KindAny      = "any"
+	KindAll      = "all"
+)
+
+// SignatureKindDefault returns signatureKinds.default with its zero value
+// applied: notation, or any when cosign is configured.
+func (c *Config) SignatureKindDefault() string {
+	switch {
+	case c.SignatureKinds.Default != "":
+		return c.SignatureKinds.Default
+	case c.CosignConfigured():
+		return KindAny
+	default:
+		return KindNotation
 	}
-	rules := make([]kinds.Rule, len(c.SignatureKinds.Rules))
-	for i, r := range c.SignatureKinds.Rules {
-		rules[i] = kinds.Rule{Scopes: append([]string(nil), r.Scopes...), Require: kinds.Requirement(r.Require)}
-	}
-	return rules, def
 }
 
 func (c *Config) validateCosign(ps *problems) {
@@ -180,18 +184,17 @@ func (c *Config) validateCosign(ps *problems) {
 	if c.Cosign.TrustedRootFile != "" && !c.CosignConfigured() {
 		ps.add("cosign.trustedRootFile", "set, but there are no cosign.policies to use it")
 	}
-	rules, def := c.SignatureKindRules()
-	check := func(path string, r kinds.Requirement) {
+	check := func(path string, r string) {
 		switch {
-		case !r.Valid():
-			ps.add(path, fmt.Sprintf("%q must be notation, cosign, any or all", strict.Clip(string(r))))
-		case !c.CosignConfigured() && (r == kinds.Cosign || r == kinds.All):
+		case r != KindNotation && r != KindCosign && r != KindAny && r != KindAll:
+			ps.add(path, fmt.Sprintf("%q must be notation, cosign, any or all", strict.Clip(r)))
+		case !c.CosignConfigured() && (r == KindCosign || r == KindAll):
 			ps.add(path, fmt.Sprintf("%s needs cosign.policies", r))
 		}
 	}
-	check("signatureKinds.default", def)
+	check("signatureKinds.default", c.SignatureKindDefault())
 	seen := map[string]bool{}
-	for i, r := range rules {
+	for i, r := range c.SignatureKinds.Rules {
 		path := fmt.Sprintf("signatureKinds.rules[%d]", i)
 		check(path+".require", r.Require)
 		if len(r.Scopes) == 0 {

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/hallmark-dev/hallmark/internal/verify/kinds"
 )
 
 func TestValidateCosign(t *testing.T) {
@@ -83,11 +81,11 @@ func TestValidateCosign(t *testing.T) {
 
 func TestSignatureKindDefault(t *testing.T) {
 	c := base(t)
-	if _, def := c.SignatureKindRules(); def != kinds.Notation {
+	if def := c.SignatureKindDefault(); def != KindNotation {
 		t.Errorf("default without cosign = %s, want notation", def)
 	}
 	c.Cosign.Policies = []CosignPolicy{{Name: "k", Scopes: []string{"*"}, Keys: []CosignKey{{File: "k.pub"}}}}
-	if _, def := c.SignatureKindRules(); def != kinds.Any {
+	if def := c.SignatureKindDefault(); def != KindAny {
 		t.Errorf("default with cosign = %s, want any", def)
 	}
 }

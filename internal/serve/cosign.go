@@ -110,6 +110,9 @@ func withCosign(ctx context.Context, cfg *config.Config, engine *verify.Engine, 
 	if err != nil {
 		return nil, err
 	}
-	rules, def := cfg.SignatureKindRules()
-	return kinds.New(engine, cv, rules, def)
+	rules := make([]kinds.Rule, len(cfg.SignatureKinds.Rules))
+	for i, r := range cfg.SignatureKinds.Rules {
+		rules[i] = kinds.Rule{Scopes: append([]string(nil), r.Scopes...), Require: kinds.Requirement(r.Require)}
+	}
+	return kinds.New(engine, cv, rules, kinds.Requirement(cfg.SignatureKindDefault()))
 }
