@@ -10,42 +10,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/yaml"
 
 	"github.com/hallmark-dev/hallmark/internal/proctest"
 	"github.com/hallmark-dev/hallmark/internal/ratify"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
-
-// applyYAML creates the objects of a YAML stream, as kubectl apply does for
-// new objects.
-func applyYAML(t *testing.T, dyn dynamic.Interface, stream string) {
-	t.Helper()
-	for _, doc := range strings.Split(stream, "\n---\n") {
-		var obj map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			t.Fatal(err)
-		}
-		if obj == nil {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: obj}
-		gv, _ := schema.ParseGroupVersion(u.GetAPIVersion())
-		res := schema.GroupVersionResource{Group: gv.Group, Version: gv.Version, Resource: ratify.Plural(u.GetKind())}
-		if u.GetKind() == "CustomResourceDefinition" {
-			res.Resource = "customresourcedefinitions"
-		}
-		var err error
-		if ns := u.GetNamespace(); ns != "" {
-			_, err = dyn.Resource(res).Namespace(ns).Create(context.Background(), u, metav1.CreateOptions{})
-		} else {
-			_, err = dyn.Resource(res).Create(context.Background(), u, metav1.CreateOptions{})
-		}
-		if err != nil {
-			t.Fatalf("create %s %s: %v", u.GetKind(), u.GetName(), err)
-		}
-	}
-}
 
 // hallmark serve --ratify-resources serves from Ratify's resources applied
 // to a real kube-apiserver: their status reads as Ratify's, a signed pod is
@@ -69,7 +38,7 @@ func TestRatifyResources(t *testing.T) {
 	s.hallmark("sign", host+"/demo@"+passDigest, "--key", "e2e", "--plain-http")
 	pushImage(t, host, "demo", "fail")
 
-	applyYAML(t, dyn, string(ratify.CRDs()))
+	testpeers.ApplyYAML(t, dyn, string(ratify.CRDs()))
 	c.namespace(t, "gatekeeper-system")
 	if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
 		_, err := dyn.Resource(schema.GroupVersionResource{Group: ratify.GroupV1, Version: ratify.VersionBeta1, Resource: "verifiers"}).List(ctx, metav1.ListOptions{})
@@ -82,7 +51,7 @@ func TestRatifyResources(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(root), "\n") {
 		certStore.WriteString("      " + line + "\n")
 	}
-	applyYAML(t, dyn, `apiVersion: config.ratify.deislabs.io/v1beta1
+	testpeers.ApplyYAML(t, dyn, `apiVersion: config.ratify.deislabs.io/v1beta1
 kind: Store
 metadata:
   name: store-oras

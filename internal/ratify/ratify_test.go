@@ -2,14 +2,7 @@ package ratify
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
 func convertText(t *testing.T, text string) *Result {
@@ -60,7 +54,10 @@ spec:
 
 func inlineKMP(t *testing.T) string {
 	t.Helper()
-	cert := rootPEM(t)
+	cert, _, _, err := testpeers.ServingCertificate("ratify", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var b strings.Builder
 	b.WriteString("apiVersion: config.ratify.deislabs.io/v1beta1\nkind: KeyManagementProvider\nmetadata:\n  name: inline-cert\nspec:\n  type: inline\n  parameters:\n    contentType: certificate\n    value: |\n")
 	for _, line := range strings.Split(strings.TrimSpace(string(cert)), "\n") {
@@ -223,27 +220,4 @@ func compactJSON(t *testing.T, b []byte) []byte {
 	}
 	out, _ := json.Marshal(v)
 	return out
-}
-
-// rootPEM is a self-signed CA certificate made for the test.
-func rootPEM(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "hallmark test root", Organization: []string{"Example"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

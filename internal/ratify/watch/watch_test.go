@@ -3,64 +3,18 @@ package watch
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/yaml"
 
 	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/ratify"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
-
-// apply creates the objects of a YAML stream, as kubectl apply would for
-// new objects.
-func apply(t *testing.T, dyn dynamic.Interface, stream string) {
-	t.Helper()
-	for _, doc := range strings.Split(stream, "\n---\n") {
-		if strings.TrimSpace(strings.TrimPrefix(doc, "---")) == "" {
-			continue
-		}
-		var obj map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			t.Fatal(err)
-		}
-		if obj == nil {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: obj}
-		gv, _ := schema.ParseGroupVersion(u.GetAPIVersion())
-		res := schema.GroupVersionResource{Group: gv.Group, Version: gv.Version, Resource: ratify.Plural(u.GetKind())}
-		switch u.GetKind() {
-		case "CustomResourceDefinition":
-			res.Resource = "customresourcedefinitions"
-		case "Namespace":
-			res.Resource = "namespaces"
-		}
-		c := dyn.Resource(res)
-		var err error
-		if u.GetNamespace() != "" {
-			_, err = c.Namespace(u.GetNamespace()).Create(context.Background(), u, metav1.CreateOptions{})
-		} else {
-			_, err = c.Create(context.Background(), u, metav1.CreateOptions{})
-		}
-		if err != nil {
-			t.Fatalf("create %s %s: %v", u.GetKind(), u.GetName(), err)
-		}
-	}
-}
 
 func TestServesRatifyResourcesFromTheCluster(t *testing.T) {
 	if testing.Short() {
@@ -77,8 +31,8 @@ func TestServesRatifyResourcesFromTheCluster(t *testing.T) {
 		t.Fatalf("with no CRDs: %v", err)
 	}
 
-	apply(t, dyn, string(ratify.CRDs()))
-	apply(t, dyn, "apiVersion: v1\nkind: Namespace\nmetadata: {name: gatekeeper-system}\n")
+	testpeers.ApplyYAML(t, dyn, string(ratify.CRDs()))
+	testpeers.ApplyYAML(t, dyn, "apiVersion: v1\nkind: Namespace\nmetadata: {name: gatekeeper-system}\n")
 	// CRDs take a moment to be served.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -94,10 +48,10 @@ func TestServesRatifyResourcesFromTheCluster(t *testing.T) {
 
 	var kmp bytes.Buffer
 	kmp.WriteString("apiVersion: config.ratify.deislabs.io/v1beta1\nkind: CertificateStore\nmetadata:\n  name: certs-inline\n  namespace: gatekeeper-system\nspec:\n  provider: inline\n  parameters:\n    value: |\n")
-	for _, line := range strings.Split(strings.TrimSpace(string(rootPEM(t))), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(string(testCA(t))), "\n") {
 		kmp.WriteString("      " + line + "\n")
 	}
-	apply(t, dyn, `apiVersion: config.ratify.deislabs.io/v1beta1
+	testpeers.ApplyYAML(t, dyn, `apiVersion: config.ratify.deislabs.io/v1beta1
 kind: Store
 metadata: {name: store-oras}
 spec:
@@ -182,21 +136,12 @@ spec:
 	}
 }
 
-// rootPEM is a self-signed CA certificate made for the test.
-func rootPEM(t *testing.T) []byte {
+// testCA is a CA certificate made for the test.
+func testCA(t *testing.T) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, _, _, err := testpeers.ServingCertificate("ratify", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hallmark test root", Organization: []string{"Example"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return ca
 }
