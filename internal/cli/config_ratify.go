@@ -17,8 +17,9 @@ import (
 )
 
 type importRatifyOptions struct {
-	namespace string
-	output    string
+	namespace   string
+	trustedRoot string
+	output      string
 }
 
 func newConfigImportRatifyCmd(g *globalOptions, o *importRatifyOptions) *cobra.Command {
@@ -41,6 +42,11 @@ A bare name in verificationCertStores is a KeyManagementProvider, or a
 CertificateStore in the namespace Ratify runs in (--namespace); resources
 written without a namespace are taken to be in it.
 
+A cosign Verifier's trustPolicies become cosign.policies. Keyless identities
+and tLogVerify (true unless set false) need a Sigstore trusted root, which
+Ratify fetches from the public-good instance and hallmark reads from a file:
+--cosign-trusted-root names it.
+
 Exit code 0 if the configuration verifies exactly what Ratify would, 1 if
 there are problems (the configuration is still printed, as far as it goes),
 2 for a usage error.`,
@@ -58,6 +64,7 @@ there are problems (the configuration is still printed, as far as it goes),
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.namespace, "namespace", "n", ratify.DefaultNamespace, "the namespace Ratify runs in")
+	f.StringVar(&o.trustedRoot, "cosign-trusted-root", "", "the Sigstore trusted root JSON that cosign.trustedRootFile names, for cosign trust policies with keyless identities or tLogVerify (Ratify fetches Fulcio's roots and Rekor's keys; hallmark reads this file)")
 	f.StringVarP(&o.output, "output", "o", "yaml", `output format: "yaml" (the configuration) or "json" (the configuration with its problems and notes)`)
 	return cmd
 }
@@ -104,7 +111,7 @@ func runImportRatify(g *globalOptions, o *importRatifyOptions, args []string) er
 			problems = append(problems, ps...)
 		}
 	}
-	res := ratify.Convert(resources, ratify.Options{Namespace: o.namespace})
+	res := ratify.Convert(resources, ratify.Options{Namespace: o.namespace, CosignTrustedRootFile: o.trustedRoot})
 	res.Problems = append(problems, res.Problems...)
 	out, err := res.YAML()
 	if err != nil {

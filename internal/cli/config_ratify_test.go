@@ -33,6 +33,33 @@ func TestImportRatifySeed(t *testing.T) {
 		}
 		files = append(files, file)
 	}
+	// The seed with a cosign Verifier beside the notation one: the trust
+	// policy's tLogVerify (true by default) needs --cosign-trusted-root;
+	// with it, exit 0 and a note on bundles.
+	cosignVerifier := filepath.Join(t.TempDir(), "cosign-verifier.yaml")
+	if err := os.WriteFile(cosignVerifier, []byte(`apiVersion: config.ratify.deislabs.io/v1beta1
+kind: Verifier
+metadata: {name: verifier-cosign}
+spec:
+  name: cosign
+  artifactTypes: application/vnd.dev.cosign.artifact.sig.v1+json
+  parameters:
+    trustPolicies:
+      - {name: default, scopes: ["*"], keys: [{file: /etc/cosign/cosign.pub}]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withCosign := append(append([]string{"config", "import-ratify"}, files...), cosignVerifier)
+	if _, stderr, code := run(t, nil, withCosign...); code != 1 || !strings.Contains(stderr, "spec.parameters.trustPolicies[0].tLogVerify: tLogVerify is not set") {
+		t.Errorf("cosign verifier without --cosign-trusted-root: exit %d\n%s", code, stderr)
+	}
+	stdout, stderr, code := run(t, nil, append(withCosign, "--cosign-trusted-root", "/etc/hallmark/trusted_root.json")...)
+	if code != 0 || !strings.Contains(stderr, "plus Sigstore bundles made with the same keys") {
+		t.Errorf("cosign verifier with --cosign-trusted-root: exit %d\n%s", code, stderr)
+	}
+	if cfg, err := config.Parse([]byte(stdout)); err != nil || cfg.Cosign.TrustedRootFile != "/etc/hallmark/trusted_root.json" || !cfg.Cosign.Policies[0].RequireTransparencyLog || cfg.SignatureKindDefault() != config.KindAny {
+		t.Errorf("configuration (%v):\n%s", err, stdout)
+	}
 	for name, args := range map[string][]string{"files": files, "folder": {dir}} {
 		t.Run(name, func(t *testing.T) {
 			stdout, stderr, code := run(t, nil, append([]string{"config", "import-ratify"}, args...)...)
@@ -58,7 +85,7 @@ func TestImportRatifyProblems(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "problem: Verifier/v ((stdin)): spec.name: cosign verifiers are not supported yet") {
+	if !strings.Contains(stderr, "problem: Verifier/v ((stdin)): spec.parameters.key: the legacy form without a key accepts a keyless signature from any identity") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	if !strings.Contains(stdout, "tls:") {

@@ -35,6 +35,11 @@ type Options struct {
 	// verificationCertStores resolve to CertificateStores in it. Empty:
 	// gatekeeper-system, where Ratify's chart installs it.
 	Namespace string
+	// CosignTrustedRootFile is the Sigstore trusted root (trusted_root.json)
+	// that cosign.trustedRootFile names: Ratify fetches Fulcio's roots and
+	// Rekor's keys from the public-good instance, hallmark reads them from
+	// this file. Empty: a cosign trust policy that needs them is a problem.
+	CosignTrustedRootFile string
 }
 
 // DefaultNamespace is where Ratify's Helm chart installs Ratify.
@@ -102,19 +107,31 @@ func (c *converter) convert() *config.Config {
 		c.store(r)
 	}
 	verifiers := append(append([]*Resource{}, c.byKind[KindVerifier]...), c.byKind[KindNamespacedVerifier]...)
-	notation := 0
+	notation, cosign := 0, 0
 	for _, r := range verifiers {
-		if c.verifier(r) {
+		switch c.verifier(r) {
+		case kindNotation:
 			notation++
+		case kindCosign:
+			cosign++
 		}
 	}
 	if len(c.byKind[KindExecutor]) == 0 {
 		switch {
+		case notation == 0 && cosign > 0:
+			c.fs.problem("resources", "", "no Verifier of type notation: hallmark needs a Notary Project trust policy even when images need only cosign signatures (signatureKinds.default is set to cosign); add a notation Verifier")
 		case notation == 0:
-			c.fs.problem("resources", "", "no Verifier of type notation: hallmark verifies Notary Project signatures, and with no notation verifier Ratify admits nothing; add the Verifier")
+			c.fs.problem("resources", "", "no Verifier of type notation or cosign: with none Ratify admits nothing; add the Verifier")
 		case notation > 1:
 			c.fs.problem("resources", "", "%d notation Verifiers: Ratify runs each and its policy combines them; hallmark has one trust policy, so merge them into one", notation)
 		}
+		if cosign > 1 {
+			c.fs.problem("resources", "", "%d cosign Verifiers: Ratify runs each and its policy combines them; hallmark has one cosign section, so merge their trustPolicies into one Verifier", cosign)
+		}
+	}
+	c.signatureKinds(notation > 0, cosign > 0)
+	if c.cfg.CosignConfigured() {
+		c.cfg.Cosign.TrustedRootFile = c.opts.CosignTrustedRootFile
 	}
 	c.policies()
 	for _, r := range c.byKind[KindCertificateStore] {
@@ -254,8 +271,15 @@ func (c *converter) authProvider(rd reader, p string, v any) {
 	}
 }
 
-// verifier maps a notation Verifier; it reports whether it was one.
-func (c *converter) verifier(r *Resource) bool {
+// The verifier kinds the import maps.
+const (
+	kindNone = iota
+	kindNotation
+	kindCosign
+)
+
+// verifier maps a notation or cosign Verifier; it reports which it was.
+func (c *converter) verifier(r *Resource) int {
 	id := r.label()
 	rd := reader{res: id, fs: c.fs}
 	spec := rd.object("spec", r.Spec, "name", "type", "version", "artifactTypes", "address", "source", "parameters")
@@ -264,9 +288,13 @@ func (c *converter) verifier(r *Resource) bool {
 	if typ == "" {
 		typ, typPath = rd.str("spec", spec, "name"), "spec.name"
 	}
+	if typ == "cosign" {
+		c.cosignVerifier(r, rd, spec)
+		return kindCosign
+	}
 	if typ != "notation" && typ != "notaryv2" {
-		c.fs.problem(id, typPath, "%s verifiers are not supported yet: hallmark verifies Notary Project signatures; what this verifier checks would not be checked", clip(typ))
-		return false
+		c.fs.problem(id, typPath, "%s verifiers are not supported yet: hallmark verifies Notary Project and cosign signatures; what this verifier checks would not be checked", clip(typ))
+		return kindNone
 	}
 	if spec["source"] != nil || rd.str("spec", spec, "address") != "" {
 		c.fs.problem(id, "spec.source", "verifier plugins are not supported: hallmark verifies Notary Project signatures itself")
@@ -295,17 +323,17 @@ func (c *converter) verifier(r *Resource) bool {
 	doc, ok := params["trustPolicyDoc"].(map[string]any)
 	if !ok {
 		c.fs.problem(id, p+".trustPolicyDoc", "required: the Notary Project trust policy")
-		return true
+		return kindNotation
 	}
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		c.fs.problem(id, p+".trustPolicyDoc", "cannot be written as JSON: %v", err)
-		return true
+		return kindNotation
 	}
 	c.cfg.TrustPolicy.Inline = raw
 	referenced := trustStoreRefs(doc)
 	c.certStores(rd, r, p+".verificationCertStores", params["verificationCertStores"], referenced)
-	return true
+	return kindNotation
 }
 
 // trustStoreRefs returns, for each store name the trust policy names, the
@@ -446,6 +474,41 @@ func (c *converter) provider(r *Resource) []config.CertificateSource {
 		}
 	}
 	spec := rd.object("spec", r.Spec, "type", "refreshInterval", "parameters")
+	c.refreshInterval(rd, spec)
+	const p = "spec.parameters"
+	switch typ := rd.str("spec", spec, "type"); typ {
+	case "inline":
+		params := rd.object(p, spec["parameters"], "contentType", "value")
+		if ct := rd.str(p, params, "contentType"); ct != "certificate" {
+			c.fs.problem(id, p+".contentType", "%q is not supported: notation verification uses certificates (keys are for a cosign Verifier's trustPolicies)", clip(ct))
+			return nil
+		}
+		return c.inline(rd, p+".value", rd.str(p, params, "value"))
+	case "azurekeyvault":
+		params := rd.object(p, spec["parameters"], "vaultURI", "tenantID", "clientID", "resource", "certificates", "keys", "cloudName")
+		vault := c.vault(rd, p, params)
+		// Its keys are for cosign: imported when a cosign Verifier names
+		// the provider (cosignKeys).
+		rd.list(p, params, "keys")
+		var out []config.CertificateSource
+		for i, cert := range rd.list(p, params, "certificates") {
+			cp := fmt.Sprintf("%s.certificates[%d]", p, i)
+			cm := rd.object(cp, cert, "name", "version")
+			if src, ok := c.akvCert(rd, cp, vault, rd.str(cp, cm, "name"), rd.str(cp, cm, "version")); ok {
+				out = append(out, src)
+			}
+		}
+		return out
+	default:
+		c.fs.problem(id, "spec.type", "key management provider %q is not supported (hallmark supports inline and azurekeyvault)", clip(typ))
+		return nil
+	}
+}
+
+// refreshInterval takes a provider's refreshInterval into account for
+// trustStoreRefresh, the shortest of the providers used.
+func (c *converter) refreshInterval(rd reader, spec map[string]any) {
+	id := rd.res
 	if ri := rd.str("spec", spec, "refreshInterval"); ri != "" {
 		d, err := time.ParseDuration(ri)
 		switch {
@@ -459,34 +522,6 @@ func (c *converter) provider(r *Resource) []config.CertificateSource {
 				c.refresh = d
 			}
 		}
-	}
-	const p = "spec.parameters"
-	switch typ := rd.str("spec", spec, "type"); typ {
-	case "inline":
-		params := rd.object(p, spec["parameters"], "contentType", "value")
-		if ct := rd.str(p, params, "contentType"); ct != "certificate" {
-			c.fs.problem(id, p+".contentType", "%q is not supported: notation verification uses certificates (keys are for cosign)", clip(ct))
-			return nil
-		}
-		return c.inline(rd, p+".value", rd.str(p, params, "value"))
-	case "azurekeyvault":
-		params := rd.object(p, spec["parameters"], "vaultURI", "tenantID", "clientID", "resource", "certificates", "keys", "cloudName")
-		vault := c.vault(rd, p, params)
-		if len(rd.list(p, params, "keys")) > 0 {
-			c.fs.problem(id, p+".keys", "Key Vault keys are for cosign verification, which is not imported yet")
-		}
-		var out []config.CertificateSource
-		for i, cert := range rd.list(p, params, "certificates") {
-			cp := fmt.Sprintf("%s.certificates[%d]", p, i)
-			cm := rd.object(cp, cert, "name", "version")
-			if src, ok := c.akvCert(rd, cp, vault, rd.str(cp, cm, "name"), rd.str(cp, cm, "version")); ok {
-				out = append(out, src)
-			}
-		}
-		return out
-	default:
-		c.fs.problem(id, "spec.type", "key management provider %q is not supported (hallmark supports inline and azurekeyvault)", clip(typ))
-		return nil
 	}
 }
 
@@ -622,6 +657,21 @@ func (c *converter) policies() {
 		c.fs.problem(id, p+".passthroughEnabled", "passthrough (Gatekeeper decides from the reports) is not supported: hallmark decides")
 	}
 	avp := rd.object(p+".artifactVerificationPolicies", params["artifactVerificationPolicies"], "*")
+	// named are the types the policy names: Ratify needs a verified
+	// artifact of each, present or not.
+	var named []string
+	defer func() {
+		if !c.cfg.CosignConfigured() || len(c.cfg.TrustPolicy.Inline) == 0 {
+			return
+		}
+		switch len(named) {
+		case 2:
+			c.cfg.SignatureKinds.Default = config.KindAll
+			c.fs.note(id, p+".artifactVerificationPolicies", "names both signature types, so Ratify needs both: signatureKinds.default is all")
+		case 1:
+			c.fs.problem(id, p+".artifactVerificationPolicies."+named[0], "Ratify needs a verified artifact of this type and judges the other signature type only when an image carries it; hallmark cannot say \"this kind, and the other if present\": name both types (signatureKinds all) or neither (any)")
+		}
+	}()
 	for _, t := range sortedKeys(avp) {
 		tp := p + ".artifactVerificationPolicies." + t
 		v, _ := avp[t].(string)
@@ -629,9 +679,13 @@ func (c *converter) policies() {
 			c.fs.problem(id, tp, "is %s, not any or all", describe(avp[t]))
 			continue
 		}
-		if t != "default" && t != NotationArtifactType {
+		cosignType := t == CosignArtifactType && c.cfg.CosignConfigured()
+		if t != "default" && t != NotationArtifactType && !cosignType {
 			c.fs.problem(id, tp, "requires artifacts of type %s to verify, which hallmark does not verify yet", clip(t))
 			continue
+		}
+		if t != "default" {
+			named = append(named, t)
 		}
 		if v == "all" {
 			c.fs.problem(id, tp, "\"all\" also requires every other signature of the image to verify; hallmark admits an image when one Notary Project signature verifies (\"any\"), so an image with one good and one bad signature would be admitted")
@@ -736,7 +790,7 @@ func (c *converter) executor(r *Resource) {
 				km["vaultURI"] = km["vaultURL"]
 				vault := c.vault(rd, kp, km)
 				if rd.list(kp, km, "keys") != nil {
-					c.fs.problem(id, kp+".keys", "Key Vault keys are for cosign verification, which is not imported yet")
+					c.fs.problem(id, kp+".keys", "Key Vault keys are for cosign verification, which is not imported from an Executor yet")
 				}
 				for k, name := range rd.list(kp, km, "certificates") {
 					np := fmt.Sprintf("%s.certificates[%d]", kp, k)

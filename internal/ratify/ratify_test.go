@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func TestMalformedAndUnsupported(t *testing.T) {
 			"spec.parameters.useHtp", `did you mean "useHttp"`},
 		{"unknown spec field", strings.Replace(verifierDoc, "  name: notation\n", "  name: notation\n  trustPolicy: x\n", 1), "spec.trustPolicy", "unknown field"},
 		{"wrong type", "apiVersion: config.ratify.deislabs.io/v1beta1\nkind: Store\nmetadata: {name: s}\nspec:\n  name: oras\n  parameters:\n    useHttp: maybe\n", "spec.parameters.useHttp", "not true or false"},
-		{"cosign verifier", strings.Replace(verifierDoc, "name: notation", "name: cosign", 1), "spec.name", "cosign verifiers are not supported yet"},
+		{"cosign verifier in the legacy form without a key", strings.Replace(verifierDoc, "name: notation", "name: cosign", 1), "spec.parameters.key", "from any identity Fulcio vouched for"},
 		{"sbom verifier", strings.Replace(verifierDoc, "name: notation", "type: sbom\n  name: verifier-sbom", 1), "spec.type", "sbom verifiers are not supported yet"},
 		{"rego policy", verifierDoc + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: rego-policy\n  parameters: {policy: x}\n", "spec.type", "Rego policies are not supported"},
 		{"policy all", verifierDoc + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n    artifactVerificationPolicies: {default: all}\n", "spec.parameters.artifactVerificationPolicies.default", "one good and one bad signature"},
@@ -111,7 +112,7 @@ func TestMalformedAndUnsupported(t *testing.T) {
 			"spec.parameters.certificates.array[0]", "certificateNam"},
 		{"aws auth provider", verifierDoc + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Store\nmetadata: {name: s}\nspec:\n  name: oras\n  parameters:\n    authProvider: {name: awsEcrBasic}\n", "spec.parameters.authProvider.name", "not supported yet"},
 		{"no verifier", "apiVersion: config.ratify.deislabs.io/v1beta1\nkind: Store\nmetadata: {name: s}\nspec: {name: oras}\n", "", "no Verifier of type notation"},
-		{"key provider", strings.Replace(verifierDoc, "inline-cert", "k", 1) + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: KeyManagementProvider\nmetadata: {name: k}\nspec:\n  type: inline\n  parameters: {contentType: key, value: x}\n", "spec.parameters.contentType", "keys are for cosign"},
+		{"key provider", strings.Replace(verifierDoc, "inline-cert", "k", 1) + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: KeyManagementProvider\nmetadata: {name: k}\nspec:\n  type: inline\n  parameters: {contentType: key, value: x}\n", "spec.parameters.contentType", "keys are for a cosign Verifier's trustPolicies"},
 		{"bad refresh interval", strings.Replace(verifierDoc, "inline-cert", "k", 1) + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: KeyManagementProvider\nmetadata: {name: k}\nspec:\n  type: inline\n  refreshInterval: soon\n  parameters: {contentType: certificate, value: x}\n", "spec.refreshInterval", "not a duration"},
 	}
 	for _, tt := range tests {
@@ -187,6 +188,8 @@ func FuzzConvert(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(verifierDoc))
+	f.Add([]byte(verifierDoc + "---\n" + cosignDoc("    trustPolicies:\n      - {name: p, scopes: [\"*\"], keys: [{file: /k.pub}], tLogVerify: false}\n")))
+	f.Add([]byte(verifierDoc + "---\n" + cosignDoc("    trustPolicies:\n      - name: p\n        scopes: [\"ghcr.io/a/b\"]\n        keyless: {certificateIdentityRegExp: \"^x$\", certificateOIDCIssuer: i}\n")))
 	f.Add([]byte("apiVersion: config.ratify.deislabs.io/v1beta1\nkind: Store\nmetadata: {name: s}\nspec: {name: oras, parameters: {useHttp: true}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, ps := Decode("fuzz.yaml", data)
@@ -209,6 +212,9 @@ func FuzzConvert(f *testing.F) {
 		}
 		if !bytes.Equal(compactJSON(t, cfg.TrustPolicy.Inline), compactJSON(t, res.Config.TrustPolicy.Inline)) {
 			t.Fatalf("the trust policy changed on the way out")
+		}
+		if !reflect.DeepEqual(cfg.Cosign, res.Config.Cosign) || cfg.SignatureKindDefault() != res.Config.SignatureKindDefault() {
+			t.Fatalf("the cosign section or signature kinds changed on the way out:\n%s", out)
 		}
 	})
 }

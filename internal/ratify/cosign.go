@@ -1,0 +1,285 @@
+package ratify
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
+)
+
+// CosignArtifactType is the artifact type Ratify gives cosign signatures
+// (the sha256-DIGEST.sig tag, as Ratify's oras store lists it).
+const CosignArtifactType = "application/vnd.dev.cosign.artifact.sig.v1+json"
+
+// defaultRekorURL is the log Ratify's cosign verifier queries by default.
+const defaultRekorURL = "https://rekor.sigstore.dev"
+
+// trustedRootHint says where a trusted root comes from.
+const trustedRootHint = "give it with --cosign-trusted-root FILE (`cosign trusted-root create` writes one; the public-good instance publishes its trusted_root.json)"
+
+// cosignVerifier maps a cosign Verifier (Ratify v1's trustPolicies, or the
+// legacy key and rekorURL) onto cosign.policies.
+func (c *converter) cosignVerifier(r *Resource, rd reader, spec map[string]any) {
+	id := rd.res
+	if spec["source"] != nil || rd.str("spec", spec, "address") != "" {
+		c.fs.problem(id, "spec.source", "verifier plugins are not supported: hallmark verifies cosign signatures itself")
+	}
+	if v := rd.str("spec", spec, "version"); v != "" {
+		c.fs.note(id, "spec.version", "the plugin version is not used")
+	}
+	hasType := false
+	for _, t := range strings.Split(rd.str("spec", spec, "artifactTypes"), ",") {
+		if strings.TrimSpace(t) == CosignArtifactType {
+			hasType = true
+		}
+	}
+	if !hasType {
+		c.fs.problem(id, "spec.artifactTypes", "does not name %s, so Ratify never runs this verifier on a cosign signature; hallmark would", CosignArtifactType)
+	}
+	if r.Kind == KindNamespacedVerifier {
+		c.fs.problem(id, "", "NamespacedVerifier (verification for one namespace only) is not supported yet: hallmark would apply it to every namespace")
+	}
+	const p = "spec.parameters"
+	params := rd.object(p, spec["parameters"], "name", "type", "artifactTypes", "key", "rekorURL", "nestedArtifactTypes", "trustPolicies")
+	if len(rd.list(p, params, "nestedArtifactTypes")) > 0 {
+		c.fs.problem(id, p+".nestedArtifactTypes", "verifying the artifacts attached to a signature is not supported")
+	}
+	key, rekor := rd.str(p, params, "key"), rd.str(p, params, "rekorURL")
+	policies := rd.list(p, params, "trustPolicies")
+	c.fs.note(id, "", "hallmark accepts what this verifier accepts, plus Sigstore bundles made with the same keys and identities (cosign v3's storage of the same signatures, as OCI referrers), which Ratify does not read")
+	if len(policies) > 0 {
+		if key != "" || rekor != "" {
+			c.fs.problem(id, p, "key and rekorURL (the legacy form) cannot be used with trustPolicies: Ratify refuses this verifier")
+			return
+		}
+		for i, tp := range policies {
+			c.cosignPolicy(rd, fmt.Sprintf("%s.trustPolicies[%d]", p, i), tp)
+		}
+		return
+	}
+	// The legacy form: one key file for every image, or keyless with any
+	// certificate Fulcio issued.
+	if key == "" {
+		c.fs.problem(id, p+".key", "the legacy form without a key accepts a keyless signature from any identity Fulcio vouched for; hallmark requires the identities: write trustPolicies with keyless.certificateIdentity and certificateOIDCIssuer")
+		return
+	}
+	pol := config.CosignPolicy{Name: r.Name, Scopes: []string{"*"}, Keys: []config.CosignKey{{File: key}}}
+	c.fs.note(id, p+".key", "hallmark reads %s in its own pod: mount the public key there", clip(key))
+	if rekor != "" {
+		pol.RequireTransparencyLog = true
+		c.rekorNotes(rd, p+".rekorURL", rekor)
+	}
+	c.cfg.Cosign.Policies = append(c.cfg.Cosign.Policies, pol)
+}
+
+// cosignPolicy maps one of trustPolicies.
+func (c *converter) cosignPolicy(rd reader, p string, v any) {
+	id := rd.res
+	m := rd.object(p, v, "version", "name", "scopes", "keys", "keyless", "tLogVerify", "rekorURL")
+	if m == nil {
+		return
+	}
+	if ver := rd.str(p, m, "version"); ver != "" && ver != "1.0.0" {
+		c.fs.problem(id, p+".version", "%q is not a version Ratify reads (1.0.0)", clip(ver))
+	}
+	pol := config.CosignPolicy{Name: rd.str(p, m, "name")}
+	if pol.Name == "" {
+		c.fs.problem(id, p+".name", "required")
+	}
+	for i, s := range rd.list(p, m, "scopes") {
+		sp := fmt.Sprintf("%s.scopes[%d]", p, i)
+		str, _ := s.(string)
+		switch {
+		case str == "":
+			c.fs.problem(id, sp, "is %s, not a registry scope", describe(s))
+		case str == "*":
+			pol.Scopes = append(pol.Scopes, str)
+		case strings.HasSuffix(str, "*"):
+			c.fs.problem(id, sp, "%q: prefix scopes are not supported; hallmark's scopes are REGISTRY/REPOSITORY or \"*\": list the repositories", clip(str))
+		case strings.ContainsAny(str, "@") || strings.Contains(str[strings.LastIndex(str, "/")+1:], ":"):
+			c.fs.problem(id, sp, "%q names a tag or digest; hallmark's scopes are REGISTRY/REPOSITORY (every tag and digest of it)", clip(str))
+		default:
+			pol.Scopes = append(pol.Scopes, str)
+			c.fs.note(id, sp, "Ratify matches %q only against an image reference written exactly so (no tag or digest); hallmark covers every tag and digest of the repository", clip(str))
+		}
+	}
+	if rd.list(p, m, "scopes") == nil {
+		c.fs.problem(id, p+".scopes", "required: Ratify refuses a trust policy without scopes")
+	}
+	keysList := rd.list(p, m, "keys")
+	for i, k := range keysList {
+		pol.Keys = append(pol.Keys, c.cosignKeys(rd, fmt.Sprintf("%s.keys[%d]", p, i), k)...)
+	}
+	if kl, ok := m["keyless"]; ok && kl != nil {
+		kp := p + ".keyless"
+		km := rd.object(kp, kl, "ctLogVerify", "certificateIdentity", "certificateIdentityRegExp", "certificateOIDCIssuer", "certificateOIDCIssuerRegExp")
+		if len(km) > 0 {
+			if len(keysList) > 0 {
+				c.fs.problem(id, kp, "keys and keyless in one trust policy: Ratify refuses it; give each its own trust policy")
+			}
+			idn := config.CosignIdentity{
+				Subject:       rd.str(kp, km, "certificateIdentity"),
+				SubjectRegExp: rd.str(kp, km, "certificateIdentityRegExp"),
+				Issuer:        rd.str(kp, km, "certificateOIDCIssuer"),
+				IssuerRegExp:  rd.str(kp, km, "certificateOIDCIssuerRegExp"),
+			}
+			ok := true
+			if (idn.Subject == "") == (idn.SubjectRegExp == "") {
+				c.fs.problem(id, kp, "give exactly one of certificateIdentity and certificateIdentityRegExp")
+				ok = false
+			}
+			if (idn.Issuer == "") == (idn.IssuerRegExp == "") {
+				c.fs.problem(id, kp, "give exactly one of certificateOIDCIssuer and certificateOIDCIssuerRegExp")
+				ok = false
+			}
+			if ok {
+				pol.Keyless = append(pol.Keyless, idn)
+			}
+			if _, set := km["ctLogVerify"]; !set || rd.boolean(kp, km, "ctLogVerify") {
+				c.fs.note(id, kp+".ctLogVerify", "hallmark does not check the certificate's signed certificate timestamp; Fulcio embeds one in every certificate it issues, and the certificate chain and log entry are checked against the trusted root")
+			}
+			if c.opts.CosignTrustedRootFile == "" {
+				c.fs.problem(id, kp, "keyless verification needs Fulcio's roots, which Ratify fetches from the public-good Sigstore instance and hallmark reads from a Sigstore trusted root file: %s", trustedRootHint)
+			}
+		}
+	}
+	if len(pol.Keys) == 0 && len(pol.Keyless) == 0 && len(keysList) == 0 && m["keyless"] == nil {
+		c.fs.problem(id, p, "give keys or keyless: Ratify refuses a trust policy with neither")
+	}
+	// Ratify checks a Rekor entry unless tLogVerify is false.
+	if _, set := m["tLogVerify"]; !set || rd.boolean(p, m, "tLogVerify") {
+		pol.RequireTransparencyLog = true
+		where := p + ".tLogVerify"
+		if c.opts.CosignTrustedRootFile == "" {
+			why := "tLogVerify is true"
+			if !set {
+				why = "tLogVerify is not set, and it is true by default"
+			}
+			c.fs.problem(id, where, "%s: Ratify requires a Rekor entry, checked with keys it fetches from the public-good instance; hallmark checks the entry against a Sigstore trusted root file: %s, or set tLogVerify: false", why, trustedRootHint)
+		}
+		rekor := rd.str(p, m, "rekorURL")
+		if rekor == "" {
+			rekor = defaultRekorURL
+		}
+		c.rekorNotes(rd, p+".rekorURL", rekor)
+	} else if rd.str(p, m, "rekorURL") != "" {
+		c.fs.note(id, p+".rekorURL", "not used with tLogVerify: false, by Ratify either")
+	}
+	c.cfg.Cosign.Policies = append(c.cfg.Cosign.Policies, pol)
+}
+
+// rekorNotes says how a Rekor URL maps: the trusted root names the logs.
+func (c *converter) rekorNotes(rd reader, p, rekor string) {
+	c.fs.note(rd.res, p, "hallmark never queries Rekor (%s): the log entry must be in the signature (cosign attaches it when it uploads), checked offline against the logs the trusted root names", clip(rekor))
+}
+
+// cosignKeys maps one entry of a trust policy's keys.
+func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
+	id := rd.res
+	m := rd.object(p, v, "provider", "name", "version", "file")
+	if m == nil {
+		return nil
+	}
+	prov, name, version, file := rd.str(p, m, "provider"), rd.str(p, m, "name"), rd.str(p, m, "version"), rd.str(p, m, "file")
+	switch {
+	case file != "" && prov != "":
+		c.fs.problem(id, p, "give provider or file, not both: Ratify refuses it")
+		return nil
+	case file == "" && prov == "":
+		c.fs.problem(id, p, "give provider (a KeyManagementProvider) or file: Ratify refuses a key with neither")
+		return nil
+	case version != "" && name == "":
+		c.fs.problem(id, p+".version", "needs name: Ratify refuses a key version without the key's name")
+		return nil
+	case file != "":
+		c.fs.note(id, p+".file", "hallmark reads %s in its own pod: mount the public key there", clip(file))
+		return []config.CosignKey{{File: file}}
+	}
+	r := c.resolve(prov)
+	if r == nil || r.Kind == KindCertificateStore {
+		c.fs.problem(id, p+".provider", "%q names no KeyManagementProvider among the resources (a bare name is a cluster KeyManagementProvider; NAMESPACE/NAME a namespaced one)", clip(prov))
+		return nil
+	}
+	c.usedList = append(c.usedList, r)
+	rid := r.label()
+	rr := reader{res: rid, fs: c.fs}
+	spec := rr.object("spec", r.Spec, "type", "refreshInterval", "parameters")
+	c.refreshInterval(rr, spec)
+	const pp = "spec.parameters"
+	switch typ := rr.str("spec", spec, "type"); typ {
+	case "inline":
+		params := rr.object(pp, spec["parameters"], "contentType", "value")
+		if ct := rr.str(pp, params, "contentType"); ct != "key" {
+			c.fs.problem(rid, pp+".contentType", "is %q: a cosign trust policy's keys need contentType key", clip(ct))
+			return nil
+		}
+		if name != "" {
+			c.fs.problem(id, p+".name", "an inline provider holds its key without a name: drop name and version")
+			return nil
+		}
+		value := rr.str(pp, params, "value")
+		if strings.TrimSpace(value) == "" {
+			c.fs.problem(rid, pp+".value", "required: the PEM public keys")
+			return nil
+		}
+		return []config.CosignKey{{PEM: value}}
+	case "azurekeyvault":
+		params := rr.object(pp, spec["parameters"], "vaultURI", "tenantID", "clientID", "resource", "certificates", "keys", "cloudName")
+		vault := c.vault(rr, pp, params)
+		var out []config.CosignKey
+		found := false
+		for i, k := range rr.list(pp, params, "keys") {
+			kp := fmt.Sprintf("%s.keys[%d]", pp, i)
+			km := rr.object(kp, k, "name", "version")
+			kn, kv := rr.str(kp, km, "name"), rr.str(kp, km, "version")
+			if name != "" && (kn != name || (version != "" && kv != version)) {
+				continue
+			}
+			found = true
+			if kn == "" {
+				c.fs.problem(rid, kp+".name", "required")
+				continue
+			}
+			if kv == "" {
+				kv = version
+			}
+			if kv == "" {
+				c.fs.problem(rid, kp, "key %s has no version: Ratify trusts its newest version only, hallmark every version; give the version to trust", clip(kn))
+				continue
+			}
+			if vault == "" {
+				continue
+			}
+			ref := vault + "/keys/" + kn + "/" + kv
+			if _, _, err := kvurl.ParseURL(ref); err != nil {
+				c.fs.problem(rid, kp, "%v", err)
+				continue
+			}
+			out = append(out, config.CosignKey{Key: ref})
+		}
+		if name != "" && !found {
+			c.fs.problem(id, p+".name", "key %s%s is not among the keys of %s: Ratify refuses the trust policy", clip(name), map[bool]string{true: " version " + clip(version), false: ""}[version != ""], rid)
+		} else if !found {
+			c.fs.problem(rid, pp+".keys", "required: the keys a cosign trust policy names this provider for")
+		}
+		return out
+	default:
+		c.fs.problem(rid, "spec.type", "key management provider %q is not supported (hallmark supports inline and azurekeyvault)", clip(typ))
+		return nil
+	}
+}
+
+// signatureKinds sets which kinds images need. Ratify's config policy
+// judges each artifact type found that has a verifier: an image with only
+// a Notary Project signature passes on it, one with only a cosign signature
+// on that. hallmark's "any" is the closest: either kind passes.
+func (c *converter) signatureKinds(notation, cosign bool) {
+	switch {
+	case notation && c.cfg.CosignConfigured():
+		c.cfg.SignatureKinds.Default = config.KindAny
+		c.fs.note("resources", "", "notation and cosign Verifiers: signatureKinds.default is any, as Ratify admits an image whose signatures of the kinds found verify; an image carrying both kinds where one kind fails is denied by Ratify and admitted by hallmark; set signatureKinds.default: all to need both")
+	case cosign && c.cfg.CosignConfigured():
+		c.cfg.SignatureKinds.Default = config.KindCosign
+	}
+}
