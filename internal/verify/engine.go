@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	// Register the two Notary Project envelope formats with notation-core-go:
@@ -25,6 +26,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier"
 	"github.com/notaryproject/notation-go/verifier/trustpolicy"
 	"github.com/notaryproject/notation-go/verifier/truststore"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 
@@ -299,6 +301,28 @@ func (e *Engine) verify(ctx context.Context, ref string) Result {
 		return r.res
 	}
 
+	// A digest reference names the image its signatures refer to already,
+	// so the listing runs while the manifest is read: a cold verification
+	// then waits for three registry round trips, not four. A tag must be
+	// resolved first. The listing is used only once the manifest is read
+	// and matches.
+	var listed chan listing
+	if r.res.Digest != "" {
+		if d, err := digest.Parse(r.res.Digest); err == nil {
+			lctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			listed = make(chan listing, 1)
+			done := make(chan struct{})
+			// The listing takes from the repository's signature budget,
+			// which Release (deferred above) gives back: wait for it first.
+			defer func() { cancel(); <-done }()
+			go func() {
+				defer close(done)
+				listed <- e.listSignatures(lctx, repo, ocispec.Descriptor{Digest: d})
+			}()
+		}
+	}
+
 	desc, err := repo.Resolve(ctx, parsed.Reference)
 	if err != nil {
 		what := "resolving tag " + parsed.Reference
@@ -316,7 +340,13 @@ func (e *Engine) verify(ctx context.Context, ref string) Result {
 	r.subject = desc
 	r.artifactRef = r.repoPath + "@" + r.res.Digest
 
-	return e.verifySignatures(ctx, r, repo)
+	var l listing
+	if listed != nil {
+		l = <-listed
+	} else {
+		l = e.listSignatures(ctx, repo, r.subject)
+	}
+	return e.verifySignatures(ctx, r, repo, l)
 }
 
 // applicableStatement picks the statement whose registryScopes name
@@ -375,31 +405,96 @@ func (e *Engine) loadTrustStores(ctx context.Context, r *run) bool {
 // the limit was reached.
 var errStopListing = errors.New("stop listing signatures")
 
-func (e *Engine) verifySignatures(ctx context.Context, r *run, repo notationregistry.Repository) Result {
-	verified := -1
-	err := repo.ListSignatures(ctx, r.subject, func(manifests []ocispec.Descriptor) error {
+// listing is what listing an image's signatures found: up to
+// maxSignatures manifests, whether more exist, and the error that ended the
+// listing early, if any.
+type listing struct {
+	manifests []ocispec.Descriptor
+	more      bool
+	err       error
+}
+
+func (e *Engine) listSignatures(ctx context.Context, repo notationregistry.Repository, subject ocispec.Descriptor) listing {
+	var l listing
+	err := repo.ListSignatures(ctx, subject, func(manifests []ocispec.Descriptor) error {
 		for _, m := range manifests {
-			if len(r.res.Signatures) == e.maxSignatures {
-				r.moreExisting = true
+			if len(l.manifests) == e.maxSignatures {
+				l.more = true
 				return errStopListing
 			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			sr := e.verifySignature(ctx, r, repo, m)
-			r.res.Signatures = append(r.res.Signatures, sr)
-			if sr.Verified {
-				verified = len(r.res.Signatures) - 1
-				return errStopListing
-			}
+			l.manifests = append(l.manifests, m)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopListing) {
-		return r.registryFailure(ctx, err, "listing signatures")
+		l.err = err
+	}
+	return l
+}
+
+// signatureFetchConcurrency bounds the envelopes of one image fetched at
+// once: enough that an image whose first signatures do not verify (another
+// team's key, an expired one) costs the round trips of one signature, few
+// enough that an image with many signatures does not flood its registry.
+const signatureFetchConcurrency = 4
+
+// fetchedBlob is one signature envelope fetched ahead of its verification.
+type fetchedBlob struct {
+	blob []byte
+	desc ocispec.Descriptor
+	err  error
+}
+
+// verifySignatures verifies the listed signatures in the registry's order
+// and stops at the first that passes. Their envelopes are fetched ahead,
+// signatureFetchConcurrency at a time, in that order.
+func (e *Engine) verifySignatures(ctx context.Context, r *run, repo notationregistry.Repository, l listing) Result {
+	r.moreExisting = l.more
+	fctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	// Every fetch has ended before the caller releases the repository's
+	// signature budget.
+	defer func() { cancel(); wg.Wait() }()
+	blobs := make([]chan fetchedBlob, len(l.manifests))
+	for i := range blobs {
+		blobs[i] = make(chan fetchedBlob, 1)
+	}
+	wg.Go(func() {
+		slots := make(chan struct{}, signatureFetchConcurrency)
+		for i, m := range l.manifests {
+			if m.Size > maxSignatureManifestSize {
+				continue // refused unread by verifySignature
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-fctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				b, d, err := repo.FetchSignatureBlob(fctx, m)
+				blobs[i] <- fetchedBlob{b, d, err}
+			})
+		}
+	})
+
+	verified := -1
+	for i, m := range l.manifests {
+		if err := ctx.Err(); err != nil {
+			break
+		}
+		sr := e.verifySignature(ctx, r, m, blobs[i])
+		r.res.Signatures = append(r.res.Signatures, sr)
+		if sr.Verified {
+			verified = len(r.res.Signatures) - 1
+			break
+		}
 	}
 	if verified >= 0 {
 		return r.pass(r.res.Signatures[verified])
+	}
+	if l.err != nil {
+		return r.registryFailure(ctx, l.err, "listing signatures")
 	}
 	if ctx.Err() != nil {
 		// Whatever the signatures said, they were cut short.
@@ -415,7 +510,7 @@ func (e *Engine) verifySignatures(ctx context.Context, r *run, repo notationregi
 }
 
 // verifySignature fetches and verifies one signature manifest.
-func (e *Engine) verifySignature(ctx context.Context, r *run, repo notationregistry.Repository, m ocispec.Descriptor) SignatureResult {
+func (e *Engine) verifySignature(ctx context.Context, r *run, m ocispec.Descriptor, fetched <-chan fetchedBlob) SignatureResult {
 	sr := SignatureResult{Digest: m.Digest.String()}
 	if m.Size > maxSignatureManifestSize {
 		setFailure(&sr, CodeSignatureUnreadable,
@@ -423,7 +518,13 @@ func (e *Engine) verifySignature(ctx context.Context, r *run, repo notationregis
 			"delete this signature manifest from the registry", false)
 		return sr
 	}
-	blob, blobDesc, err := repo.FetchSignatureBlob(ctx, m)
+	var got fetchedBlob
+	select {
+	case got = <-fetched:
+	case <-ctx.Done():
+		got.err = ctx.Err()
+	}
+	blob, blobDesc, err := got.blob, got.desc, got.err
 	if err != nil {
 		f := classifyRegistryError(ctx, err, r.ref.Registry, r.repoPath, "fetching signature "+m.Digest.String())
 		if !f.transient {

@@ -1,0 +1,134 @@
+package verify
+
+import (
+	"context"
+	"crypto/x509"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/notaryproject/notation-core-go/signature/cose"
+	"github.com/notaryproject/notation-core-go/signature/jws"
+	"github.com/notaryproject/notation-go/verifier/truststore"
+
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
+)
+
+// gate holds one kind of registry request until another kind arrives,
+// which can only happen if the verifier sends the two concurrently. It
+// gives up after a while so that a verifier sending them one after the
+// other fails the test instead of hanging it; no duration is asserted.
+type gate struct {
+	arrived chan struct{}
+	once    sync.Once
+	met     atomic.Bool
+}
+
+func newGate() *gate { return &gate{arrived: make(chan struct{})} }
+
+func (g *gate) open() { g.once.Do(func() { close(g.arrived) }) }
+
+func (g *gate) hold() {
+	select {
+	case <-g.arrived:
+		g.met.Store(true)
+	case <-time.After(3 * time.Second):
+	}
+}
+
+// TestEngineFetchesConcurrently checks the requests a cold verification of
+// a digest reference sends and that the independent ones overlap: the
+// signature listing does not wait for the image manifest (so a digest
+// reference costs three registry round trips, not four), and the envelopes
+// of an image's signatures are fetched together (so an image whose first
+// signature does not verify costs no round trip more than one whose first
+// does). With and without the referrers API.
+func TestEngineFetchesConcurrently(t *testing.T) {
+	for _, api := range []bool{true, false} {
+		name := "referrers API"
+		if !api {
+			name = "referrers tag"
+		}
+		t.Run(name, func(t *testing.T) {
+			var (
+				gated              atomic.Bool
+				listed, secondBlob = newGate(), newGate()
+				mu                 sync.Mutex
+				requests           []string
+				blobs              atomic.Int32
+			)
+			h := registry.New(registry.WithReferrersSupport(api), registry.Logger(log.New(io.Discard, "", 0)))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if gated.Load() {
+					mu.Lock()
+					requests = append(requests, r.Method+" "+r.URL.Path)
+					mu.Unlock()
+					switch {
+					case strings.Contains(r.URL.Path, "/referrers/") || strings.Contains(r.URL.Path, "/manifests/sha256-"):
+						listed.open()
+					case strings.Contains(r.URL.Path, "/manifests/sha256:") && r.Method == http.MethodHead:
+						// The resolve of the image's digest.
+						listed.hold()
+					case strings.Contains(r.URL.Path, "/blobs/"):
+						if blobs.Add(1) == 1 {
+							secondBlob.hold()
+						} else {
+							secondBlob.open()
+						}
+					}
+				}
+				h.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			reg := &testRegistry{host: strings.TrimPrefix(srv.URL, "http://")}
+
+			root, other := newRootCA(t, "Acme Root"), newRootCA(t, "Mallory Root")
+			store := tstore.New()
+			if err := store.Add(truststore.TypeCA, "prod", root.cert); err != nil {
+				t.Fatal(err)
+			}
+			e, err := NewEngine(fixturePolicy(reg.host), store, plainHTTPRepositories{}, EngineOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			img := reg.pushImage(t, "multi-pass", "v1", "concurrent")
+			badKey, badLeaf := other.validLeaf(t, "builder")
+			key, leaf := root.validLeaf(t, "builder")
+			// The untrusted signature first (in the referrers tag's order).
+			reg.sign(t, "multi-pass", img, badKey, []*x509.Certificate{badLeaf, other.cert}, jws.MediaTypeEnvelope)
+			reg.sign(t, "multi-pass", img, key, []*x509.Certificate{leaf, root.cert}, cose.MediaTypeEnvelope)
+
+			gated.Store(true)
+			res := e.Verify(context.Background(), reg.ref("multi-pass", img))
+			gated.Store(false)
+			// The referrers API may list the trusted signature first; the
+			// envelopes are fetched together either way.
+			if !res.Verified {
+				t.Fatalf("not verified: %s", res.Reason)
+			}
+			if !listed.met.Load() {
+				t.Error("the signatures were listed only after the image manifest was read: one round trip more than needed")
+			}
+			if !secondBlob.met.Load() {
+				t.Error("the second signature's envelope was fetched only after the first: one round trip more per signature")
+			}
+			// Resolve, the listing (the referrers tag schema after the
+			// API's 404 when the registry lacks it), two signature
+			// manifests, two envelopes.
+			want := 6
+			if !api {
+				want = 7
+			}
+			if len(requests) != want {
+				t.Errorf("%d registry requests, want %d:\n%s", len(requests), want, strings.Join(requests, "\n"))
+			}
+		})
+	}
+}
