@@ -111,6 +111,7 @@ func TestServeRatifyResourcesFlags(t *testing.T) {
 		{[]string{"serve", "--ratify-resources", "--config", "c.yaml"}, "leave out --config"},
 		{[]string{"serve", "--ratify-resources", "--tls-cert-file", "a", "--tls-key-file", "b", "--trust-store", "ts"}, "leave out --config, --trust-policy and --trust-store"},
 		{[]string{"serve", "--namespace", "x", "--config", "c.yaml"}, "--namespace is for --ratify-resources"},
+		{[]string{"serve", "--ratify-cosign-trusted-root", "r.json", "--config", "c.yaml"}, "--ratify-cosign-trusted-root is for --ratify-resources"},
 	} {
 		_, stderr, code := run(t, nil, tt.args...)
 		if code != 2 || !strings.Contains(stderr, tt.want) {

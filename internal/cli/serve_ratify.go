@@ -13,12 +13,14 @@ import (
 
 // serveRatifyOptions are serve's flags for Ratify's resources.
 type serveRatifyOptions struct {
-	resources bool
-	namespace string
+	resources   bool
+	namespace   string
+	trustedRoot string
 }
 
 func (o *serveRatifyOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.resources, "ratify-resources", false, "serve from Ratify's configuration resources in the cluster (Store, CertificateStore, KeyManagementProvider, Verifier, Policy), writing their status; with --kubeconfig, or in-cluster")
+	f.StringVar(&o.trustedRoot, "ratify-cosign-trusted-root", "", "with --ratify-resources, the Sigstore trusted root JSON a cosign Verifier's keyless identities and tLogVerify check against (Ratify fetches them from the public-good instance; hallmark reads this file)")
 	f.StringVar(&o.namespace, "namespace", "", "with --ratify-resources, the namespace bare certificate store names resolve in (default: the pod's namespace, else the kubeconfig context's, else default)")
 }
 
@@ -29,6 +31,9 @@ func (o *serveOptions) configSource(cmd *cobra.Command) (serve.Source, error) {
 	if !o.ratify.resources {
 		if fl.Changed("namespace") {
 			return nil, usageError{errors.New("--namespace is for --ratify-resources")}
+		}
+		if fl.Changed("ratify-cosign-trusted-root") {
+			return nil, usageError{errors.New("--ratify-cosign-trusted-root is for --ratify-resources (a configuration file sets cosign.trustedRootFile)")}
 		}
 		return &serve.FileSource{Path: o.configFile, Overlay: o.overlay(fl), Interval: o.reload}, nil
 	}
@@ -43,5 +48,5 @@ func (o *serveOptions) configSource(cmd *cobra.Command) (serve.Source, error) {
 	if ns == "" {
 		ns = watch.Namespace(watch.KubeconfigNamespace(o.kubeconfig))
 	}
-	return &watch.Source{Client: client, Namespace: ns, Overlay: o.overlay(fl)}, nil
+	return &watch.Source{Client: client, Namespace: ns, CosignTrustedRootFile: o.ratify.trustedRoot, Overlay: o.overlay(fl)}, nil
 }

@@ -16,7 +16,7 @@ const CosignArtifactType = "application/vnd.dev.cosign.artifact.sig.v1+json"
 const defaultRekorURL = "https://rekor.sigstore.dev"
 
 // trustedRootHint says where a trusted root comes from.
-const trustedRootHint = "give it with --cosign-trusted-root FILE (`cosign trusted-root create` writes one; the public-good instance publishes its trusted_root.json)"
+const trustedRootHint = "give it with --cosign-trusted-root FILE (hallmark serve --ratify-resources: --ratify-cosign-trusted-root FILE); `cosign trusted-root create` writes one, and the public-good instance publishes its trusted_root.json"
 
 // cosignVerifier maps a cosign Verifier (Ratify v1's trustPolicies, or the
 // legacy key and rekorURL) onto cosign.policies.

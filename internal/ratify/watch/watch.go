@@ -57,6 +57,10 @@ type Source struct {
 	// verificationCertStores resolve to CertificateStores there. Empty:
 	// see Namespace().
 	Namespace string
+	// CosignTrustedRootFile is the Sigstore trusted root a cosign
+	// Verifier's keyless identities and tLogVerify check against
+	// (ratify.Options). Empty: such a Verifier does not convert.
+	CosignTrustedRootFile string
 	// Overlay, if set, lays the command line's settings (TLS files,
 	// listen address, mode) over the configuration made from the
 	// resources, before defaults and validation.
@@ -141,7 +145,7 @@ func (s *Source) Load(ctx context.Context) (*config.Config, error) {
 	if ns == "" {
 		ns = Namespace("")
 	}
-	res := ratify.Convert(resources, ratify.Options{Namespace: ns})
+	res := ratify.Convert(resources, ratify.Options{Namespace: ns, CosignTrustedRootFile: s.CosignTrustedRootFile})
 	problems := append(readProblems, res.Problems...)
 	var cfg *config.Config
 	if len(problems) == 0 && res.Config != nil {

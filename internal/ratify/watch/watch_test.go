@@ -134,6 +134,41 @@ spec:
 	if s["issuccess"] != false || !strings.Contains(s["brieferror"].(string), "trustPolicyDocs") {
 		t.Errorf("verifier status %v", s)
 	}
+
+	// A cosign Verifier beside it, whose trust policy checks the
+	// transparency log (tLogVerify true by default): it converts only
+	// with a trusted root, which Source passes on.
+	if v, err = dyn.Resource(gvr(ratify.KindVerifier)).Get(ctx, "verifier-notation", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	unstructured.RemoveNestedField(v.Object, "spec", "parameters", "trustPolicyDocs")
+	if _, err := dyn.Resource(gvr(ratify.KindVerifier)).Update(ctx, v, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testpeers.ApplyYAML(t, dyn, `apiVersion: config.ratify.deislabs.io/v1beta1
+kind: Verifier
+metadata: {name: verifier-cosign}
+spec:
+  name: cosign
+  artifactTypes: application/vnd.dev.cosign.artifact.sig.v1+json
+  parameters:
+    trustPolicies:
+      - {name: default, scopes: ["*"], keys: [{file: /etc/cosign/cosign.pub}]}
+`)
+	if _, err := src.Load(ctx); err == nil || !strings.Contains(err.Error(), "--ratify-cosign-trusted-root") {
+		t.Fatalf("Load of a cosign Verifier with tLogVerify and no trusted root: %v", err)
+	}
+	withRoot := &Source{Client: dyn, Namespace: "gatekeeper-system", CosignTrustedRootFile: "/etc/hallmark/trusted_root.json", Overlay: func(c *config.Config) {}}
+	cfg, err = withRoot.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Cosign.TrustedRootFile != "/etc/hallmark/trusted_root.json" || len(cfg.Cosign.Policies) != 1 || !cfg.Cosign.Policies[0].RequireTransparencyLog || cfg.SignatureKindDefault() != config.KindAny {
+		t.Errorf("cosign %+v, signature kinds %s", cfg.Cosign, cfg.SignatureKindDefault())
+	}
+	if s := status(ratify.KindVerifier, "", "verifier-cosign"); s["issuccess"] != true {
+		t.Errorf("cosign verifier status %v", s)
+	}
 }
 
 // testCA is a CA certificate made for the test.
