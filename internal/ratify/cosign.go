@@ -77,9 +77,6 @@ func (c *converter) cosignVerifier(r *Resource, rd reader, spec map[string]any) 
 func (c *converter) cosignPolicy(rd reader, p string, v any) {
 	id := rd.res
 	m := rd.object(p, v, "version", "name", "scopes", "keys", "keyless", "tLogVerify", "rekorURL")
-	if m == nil {
-		return
-	}
 	if ver := rd.str(p, m, "version"); ver != "" && ver != "1.0.0" {
 		c.fs.problem(id, p+".version", "%q is not a version Ratify reads (1.0.0)", clip(ver))
 	}
@@ -111,10 +108,12 @@ func (c *converter) cosignPolicy(rd reader, p string, v any) {
 	for i, k := range keysList {
 		pol.Keys = append(pol.Keys, c.cosignKeys(rd, fmt.Sprintf("%s.keys[%d]", p, i), k)...)
 	}
+	keyless := false
 	if kl, ok := m["keyless"]; ok && kl != nil {
 		kp := p + ".keyless"
 		km := rd.object(kp, kl, "ctLogVerify", "certificateIdentity", "certificateIdentityRegExp", "certificateOIDCIssuer", "certificateOIDCIssuerRegExp")
 		if len(km) > 0 {
+			keyless = true
 			if len(keysList) > 0 {
 				c.fs.problem(id, kp, "keys and keyless in one trust policy: Ratify refuses it; give each its own trust policy")
 			}
@@ -144,7 +143,7 @@ func (c *converter) cosignPolicy(rd reader, p string, v any) {
 			}
 		}
 	}
-	if len(pol.Keys) == 0 && len(pol.Keyless) == 0 && len(keysList) == 0 && m["keyless"] == nil {
+	if len(keysList) == 0 && !keyless {
 		c.fs.problem(id, p, "give keys or keyless: Ratify refuses a trust policy with neither")
 	}
 	// Ratify checks a Rekor entry unless tLogVerify is false.
@@ -178,9 +177,6 @@ func (c *converter) rekorNotes(rd reader, p, rekor string) {
 func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 	id := rd.res
 	m := rd.object(p, v, "provider", "name", "version", "file")
-	if m == nil {
-		return nil
-	}
 	prov, name, version, file := rd.str(p, m, "provider"), rd.str(p, m, "name"), rd.str(p, m, "version"), rd.str(p, m, "file")
 	switch {
 	case file != "" && prov != "":

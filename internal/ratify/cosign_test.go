@@ -174,6 +174,7 @@ func TestCosignVerifierProblems(t *testing.T) {
 		{"keys and keyless", policy("        tLogVerify: false\n        keys: [{file: /k.pub}]\n        keyless: {certificateIdentity: a, certificateOIDCIssuer: b}\n"),
 			tp + ".keyless", "keys and keyless in one trust policy"},
 		{"neither keys nor keyless", policy("        tLogVerify: false\n"), tp, "give keys or keyless"},
+		{"empty keyless", policy("        tLogVerify: false\n        keyless: {}\n"), tp, "give keys or keyless"},
 		{"key with provider and file", policy("        tLogVerify: false\n        keys: [{file: /k.pub, provider: x}]\n"), tp + ".keys[0]", "provider or file, not both"},
 		{"key with neither", policy("        tLogVerify: false\n        keys: [{name: x}]\n"), tp + ".keys[0]", "give provider (a KeyManagementProvider) or file"},
 		{"version without name", policy("        tLogVerify: false\n        keys: [{provider: x, version: v}]\n"), tp + ".keys[0].version", "needs name"},
