@@ -272,12 +272,15 @@ func (s *Server) handler() http.Handler {
 	if s.opts.Handler != nil {
 		mux.Handle("/", s.opts.Handler)
 	}
-	var h http.Handler = drainBodies(mux)
+	var h http.Handler = mux
 	if s.opts.ClientCAFile != "" {
 		h = requireClientCert(h, PathHealthz, PathReadyz)
 	}
 	h = recoverPanics(h, s.log)
-	return logRequests(h, s.log)
+	h = logRequests(h, s.log)
+	// Outermost, so every answer (a refused client certificate's too) is
+	// drained, and the request is logged before the answer is flushed.
+	return drainBodies(h)
 }
 
 // Listen binds the listening socket. Calling it before Serve lets a caller
