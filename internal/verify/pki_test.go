@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"math/big"
 	"sync/atomic"
 	"testing"
@@ -68,21 +67,6 @@ func newRootCA(t testing.TB, cn string) *testCA {
 	return &testCA{cert: createCert(t, tmpl, tmpl, key.Public(), key), key: key}
 }
 
-func (ca *testCA) intermediate(t testing.TB, cn string) *testCA {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               subject(cn),
-		NotBefore:             time.Now().Add(-7 * 24 * time.Hour), // room for leaves valid in the past
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	return &testCA{cert: createCert(t, tmpl, ca.cert, key.Public(), ca.key), key: key}
-}
-
 // leaf issues a code-signing certificate valid from notBefore to notAfter.
 // Each edit may change the template, e.g. to add CRL distribution points.
 func (ca *testCA) leaf(t testing.TB, cn string, notBefore, notAfter time.Time, edits ...func(*x509.Certificate)) (*ecdsa.PrivateKey, *x509.Certificate) {
@@ -125,12 +109,4 @@ func (ca *testCA) crl(t testing.TB, revoked ...*big.Int) []byte {
 // validLeaf issues a code-signing certificate valid now.
 func (ca *testCA) validLeaf(t testing.TB, cn string) (*ecdsa.PrivateKey, *x509.Certificate) {
 	return ca.leaf(t, cn, time.Now().Add(-24*time.Hour), time.Now().Add(12*time.Hour))
-}
-
-func pemOf(certs ...*x509.Certificate) []byte {
-	var out []byte
-	for _, c := range certs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	return out
 }

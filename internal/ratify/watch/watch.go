@@ -165,7 +165,7 @@ func (s *Source) Load(ctx context.Context) (*config.Config, error) {
 		for i, p := range problems {
 			lines[i] = "  " + p.String()
 		}
-		return nil, fmt.Errorf("Ratify's resources do not make a configuration hallmark can serve exactly as Ratify would (%d problem(s)):\n%s", len(problems), strings.Join(lines, "\n"))
+		return nil, fmt.Errorf("the Ratify resources do not make a configuration hallmark can serve exactly as Ratify would (%d problem(s)):\n%s", len(problems), strings.Join(lines, "\n"))
 	}
 	return cfg, nil
 }

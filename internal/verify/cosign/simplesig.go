@@ -132,6 +132,9 @@ func parseRekorBundle(data []byte) (*tlog.Entry, error) {
 	if len(rb.SignedEntryTimestamp) == 0 {
 		return nil, errors.New("no signed entry timestamp")
 	}
+	// cosign's simple-signing Bundle annotation is a Rekor v1 entry, the one
+	// form NewEntry reads (its successor takes a protobuf log entry).
+	//lint:ignore SA1019 a Rekor v1 entry is what this annotation holds
 	e, err := tlog.NewEntry(body, rb.Payload.IntegratedTime, rb.Payload.LogIndex, logID, rb.SignedEntryTimestamp, nil)
 	if err != nil {
 		return nil, fmt.Errorf("entry body: %v", err)

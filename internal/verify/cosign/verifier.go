@@ -362,7 +362,7 @@ func (v *Verifier) check(ctx context.Context, p *Policy, repoRef string, subject
 // checks its structure. It does not verify it.
 func ParseBundle(data []byte) (*bundle.Bundle, error) {
 	if len(data) > MaxBundleBytes {
-		return nil, fmt.Errorf("Sigstore bundle is %d bytes, more than the %d accepted", len(data), MaxBundleBytes)
+		return nil, fmt.Errorf("the Sigstore bundle is %d bytes, more than the %d accepted", len(data), MaxBundleBytes)
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(data); err != nil {

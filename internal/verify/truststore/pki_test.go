@@ -103,25 +103,6 @@ func (ca *testCA) leaf(t testing.TB, cn string, notBefore, notAfter time.Time, e
 	return key, createCert(t, tmpl, ca.cert, key.Public(), ca.key)
 }
 
-// crl issues a CRL that revokes the given serial numbers.
-func (ca *testCA) crl(t testing.TB, revoked ...*big.Int) []byte {
-	t.Helper()
-	var entries []x509.RevocationListEntry
-	for _, sn := range revoked {
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: sn, RevocationTime: time.Now().Add(-time.Hour)})
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number:                    nextSerial(),
-		ThisUpdate:                time.Now().Add(-time.Hour),
-		NextUpdate:                time.Now().Add(time.Hour),
-		RevokedCertificateEntries: entries,
-	}, ca.cert, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
 // validLeaf issues a code-signing certificate valid now.
 func (ca *testCA) validLeaf(t testing.TB, cn string) (*ecdsa.PrivateKey, *x509.Certificate) {
 	return ca.leaf(t, cn, time.Now().Add(-24*time.Hour), time.Now().Add(12*time.Hour))
