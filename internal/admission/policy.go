@@ -8,6 +8,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/admission/imagepattern"
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 )
 
 // Mode says what happens to an object whose images are not all verified.
@@ -181,7 +182,7 @@ func (p Policy) skip(ns, image string) string {
 	// container runtime pulls both from one repository.
 	canonical := image
 	if ref, err := oci.ParseReference(image); err == nil {
-		canonical = oci.CanonicalString(ref)
+		canonical = registryname.CanonicalString(ref)
 	}
 	for _, pattern := range p.ExemptImages {
 		if MatchImage(pattern, image) || MatchImage(pattern, canonical) {

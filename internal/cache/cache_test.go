@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 )
 
@@ -503,8 +504,8 @@ func TestKeys(t *testing.T) {
 				t.Fatalf("cached=%v, want %v %s", r.Cached, tt.wantHit, tt.wantNote)
 			}
 			for _, ref := range f.refs {
-				if parsed, err := oci.ParseReference(ref); err == nil && oci.CanonicalString(parsed) != ref {
-					t.Errorf("verifier called with %q, not its canonical form %q", ref, oci.CanonicalString(parsed))
+				if parsed, err := oci.ParseReference(ref); err == nil && registryname.CanonicalString(parsed) != ref {
+					t.Errorf("verifier called with %q, not its canonical form %q", ref, registryname.CanonicalString(parsed))
 				}
 			}
 			if r.Reference != tt.lookup {

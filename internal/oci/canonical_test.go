@@ -2,6 +2,7 @@ package oci
 
 import (
 	"errors"
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 	"strings"
 	"testing"
 
@@ -37,27 +38,8 @@ func TestCanonicalReference(t *testing.T) {
 			t.Errorf("ParseReference(%q): %v", tt.in, err)
 			continue
 		}
-		if got := CanonicalString(r); got != tt.want {
+		if got := registryname.CanonicalString(r); got != tt.want {
 			t.Errorf("ParseReference(%q) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestCanonicalRepository(t *testing.T) {
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"registry.example.com/app", "registry.example.com/app", true},
-		{"Registry.example.com:443/app", "registry.example.com/app", true},
-		{"index.docker.io/nginx", "docker.io/library/nginx", true},
-		{"registry.example.com/app:v1", "", false},
-		{"nginx", "", false},
-	}
-	for _, tt := range tests {
-		got, ok := CanonicalRepository(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("CanonicalRepository(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -98,9 +80,9 @@ func TestPlainHTTPDefaultPort(t *testing.T) {
 }
 
 // FuzzCanonical: canonical form is a fixed point (parsing a reference's
-// canonical form gives the same reference), and the host canonicalization
-// is idempotent, so nothing keyed by the canonical name can be reached
-// under two names.
+// canonical form gives the same reference), so nothing keyed by the
+// canonical name can be reached under two names; and registryname reads a
+// repository name as the client does.
 func FuzzCanonical(f *testing.F) {
 	for _, s := range []string{
 		"Registry.Example.com:443/app:v1",
@@ -112,14 +94,18 @@ func FuzzCanonical(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if h := CanonicalHost(s); CanonicalHost(h) != h {
-			t.Fatalf("CanonicalHost(%q) = %q, but CanonicalHost(%q) = %q", s, h, h, CanonicalHost(h))
-		}
 		r, err := ParseReference(s)
 		if err != nil {
 			return
 		}
-		c := CanonicalString(r)
+		if r.Reference == "" {
+			// The configuration checks trust-policy scopes with
+			// registryname alone: it must read them as the client does.
+			if c, ok := registryname.CanonicalRepository(s); !ok || c != r.Registry+"/"+r.Repository {
+				t.Fatalf("registryname.CanonicalRepository(%q) = %q, %v; the client reads %s/%s", s, c, ok, r.Registry, r.Repository)
+			}
+		}
+		c := registryname.CanonicalString(r)
 		again, err := ParseReference(c)
 		if err != nil {
 			t.Fatalf("canonical form %q of %q does not parse: %v", c, s, err)

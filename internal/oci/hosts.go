@@ -15,6 +15,8 @@ import (
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
+
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 )
 
 // HostSettings are the settings of the registries whose canonical host
@@ -89,7 +91,7 @@ func newHostSet(opts Options) (*hostSet, error) {
 func canonicalPatterns(ps []string) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
-		out[i] = CanonicalHost(p)
+		out[i] = registryname.CanonicalHost(p)
 	}
 	return out
 }
@@ -97,7 +99,7 @@ func canonicalPatterns(ps []string) []string {
 // match returns the index in s.hosts of the settings for host, and the
 // pattern that matched; -1 and "" when none does.
 func (s *hostSet) match(host string) (int, string) {
-	host = CanonicalHost(host)
+	host = registryname.CanonicalHost(host)
 	for i := range s.hosts {
 		for _, p := range s.hosts[i].Patterns {
 			if ok, _ := path.Match(p, host); ok {
@@ -119,7 +121,7 @@ func (s *hostSet) isAllowed(host string) bool {
 	if len(s.allowed) == 0 {
 		return true
 	}
-	host = CanonicalHost(host)
+	host = registryname.CanonicalHost(host)
 	for _, p := range s.allowed {
 		if ok, _ := path.Match(p, host); ok {
 			return true
@@ -135,7 +137,7 @@ func (s *hostSet) label(host string) string {
 	if _, p := s.match(host); p != "" {
 		return p
 	}
-	host = CanonicalHost(host)
+	host = registryname.CanonicalHost(host)
 	for _, p := range s.allowed {
 		if ok, _ := path.Match(p, host); ok {
 			return p

@@ -30,6 +30,8 @@ import (
 	"oras.land/oras-go/v2/registry/remote/credentials"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 )
 
 // maxIdleConnsPerHost raises Go's default of 2 idle connections per host:
@@ -421,7 +423,7 @@ func (c *Client) parse(ref string) (registry.Reference, error) {
 // by writing HOST:80/app. CanonicalHost cannot fold ":80" itself, as over
 // HTTPS it is another port than the default.
 func (c *Client) plainHTTPDefaultPort(host string) error {
-	name, port := splitHostPort(host)
+	name, port := registryname.SplitHostPort(host)
 	if port != "80" || !c.plainHTTP(host) || !c.plainHTTP(name) {
 		return nil
 	}

@@ -6,6 +6,8 @@ import (
 
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
+
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 )
 
 // maxReferenceLength caps a reference before it is parsed. References come
@@ -87,7 +89,7 @@ func ParseReference(s string) (registry.Reference, error) {
 // or a trailing dot marked as one (in canonical form "A/app" is "a/app", a
 // repository path), or a malformed one that only its port kept valid.
 func canonicalOrRefuse(s string, ref registry.Reference) (registry.Reference, error) {
-	c := Canonicalize(ref)
+	c := registryname.Canonicalize(ref)
 	if !looksLikeHost(c.Registry) || (c.Registry != ref.Registry && c.ValidateRegistry() != nil) {
 		return registry.Reference{}, &Error{
 			Kind: ErrInvalidReference,

@@ -35,6 +35,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 )
 
 // Scope is the Entra scope of tokens ACR accepts for the exchange.
@@ -147,7 +148,7 @@ func New(opts Options) (*Source, error) {
 
 // Matches reports whether host gets Azure credentials.
 func (s *Source) Matches(host string) bool {
-	host = oci.CanonicalHost(host)
+	host = registryname.CanonicalHost(host)
 	for _, p := range s.opts.Endpoints {
 		if ok, _ := path.Match(strings.ToLower(p), host); ok {
 			return true
@@ -162,7 +163,7 @@ func (s *Source) Matches(host string) bool {
 // token; later calls are answered from the cache, which is renewed in the
 // background before it expires.
 func (s *Source) Get(ctx context.Context, serverAddress string) (auth.Credential, error) {
-	host := oci.CanonicalHost(serverAddress)
+	host := registryname.CanonicalHost(serverAddress)
 	if !s.Matches(host) {
 		return auth.EmptyCredential, nil
 	}
@@ -191,7 +192,7 @@ func (s *Source) Get(ctx context.Context, serverAddress string) (auth.Credential
 // registry client calls it once when the registry refuses the token (401),
 // before retrying the request once. Renewals are serialized per registry.
 func (s *Source) Renew(ctx context.Context, host string) error {
-	host = oci.CanonicalHost(host)
+	host = registryname.CanonicalHost(host)
 	if !s.Matches(host) {
 		return nil
 	}

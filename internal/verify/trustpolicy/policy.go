@@ -15,7 +15,7 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
-	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
@@ -523,7 +523,7 @@ func scopeProblem(s string) string {
 	// spelled otherwise would never match: "Registry.example.com:443/app",
 	// "index.docker.io/library/nginx" and "docker.io/nginx" would quietly
 	// leave their images to the "*" statement.
-	if canonical, ok := oci.CanonicalRepository(s); ok && canonical != s {
+	if canonical, ok := registryname.CanonicalRepository(s); ok && canonical != s {
 		return fmt.Sprintf("%q is not written in canonical form; write %q, the name every spelling of this repository is matched by", s, canonical)
 	}
 	return ""

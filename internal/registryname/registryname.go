@@ -1,4 +1,8 @@
-package oci
+// Package registryname puts registry hosts and repository names in the one
+// canonical form hallmark judges them by (trust-policy scopes, cache keys,
+// exemptions, registry settings, metrics). It is a leaf: the configuration
+// checks scopes with it without linking the registry client.
+package registryname
 
 import (
 	"net/netip"
@@ -55,7 +59,7 @@ func canonicalHostOnce(h string) string {
 		return DockerHub
 	}
 	h = strings.ToLower(h) // no copy when already lower case
-	name, port := splitHostPort(h)
+	name, port := SplitHostPort(h)
 	canonicalName := strings.TrimRight(name, ".")
 	if strings.HasPrefix(canonicalName, "[") && strings.HasSuffix(canonicalName, "]") {
 		if a, err := netip.ParseAddr(canonicalName[1 : len(canonicalName)-1]); err == nil && a.Zone() == "" {
@@ -86,9 +90,9 @@ func canonicalHostOnce(h string) string {
 	return canonicalName + ":" + canonicalPort
 }
 
-// splitHostPort splits "name:port" and "[v6]:port"; port is "" when there
+// SplitHostPort splits "name:port" and "[v6]:port"; port is "" when there
 // is none, or when it is empty after the colon.
-func splitHostPort(h string) (name, port string) {
+func SplitHostPort(h string) (name, port string) {
 	if strings.HasPrefix(h, "[") {
 		if end := strings.IndexByte(h, ']'); end >= 0 {
 			if rest, ok := strings.CutPrefix(h[end+1:], ":"); ok {
@@ -117,12 +121,13 @@ func Canonicalize(ref registry.Reference) registry.Reference {
 
 // CanonicalRepository returns REGISTRY/REPOSITORY in canonical form (see
 // CanonicalHost) for a repository name such as a trust-policy scope, or
-// ok false when name does not parse as one.
+// ok false when name is not REGISTRY/REPOSITORY.
 func CanonicalRepository(name string) (canonical string, ok bool) {
-	ref, err := ParseReference(name)
+	ref, err := registry.ParseReference(name)
 	if err != nil || ref.Reference != "" {
 		return "", false
 	}
+	ref = Canonicalize(ref)
 	return ref.Registry + "/" + ref.Repository, true
 }
 
