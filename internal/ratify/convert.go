@@ -296,25 +296,7 @@ func (c *converter) verifier(r *Resource) int {
 		c.fs.problem(id, typPath, "%s verifiers are not supported yet: hallmark verifies Notary Project and cosign signatures; what this verifier checks would not be checked", clip(typ))
 		return kindNone
 	}
-	if spec["source"] != nil || rd.str("spec", spec, "address") != "" {
-		c.fs.problem(id, "spec.source", "verifier plugins are not supported: hallmark verifies Notary Project signatures itself")
-	}
-	if v := rd.str("spec", spec, "version"); v != "" {
-		c.fs.note(id, "spec.version", "the plugin version is not used")
-	}
-	types := rd.str("spec", spec, "artifactTypes")
-	hasNotation := false
-	for _, t := range strings.Split(types, ",") {
-		if strings.TrimSpace(t) == NotationArtifactType {
-			hasNotation = true
-		}
-	}
-	if !hasNotation {
-		c.fs.problem(id, "spec.artifactTypes", "does not name %s, so Ratify never runs this verifier on a signature; hallmark would", NotationArtifactType)
-	}
-	if r.Kind == KindNamespacedVerifier {
-		c.fs.problem(id, "", "NamespacedVerifier (verification for one namespace only) is not supported yet: hallmark would apply it to every namespace")
-	}
+	c.verifierSpec(r, rd, spec, "Notary Project signatures", "signature", NotationArtifactType)
 	const p = "spec.parameters"
 	params := rd.object(p, spec["parameters"], "name", "artifactTypes", "verificationCerts", "verificationCertStores", "trustPolicyDoc")
 	if l := rd.list(p, params, "verificationCerts"); len(l) > 0 {
@@ -898,4 +880,29 @@ func prune(m yaml.MapSlice) yaml.MapSlice {
 		out = append(out, item)
 	}
 	return out
+}
+
+// verifierSpec checks what every Verifier's spec says beside its
+// parameters: no plugin, the artifact type its kind of signature has (what
+// Ratify runs it on), and a cluster-wide kind.
+func (c *converter) verifierSpec(r *Resource, rd reader, spec map[string]any, signatures, signature, artifactType string) {
+	id := rd.res
+	if spec["source"] != nil || rd.str("spec", spec, "address") != "" {
+		c.fs.problem(id, "spec.source", "verifier plugins are not supported: hallmark verifies %s itself", signatures)
+	}
+	if v := rd.str("spec", spec, "version"); v != "" {
+		c.fs.note(id, "spec.version", "the plugin version is not used")
+	}
+	named := false
+	for _, t := range strings.Split(rd.str("spec", spec, "artifactTypes"), ",") {
+		if strings.TrimSpace(t) == artifactType {
+			named = true
+		}
+	}
+	if !named {
+		c.fs.problem(id, "spec.artifactTypes", "does not name %s, so Ratify never runs this verifier on a %s; hallmark would", artifactType, signature)
+	}
+	if r.Kind == KindNamespacedVerifier {
+		c.fs.problem(id, "", "NamespacedVerifier (verification for one namespace only) is not supported yet: hallmark would apply it to every namespace")
+	}
 }

@@ -22,24 +22,7 @@ const trustedRootHint = "give it with --cosign-trusted-root FILE (hallmark serve
 // legacy key and rekorURL) onto cosign.policies.
 func (c *converter) cosignVerifier(r *Resource, rd reader, spec map[string]any) {
 	id := rd.res
-	if spec["source"] != nil || rd.str("spec", spec, "address") != "" {
-		c.fs.problem(id, "spec.source", "verifier plugins are not supported: hallmark verifies cosign signatures itself")
-	}
-	if v := rd.str("spec", spec, "version"); v != "" {
-		c.fs.note(id, "spec.version", "the plugin version is not used")
-	}
-	hasType := false
-	for _, t := range strings.Split(rd.str("spec", spec, "artifactTypes"), ",") {
-		if strings.TrimSpace(t) == CosignArtifactType {
-			hasType = true
-		}
-	}
-	if !hasType {
-		c.fs.problem(id, "spec.artifactTypes", "does not name %s, so Ratify never runs this verifier on a cosign signature; hallmark would", CosignArtifactType)
-	}
-	if r.Kind == KindNamespacedVerifier {
-		c.fs.problem(id, "", "NamespacedVerifier (verification for one namespace only) is not supported yet: hallmark would apply it to every namespace")
-	}
+	c.verifierSpec(r, rd, spec, "cosign signatures", "cosign signature", CosignArtifactType)
 	const p = "spec.parameters"
 	params := rd.object(p, spec["parameters"], "name", "type", "artifactTypes", "key", "rekorURL", "nestedArtifactTypes", "trustPolicies")
 	if len(rd.list(p, params, "nestedArtifactTypes")) > 0 {
