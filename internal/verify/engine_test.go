@@ -22,14 +22,16 @@ import (
 
 	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
 	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
+
+	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
 )
 
 // fixture is a registry with one image per scenario, the PKI that signed
 // them, and an engine whose trust policy has a statement per scenario.
 type fixture struct {
 	reg    *testRegistry
-	root   *testCA // in trust store ca:prod
-	other  *testCA // trusted by nobody
+	root   *verifytest.CA // in trust store ca:prod
+	other  *verifytest.CA // trusted by nobody
 	store  *tstore.Store
 	policy *trustpolicy.Document
 	engine *Engine
@@ -78,12 +80,12 @@ func newFixture(t testing.TB, referrersAPI bool) *fixture {
 	t.Helper()
 	f := &fixture{
 		reg:    newTestRegistry(t, referrersAPI),
-		root:   newRootCA(t, "Acme Root"),
-		other:  newRootCA(t, "Mallory Root"),
+		root:   verifytest.NewRootCA(t, "Acme Root"),
+		other:  verifytest.NewRootCA(t, "Mallory Root"),
 		images: map[string]ocispec.Descriptor{},
 	}
 	f.store = tstore.New()
-	if err := f.store.Add(truststore.TypeCA, "prod", f.root.cert); err != nil {
+	if err := f.store.Add(truststore.TypeCA, "prod", f.root.Cert); err != nil {
 		t.Fatal(err)
 	}
 	f.policy = fixturePolicy(f.reg.host)
@@ -93,10 +95,10 @@ func newFixture(t testing.TB, referrersAPI bool) *fixture {
 		t.Fatal(err)
 	}
 
-	key, leaf := f.root.validLeaf(t, "builder")
-	good := []*x509.Certificate{leaf, f.root.cert}
-	badKey, badLeaf := f.other.validLeaf(t, "builder")
-	bad := []*x509.Certificate{badLeaf, f.other.cert}
+	key, leaf := f.root.ValidLeaf(t, "builder")
+	good := []*x509.Certificate{leaf, f.root.Cert}
+	badKey, badLeaf := f.other.ValidLeaf(t, "builder")
+	bad := []*x509.Certificate{badLeaf, f.other.Cert}
 	now := time.Now()
 
 	for _, name := range append(strictRepos, "identity", "permissive", "audit", "skipped", "missing-store") {
@@ -117,8 +119,8 @@ func newFixture(t testing.TB, referrersAPI bool) *fixture {
 	f.reg.pushEnvelope(t, "permissive", f.images["permissive"], jws.MediaTypeEnvelope, expiredP, good)
 
 	// A signature made while its certificate was valid; it has expired since.
-	oldKey, oldLeaf := f.root.leaf(t, "builder", now.Add(-72*time.Hour), now.Add(-24*time.Hour))
-	oldChain := []*x509.Certificate{oldLeaf, f.root.cert}
+	oldKey, oldLeaf := f.root.Leaf(t, "builder", now.Add(-72*time.Hour), now.Add(-24*time.Hour))
+	oldChain := []*x509.Certificate{oldLeaf, f.root.Cert}
 	old := envelope(t, jws.MediaTypeEnvelope, oldKey, oldChain, f.images["expired-cert"], now.Add(-48*time.Hour), time.Time{})
 	f.reg.pushEnvelope(t, "expired-cert", f.images["expired-cert"], jws.MediaTypeEnvelope, old, oldChain)
 
@@ -315,7 +317,7 @@ func TestEngineVerify(t *testing.T) {
 					name: "one of two signatures verifies", ref: byDigest("multi-pass"), wantCode: CodeVerified, wantOK: true,
 					check: func(t *testing.T, r Result) {
 						last := r.Signatures[len(r.Signatures)-1]
-						if !last.Verified || last.SignerIssuer != f.root.cert.Subject.String() {
+						if !last.Verified || last.SignerIssuer != f.root.Cert.Subject.String() {
 							t.Errorf("last signature = %+v, want the verified one from Acme Root", last)
 						}
 					},
@@ -473,7 +475,7 @@ func strictAll(t *testing.T) (*trustpolicy.Document, *tstore.Store) {
 		t.Fatal(err)
 	}
 	s := tstore.New()
-	if err := s.Add(truststore.TypeCA, "prod", newRootCA(t, "root").cert); err != nil {
+	if err := s.Add(truststore.TypeCA, "prod", verifytest.NewRootCA(t, "root").Cert); err != nil {
 		t.Fatal(err)
 	}
 	return doc, s
@@ -586,17 +588,17 @@ func TestResultJSON(t *testing.T) {
 
 func BenchmarkEngineVerify(b *testing.B) {
 	reg := newTestRegistry(b, true)
-	root := newRootCA(b, "root")
-	key, leaf := root.validLeaf(b, "builder")
+	root := verifytest.NewRootCA(b, "root")
+	key, leaf := root.ValidLeaf(b, "builder")
 	desc := reg.pushImage(b, "app", "v1", "bench")
-	reg.sign(b, "app", desc, key, []*x509.Certificate{leaf, root.cert}, jws.MediaTypeEnvelope)
+	reg.sign(b, "app", desc, key, []*x509.Certificate{leaf, root.Cert}, jws.MediaTypeEnvelope)
 	doc, err := tpolicy.Parse([]byte(`{"version": "1.0", "trustPolicies": [{"name": "all", "registryScopes": ["*"],
 		"signatureVerification": {"level": "strict"}, "trustStores": ["ca:prod"], "trustedIdentities": ["*"]}]}`))
 	if err != nil {
 		b.Fatal(err)
 	}
 	store := tstore.New()
-	if err := store.Add(truststore.TypeCA, "prod", root.cert); err != nil {
+	if err := store.Add(truststore.TypeCA, "prod", root.Cert); err != nil {
 		b.Fatal(err)
 	}
 	e, err := NewEngine(doc, store, plainHTTPRepositories{}, EngineOptions{})

@@ -19,6 +19,8 @@ import (
 
 	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
 	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
+
+	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
 )
 
 // TestEngineRevocation runs revocation checks against a real CRL server:
@@ -26,7 +28,7 @@ import (
 // it in the cache.
 func TestEngineRevocation(t *testing.T) {
 	reg := newTestRegistry(t, true)
-	root := newRootCA(t, "Acme Root")
+	root := verifytest.NewRootCA(t, "Acme Root")
 
 	var crlDER atomic.Value
 	var crlHits atomic.Int32
@@ -47,10 +49,10 @@ func TestEngineRevocation(t *testing.T) {
 	withCDP := func(url string) func(*x509.Certificate) {
 		return func(c *x509.Certificate) { c.CRLDistributionPoints = []string{url} }
 	}
-	revokedKey, revokedLeaf := root.leaf(t, "revoked", now.Add(-time.Hour), now.Add(time.Hour), withCDP(crlSrv.URL+"/root.crl"))
-	goodKey, goodLeaf := root.leaf(t, "good", now.Add(-time.Hour), now.Add(time.Hour), withCDP(crlSrv.URL+"/root.crl"))
-	lostKey, lostLeaf := root.leaf(t, "lost", now.Add(-time.Hour), now.Add(time.Hour), withCDP(unreachable))
-	crlDER.Store(root.crl(t, revokedLeaf.SerialNumber))
+	revokedKey, revokedLeaf := root.Leaf(t, "revoked", now.Add(-time.Hour), now.Add(time.Hour), withCDP(crlSrv.URL+"/root.crl"))
+	goodKey, goodLeaf := root.Leaf(t, "good", now.Add(-time.Hour), now.Add(time.Hour), withCDP(crlSrv.URL+"/root.crl"))
+	lostKey, lostLeaf := root.Leaf(t, "lost", now.Add(-time.Hour), now.Add(time.Hour), withCDP(unreachable))
+	crlDER.Store(root.CRL(t, revokedLeaf.SerialNumber))
 
 	images := map[string]string{}
 	for name, signer := range map[string]struct {
@@ -60,7 +62,7 @@ func TestEngineRevocation(t *testing.T) {
 		"revoked": {revokedKey, revokedLeaf}, "good": {goodKey, goodLeaf}, "lost": {lostKey, lostLeaf}, "lost-logged": {lostKey, lostLeaf},
 	} {
 		desc := reg.pushImage(t, name, "v1", name)
-		reg.sign(t, name, desc, signer.key, []*x509.Certificate{signer.leaf, root.cert}, jws.MediaTypeEnvelope)
+		reg.sign(t, name, desc, signer.key, []*x509.Certificate{signer.leaf, root.Cert}, jws.MediaTypeEnvelope)
 		images[name] = reg.ref(name, desc)
 	}
 
@@ -72,7 +74,7 @@ func TestEngineRevocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := tstore.New()
-	if err := store.Add(truststore.TypeCA, "prod", root.cert); err != nil {
+	if err := store.Add(truststore.TypeCA, "prod", root.Cert); err != nil {
 		t.Fatal(err)
 	}
 	e, err := NewEngine(doc, store, plainHTTPRepositories{}, EngineOptions{CRLTimeout: time.Second})

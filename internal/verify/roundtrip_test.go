@@ -19,6 +19,8 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
+
+	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
 )
 
 // gate holds one kind of registry request until another kind arrives,
@@ -89,9 +91,9 @@ func TestEngineFetchesConcurrently(t *testing.T) {
 			t.Cleanup(srv.Close)
 			reg := &testRegistry{host: strings.TrimPrefix(srv.URL, "http://")}
 
-			root, other := newRootCA(t, "Acme Root"), newRootCA(t, "Mallory Root")
+			root, other := verifytest.NewRootCA(t, "Acme Root"), verifytest.NewRootCA(t, "Mallory Root")
 			store := tstore.New()
-			if err := store.Add(truststore.TypeCA, "prod", root.cert); err != nil {
+			if err := store.Add(truststore.TypeCA, "prod", root.Cert); err != nil {
 				t.Fatal(err)
 			}
 			e, err := NewEngine(fixturePolicy(reg.host), store, plainHTTPRepositories{}, EngineOptions{})
@@ -99,11 +101,11 @@ func TestEngineFetchesConcurrently(t *testing.T) {
 				t.Fatal(err)
 			}
 			img := reg.pushImage(t, "multi-pass", "v1", "concurrent")
-			badKey, badLeaf := other.validLeaf(t, "builder")
-			key, leaf := root.validLeaf(t, "builder")
+			badKey, badLeaf := other.ValidLeaf(t, "builder")
+			key, leaf := root.ValidLeaf(t, "builder")
 			// The untrusted signature first (in the referrers tag's order).
-			reg.sign(t, "multi-pass", img, badKey, []*x509.Certificate{badLeaf, other.cert}, jws.MediaTypeEnvelope)
-			reg.sign(t, "multi-pass", img, key, []*x509.Certificate{leaf, root.cert}, cose.MediaTypeEnvelope)
+			reg.sign(t, "multi-pass", img, badKey, []*x509.Certificate{badLeaf, other.Cert}, jws.MediaTypeEnvelope)
+			reg.sign(t, "multi-pass", img, key, []*x509.Certificate{leaf, root.Cert}, cose.MediaTypeEnvelope)
 
 			gated.Store(true)
 			res := e.Verify(context.Background(), reg.ref("multi-pass", img))

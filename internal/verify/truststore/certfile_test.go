@@ -8,28 +8,30 @@ import (
 	"time"
 
 	"github.com/notaryproject/notation-go/verifier/truststore"
+
+	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
 )
 
 func TestParseTrustedCertificates(t *testing.T) {
-	root := newRootCA(t, "root")
-	inter := root.intermediate(t, "intermediate")
-	_, leaf := root.validLeaf(t, "leaf")
+	root := verifytest.NewRootCA(t, "root")
+	inter := root.Intermediate(t, "intermediate")
+	_, leaf := root.ValidLeaf(t, "leaf")
 	tests := []struct {
 		name string
 		typ  truststore.Type
 		data []byte
 		want string // "" for success, else part of the error
 	}{
-		{"root in ca", truststore.TypeCA, pemOf(root.cert), ""},
-		{"root as DER", truststore.TypeCA, root.cert.Raw, ""},
-		{"intermediate in signingAuthority", truststore.TypeSigningAuthority, pemOf(inter.cert), ""},
-		{"root in tsa", truststore.TypeTSA, pemOf(root.cert), ""},
-		{"intermediate in tsa", truststore.TypeTSA, pemOf(inter.cert), "not a self-signed root"},
-		{"leaf", truststore.TypeCA, pemOf(leaf), "neither a CA certificate nor self-signed"},
-		{"unknown type", "root", pemOf(root.cert), "use ca, signingAuthority or tsa"},
+		{"root in ca", truststore.TypeCA, verifytest.PEM(root.Cert), ""},
+		{"root as DER", truststore.TypeCA, root.Cert.Raw, ""},
+		{"intermediate in signingAuthority", truststore.TypeSigningAuthority, verifytest.PEM(inter.Cert), ""},
+		{"root in tsa", truststore.TypeTSA, verifytest.PEM(root.Cert), ""},
+		{"intermediate in tsa", truststore.TypeTSA, verifytest.PEM(inter.Cert), "not a self-signed root"},
+		{"leaf", truststore.TypeCA, verifytest.PEM(leaf), "neither a CA certificate nor self-signed"},
+		{"unknown type", "root", verifytest.PEM(root.Cert), "use ca, signingAuthority or tsa"},
 		{"private key", truststore.TypeCA, []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"), "PRIVATE KEY"},
 		{"empty", truststore.TypeCA, nil, "holds no certificate"},
-		{"trailing garbage", truststore.TypeCA, append(pemOf(root.cert), "junk"...), "after the last PEM block"},
+		{"trailing garbage", truststore.TypeCA, append(verifytest.PEM(root.Cert), "junk"...), "after the last PEM block"},
 		{"too large", truststore.TypeCA, make([]byte, MaxCertFileSize+1), "larger than"},
 	}
 	for _, tc := range tests {
@@ -52,15 +54,15 @@ func TestParseTrustedCertificates(t *testing.T) {
 // one Load loads, with the same certificates, and one it refuses
 // makes Load fail: cert add never writes what verify then rejects.
 func FuzzParseTrustedCertificates(f *testing.F) {
-	root := newRootCA(f, "root")
-	inter := root.intermediate(f, "intermediate")
-	_, leaf := root.leaf(f, "leaf", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
-	f.Add(uint8(0), pemOf(root.cert))
-	f.Add(uint8(1), pemOf(inter.cert))
-	f.Add(uint8(2), pemOf(inter.cert))
-	f.Add(uint8(0), pemOf(leaf))
-	f.Add(uint8(0), root.cert.Raw)
-	f.Add(uint8(0), append(pemOf(root.cert), pemOf(inter.cert)...))
+	root := verifytest.NewRootCA(f, "root")
+	inter := root.Intermediate(f, "intermediate")
+	_, leaf := root.Leaf(f, "leaf", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	f.Add(uint8(0), verifytest.PEM(root.Cert))
+	f.Add(uint8(1), verifytest.PEM(inter.Cert))
+	f.Add(uint8(2), verifytest.PEM(inter.Cert))
+	f.Add(uint8(0), verifytest.PEM(leaf))
+	f.Add(uint8(0), root.Cert.Raw)
+	f.Add(uint8(0), append(verifytest.PEM(root.Cert), verifytest.PEM(inter.Cert)...))
 	f.Fuzz(func(t *testing.T, typeIndex uint8, data []byte) {
 		typ := truststore.Types[int(typeIndex)%len(truststore.Types)]
 		certs, err := ParseTrustedCertificates(typ, data)

@@ -15,6 +15,8 @@ import (
 	"github.com/notaryproject/notation-go/verifier/truststore"
 
 	"github.com/hallmark-dev/hallmark/internal/certbundle"
+
+	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
 )
 
 func writeFile(t *testing.T, path string, data []byte) {
@@ -28,12 +30,12 @@ func writeFile(t *testing.T, path string, data []byte) {
 }
 
 func TestLoadTrustStore(t *testing.T) {
-	root := newRootCA(t, "root")
-	inter := root.intermediate(t, "intermediate")
-	other := newRootCA(t, "other root")
-	tsaRoot := newRootCA(t, "tsa root")
-	_, leaf := root.validLeaf(t, "leaf")
-	key := newKey(t)
+	root := verifytest.NewRootCA(t, "root")
+	inter := root.Intermediate(t, "intermediate")
+	other := verifytest.NewRootCA(t, "other root")
+	tsaRoot := verifytest.NewRootCA(t, "tsa root")
+	_, leaf := root.ValidLeaf(t, "leaf")
+	key := verifytest.NewKey(t)
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -41,10 +43,10 @@ func TestLoadTrustStore(t *testing.T) {
 
 	// good lays out a valid store under dir and returns dir.
 	good := func(t *testing.T, dir string) {
-		writeFile(t, filepath.Join(dir, "x509/ca/prod/bundle.pem"), pemOf(root.cert, inter.cert))
-		writeFile(t, filepath.Join(dir, "x509/ca/prod/other.der"), other.cert.Raw)
+		writeFile(t, filepath.Join(dir, "x509/ca/prod/bundle.pem"), verifytest.PEM(root.Cert, inter.Cert))
+		writeFile(t, filepath.Join(dir, "x509/ca/prod/other.der"), other.Cert.Raw)
 		writeFile(t, filepath.Join(dir, "x509/ca/prod/nested/ignored.pem"), []byte("not read"))
-		writeFile(t, filepath.Join(dir, "x509/tsa/ts/root.crt"), pemOf(tsaRoot.cert))
+		writeFile(t, filepath.Join(dir, "x509/tsa/ts/root.crt"), verifytest.PEM(tsaRoot.Cert))
 		writeFile(t, filepath.Join(dir, "x509/ca/README"), []byte("a stray file beside the stores is ignored"))
 		if err := os.MkdirAll(filepath.Join(dir, "x509/signingAuthority/empty"), 0o755); err != nil {
 			t.Fatal(err)
@@ -116,7 +118,7 @@ func TestLoadTrustStore(t *testing.T) {
 			setup: func(t *testing.T, dir string) {
 				outside := t.TempDir()
 				good(t, outside)
-				writeFile(t, filepath.Join(dir, "x509/ca/prod/root.pem"), pemOf(root.cert))
+				writeFile(t, filepath.Join(dir, "x509/ca/prod/root.pem"), verifytest.PEM(root.Cert))
 				for link, target := range map[string]string{
 					"x509/ca/prod/evil.pem": filepath.Join(outside, "x509/ca/prod/bundle.pem"),
 					"x509/ca/linked":        filepath.Join(outside, "x509/ca/prod"),
@@ -149,29 +151,31 @@ func TestLoadTrustStore(t *testing.T) {
 			wantStores: []string{"ca:prod", "tsa:ts"},
 		},
 		{
-			name:    "leaf certificate in a ca store",
-			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "x509/ca/prod/leaf.pem"), pemOf(leaf)) },
+			name: "leaf certificate in a ca store",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "x509/ca/prod/leaf.pem"), verifytest.PEM(leaf))
+			},
 			wantErr: []string{"leaf.pem: certificate CN=leaf,O=Acme,ST=WA,C=US is neither a CA certificate nor self-signed"},
 		},
 		{
 			name: "intermediate in a tsa store",
 			setup: func(t *testing.T, dir string) {
-				writeFile(t, filepath.Join(dir, "x509/tsa/ts/i.pem"), pemOf(inter.cert))
+				writeFile(t, filepath.Join(dir, "x509/tsa/ts/i.pem"), verifytest.PEM(inter.Cert))
 			},
 			wantErr: []string{"is not a self-signed root CA; tsa stores hold only"},
 		},
 		{
 			name: "private key and garbage",
 			setup: func(t *testing.T, dir string) {
-				writeFile(t, filepath.Join(dir, "x509/ca/prod/key.pem"), append(pemOf(root.cert), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...))
+				writeFile(t, filepath.Join(dir, "x509/ca/prod/key.pem"), append(verifytest.PEM(root.Cert), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...))
 				writeFile(t, filepath.Join(dir, "x509/ca/prod/junk.txt"), []byte("hello"))
-				writeFile(t, filepath.Join(dir, "x509/ca/prod/trailing.pem"), append(pemOf(root.cert), []byte("extra")...))
+				writeFile(t, filepath.Join(dir, "x509/ca/prod/trailing.pem"), append(verifytest.PEM(root.Cert), []byte("extra")...))
 				// A block cut short before a good one: read block by
 				// block, the damaged one would be skipped without a word.
 				// It is cut at a line end, as a lost END line would be.
-				cut := pemOf(root.cert)
+				cut := verifytest.PEM(root.Cert)
 				cut = cut[:bytes.LastIndexByte(cut[:len(cut)/2], '\n')+1]
-				writeFile(t, filepath.Join(dir, "x509/ca/prod/cut.pem"), append(cut, pemOf(root.cert)...))
+				writeFile(t, filepath.Join(dir, "x509/ca/prod/cut.pem"), append(cut, verifytest.PEM(root.Cert)...))
 			},
 			wantErr: []string{
 				"junk.txt: holds neither PEM nor DER certificates",
@@ -183,14 +187,14 @@ func TestLoadTrustStore(t *testing.T) {
 		{
 			name: "invalid store name",
 			setup: func(t *testing.T, dir string) {
-				writeFile(t, filepath.Join(dir, "x509/ca/my store/r.pem"), pemOf(root.cert))
+				writeFile(t, filepath.Join(dir, "x509/ca/my store/r.pem"), verifytest.PEM(root.Cert))
 			},
 			wantErr: []string{`store name "my store" is invalid`},
 		},
 		{
 			name: "unknown store type",
 			setup: func(t *testing.T, dir string) {
-				writeFile(t, filepath.Join(dir, "x509/CA/prod/r.pem"), pemOf(root.cert))
+				writeFile(t, filepath.Join(dir, "x509/CA/prod/r.pem"), verifytest.PEM(root.Cert))
 			},
 			wantErr: []string{`unknown trust store type "CA"`},
 		},
@@ -202,8 +206,10 @@ func TestLoadTrustStore(t *testing.T) {
 			wantErr: []string{"big.pem: is larger than 1048576 bytes"},
 		},
 		{
-			name:    "no x509 directory",
-			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "ca/prod/r.pem"), pemOf(root.cert)) },
+			name: "no x509 directory",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "ca/prod/r.pem"), verifytest.PEM(root.Cert))
+			},
 			wantErr: []string{"holds neither x509/ nor truststore/x509/"},
 		},
 		{
@@ -259,9 +265,9 @@ func TestLoadTrustStore(t *testing.T) {
 }
 
 func TestTrustStoreAdd(t *testing.T) {
-	root := newRootCA(t, "root")
-	inter := root.intermediate(t, "intermediate")
-	_, leaf := root.validLeaf(t, "leaf")
+	root := verifytest.NewRootCA(t, "root")
+	inter := root.Intermediate(t, "intermediate")
+	_, leaf := root.ValidLeaf(t, "leaf")
 
 	tests := []struct {
 		name    string
@@ -270,13 +276,13 @@ func TestTrustStoreAdd(t *testing.T) {
 		certs   []*x509.Certificate
 		wantErr string
 	}{
-		{name: "root in ca", typ: truststore.TypeCA, store: "prod", certs: []*x509.Certificate{root.cert}},
-		{name: "intermediate in ca", typ: truststore.TypeCA, store: "prod", certs: []*x509.Certificate{inter.cert}},
-		{name: "root in tsa", typ: truststore.TypeTSA, store: "ts", certs: []*x509.Certificate{root.cert}},
-		{name: "intermediate in tsa", typ: truststore.TypeTSA, store: "ts", certs: []*x509.Certificate{inter.cert}, wantErr: "not a self-signed root CA"},
+		{name: "root in ca", typ: truststore.TypeCA, store: "prod", certs: []*x509.Certificate{root.Cert}},
+		{name: "intermediate in ca", typ: truststore.TypeCA, store: "prod", certs: []*x509.Certificate{inter.Cert}},
+		{name: "root in tsa", typ: truststore.TypeTSA, store: "ts", certs: []*x509.Certificate{root.Cert}},
+		{name: "intermediate in tsa", typ: truststore.TypeTSA, store: "ts", certs: []*x509.Certificate{inter.Cert}, wantErr: "not a self-signed root CA"},
 		{name: "leaf", typ: truststore.TypeCA, store: "prod", certs: []*x509.Certificate{leaf}, wantErr: "neither a CA certificate nor self-signed"},
-		{name: "unknown type", typ: "x509", store: "prod", certs: []*x509.Certificate{root.cert}, wantErr: `unknown trust store type "x509"`},
-		{name: "bad name", typ: truststore.TypeCA, store: "a/b", certs: []*x509.Certificate{root.cert}, wantErr: `trust store name "a/b" is invalid`},
+		{name: "unknown type", typ: "x509", store: "prod", certs: []*x509.Certificate{root.Cert}, wantErr: `unknown trust store type "x509"`},
+		{name: "bad name", typ: truststore.TypeCA, store: "a/b", certs: []*x509.Certificate{root.Cert}, wantErr: `trust store name "a/b" is invalid`},
 		{name: "no certificates", typ: truststore.TypeCA, store: "prod", wantErr: "no certificates given"},
 		{name: "nil certificate", typ: truststore.TypeCA, store: "prod", certs: []*x509.Certificate{nil}, wantErr: "nil certificate"},
 	}
@@ -312,7 +318,7 @@ func TestTrustStoreAdd(t *testing.T) {
 }
 
 func TestTrustStoreFingerprint(t *testing.T) {
-	a, b := newRootCA(t, "a").cert, newRootCA(t, "b").cert
+	a, b := verifytest.NewRootCA(t, "a").Cert, verifytest.NewRootCA(t, "b").Cert
 	build := func(certs ...*x509.Certificate) *Store {
 		s := New()
 		if err := s.Add(truststore.TypeCA, "prod", certs...); err != nil {
