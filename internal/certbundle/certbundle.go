@@ -91,6 +91,11 @@ func Blocks(data []byte) ([]*pem.Block, error) {
 	var blocks []*pem.Block
 	start := bytes.Index(data, beginMarker)
 	for n := 1; start >= 0; n++ {
+		// A marker is read only where it starts a line, as pem.Decode
+		// (and so every other reader of the file) reads it.
+		if start > 0 && data[start-1] != '\n' {
+			return nil, fmt.Errorf("PEM block %d: its \"-----BEGIN\" line has other text before it on the same line; start the line with it", n)
+		}
 		seg := data[start:]
 		next := bytes.Index(seg[len(beginMarker):], beginMarker)
 		if next >= 0 {
