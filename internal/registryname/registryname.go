@@ -58,7 +58,7 @@ func canonicalHostOnce(h string) string {
 	if dockerHubAliases[h] {
 		return DockerHub
 	}
-	h = strings.ToLower(h) // no copy when already lower case
+	h = lowerASCII(h) // no copy when already lower case
 	name, port := SplitHostPort(h)
 	canonicalName := strings.TrimRight(name, ".")
 	if strings.HasPrefix(canonicalName, "[") && strings.HasSuffix(canonicalName, "]") {
@@ -144,4 +144,22 @@ func CanonicalString(ref registry.Reference) string {
 		s += ":" + ref.Reference
 	}
 	return s
+}
+
+// lowerASCII lowercases ASCII letters only: strings.ToLower would turn each
+// invalid UTF-8 byte into a three-byte U+FFFD, so a host could grow past
+// the reference length cap after it was checked.
+func lowerASCII(h string) string {
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(h)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return h
 }
