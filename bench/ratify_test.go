@@ -159,7 +159,7 @@ func loadAverage() string {
 // pushSigned pushes n distinct images to host and signs each once with one
 // RSA-2048 key (COSE, hallmark's default), in process. It returns the
 // images' digest references and the PEM of the key's root certificate.
-func pushSigned(t *testing.T, ctx context.Context, host string, n int, dir string) ([]string, []byte) {
+func pushSigned(t testing.TB, ctx context.Context, host string, n int, dir string) ([]string, []byte) {
 	t.Helper()
 	key, rootPEM := benchKey(t, ctx, dir)
 	client, err := oci.New(oci.Options{PlainHTTP: true})
@@ -197,7 +197,7 @@ func pushSigned(t *testing.T, ctx context.Context, host string, n int, dir strin
 
 // benchKey creates the benchmark's RSA-2048 signing key in a local key
 // store under dir and returns it with the PEM of its root certificate.
-func benchKey(t *testing.T, ctx context.Context, dir string) (*keys.Key, []byte) {
+func benchKey(t testing.TB, ctx context.Context, dir string) (*keys.Key, []byte) {
 	t.Helper()
 	store, err := local.Open(filepath.Join(dir, "store"), local.Options{Passphrase: []byte("bench")})
 	if err != nil {
@@ -602,7 +602,7 @@ func printTable(n, rounds int, results []result, ceilings []pass) {
 	fmt.Print(b.String())
 }
 
-func write(t *testing.T, path string, data []byte) {
+func write(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
