@@ -3,7 +3,10 @@ package ratify
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -243,24 +246,7 @@ func (c *converter) authProvider(rd reader, p string, v any) {
 			c.fs.note(rd.res, p, "the tenant comes from AZURE_TENANT_ID, which AKS workload identity sets in hallmark's pod, as in Ratify's")
 		}
 	case "k8Secrets":
-		if sa := rd.str(p, m, "serviceAccountName"); sa != "" {
-			c.fs.problem(rd.res, p+".serviceAccountName", "reading the image pull secrets of a service account is not supported yet: name the secrets in secrets[]")
-		}
-		if _, ok := m["secretTimeout"]; ok {
-			c.fs.note(rd.res, p+".secretTimeout", "mounted secrets are reread as Kubernetes updates them")
-		}
-		for i, s := range rd.list(p, m, "secrets") {
-			sp := fmt.Sprintf("%s.secrets[%d]", p, i)
-			sm := rd.object(sp, s, "secretName", "namespace")
-			secret := rd.str(sp, sm, "secretName")
-			if secret == "" {
-				c.fs.problem(rd.res, sp+".secretName", "required")
-				continue
-			}
-			file := secretDir + "/" + secret + "/.dockerconfigjson"
-			c.cfg.Registries = append(c.cfg.Registries, config.Registry{Hosts: []string{"*"}, Credentials: config.Credentials{DockerConfigJSONFile: file}})
-			c.fs.note(rd.res, sp, "mount the secret %s into hallmark's pod at %s/%s (a volume from the secret)", secret, secretDir, secret)
-		}
+		c.k8Secrets(rd, p, m)
 	case "dockerConfig":
 		path := rd.str(p, m, "configPath")
 		if path == "" {
@@ -268,6 +254,54 @@ func (c *converter) authProvider(rd reader, p string, v any) {
 		}
 		c.cfg.Registries = append(c.cfg.Registries, config.Registry{Hosts: []string{"*"}, Credentials: config.Credentials{DockerConfigFile: path}})
 		c.fs.note(rd.res, p+".configPath", "hallmark reads %s in its own pod: mount the docker config there", path)
+	}
+}
+
+// k8Secrets maps the k8Secrets auth provider. Ratify tries each listed
+// secret (a kubernetes.io/dockerconfigjson secret, in Ratify's namespace
+// unless another is named), then the image pull secrets of a service
+// account in Ratify's namespace (serviceAccountName, else "default"), and
+// uses the first that has credentials for the registry. hallmark reads
+// image pull secrets mounted as files, one per registries entry.
+func (c *converter) k8Secrets(rd reader, p string, m map[string]any) {
+	sa := rd.str(p, m, "serviceAccountName")
+	secrets := rd.list(p, m, "secrets")
+	if _, ok := m["secretTimeout"]; ok {
+		c.fs.note(rd.res, p+".secretTimeout", "mounted secrets are reread as Kubernetes updates them")
+	}
+	saName := sa
+	if saName == "" {
+		saName = "default"
+	}
+	lookup := fmt.Sprintf("kubectl get serviceaccount %s -n %s -o jsonpath='{.imagePullSecrets[*].name}'", saName, c.opts.Namespace)
+	switch {
+	case sa != "":
+		c.fs.problem(rd.res, p+".serviceAccountName", "Ratify also uses the image pull secrets of service account %s in namespace %s, which hallmark cannot read: list them (%s) in secrets[] and import again", clip(sa), c.opts.Namespace, lookup)
+	case len(secrets) == 0:
+		c.fs.problem(rd.res, p, "no secrets: Ratify then uses the image pull secrets of service account default in namespace %s, which hallmark cannot read: list them (%s) in secrets[] and import again", c.opts.Namespace, lookup)
+	default:
+		c.fs.note(rd.res, p, "for a registry these secrets have no credentials for, Ratify also tries the image pull secrets of service account default in namespace %s; if it has any (%s), add them to secrets[]", c.opts.Namespace, lookup)
+	}
+	if len(secrets) > 1 {
+		c.fs.problem(rd.res, p+".secrets", "%d secrets: Ratify picks, per registry, the first secret with credentials for it; hallmark takes one secret for every registry (registries[] with hosts [\"*\"]), so only the first would be used; give each secret its own registries entry with the hosts it is for, or merge them into one secret", len(secrets))
+	}
+	for i, s := range secrets {
+		sp := fmt.Sprintf("%s.secrets[%d]", p, i)
+		sm := rd.object(sp, s, "secretName", "namespace")
+		secret := rd.str(sp, sm, "secretName")
+		if secret == "" {
+			c.fs.problem(rd.res, sp+".secretName", "required")
+			continue
+		}
+		if ns := rd.str(sp, sm, "namespace"); ns != "" && ns != c.opts.Namespace {
+			c.fs.note(rd.res, sp+".namespace", "a pod mounts secrets of its own namespace only: copy secret %s from namespace %s into hallmark's", secret, clip(ns))
+		}
+		if i > 0 {
+			continue
+		}
+		file := secretDir + "/" + secret + "/.dockerconfigjson"
+		c.cfg.Registries = append(c.cfg.Registries, config.Registry{Hosts: []string{"*"}, Credentials: config.Credentials{DockerConfigJSONFile: file}})
+		c.fs.note(rd.res, sp, "mount the secret %s into hallmark's pod at %s/%s (a volume from the secret)", secret, secretDir, secret)
 	}
 }
 
@@ -299,9 +333,7 @@ func (c *converter) verifier(r *Resource) int {
 	c.verifierSpec(r, rd, spec, "Notary Project signatures", "signature", NotationArtifactType)
 	const p = "spec.parameters"
 	params := rd.object(p, spec["parameters"], "name", "artifactTypes", "verificationCerts", "verificationCertStores", "trustPolicyDoc")
-	if l := rd.list(p, params, "verificationCerts"); len(l) > 0 {
-		c.fs.problem(id, p+".verificationCerts", "certificate paths inside Ratify's pod are not imported: put the certificates in a KeyManagementProvider or CertificateStore")
-	}
+	paths := c.verificationCerts(rd, p+".verificationCerts", rd.list(p, params, "verificationCerts"))
 	doc, ok := params["trustPolicyDoc"].(map[string]any)
 	if !ok {
 		c.fs.problem(id, p+".trustPolicyDoc", "required: the Notary Project trust policy")
@@ -314,8 +346,48 @@ func (c *converter) verifier(r *Resource) int {
 	}
 	c.cfg.TrustPolicy.Inline = raw
 	referenced := trustStoreRefs(doc)
-	c.certStores(rd, r, p+".verificationCertStores", params["verificationCertStores"], referenced)
+	defined := c.certStores(rd, r, p+".verificationCertStores", params["verificationCertStores"], referenced, len(paths) > 0)
+	// A store the trust policy names that verificationCertStores does not
+	// fill gets the verificationCerts paths, as in Ratify.
+	for _, name := range slices.Sorted(maps.Keys(referenced)) {
+		for _, typ := range referenced[name] {
+			if defined[typ+":"+name] || len(paths) == 0 {
+				continue
+			}
+			c.cfg.TrustStores = append(c.cfg.TrustStores, config.TrustStore{Name: name, Type: typ, Certificates: paths})
+		}
+	}
 	return kindNotation
+}
+
+// verificationCerts maps the notation verifier's verificationCerts, paths
+// in Ratify's pod whose certificates serve every trust store that
+// verificationCertStores does not fill. Ratify walks each path, a folder
+// or a file; a path ending in a certificate file's extension becomes a
+// file source, any other a folder source.
+func (c *converter) verificationCerts(rd reader, p string, l []any) []config.CertificateSource {
+	var out []config.CertificateSource
+	for i, v := range l {
+		s, ok := v.(string)
+		if !ok || strings.TrimSpace(s) == "" {
+			c.fs.problem(rd.res, fmt.Sprintf("%s[%d]", p, i), "is %s, not a path", describe(v))
+			continue
+		}
+		if strings.HasPrefix(s, "~") {
+			c.fs.problem(rd.res, fmt.Sprintf("%s[%d]", p, i), "%q is under Ratify's home folder; give the folder's full path in hallmark's pod", clip(s))
+			continue
+		}
+		switch strings.ToLower(filepath.Ext(s)) {
+		case ".pem", ".crt", ".cer", ".der":
+			out = append(out, config.CertificateSource{File: s})
+		default:
+			out = append(out, config.CertificateSource{Dir: s})
+		}
+	}
+	if len(out) > 0 {
+		c.fs.note(rd.res, p, "hallmark reads these paths in its own pod: mount the same certificates there. A folder's files are read, not its sub-folders (Ratify reads those too: put every certificate at the top), and a path that does not exist fails the configuration (Ratify skips it)")
+	}
+	return out
 }
 
 // trustStoreRefs returns, for each store name the trust policy names, the
@@ -346,16 +418,19 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// certStores maps verificationCertStores onto trust stores.
-func (c *converter) certStores(rd reader, r *Resource, p string, v any, referenced map[string][]string) {
+// certStores maps verificationCertStores onto trust stores and returns
+// the stores it defined, as TYPE:NAME. Without it, the trust stores come
+// from verificationCerts paths, if there are any (havePaths).
+func (c *converter) certStores(rd reader, r *Resource, p string, v any, referenced map[string][]string, havePaths bool) map[string]bool {
+	defined := map[string]bool{}
 	m, ok := v.(map[string]any)
 	if !ok {
 		if v != nil {
 			c.fs.problem(rd.res, p, "is %s, not an object", describe(v))
-		} else {
+		} else if !havePaths {
 			c.fs.problem(rd.res, p, "required: the certificates the trust policy's trust stores hold")
 		}
-		return
+		return defined
 	}
 	typed := len(m) > 0
 	for k, val := range m {
@@ -368,21 +443,24 @@ func (c *converter) certStores(rd reader, r *Resource, p string, v any, referenc
 			stores := m[typ].(map[string]any)
 			for _, name := range sortedKeys(stores) {
 				c.trustStore(rd, r, p+"."+typ+"."+name, typ, name, stores[name])
+				defined[typ+":"+name] = true
 			}
 		}
-		return
+		return defined
 	}
-	// The form without types serves a store under any type the trust
-	// policy asks for it with.
+	// Ratify reads the form without types as ca stores: a trust policy
+	// that names one of them as signingAuthority or tsa gets no
+	// certificates from it (only verificationCerts, if any).
 	for _, name := range sortedKeys(m) {
-		types := referenced[name]
-		if len(types) == 0 {
-			types = []string{"ca"}
-		}
-		for _, typ := range types {
-			c.trustStore(rd, r, p+"."+name, typ, name, m[name])
+		c.trustStore(rd, r, p+"."+name, "ca", name, m[name])
+		defined["ca:"+name] = true
+		for _, typ := range referenced[name] {
+			if typ != "ca" && !havePaths {
+				c.fs.problem(rd.res, p+"."+name, "the trust policy names %s:%s, but Ratify reads verificationCertStores written without types as ca stores only, so it has no certificates for %s:%s and fails every signature that needs them; write the typed form ({%s: {%s: [...]}}) if these certificates are meant for it", typ, clip(name), typ, clip(name), typ, clip(name))
+			}
 		}
 	}
+	return defined
 }
 
 // trustStore adds trust store typ:name from a list of provider names.
@@ -602,7 +680,7 @@ func (c *converter) policies() {
 	for _, kind := range []string{KindPolicy, KindNamespacedPolicy} {
 		for _, r := range c.byKind[kind] {
 			if kind == KindNamespacedPolicy {
-				c.fs.problem(r.label(), "", "NamespacedPolicy is not supported yet: hallmark has one policy for the cluster")
+				c.fs.problem(r.label(), "", "%s", namespacedScope(r, "Policy"))
 				continue
 			}
 			if r.Name != PolicyName {
@@ -882,6 +960,18 @@ func prune(m yaml.MapSlice) yaml.MapSlice {
 	return out
 }
 
+// namespacedScope says why a namespaced Verifier, Policy or Executor
+// cannot be imported, even in the namespace Ratify runs in: Ratify uses it
+// only for a Gatekeeper key that names its namespace ("[NS]IMAGE", sent by
+// a constraint template that passes the pod's namespace), and then instead
+// of the cluster-wide resources; a key without a namespace, as Ratify's
+// default template sends, never uses it. So it is cluster-wide in no
+// setup, and hallmark has one configuration for every namespace.
+func namespacedScope(r *Resource, clusterWide string) string {
+	return fmt.Sprintf("%s is not supported: Ratify uses it only for Gatekeeper keys written [%s]IMAGE (a constraint template that passes the pod's namespace), in place of the cluster's %s, and never for keys without a namespace (Ratify's default template); hallmark has one configuration for every namespace and cannot scope it. With a template that sends no namespace, Ratify never uses this resource: leave it out of the import; otherwise make it a cluster-wide %s if it should apply everywhere",
+		r.Kind, clip(r.Namespace), clusterWide, strings.TrimPrefix(r.Kind, "Namespaced"))
+}
+
 // verifierSpec checks what every Verifier's spec says beside its
 // parameters: no plugin, the artifact type its kind of signature has (what
 // Ratify runs it on), and a cluster-wide kind.
@@ -903,6 +993,6 @@ func (c *converter) verifierSpec(r *Resource, rd reader, spec map[string]any, si
 		c.fs.problem(id, "spec.artifactTypes", "does not name %s, so Ratify never runs this verifier on a %s; hallmark would", artifactType, signature)
 	}
 	if r.Kind == KindNamespacedVerifier {
-		c.fs.problem(id, "", "NamespacedVerifier (verification for one namespace only) is not supported yet: hallmark would apply it to every namespace")
+		c.fs.problem(id, "", "%s", namespacedScope(r, "Verifiers"))
 	}
 }

@@ -1,0 +1,167 @@
+package ratify
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/config"
+)
+
+const storeHead = "apiVersion: config.ratify.deislabs.io/v1beta1\nkind: Store\nmetadata: {name: s}\nspec:\n  name: oras\n  parameters:\n    authProvider:\n"
+
+// TestNamespacedKindsStayProblems: Ratify uses a NamespacedVerifier or
+// NamespacedPolicy only for Gatekeeper keys that name its namespace, in
+// place of the cluster-wide ones, so even in Ratify's own namespace it is
+// not a cluster-wide resource; the problem says so and what to do.
+func TestNamespacedKindsStayProblems(t *testing.T) {
+	nsVerifier := strings.Replace(strings.Replace(verifierDoc, "kind: Verifier", "kind: NamespacedVerifier", 1), "name: verifier-notation", "name: verifier-notation\n  namespace: gatekeeper-system", 1)
+	nsPolicy := "apiVersion: config.ratify.deislabs.io/v1beta1\nkind: NamespacedPolicy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n    artifactVerificationPolicies: {default: any}\n"
+	for name, text := range map[string]string{
+		"NamespacedVerifier": inlineKMP(t) + "---\n" + nsVerifier,
+		"NamespacedPolicy":   inlineKMP(t) + "---\n" + verifierDoc + "---\n" + nsPolicy,
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := convertText(t, text)
+			if res.OK() {
+				t.Fatal("converted with no problem")
+			}
+			if !findingAt(res.Problems, "", "keys written [gatekeeper-system]IMAGE") || !findingAt(res.Problems, "", "leave it out of the import") {
+				t.Errorf("no precise problem; problems:\n%v", res.Problems)
+			}
+		})
+	}
+}
+
+func TestK8sSecrets(t *testing.T) {
+	base := inlineKMP(t) + "---\n" + verifierDoc + "---\n" + storeHead
+	tests := []struct {
+		name        string
+		auth        string
+		problemPath string // "" when the import must be OK
+		want        string
+		files       []string
+	}{
+		{"one secret", "      name: k8Secrets\n      secrets: [{secretName: pull}]\n", "", "", []string{secretDir + "/pull/.dockerconfigjson"}},
+		{"service account by default", "      name: k8Secrets\n", "spec.parameters.authProvider", "service account default in namespace gatekeeper-system", nil},
+		{"named service account", "      name: k8Secrets\n      serviceAccountName: puller\n      secrets: [{secretName: pull}]\n", "spec.parameters.authProvider.serviceAccountName", "kubectl get serviceaccount puller -n gatekeeper-system", []string{secretDir + "/pull/.dockerconfigjson"}},
+		{"two secrets", "      name: k8Secrets\n      secrets: [{secretName: a}, {secretName: b}]\n", "spec.parameters.authProvider.secrets", "only the first would be used", []string{secretDir + "/a/.dockerconfigjson"}},
+		{"secret without name", "      name: k8Secrets\n      secrets: [{namespace: x}]\n", "spec.parameters.authProvider.secrets[0].secretName", "required", nil},
+		{"secrets not a list", "      name: k8Secrets\n      secrets: pull\n", "spec.parameters.authProvider.secrets", "not a list", nil},
+		{"unknown field", "      name: k8Secrets\n      secrets: [{secretName: a, namespce: b}]\n", "spec.parameters.authProvider.secrets[0].namespce", `did you mean "namespace"`, []string{secretDir + "/a/.dockerconfigjson"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := convertText(t, base+tt.auth)
+			if tt.problemPath == "" {
+				if !res.OK() {
+					t.Fatalf("problems: %v", res.Problems)
+				}
+				if !findingAt(res.Notes, "spec.parameters.authProvider", "service account default") {
+					t.Errorf("no note about the service account fallback: %v", res.Notes)
+				}
+			} else if !findingAt(res.Problems, tt.problemPath, tt.want) {
+				t.Fatalf("no problem at %q saying %q; problems:\n%v", tt.problemPath, tt.want, res.Problems)
+			}
+			var files []string
+			for _, r := range res.Config.Registries {
+				if f := r.Credentials.DockerConfigJSONFile; f != "" {
+					files = append(files, f)
+				}
+			}
+			if strings.Join(files, ",") != strings.Join(tt.files, ",") {
+				t.Errorf("image pull secret files %v, want %v", files, tt.files)
+			}
+		})
+	}
+	res := convertText(t, base+"      name: k8Secrets\n      secrets: [{secretName: pull, namespace: other}]\n")
+	if !res.OK() || !findingAt(res.Notes, "spec.parameters.authProvider.secrets[0].namespace", "copy secret pull from namespace other") {
+		t.Errorf("secret of another namespace: problems %v, notes %v", res.Problems, res.Notes)
+	}
+}
+
+// verifierWith is verifierDoc with other parameters before the trust
+// policy, and trust stores named in the trust policy.
+func verifierWith(params string, stores ...string) string {
+	doc := strings.Replace(verifierDoc, "    verificationCertStores:\n      certs:\n        - inline-cert\n", params, 1)
+	return strings.Replace(doc, `trustStores: ["ca:certs"]`, `trustStores: ["`+strings.Join(stores, `", "`)+`"]`, 1)
+}
+
+func TestVerificationCerts(t *testing.T) {
+	tests := []struct {
+		name   string
+		text   string
+		stores []config.TrustStore
+	}{
+		{"folder", verifierWith("    verificationCerts: [/usr/local/ratify-certs/notation]\n", "ca:certs"),
+			[]config.TrustStore{{Name: "certs", Type: "ca", Certificates: []config.CertificateSource{{Dir: "/usr/local/ratify-certs/notation"}}}}},
+		{"file and folder, two store types", verifierWith("    verificationCerts: [/certs/root.pem, /more]\n", "ca:certs", "signingAuthority:sa"),
+			[]config.TrustStore{
+				{Name: "certs", Type: "ca", Certificates: []config.CertificateSource{{File: "/certs/root.pem"}, {Dir: "/more"}}},
+				{Name: "sa", Type: "signingAuthority", Certificates: []config.CertificateSource{{File: "/certs/root.pem"}, {Dir: "/more"}}},
+			}},
+		{"stores fill what they name, paths the rest", inlineKMP(t) + "---\n" + verifierWith("    verificationCerts: [/more]\n    verificationCertStores:\n      certs: [inline-cert]\n", "ca:certs", "ca:other"),
+			[]config.TrustStore{{Name: "certs", Type: "ca"}, {Name: "other", Type: "ca", Certificates: []config.CertificateSource{{Dir: "/more"}}}}},
+		{"legacy stores are ca stores; paths serve signingAuthority", inlineKMP(t) + "---\n" + verifierWith("    verificationCerts: [/more]\n    verificationCertStores:\n      certs: [inline-cert]\n", "signingAuthority:certs"),
+			[]config.TrustStore{{Name: "certs", Type: "ca"}, {Name: "certs", Type: "signingAuthority", Certificates: []config.CertificateSource{{Dir: "/more"}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := convertText(t, tt.text)
+			if !res.OK() {
+				t.Fatalf("problems: %v", res.Problems)
+			}
+			got := res.Config.TrustStores
+			if len(got) != len(tt.stores) {
+				t.Fatalf("trust stores %+v, want %+v", got, tt.stores)
+			}
+			for i, want := range tt.stores {
+				if got[i].Name != want.Name || got[i].Type != want.Type {
+					t.Errorf("store %d is %s:%s, want %s:%s", i, got[i].Type, got[i].Name, want.Type, want.Name)
+				}
+				if want.Certificates != nil && !equalSources(got[i].Certificates, want.Certificates) {
+					t.Errorf("store %s:%s certificates %+v, want %+v", want.Type, want.Name, got[i].Certificates, want.Certificates)
+				}
+			}
+			if !findingAt(res.Notes, "spec.parameters.verificationCerts", "mount the same certificates there") {
+				t.Errorf("no note on mounting the paths: %v", res.Notes)
+			}
+		})
+	}
+}
+
+func equalSources(a, b []config.CertificateSource) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestVerificationCertsMalformed(t *testing.T) {
+	tests := []struct {
+		name, text, path, want string
+	}{
+		{"not a list", verifierWith("    verificationCerts: /certs\n", "ca:certs"), "spec.parameters.verificationCerts", "not a list"},
+		{"a number", verifierWith("    verificationCerts: [3]\n", "ca:certs"), "spec.parameters.verificationCerts[0]", "not a path"},
+		{"empty", verifierWith("    verificationCerts: [\"\"]\n", "ca:certs"), "spec.parameters.verificationCerts[0]", "not a path"},
+		{"home folder", verifierWith("    verificationCerts: [\"~/.ratify/certs\"]\n", "ca:certs"), "spec.parameters.verificationCerts[0]", "Ratify's home folder"},
+		{"neither paths nor stores", verifierWith("", "ca:certs"), "spec.parameters.verificationCertStores", "required"},
+		{"legacy store named as signingAuthority without paths", inlineKMP(t) + "---\n" + verifierWith("    verificationCertStores:\n      certs: [inline-cert]\n", "signingAuthority:certs"),
+			"spec.parameters.verificationCertStores.certs", "as ca stores only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := convertText(t, tt.text)
+			if res.OK() {
+				t.Fatal("converted with no problem")
+			}
+			if !findingAt(res.Problems, tt.path, tt.want) {
+				t.Errorf("no problem at %q saying %q; problems:\n%v", tt.path, tt.want, res.Problems)
+			}
+		})
+	}
+}
