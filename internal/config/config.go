@@ -217,6 +217,12 @@ type Verification struct {
 	// MaxSignatures is how many signatures of one image are tried. Zero:
 	// verify.DefaultMaxSignatures (100). At most verify.MaxSignaturesLimit.
 	MaxSignatures int `json:"maxSignatures,omitempty"`
+	// RequireAllSignatures admits an image only when every Notary Project
+	// signature it has verifies (and it has one), as Ratify's config policy
+	// "all" does: one signature from an untrusted or revoked key then denies
+	// the image, and so do more signatures than MaxSignatures. Zero: false,
+	// one signature that verifies is enough.
+	RequireAllSignatures bool `json:"requireAllSignatures,omitempty"`
 	// Cache is the verification result cache.
 	Cache Cache `json:"cache"`
 }

@@ -63,7 +63,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 	if err != nil {
 		return nil, err
 	}
-	engine, err := verify.NewEngine(built.TrustPolicy, built.TrustStore, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: cfg.Verification.MaxSignatures})
+	engine, err := verify.NewEngine(built.TrustPolicy, built.TrustStore, oci.Repositories{Client: client}, verify.EngineOptions{MaxSignatures: cfg.Verification.MaxSignatures, RequireAllSignatures: cfg.Verification.RequireAllSignatures})
 	if err != nil {
 		return nil, err
 	}

@@ -95,6 +95,13 @@ type EngineOptions struct {
 	// reach registry as the caller does (" --plain-http"), so that the
 	// commands remediations print run as printed. Nil: none.
 	CommandFlags func(registry string) string
+	// RequireAllSignatures makes every Notary Project signature of an image
+	// count: the image passes only when there is at least one and each one
+	// found verifies, as under Ratify's config policy "all" (the policy its
+	// Helm chart installs). One signature that does not verify, or more
+	// signatures than MaxSignatures, fails the image. Zero: one signature
+	// that verifies is enough, whatever the others say.
+	RequireAllSignatures bool
 	// DefaultSignKey says that `hallmark sign` has a default key where the
 	// remediations will be read, so the sign commands they print need no
 	// --key. Zero: they print "--key KEY", KEY to be replaced.
@@ -113,6 +120,7 @@ type Engine struct {
 	explain       bool // EngineOptions.ExplainUnreachable
 	commandFlags  func(registry string) string
 	keyFlag       string // what sign commands add to name a key
+	requireAll    bool   // EngineOptions.RequireAllSignatures
 }
 
 // NewEngine checks the policy (with the same rules as ParseTrustPolicy) and
@@ -160,7 +168,7 @@ func NewEngine(policy *trustpolicy.Document, store truststore.X509TrustStore, re
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	return &Engine{policy: policy, store: store, repos: repos, verifier: v, maxSignatures: opts.MaxSignatures, explain: opts.ExplainUnreachable, commandFlags: opts.CommandFlags, keyFlag: keyFlag(opts)}, nil
+	return &Engine{policy: policy, store: store, repos: repos, verifier: v, maxSignatures: opts.MaxSignatures, explain: opts.ExplainUnreachable, commandFlags: opts.CommandFlags, keyFlag: keyFlag(opts), requireAll: opts.RequireAllSignatures}, nil
 }
 
 func (o EngineOptions) withDefaults() (EngineOptions, error) {
@@ -446,7 +454,8 @@ type fetchedBlob struct {
 }
 
 // verifySignatures verifies the listed signatures in the registry's order
-// and stops at the first that passes. Their envelopes are fetched ahead,
+// and stops at the first that passes, or with RequireAllSignatures at the
+// first that fails. Their envelopes are fetched ahead,
 // signatureFetchConcurrency at a time, in that order.
 func (e *Engine) verifySignatures(ctx context.Context, r *run, repo notationregistry.Repository, l listing) Result {
 	r.moreExisting = l.more
@@ -478,17 +487,25 @@ func (e *Engine) verifySignatures(ctx context.Context, r *run, repo notationregi
 		}
 	})
 
-	verified := -1
+	verified, failed := -1, -1
 	for i, m := range l.manifests {
 		if err := ctx.Err(); err != nil {
 			break
 		}
 		sr := e.verifySignature(ctx, r, m, blobs[i])
 		r.res.Signatures = append(r.res.Signatures, sr)
-		if sr.Verified {
+		if sr.Verified && verified < 0 {
 			verified = len(r.res.Signatures) - 1
+		}
+		if !sr.Verified && failed < 0 {
+			failed = len(r.res.Signatures) - 1
+		}
+		if (sr.Verified && !e.requireAll) || (!sr.Verified && e.requireAll) {
 			break
 		}
+	}
+	if e.requireAll {
+		return e.allVerified(ctx, r, l, verified, failed)
 	}
 	if verified >= 0 {
 		return r.pass(r.res.Signatures[verified])
@@ -507,6 +524,48 @@ func (e *Engine) verifySignatures(ctx context.Context, r *run, repo notationregi
 			false, nil)
 	}
 	return r.failSignatures(e.maxSignatures)
+}
+
+// allVerified completes r under RequireAllSignatures: it passes only when
+// the whole listing was read, every signature in it verified, and there was
+// at least one.
+func (e *Engine) allVerified(ctx context.Context, r *run, l listing, verified, failed int) Result {
+	switch {
+	case failed >= 0:
+		sig := r.res.Signatures[failed]
+		return r.fail(sig.Code,
+			fmt.Sprintf("signature %s of %s does not verify, and every signature must (verification.requireAllSignatures): %s", sig.Digest, r.artifactRef, sig.Reason),
+			"delete the signature that does not verify, or make it verify: "+sig.Remediation,
+			sig.Transient, nil)
+	case l.err != nil:
+		return r.registryFailure(ctx, l.err, "listing signatures")
+	case ctx.Err() != nil:
+		return r.registryFailure(ctx, ctx.Err(), "verifying signatures")
+	case l.more:
+		return r.fail(CodeSignatureUnreadable,
+			fmt.Sprintf("%s has more than %d signatures, the limit, so not every signature could be verified, as verification.requireAllSignatures requires", r.artifactRef, e.maxSignatures),
+			"delete stale signatures, or raise verification.maxSignatures", false, nil)
+	case verified < 0:
+		return r.fail(CodeNoSignature,
+			fmt.Sprintf("no Notary Project signature found for %s; sign it with `hallmark sign` or check the registry", r.artifactRef),
+			fmt.Sprintf("sign it with %s, or check that the registry keeps its signatures (OCI referrers API or the sha256-<digest> referrers tag)", r.signCommand()),
+			false, nil)
+	}
+	res := r.pass(r.res.Signatures[verified])
+	if n := len(r.res.Signatures); n > 1 {
+		res.Reason += fmt.Sprintf("; all %d signatures verified", n)
+	}
+	// Checks a level only logs, on any signature, are for people to see.
+	for i, sig := range r.res.Signatures {
+		if i == verified {
+			continue
+		}
+		for _, lg := range sig.logged {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("signature %s: %s check failed, but level %s only logs it: %s", sig.Digest, lg.check, r.level.Name, lg.reason))
+		}
+	}
+	r.res = res
+	return res
 }
 
 // verifySignature fetches and verifies one signature manifest.
