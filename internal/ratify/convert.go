@@ -185,7 +185,8 @@ func (c *converter) store(r *Resource) {
 	}
 	const p = "spec.parameters"
 	params := rd.object(p, spec["parameters"], "name", "useHttp", "cosignEnabled", "authProvider", "localCachePath", "cacheEnabled", "ttl", "capacity", "keyNumber")
-	if rd.boolean(p, params, "useHttp") {
+	plainHTTP := rd.boolean(p, params, "useHttp")
+	if plainHTTP {
 		c.cfg.Registries = append(c.cfg.Registries, config.Registry{Hosts: []string{"*"}, PlainHTTP: true})
 		c.fs.note(id, p+".useHttp", "every registry is reached over plain HTTP, as Ratify does; hallmark can limit this to the registries that need it (registries[].hosts)")
 	}
@@ -199,6 +200,14 @@ func (c *converter) store(r *Resource) {
 	}
 	if params["authProvider"] != nil {
 		c.authProvider(rd, p+".authProvider", params["authProvider"])
+	}
+	if plainHTTP {
+		// The first registries entry matching a host decides for it, and
+		// the authProvider's entry comes first: it too must say plain
+		// HTTP, as useHttp means for every registry in Ratify.
+		for i := range c.cfg.Registries {
+			c.cfg.Registries[i].PlainHTTP = true
+		}
 	}
 }
 
@@ -229,6 +238,7 @@ func (c *converter) authProvider(rd reader, p string, v any) {
 	switch name {
 	case "azureWorkloadIdentity", "azureManagedIdentity":
 		endpoints := []string{"*.azurecr.io", "*.azurecr.us", "*.azurecr.cn"}
+		var explicit []string
 		if l := rd.list(p, m, "endpoints"); l != nil {
 			endpoints = nil
 			for i, e := range l {
@@ -239,8 +249,11 @@ func (c *converter) authProvider(rd reader, p string, v any) {
 				}
 				endpoints = append(endpoints, s)
 			}
+			explicit = endpoints
 		}
-		az := &config.AzureCredentials{ClientID: rd.str(p, m, "clientID"), ManagedIdentity: name == "azureManagedIdentity"}
+		// The credentials' own endpoints too: they default to ACR's hosts,
+		// and would leave any other host the entry names anonymous.
+		az := &config.AzureCredentials{ClientID: rd.str(p, m, "clientID"), ManagedIdentity: name == "azureManagedIdentity", Endpoints: explicit}
 		c.cfg.Registries = append([]config.Registry{{Hosts: endpoints, Credentials: config.Credentials{Azure: az}}}, c.cfg.Registries...)
 		if name == "azureWorkloadIdentity" {
 			c.fs.note(rd.res, p, "the tenant comes from AZURE_TENANT_ID, which AKS workload identity sets in hallmark's pod, as in Ratify's")
