@@ -46,6 +46,8 @@ func moduleRoot() string { return proctest.ModuleRoot() }
 type sandbox struct {
 	t   *testing.T
 	dir string
+	// env is added to every process's environment (later entries win).
+	env []string
 }
 
 func newSandbox(t *testing.T) *sandbox {
@@ -57,7 +59,7 @@ func newSandbox(t *testing.T) *sandbox {
 }
 
 func (s *sandbox) environ() []string {
-	return proctest.HomeEnviron(s.dir, "kubee2e test passphrase")
+	return append(proctest.HomeEnviron(s.dir, "kubee2e test passphrase"), s.env...)
 }
 
 // result of one hallmark run.

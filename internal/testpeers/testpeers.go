@@ -180,6 +180,26 @@ func FreePort(t testing.TB) int {
 // in-memory storage and returns its host:port. The process stops with the test.
 func StartDistribution(t testing.TB) string {
 	t.Helper()
+	return startDistribution(t, "")
+}
+
+// TokenAuth is the distribution registry's token authentication: a client
+// without a token is sent to Realm for one, and the registry accepts JWTs
+// issued by Issuer for Service, signed by a key whose certificate is in
+// RootCertBundle (a PEM file).
+type TokenAuth struct {
+	Realm, Service, Issuer, RootCertBundle string
+}
+
+// StartDistributionTokenAuth is StartDistribution with token
+// authentication (auth: token).
+func StartDistributionTokenAuth(t testing.TB, a TokenAuth) string {
+	t.Helper()
+	return startDistribution(t, fmt.Sprintf("auth:\n  token:\n    realm: %q\n    service: %q\n    issuer: %q\n    rootcertbundle: %q\n", a.Realm, a.Service, a.Issuer, a.RootCertBundle))
+}
+
+func startDistribution(t testing.TB, extraConfig string) string {
+	t.Helper()
 	bin := Path(t, "registry")
 	port := FreePort(t)
 	debugPort := FreePort(t)
@@ -195,7 +215,7 @@ http:
   addr: %s
   debug:
     addr: 127.0.0.1:%d
-`, host, debugPort)
+`, host, debugPort) + extraConfig
 	path := filepath.Join(t.TempDir(), "config.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

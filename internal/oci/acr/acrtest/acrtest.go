@@ -18,10 +18,17 @@
 //     https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols-oidc#find-your-apps-openid-configuration-document-uri
 //   - ACR's exchange of an Entra token for a refresh token, and of the
 //     refresh token for an access token:
-//     https://azure.github.io/acr/AAD-OAuth.html,
+//     https://github.com/Azure/acr/blob/main/docs/AAD-OAuth.md
+//     (published as https://azure.github.io/acr/AAD-OAuth.html),
 //     https://learn.microsoft.com/en-us/rest/api/containerregistry/refresh-tokens/get-from-exchange,
 //     https://learn.microsoft.com/en-us/rest/api/containerregistry/access-tokens/get-from-login,
 //     https://learn.microsoft.com/en-us/rest/api/containerregistry/access-tokens/get
+//
+// With SignTokens, the access tokens are JWTs the distribution registry's
+// token authentication accepts (auth: token, with the realm at this
+// service's /oauth2/token), so that a real registry can sit behind it:
+// https://distribution.github.io/distribution/spec/auth/jwt/ and
+// https://distribution.github.io/distribution/about/configuration/#token.
 package acrtest
 
 import (
@@ -32,6 +39,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -90,6 +98,13 @@ func (e *Entra) ValidFor(token, scope string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.issued[token] == scope
+}
+
+// TokenRequests returns how many token requests Entra answered.
+func (e *Entra) TokenRequests() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.Requests
 }
 
 // Revoke makes every token issued so far invalid.
@@ -246,13 +261,43 @@ type ACR struct {
 	RefuseExchange bool
 	// Exchanges and TokenRequests count requests.
 	Exchanges, TokenRequests int
-	refresh                  map[string]bool
-	access                   map[string]string // token -> scope
+	exchangeForms            []url.Values
+	tokens                   []TokenRequest
+	refresh                  map[string][]string // refresh token -> actions granted
+	access                   map[string]string   // token -> scope
+	signer                   *tokenSigner
 }
+
+// Log returns the forms of the exchange requests and the token requests
+// so far, in order: for tests to check what a client sent beyond what
+// every request is checked for.
+func (a *ACR) Log() (exchanges []url.Values, tokens []TokenRequest) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.exchangeForms), slices.Clone(a.tokens)
+}
+
+// TokenRequest is one request for an access token.
+type TokenRequest struct {
+	// Method is GET ("Access Tokens - Get From Login", basic auth) or
+	// POST ("Access Tokens - Get", a refresh_token grant).
+	Method string
+	// Username is the basic-auth user of a GET.
+	Username string
+	// GrantType is the grant_type of a POST.
+	GrantType string
+	// Service and Scopes are the request's service and scope parameters.
+	Service string
+	Scopes  []string
+}
+
+// pullActions is what the exchange's refresh tokens grant: the identity of
+// hallmark's pod has the AcrPull role, as in the reference setup.
+var pullActions = []string{"pull"}
 
 // NewACR returns an ACR token service for host, trusting entra.
 func NewACR(t TB, host, tenantID string, entra *Entra) *ACR {
-	return &ACR{t: t, Host: host, entra: entra, TenantID: tenantID, refresh: map[string]bool{}, access: map[string]string{}}
+	return &ACR{t: t, Host: host, entra: entra, TenantID: tenantID, refresh: map[string][]string{}, access: map[string]string{}}
 }
 
 // RevokeRefreshTokens makes every refresh token issued so far invalid, as
@@ -260,8 +305,19 @@ func NewACR(t TB, host, tenantID string, entra *Entra) *ACR {
 func (a *ACR) RevokeRefreshTokens() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.refresh = map[string]bool{}
+	a.refresh = map[string][]string{}
 	a.access = map[string]string{}
+}
+
+// RefreshToken issues a refresh token granting actions (e.g. "pull",
+// "push") on every repository, as `az acr login --expose-token` gives one
+// to a user with the AcrPush role: for tests that push to the registry.
+func (a *ACR) RefreshToken(actions ...string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tok := jwtLike(map[string]any{"exp": time.Now().Add(3 * time.Hour).Unix(), "grant_type": "refresh_token", "service": a.Host})
+	a.refresh[tok] = actions
+	return tok
 }
 
 // Handles reports whether r is for the token service.
@@ -295,6 +351,9 @@ func (a *ACR) exchange(w http.ResponseWriter, r *http.Request) {
 		a.t.Errorf("acr: exchange form: %v", err)
 	}
 	f := r.PostForm
+	a.mu.Lock()
+	a.exchangeForms = append(a.exchangeForms, f)
+	a.mu.Unlock()
 	if got := f.Get("grant_type"); got != "access_token" {
 		a.t.Errorf("acr: exchange grant_type = %q, want access_token (an Entra access token is exchanged)", got)
 	}
@@ -319,16 +378,19 @@ func (a *ACR) exchange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := jwtLike(map[string]any{"exp": time.Now().Add(3 * time.Hour).Unix(), "grant_type": "refresh_token", "service": a.Host})
-	a.refresh[tok] = true
+	a.refresh[tok] = pullActions
 	writeJSON(w, http.StatusOK, map[string]string{"refresh_token": tok})
 }
 
 // token: GET with basic auth (user ACRUsername, password the refresh
 // token), or POST form grant_type=refresh_token; service and scope either
-// way -> {"access_token": ...}.
+// way -> {"access_token": ...}. The scopes are the registry's
+// (repository:NAME:ACTIONS, from its challenge); the token grants those of
+// the requested actions the refresh token allows.
 func (a *ACR) token(w http.ResponseWriter, r *http.Request) {
 	var service, refresh string
 	var scopes []string
+	req := TokenRequest{Method: r.Method}
 	switch r.Method {
 	case http.MethodGet:
 		q := r.URL.Query()
@@ -339,31 +401,66 @@ func (a *ACR) token(w http.ResponseWriter, r *http.Request) {
 		} else if user != ACRUsername {
 			a.t.Errorf("acr: GET /oauth2/token user %q, want %s with the refresh token as password", user, ACRUsername)
 		}
-		refresh = pass
+		req.Username, refresh = user, pass
 	case http.MethodPost:
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			a.t.Errorf("acr: POST /oauth2/token Content-Type %q, want application/x-www-form-urlencoded", ct)
+		}
 		if err := r.ParseForm(); err != nil {
 			a.t.Errorf("acr: token form: %v", err)
 		}
 		f := r.PostForm
-		if got := f.Get("grant_type"); got != "refresh_token" {
-			a.t.Errorf("acr: POST /oauth2/token grant_type = %q, want refresh_token", got)
+		req.GrantType = f.Get("grant_type")
+		if req.GrantType != "refresh_token" {
+			a.t.Errorf("acr: POST /oauth2/token grant_type = %q, want refresh_token", req.GrantType)
 		}
 		service, scopes, refresh = f.Get("service"), f["scope"], f.Get("refresh_token")
+		if refresh == "" {
+			a.t.Errorf("acr: POST /oauth2/token without refresh_token (required)")
+		}
 	default:
 		a.t.Errorf("acr: /oauth2/token with %s", r.Method)
 	}
 	if service != a.Host {
 		a.t.Errorf("acr: token service = %q, want %q", service, a.Host)
 	}
+	if len(scopes) == 0 {
+		a.t.Errorf("acr: %s /oauth2/token without scope (required)", r.Method)
+	}
+	var access []resourceActions
+	for _, sc := range scopes {
+		ra, err := parseScope(sc)
+		if err != nil {
+			a.t.Errorf("acr: %s /oauth2/token scope %q: %v", r.Method, sc, err)
+			continue
+		}
+		access = append(access, ra)
+	}
+	req.Service, req.Scopes = service, scopes
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.TokenRequests++
-	if !a.refresh[refresh] {
+	a.tokens = append(a.tokens, req)
+	granted, ok := a.refresh[refresh]
+	if !ok {
 		acrError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required, visit https://aka.ms/acr/authorization for more information.")
 		return
 	}
+	for i := range access {
+		access[i].Actions = intersect(access[i].Actions, granted)
+	}
 	tok := "acr-access-" + randomHex()
-	a.access[tok] = strings.Join(scopes, " ")
+	if a.signer != nil {
+		var err error
+		if tok, err = a.signer.sign(service, access); err != nil {
+			a.t.Errorf("acr: sign an access token: %v", err)
+		}
+	}
+	var grants []string
+	for _, ra := range access {
+		grants = append(grants, ra.Type+":"+ra.Name+":"+strings.Join(ra.Actions, ","))
+	}
+	a.access[tok] = strings.Join(grants, " ")
 	writeJSON(w, http.StatusOK, map[string]string{"access_token": tok})
 }
 
