@@ -289,6 +289,7 @@ func (c *Cache) Verify(ctx context.Context, ref string) verify.Result {
 		return finish(c.verifyBounded(ctx, c.next, ref), ref, "", start)
 	}
 	tag := ""
+	var subject *ocispec.Descriptor
 	if parsed.ValidateReferenceAsDigest() != nil {
 		if c.resolver == nil {
 			return finish(c.verifyBounded(ctx, c.next, ref), ref, "", start)
@@ -302,6 +303,7 @@ func (c *Cache) Verify(ctx context.Context, ref string) verify.Result {
 		}
 		tag = parsed.Reference
 		parsed.Reference = desc.Digest.String()
+		subject = &desc
 	}
 	k := key{parsed.Registry + "/" + parsed.Repository, parsed.Reference}
 	if r, ok := c.get(k, start); ok {
@@ -309,7 +311,7 @@ func (c *Cache) Verify(ctx context.Context, ref string) verify.Result {
 		return finish(r, ref, tag, start)
 	}
 	c.lookup(false)
-	return finish(c.verifyShared(ctx, k), ref, tag, start)
+	return finish(c.verifyShared(ctx, k, subject), ref, tag, start)
 }
 
 // Lookup returns the verdict kept for ref when ref is written with its
@@ -347,8 +349,11 @@ func (c *Cache) lookup(hit bool) {
 }
 
 // verifyShared runs one verification of k for every concurrent caller and
-// stores a definitive result.
-func (c *Cache) verifyShared(ctx context.Context, k key) verify.Result {
+// stores a definitive result. subject, if not nil, is the descriptor the
+// registry gave for k's digest when the tag was resolved: a verifier that
+// takes it (verify.SubjectVerifier) does not read the manifest again, which
+// saves a tag reference one registry request.
+func (c *Cache) verifyShared(ctx context.Context, k key, subject *ocispec.Descriptor) verify.Result {
 	name := k.name()
 	ch := c.flights.DoChan(name, func() (any, error) {
 		// A flight for k may have finished just before this one started.
@@ -359,7 +364,12 @@ func (c *Cache) verifyShared(ctx context.Context, k key) verify.Result {
 		// context values stay (for tracing), its cancellation does not.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.verifyTimeout)
 		defer cancel()
-		r := c.verifyBounded(vctx, c.next, name)
+		var r verify.Result
+		if sv, ok := c.next.(verify.SubjectVerifier); ok && subject != nil {
+			r = c.verifyBoundedSubject(vctx, sv, name, subject)
+		} else {
+			r = c.verifyBounded(vctx, c.next, name)
+		}
 		c.store(k, r)
 		return r, nil
 	})
@@ -375,21 +385,47 @@ func (c *Cache) verifyShared(ctx context.Context, k key) verify.Result {
 // then it answers at once that hallmark is busy, a transient failure that is
 // never cached, rather than queue a caller past its deadline.
 func (c *Cache) verifyBounded(ctx context.Context, v Verifier, ref string) verify.Result {
-	if c.slots != nil {
-		select {
-		case c.slots <- struct{}{}:
-			defer func() { <-c.slots }()
-		default:
-			return verify.Result{
-				Reference:   ref,
-				Code:        verify.CodeError,
-				Reason:      fmt.Sprintf("hallmark is running as many verifications as it allows at once (%d), so %s was not verified; retry", cap(c.slots), ref),
-				Remediation: "retry; if it persists, the server verifies more images at once than it is sized for",
-				Transient:   true,
-			}
-		}
+	if busy, ok := c.acquire(ref); !ok {
+		return busy
 	}
+	defer c.releaseSlot()
 	return v.Verify(ctx, ref)
+}
+
+// verifyBoundedSubject is verifyBounded handing v the subject.
+func (c *Cache) verifyBoundedSubject(ctx context.Context, v verify.SubjectVerifier, ref string, subject *ocispec.Descriptor) verify.Result {
+	if busy, ok := c.acquire(ref); !ok {
+		return busy
+	}
+	defer c.releaseSlot()
+	// A copy: what the verifier writes into it stays in this flight.
+	d := *subject
+	return v.VerifySubject(ctx, ref, &d)
+}
+
+// acquire takes a verification slot, or returns the busy result.
+func (c *Cache) acquire(ref string) (verify.Result, bool) {
+	if c.slots == nil {
+		return verify.Result{}, true
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return verify.Result{}, true
+	default:
+		return verify.Result{
+			Reference:   ref,
+			Code:        verify.CodeError,
+			Reason:      fmt.Sprintf("hallmark is running as many verifications as it allows at once (%d), so %s was not verified; retry", cap(c.slots), ref),
+			Remediation: "retry; if it persists, the server verifies more images at once than it is sized for",
+			Transient:   true,
+		}, false
+	}
+}
+
+func (c *Cache) releaseSlot() {
+	if c.slots != nil {
+		<-c.slots
+	}
 }
 
 // unfinished is the result for a caller whose context ended before the

@@ -230,8 +230,16 @@ func clonePolicy(p *trustpolicy.Document) *trustpolicy.Document {
 // problem, including a cancelled ctx, becomes a Result that is not
 // Verified and says why.
 func (e *Engine) Verify(ctx context.Context, ref string) Result {
+	return e.VerifySubject(ctx, ref, nil)
+}
+
+// VerifySubject is Verify for a caller that may already hold the image's
+// manifest descriptor, or wants the one this verification reads (see
+// SubjectVerifier): with subject's Digest set, the manifest is not read
+// again.
+func (e *Engine) VerifySubject(ctx context.Context, ref string, subject *ocispec.Descriptor) Result {
 	start := time.Now()
-	res := e.verify(ctx, ref)
+	res := e.verify(ctx, ref, subject)
 	res.Duration = time.Since(start)
 	return res
 }
@@ -252,7 +260,7 @@ type run struct {
 	keyFlag      string // Engine.keyFlag
 }
 
-func (e *Engine) verify(ctx context.Context, ref string) Result {
+func (e *Engine) verify(ctx context.Context, ref string, known *ocispec.Descriptor) Result {
 	r := &run{res: Result{Reference: ref}, explain: e.explain, keyFlag: e.keyFlag}
 
 	parsed, msg := parseImageReference(ref)
@@ -309,6 +317,23 @@ func (e *Engine) verify(ctx context.Context, ref string) Result {
 		return r.res
 	}
 
+	if known != nil && known.Digest != "" {
+		// The registry already answered for ref (a tag resolved to this
+		// descriptor, or a verifier before this one read it): reading the
+		// manifest again would cost a request and tell nothing new. The
+		// signatures are still checked against this descriptor's digest,
+		// size and media type.
+		if known.Digest.Validate() != nil || r.res.Digest != "" && known.Digest.String() != r.res.Digest {
+			return r.fail(CodeError,
+				fmt.Sprintf("hallmark was handed manifest %s to verify %s; this is a hallmark bug", known.Digest, r.res.Digest),
+				"report this as a hallmark bug", false, nil)
+		}
+		r.res.Digest = known.Digest.String()
+		r.subject = *known
+		r.artifactRef = r.repoPath + "@" + r.res.Digest
+		return e.verifySignatures(ctx, r, repo, e.listSignatures(ctx, repo, r.subject))
+	}
+
 	// A digest reference names the image its signatures refer to already,
 	// so the listing runs while the manifest is read: a cold verification
 	// then waits for three registry round trips, not four. A tag must be
@@ -347,6 +372,9 @@ func (e *Engine) verify(ctx context.Context, ref string) Result {
 	r.res.Digest = desc.Digest.String()
 	r.subject = desc
 	r.artifactRef = r.repoPath + "@" + r.res.Digest
+	if known != nil {
+		*known = desc
+	}
 
 	var l listing
 	if listed != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/notaryproject/notation-core-go/signature/cose"
 	"github.com/notaryproject/notation-core-go/signature/jws"
 	"github.com/notaryproject/notation-go/verifier/truststore"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 
@@ -133,4 +134,49 @@ func TestEngineFetchesConcurrently(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifySubjectChecksTheDescriptor: a descriptor handed in replaces the
+// read of the manifest, never a check. The signature must still cover its
+// digest, size and media type, and a digest reference must name its digest.
+func TestVerifySubjectChecksTheDescriptor(t *testing.T) {
+	f := newFixture(t, false)
+	img := f.images["valid-jws"]
+	ref := f.reg.ref("valid-jws", img)
+	other := f.images["valid-cose"] // signed too, in another repository
+
+	wrongSize, wrongType := img, img
+	wrongSize.Size++
+	wrongType.MediaType = "application/vnd.oci.image.index.v1+json"
+	for _, tc := range []struct {
+		name    string
+		ref     string
+		subject ocispec.Descriptor
+		want    Code
+	}{
+		{"as read", ref, img, CodeVerified},
+		{"as read, for the tag", f.reg.host + "/valid-jws:v1", img, CodeVerified},
+		{"another size than signed", ref, wrongSize, CodeDigestMismatch},
+		{"another media type than signed", ref, wrongType, CodeDigestMismatch},
+		{"another image than the reference names", ref, other, CodeError},
+		{"another image than the tag names", f.reg.host + "/valid-jws:v1", other, CodeNoSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.subject
+			r := f.engine.VerifySubject(context.Background(), tc.ref, &d)
+			if r.Code != tc.want || r.Verified != (tc.want == CodeVerified) {
+				t.Fatalf("code %s, verified %v (%s); want %s", r.Code, r.Verified, r.Reason, tc.want)
+			}
+		})
+	}
+
+	t.Run("an empty subject is filled in", func(t *testing.T) {
+		var d ocispec.Descriptor
+		if r := f.engine.VerifySubject(context.Background(), f.reg.host+"/valid-jws:v1", &d); !r.Verified {
+			t.Fatalf("not verified: %s", r.Reason)
+		}
+		if d.Digest != img.Digest || d.Size != img.Size || d.MediaType != img.MediaType {
+			t.Fatalf("subject %+v, want %+v", d, img)
+		}
+	})
 }

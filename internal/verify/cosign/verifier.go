@@ -134,13 +134,22 @@ func (v *Verifier) policyFor(repoPath string) *Policy {
 // Project engine, Verify never fails: every problem is a Result that is
 // not Verified and says why.
 func (v *Verifier) Verify(ctx context.Context, ref string) verify.Result {
+	return v.VerifySubject(ctx, ref, nil)
+}
+
+// VerifySubject is Verify for a caller that may already hold the image's
+// manifest descriptor, or wants the one this verification reads (see
+// verify.SubjectVerifier).
+func (v *Verifier) VerifySubject(ctx context.Context, ref string, subject *ocispec.Descriptor) verify.Result {
 	start := time.Now()
-	res := v.verify(ctx, ref)
+	res := v.verify(ctx, ref, subject)
 	res.Duration = time.Since(start)
 	return res
 }
 
-func (v *Verifier) verify(ctx context.Context, ref string) verify.Result {
+var _ verify.SubjectVerifier = (*Verifier)(nil)
+
+func (v *Verifier) verify(ctx context.Context, ref string, known *ocispec.Descriptor) verify.Result {
 	res := verify.Result{Reference: ref}
 	r, err := oci.ParseReference(ref)
 	if err != nil || r.Reference == "" {
@@ -162,13 +171,29 @@ func (v *Verifier) verify(ctx context.Context, ref string) verify.Result {
 	}
 	res.Policy = p.Name
 
-	subject, err := v.reg.Resolve(ctx, ref)
-	if err != nil {
-		what := "resolving tag " + r.Reference
-		if res.Digest != "" {
-			what = "reading manifest " + r.Reference
+	var subject ocispec.Descriptor
+	if known != nil && known.Digest != "" {
+		// The registry already answered for ref: not asked again. The
+		// signatures must still cover this digest.
+		if known.Digest.Validate() != nil || res.Digest != "" && known.Digest.String() != res.Digest {
+			return verify.Failed(res, verify.CodeError,
+				fmt.Sprintf("hallmark was handed manifest %s to verify %s; this is a hallmark bug", known.Digest, ref),
+				"report this as a hallmark bug", false, nil)
 		}
-		return verify.RegistryFailed(ctx, res, err, r.Registry, repoPath, what)
+		subject = *known
+	} else {
+		var err error
+		subject, err = v.reg.Resolve(ctx, ref)
+		if err != nil {
+			what := "resolving tag " + r.Reference
+			if res.Digest != "" {
+				what = "reading manifest " + r.Reference
+			}
+			return verify.RegistryFailed(ctx, res, err, r.Registry, repoPath, what)
+		}
+		if known != nil {
+			*known = subject
+		}
 	}
 	res.Digest = subject.Digest.String()
 	repoRef := repoPath + "@" + res.Digest

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 )
@@ -120,31 +122,53 @@ func (c *Combined) RequirementFor(repoPath string) Requirement {
 // verifiers it combines, it never fails: every problem is a Result that is
 // not Verified and says why.
 func (c *Combined) Verify(ctx context.Context, ref string) verify.Result {
+	return c.VerifySubject(ctx, ref, nil)
+}
+
+// VerifySubject is Verify for a caller that may already hold the image's
+// manifest descriptor (see verify.SubjectVerifier). Either way the
+// manifest is read at most once for both kinds: the descriptor the first
+// verifier read is handed to the second, so a tag is resolved once and both
+// verdicts are about the same digest.
+func (c *Combined) VerifySubject(ctx context.Context, ref string, subject *ocispec.Descriptor) verify.Result {
+	if subject == nil {
+		subject = new(ocispec.Descriptor)
+	}
 	req := c.fallback
 	if r, err := oci.ParseReference(ref); err == nil {
 		req = c.RequirementFor(r.Registry + "/" + r.Repository)
 	}
 	switch req {
 	case Notation:
-		return c.notation.Verify(ctx, ref)
+		return verifyWith(ctx, c.notation, ref, subject)
 	case Cosign:
-		return c.cosign.Verify(ctx, ref)
+		return verifyWith(ctx, c.cosign, ref, subject)
 	case All:
-		return all(ctx, ref, c.notation, c.cosign)
+		return all(ctx, ref, subject, c.notation, c.cosign)
 	default:
-		return anyOf(ctx, ref, c.notation, c.cosign)
+		return anyOf(ctx, ref, subject, c.notation, c.cosign)
 	}
 }
 
+var _ verify.SubjectVerifier = (*Combined)(nil)
+
+// verifyWith hands v the subject if it takes one.
+func verifyWith(ctx context.Context, v Verifier, ref string, subject *ocispec.Descriptor) verify.Result {
+	if sv, ok := v.(verify.SubjectVerifier); ok {
+		return sv.VerifySubject(ctx, ref, subject)
+	}
+	return v.Verify(ctx, ref)
+}
+
 // anyOf passes with the first configured kind that passes.
-func anyOf(ctx context.Context, ref string, notation, cosign Verifier) verify.Result {
+func anyOf(ctx context.Context, ref string, subject *ocispec.Descriptor, notation, cosign Verifier) verify.Result {
 	start := time.Now()
 	var results []verify.Result
 	for _, v := range []Verifier{notation, cosign} {
 		if v == nil {
 			continue
 		}
-		r := v.Verify(ctx, ref)
+		r := verifyWith(ctx, v, ref, subject)
 		if r.Verified {
 			r.Duration = time.Since(start)
 			return r
@@ -170,14 +194,14 @@ func anyOf(ctx context.Context, ref string, notation, cosign Verifier) verify.Re
 }
 
 // all passes when both kinds pass for the same digest.
-func all(ctx context.Context, ref string, notation, cosign Verifier) verify.Result {
+func all(ctx context.Context, ref string, subject *ocispec.Descriptor, notation, cosign Verifier) verify.Result {
 	start := time.Now()
-	n := notation.Verify(ctx, ref)
+	n := verifyWith(ctx, notation, ref, subject)
 	if !n.Verified {
 		n.Reason = "Notary Project signature required: " + n.Reason
 		return n
 	}
-	s := cosign.Verify(ctx, ref)
+	s := verifyWith(ctx, cosign, ref, subject)
 	out := merged(ref, n, s)
 	out.Duration = time.Since(start)
 	switch {
