@@ -31,7 +31,7 @@ func (c *Client) Referrers(ctx context.Context, ref string, subject ocispec.Desc
 		Registry: r.Registry,
 		Summary:  fmt.Sprintf("%s has more than %d referrers; hallmark lists at most that many", t.repoName()+"@"+t.digest, maxListedSignatures),
 	}
-	err = repo.Referrers(ctx, subject, artifactType, func(page []ocispec.Descriptor) error {
+	err = c.referrers(ctx, r.Registry, repo, subject, artifactType, func(page []ocispec.Descriptor) error {
 		for _, d := range page {
 			if len(out) == maxListedSignatures {
 				return errTooMany

@@ -163,6 +163,11 @@ type Client struct {
 	// API) is learned once, not probed again for every image.
 	reposMu sync.Mutex
 	repos   map[string]*remote.Repository
+
+	// probes is what is known of each registry's referrers API, by host
+	// (see listReferrers).
+	probesMu sync.Mutex
+	probes   map[string]*referrersProbe
 }
 
 // maxCachedRepos bounds Client.repos: a verifier that sees many
@@ -334,6 +339,10 @@ func (c *Client) repository(r registry.Reference, forceTag bool) *remote.Reposit
 		c.repos = make(map[string]*remote.Repository)
 	}
 	repo := c.newRepository(r)
+	if capable, known := c.referrersCapability(r.Registry); known {
+		// Cannot fail on a fresh repository.
+		_ = repo.SetReferrersCapability(capable)
+	}
 	c.repos[key] = repo
 	return repo
 }

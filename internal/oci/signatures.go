@@ -71,7 +71,7 @@ func (c *Client) ListSignatures(ctx context.Context, ref string) (subject ocispe
 		Registry: r.Registry,
 		Summary:  fmt.Sprintf("%s has more than %d signatures; hallmark lists at most that many", t.repoName()+"@"+t.digest, maxListedSignatures),
 	}
-	err = repo.Referrers(ctx, subject, ArtifactTypeSignature, func(page []ocispec.Descriptor) error {
+	err = c.referrers(ctx, r.Registry, repo, subject, ArtifactTypeSignature, func(page []ocispec.Descriptor) error {
 		for _, d := range page {
 			if d.MediaType != ocispec.MediaTypeImageManifest && d.MediaType != mediaTypeArtifactManifest {
 				continue
@@ -283,9 +283,12 @@ func (n *NotationRepository) Resolve(ctx context.Context, reference string) (oci
 // ListSignatures lists signature manifests referring to desc, page by page.
 func (n *NotationRepository) ListSignatures(ctx context.Context, desc ocispec.Descriptor, fn func(signatureManifests []ocispec.Descriptor) error) error {
 	var fnErr error
-	err := n.read.ListSignatures(ctx, desc, func(page []ocispec.Descriptor) error {
-		fnErr = fn(page)
-		return fnErr
+	err := n.client.listReferrers(ctx, n.target.registry, n.repo, func(paged func()) error {
+		return n.read.ListSignatures(ctx, desc, func(page []ocispec.Descriptor) error {
+			paged()
+			fnErr = fn(page)
+			return fnErr
+		})
 	})
 	if err != nil && fnErr != nil && errors.Is(err, fnErr) {
 		// The caller's own error (notation uses one to stop early) is not a
