@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // NotationArtifactType is the artifact type of Notary Project signatures.
@@ -171,7 +172,7 @@ func (c *converter) store(r *Resource) {
 	spec := rd.object("spec", r.Spec, "name", "version", "address", "source", "parameters")
 	name := rd.str("spec", spec, "name")
 	if name != "oras" {
-		c.fs.problem(id, "spec.name", "store %q is not supported: hallmark reads registries itself, as Ratify's oras store does", clip(name))
+		c.fs.problem(id, "spec.name", "store %q is not supported: hallmark reads registries itself, as Ratify's oras store does", strict.Clip(name))
 		return
 	}
 	if spec["source"] != nil || rd.str("spec", spec, "address") != "" {
@@ -226,7 +227,7 @@ func (c *converter) authProvider(rd reader, p string, v any) {
 		"dockerConfig":          {"name", "configPath"},
 	}[name]
 	if fields == nil {
-		c.fs.problem(rd.res, p+".name", "auth provider %q is not supported yet (hallmark supports azureWorkloadIdentity, azureManagedIdentity, k8Secrets and dockerConfig)", clip(name))
+		c.fs.problem(rd.res, p+".name", "auth provider %q is not supported yet (hallmark supports azureWorkloadIdentity, azureManagedIdentity, k8Secrets and dockerConfig)", strict.Clip(name))
 		return
 	}
 	// cosignEnabled is a Store parameter; written here, Ratify ignores it.
@@ -289,7 +290,7 @@ func (c *converter) k8Secrets(rd reader, p string, m map[string]any) {
 	lookup := fmt.Sprintf("kubectl get serviceaccount %s -n %s -o jsonpath='{.imagePullSecrets[*].name}'", saName, c.opts.Namespace)
 	switch {
 	case sa != "":
-		c.fs.problem(rd.res, p+".serviceAccountName", "Ratify also uses the image pull secrets of service account %s in namespace %s, which hallmark cannot read: list them (%s) in secrets[] and import again", clip(sa), c.opts.Namespace, lookup)
+		c.fs.problem(rd.res, p+".serviceAccountName", "Ratify also uses the image pull secrets of service account %s in namespace %s, which hallmark cannot read: list them (%s) in secrets[] and import again", strict.Clip(sa), c.opts.Namespace, lookup)
 	case len(secrets) == 0:
 		c.fs.problem(rd.res, p, "no secrets: Ratify then uses the image pull secrets of service account default in namespace %s, which hallmark cannot read: list them (%s) in secrets[] and import again", c.opts.Namespace, lookup)
 	default:
@@ -307,7 +308,7 @@ func (c *converter) k8Secrets(rd reader, p string, m map[string]any) {
 			continue
 		}
 		if ns := rd.str(sp, sm, "namespace"); ns != "" && ns != c.opts.Namespace {
-			c.fs.note(rd.res, sp+".namespace", "a pod mounts secrets of its own namespace only: copy secret %s from namespace %s into hallmark's", secret, clip(ns))
+			c.fs.note(rd.res, sp+".namespace", "a pod mounts secrets of its own namespace only: copy secret %s from namespace %s into hallmark's", secret, strict.Clip(ns))
 		}
 		if i > 0 {
 			continue
@@ -340,7 +341,7 @@ func (c *converter) verifier(r *Resource) int {
 		return kindCosign
 	}
 	if typ != "notation" && typ != "notaryv2" {
-		c.fs.problem(id, typPath, "%s verifiers are not supported yet: hallmark verifies Notary Project and cosign signatures; what this verifier checks would not be checked", clip(typ))
+		c.fs.problem(id, typPath, "%s verifiers are not supported yet: hallmark verifies Notary Project and cosign signatures; what this verifier checks would not be checked", strict.Clip(typ))
 		return kindNone
 	}
 	c.verifierSpec(r, rd, spec, "Notary Project signatures", "signature", NotationArtifactType)
@@ -387,7 +388,7 @@ func (c *converter) verificationCerts(rd reader, p string, l []any) []config.Cer
 			continue
 		}
 		if strings.HasPrefix(s, "~") {
-			c.fs.problem(rd.res, fmt.Sprintf("%s[%d]", p, i), "%q is under Ratify's home folder; give the folder's full path in hallmark's pod", clip(s))
+			c.fs.problem(rd.res, fmt.Sprintf("%s[%d]", p, i), "%q is under Ratify's home folder; give the folder's full path in hallmark's pod", strict.Clip(s))
 			continue
 		}
 		switch strings.ToLower(filepath.Ext(s)) {
@@ -469,7 +470,7 @@ func (c *converter) certStores(rd reader, r *Resource, p string, v any, referenc
 		defined["ca:"+name] = true
 		for _, typ := range referenced[name] {
 			if typ != "ca" && !havePaths {
-				c.fs.problem(rd.res, p+"."+name, "the trust policy names %s:%s, but Ratify reads verificationCertStores written without types as ca stores only, so it has no certificates for %s:%s and fails every signature that needs them; write the typed form ({%s: {%s: [...]}}) if these certificates are meant for it", typ, clip(name), typ, clip(name), typ, clip(name))
+				c.fs.problem(rd.res, p+"."+name, "the trust policy names %s:%s, but Ratify reads verificationCertStores written without types as ca stores only, so it has no certificates for %s:%s and fails every signature that needs them; write the typed form ({%s: {%s: [...]}}) if these certificates are meant for it", typ, strict.Clip(name), typ, strict.Clip(name), typ, strict.Clip(name))
 			}
 		}
 	}
@@ -493,7 +494,7 @@ func (c *converter) trustStore(rd reader, r *Resource, p, typ, name string, v an
 		}
 		prov := c.resolve(s)
 		if prov == nil {
-			c.fs.problem(rd.res, rp, "%q names no KeyManagementProvider or CertificateStore among the resources (a bare name is a KeyManagementProvider, or a CertificateStore in namespace %s; NAMESPACE/NAME a namespaced one)", clip(s), c.opts.Namespace)
+			c.fs.problem(rd.res, rp, "%q names no KeyManagementProvider or CertificateStore among the resources (a bare name is a KeyManagementProvider, or a CertificateStore in namespace %s; NAMESPACE/NAME a namespaced one)", strict.Clip(s), c.opts.Namespace)
 			continue
 		}
 		c.usedList = append(c.usedList, prov)
@@ -542,7 +543,7 @@ func (c *converter) provider(r *Resource) []config.CertificateSource {
 		case "azurekeyvault":
 			return c.certStoreAKV(rd, rd.object("spec.parameters", spec["parameters"], "vaultURI", "certificates", "tenantID", "clientID", "cloudName"))
 		default:
-			c.fs.problem(id, "spec.provider", "certificate store provider %q is not supported (hallmark supports inline and azurekeyvault)", clip(prov))
+			c.fs.problem(id, "spec.provider", "certificate store provider %q is not supported (hallmark supports inline and azurekeyvault)", strict.Clip(prov))
 			return nil
 		}
 	}
@@ -553,7 +554,7 @@ func (c *converter) provider(r *Resource) []config.CertificateSource {
 	case "inline":
 		params := rd.object(p, spec["parameters"], "contentType", "value")
 		if ct := rd.str(p, params, "contentType"); ct != "certificate" {
-			c.fs.problem(id, p+".contentType", "%q is not supported: notation verification uses certificates (keys are for a cosign Verifier's trustPolicies)", clip(ct))
+			c.fs.problem(id, p+".contentType", "%q is not supported: notation verification uses certificates (keys are for a cosign Verifier's trustPolicies)", strict.Clip(ct))
 			return nil
 		}
 		return c.inline(rd, p+".value", rd.str(p, params, "value"))
@@ -573,7 +574,7 @@ func (c *converter) provider(r *Resource) []config.CertificateSource {
 		}
 		return out
 	default:
-		c.fs.problem(id, "spec.type", "key management provider %q is not supported (hallmark supports inline and azurekeyvault)", clip(typ))
+		c.fs.problem(id, "spec.type", "key management provider %q is not supported (hallmark supports inline and azurekeyvault)", strict.Clip(typ))
 		return nil
 	}
 }
@@ -586,7 +587,7 @@ func (c *converter) refreshInterval(rd reader, spec map[string]any) {
 		d, err := time.ParseDuration(ri)
 		switch {
 		case err != nil || d < 0:
-			c.fs.problem(id, "spec.refreshInterval", "%q is not a duration such as 1m", clip(ri))
+			c.fs.problem(id, "spec.refreshInterval", "%q is not a duration such as 1m", strict.Clip(ri))
 		case d == 0:
 		case d < time.Second:
 			c.fs.problem(id, "spec.refreshInterval", "%s is under hallmark's shortest refresh, 1s", d)
@@ -612,7 +613,7 @@ func (c *converter) vault(rd reader, p string, params map[string]any) string {
 	uri := rd.str(p, params, "vaultURI")
 	u, err := url.Parse(uri)
 	if uri == "" || err != nil || u.Scheme != "https" || u.Host == "" {
-		c.fs.problem(rd.res, p+".vaultURI", "%q is not a vault URI such as https://NAME.vault.azure.net/", clip(uri))
+		c.fs.problem(rd.res, p+".vaultURI", "%q is not a vault URI such as https://NAME.vault.azure.net/", strict.Clip(uri))
 		return ""
 	}
 	if cn := rd.str(p, params, "cloudName"); cn != "" && !strings.EqualFold(cn, "AzurePublicCloud") {
@@ -676,7 +677,7 @@ func (c *converter) akvCert(rd reader, p, vault, name, version string) (config.C
 		return config.CertificateSource{}, false
 	}
 	if version == "" {
-		c.fs.problem(rd.res, p, "certificate %s has no version: Ratify trusts its newest version only, hallmark every version; give the version to trust", clip(name))
+		c.fs.problem(rd.res, p, "certificate %s has no version: Ratify trusts its newest version only, hallmark every version; give the version to trust", strict.Clip(name))
 		return config.CertificateSource{}, false
 	}
 	ref := vault + "/certificates/" + name + "/" + version
@@ -721,7 +722,7 @@ func (c *converter) policies() {
 		c.fs.problem(id, "spec.type", "Rego policies are not supported: hallmark admits an image when a Notary Project signature verifies under the trust policy")
 		return
 	default:
-		c.fs.problem(id, "spec.type", "policy type %q is not supported", clip(typ))
+		c.fs.problem(id, "spec.type", "policy type %q is not supported", strict.Clip(typ))
 		return
 	}
 	const p = "spec.parameters"
@@ -754,7 +755,7 @@ func (c *converter) policies() {
 		}
 		cosignType := t == CosignArtifactType && c.cfg.CosignConfigured()
 		if t != "default" && t != NotationArtifactType && !cosignType {
-			c.fs.problem(id, tp, "requires artifacts of type %s to verify, which hallmark does not verify yet", clip(t))
+			c.fs.problem(id, tp, "requires artifacts of type %s to verify, which hallmark does not verify yet", strict.Clip(t))
 			continue
 		}
 		if t != "default" {
@@ -790,7 +791,7 @@ func (c *converter) executor(r *Resource) {
 		sp := fmt.Sprintf("spec.stores[%d]", i)
 		sm := rd.object(sp, s, "type", "parameters")
 		if t := rd.str(sp, sm, "type"); t != "registry-store" {
-			c.fs.problem(id, sp+".type", "store %q is not supported", clip(t))
+			c.fs.problem(id, sp+".type", "store %q is not supported", strict.Clip(t))
 			continue
 		}
 		params := rd.object(sp+".parameters", sm["parameters"], "credential", "plainHttp", "caPem", "caBase64", "allowCosignTag", "userAgent", "maxBlobBytes", "maxManifestBytes")
@@ -817,7 +818,7 @@ func (c *converter) executor(r *Resource) {
 					c.fs.problem(id, cp+".identityBinding", "AKS identity bindings are not supported yet; use workload identity")
 				}
 			default:
-				c.fs.problem(id, cp+".provider", "credential provider %q is not imported: static passwords do not belong in a resource; use registries[].credentials with a secret file", clip(prov))
+				c.fs.problem(id, cp+".provider", "credential provider %q is not imported: static passwords do not belong in a resource; use registries[].credentials with a secret file", strict.Clip(prov))
 			}
 		}
 	}
@@ -828,7 +829,7 @@ func (c *converter) executor(r *Resource) {
 		vp := fmt.Sprintf("spec.verifiers[%d]", i)
 		vm := rd.object(vp, v, "name", "type", "parameters")
 		if t := rd.str(vp, vm, "type"); t != "notation" {
-			c.fs.problem(id, vp+".type", "%s verifiers are not supported yet", clip(t))
+			c.fs.problem(id, vp+".type", "%s verifiers are not supported yet", strict.Clip(t))
 			continue
 		}
 		notation++
@@ -880,7 +881,7 @@ func (c *converter) executor(r *Resource) {
 	}
 	if pe := spec["policyEnforcer"]; pe != nil {
 		pm := rd.object("spec.policyEnforcer", pe, "type", "parameters")
-		c.fs.problem(id, "spec.policyEnforcer", "policy enforcers (%s) are not imported: hallmark admits an image when a Notary Project signature verifies", clip(rd.str("spec.policyEnforcer", pm, "type")))
+		c.fs.problem(id, "spec.policyEnforcer", "policy enforcers (%s) are not imported: hallmark admits an image when a Notary Project signature verifies", strict.Clip(rd.str("spec.policyEnforcer", pm, "type")))
 	}
 	if notation != 1 {
 		c.fs.problem(id, "spec.verifiers", "%d notation verifiers: hallmark imports exactly one", notation)
@@ -982,7 +983,7 @@ func prune(m yaml.MapSlice) yaml.MapSlice {
 // setup, and hallmark has one configuration for every namespace.
 func namespacedScope(r *Resource, clusterWide string) string {
 	return fmt.Sprintf("%s is not supported: Ratify uses it only for Gatekeeper keys written [%s]IMAGE (a constraint template that passes the pod's namespace), in place of the cluster's %s, and never for keys without a namespace (Ratify's default template); hallmark has one configuration for every namespace and cannot scope it. With a template that sends no namespace, Ratify never uses this resource: leave it out of the import; otherwise make it a cluster-wide %s if it should apply everywhere",
-		r.Kind, clip(r.Namespace), clusterWide, strings.TrimPrefix(r.Kind, "Namespaced"))
+		r.Kind, strict.Clip(r.Namespace), clusterWide, strings.TrimPrefix(r.Kind, "Namespaced"))
 }
 
 // verifierSpec checks what every Verifier's spec says beside its

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // CosignArtifactType is the artifact type Ratify gives cosign signatures
@@ -48,7 +49,7 @@ func (c *converter) cosignVerifier(r *Resource, rd reader, spec map[string]any) 
 		return
 	}
 	pol := config.CosignPolicy{Name: r.Name, Scopes: []string{"*"}, Keys: []config.CosignKey{{File: key}}}
-	c.fs.note(id, p+".key", "hallmark reads %s in its own pod: mount the public key there", clip(key))
+	c.fs.note(id, p+".key", "hallmark reads %s in its own pod: mount the public key there", strict.Clip(key))
 	if rekor != "" {
 		pol.RequireTransparencyLog = true
 		c.rekorNotes(rd, p+".rekorURL", rekor)
@@ -61,7 +62,7 @@ func (c *converter) cosignPolicy(rd reader, p string, v any) {
 	id := rd.res
 	m := rd.object(p, v, "version", "name", "scopes", "keys", "keyless", "tLogVerify", "rekorURL")
 	if ver := rd.str(p, m, "version"); ver != "" && ver != "1.0.0" {
-		c.fs.problem(id, p+".version", "%q is not a version Ratify reads (1.0.0)", clip(ver))
+		c.fs.problem(id, p+".version", "%q is not a version Ratify reads (1.0.0)", strict.Clip(ver))
 	}
 	pol := config.CosignPolicy{Name: rd.str(p, m, "name")}
 	if pol.Name == "" {
@@ -76,12 +77,12 @@ func (c *converter) cosignPolicy(rd reader, p string, v any) {
 		case str == "*":
 			pol.Scopes = append(pol.Scopes, str)
 		case strings.HasSuffix(str, "*"):
-			c.fs.problem(id, sp, "%q: prefix scopes are not supported; hallmark's scopes are REGISTRY/REPOSITORY or \"*\": list the repositories", clip(str))
+			c.fs.problem(id, sp, "%q: prefix scopes are not supported; hallmark's scopes are REGISTRY/REPOSITORY or \"*\": list the repositories", strict.Clip(str))
 		case strings.ContainsAny(str, "@") || strings.Contains(str[strings.LastIndex(str, "/")+1:], ":"):
-			c.fs.problem(id, sp, "%q names a tag or digest; hallmark's scopes are REGISTRY/REPOSITORY (every tag and digest of it)", clip(str))
+			c.fs.problem(id, sp, "%q names a tag or digest; hallmark's scopes are REGISTRY/REPOSITORY (every tag and digest of it)", strict.Clip(str))
 		default:
 			pol.Scopes = append(pol.Scopes, str)
-			c.fs.note(id, sp, "Ratify matches %q only against an image reference written exactly so (no tag or digest); hallmark covers every tag and digest of the repository", clip(str))
+			c.fs.note(id, sp, "Ratify matches %q only against an image reference written exactly so (no tag or digest); hallmark covers every tag and digest of the repository", strict.Clip(str))
 		}
 	}
 	if rd.list(p, m, "scopes") == nil {
@@ -153,7 +154,7 @@ func (c *converter) cosignPolicy(rd reader, p string, v any) {
 
 // rekorNotes says how a Rekor URL maps: the trusted root names the logs.
 func (c *converter) rekorNotes(rd reader, p, rekor string) {
-	c.fs.note(rd.res, p, "hallmark never queries Rekor (%s): the log entry must be in the signature (cosign attaches it when it uploads), checked offline against the logs the trusted root names", clip(rekor))
+	c.fs.note(rd.res, p, "hallmark never queries Rekor (%s): the log entry must be in the signature (cosign attaches it when it uploads), checked offline against the logs the trusted root names", strict.Clip(rekor))
 }
 
 // cosignKeys maps one entry of a trust policy's keys.
@@ -172,12 +173,12 @@ func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 		c.fs.problem(id, p+".version", "needs name: Ratify refuses a key version without the key's name")
 		return nil
 	case file != "":
-		c.fs.note(id, p+".file", "hallmark reads %s in its own pod: mount the public key there", clip(file))
+		c.fs.note(id, p+".file", "hallmark reads %s in its own pod: mount the public key there", strict.Clip(file))
 		return []config.CosignKey{{File: file}}
 	}
 	r := c.resolve(prov)
 	if r == nil || r.Kind == KindCertificateStore {
-		c.fs.problem(id, p+".provider", "%q names no KeyManagementProvider among the resources (a bare name is a cluster KeyManagementProvider; NAMESPACE/NAME a namespaced one)", clip(prov))
+		c.fs.problem(id, p+".provider", "%q names no KeyManagementProvider among the resources (a bare name is a cluster KeyManagementProvider; NAMESPACE/NAME a namespaced one)", strict.Clip(prov))
 		return nil
 	}
 	c.usedList = append(c.usedList, r)
@@ -190,7 +191,7 @@ func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 	case "inline":
 		params := rr.object(pp, spec["parameters"], "contentType", "value")
 		if ct := rr.str(pp, params, "contentType"); ct != "key" {
-			c.fs.problem(rid, pp+".contentType", "is %q: a cosign trust policy's keys need contentType key", clip(ct))
+			c.fs.problem(rid, pp+".contentType", "is %q: a cosign trust policy's keys need contentType key", strict.Clip(ct))
 			return nil
 		}
 		if name != "" {
@@ -224,7 +225,7 @@ func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 				kv = version
 			}
 			if kv == "" {
-				c.fs.problem(rid, kp, "key %s has no version: Ratify trusts its newest version only, hallmark every version; give the version to trust", clip(kn))
+				c.fs.problem(rid, kp, "key %s has no version: Ratify trusts its newest version only, hallmark every version; give the version to trust", strict.Clip(kn))
 				continue
 			}
 			if vault == "" {
@@ -238,13 +239,13 @@ func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 			out = append(out, config.CosignKey{Key: ref})
 		}
 		if name != "" && !found {
-			c.fs.problem(id, p+".name", "key %s%s is not among the keys of %s: Ratify refuses the trust policy", clip(name), map[bool]string{true: " version " + clip(version), false: ""}[version != ""], rid)
+			c.fs.problem(id, p+".name", "key %s%s is not among the keys of %s: Ratify refuses the trust policy", strict.Clip(name), map[bool]string{true: " version " + strict.Clip(version), false: ""}[version != ""], rid)
 		} else if !found {
 			c.fs.problem(rid, pp+".keys", "required: the keys a cosign trust policy names this provider for")
 		}
 		return out
 	default:
-		c.fs.problem(rid, "spec.type", "key management provider %q is not supported (hallmark supports inline and azurekeyvault)", clip(typ))
+		c.fs.problem(rid, "spec.type", "key management provider %q is not supported (hallmark supports inline and azurekeyvault)", strict.Clip(typ))
 		return nil
 	}
 }

@@ -88,7 +88,7 @@ func TestMalformedAndUnsupported(t *testing.T) {
 		name, text string
 		path, want string
 	}{
-		{"not YAML", "kind: [", "", "is not YAML"},
+		{"not YAML", "kind: [", "", "is not valid YAML: line 1"},
 		{"not a resource", "- a\n- b\n", "", "not a Kubernetes resource"},
 		{"another group", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "", "not one of Ratify's resources"},
 		{"version not served", "apiVersion: config.ratify.deislabs.io/v1alpha1\nkind: KeyManagementProvider\nmetadata: {name: x}\n", "apiVersion", "not a version Ratify serves"},

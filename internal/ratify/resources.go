@@ -12,14 +12,13 @@
 package ratify
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 
-	"go.yaml.in/yaml/v2"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
 // API groups and versions of the resources read.
@@ -130,11 +129,10 @@ func Decode(source string, data []byte) ([]*Resource, []Finding) {
 		fs.problem(source, "", "is larger than %d bytes; Ratify's resources are a few kilobytes", MaxDocumentBytes)
 		return nil, fs.problems
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	docs := strict.NewYAMLReader(data, yamlLimits)
 	var out []*Resource
 	for i := 1; ; i++ {
-		var doc any
-		err := dec.Decode(&doc)
+		doc, probs, err := docs.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -142,30 +140,34 @@ func Decode(source string, data []byte) ([]*Resource, []Finding) {
 		if i > 1 {
 			name = fmt.Sprintf("%s#%d", source, i)
 		}
-		if err != nil {
-			fs.problem(name, "", "is not YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		if err != nil && !errors.Is(err, strict.ErrTooManyValues) {
+			fs.problem(name, "", "is %v", err)
 			break
 		}
 		if i > maxDocuments {
 			fs.problem(source, "", "holds more than %d documents", maxDocuments)
 			break
 		}
-		if doc == nil {
-			continue // an empty document, as between two "---"
-		}
-		if countValues(doc, maxValues+1) > maxValues {
+		if err != nil {
 			fs.problem(name, "", "expands to more than %d values (YAML aliases?)", maxValues)
 			continue
 		}
-		v, err := plain(doc, 0)
-		if err != nil {
-			fs.problem(name, "", "%v", err)
+		if doc.Kind == strict.Null {
+			continue // an empty document, as between two "---"
+		}
+		if len(probs) > 0 {
+			for _, p := range probs {
+				fs.problem(name, p.Path, "%s", p.Message)
+			}
 			continue
 		}
-		out = append(out, decodeObject(name, v, &fs)...)
+		out = append(out, decodeObject(name, doc.Value(), &fs)...)
 	}
 	return out, fs.problems
 }
+
+// yamlLimits are the caps on reading one input.
+var yamlLimits = strict.YAMLLimits{MaxValues: maxValues, MaxDepth: maxDepth}
 
 // decodeObject reads one document: a resource, or a List of them.
 func decodeObject(source string, v any, fs *findings) []*Resource {
@@ -190,11 +192,11 @@ func decodeObject(source string, v any, fs *findings) []*Resource {
 	}
 	group, version, _ := strings.Cut(apiVersion, "/")
 	if group != GroupV1 && group != GroupV2 {
-		fs.problem(source, "", "is %s %q, not one of Ratify's resources (%s or %s)", clip(kind), clip(apiVersion), GroupV1, GroupV2)
+		fs.problem(source, "", "is %s %q, not one of Ratify's resources (%s or %s)", strict.Clip(kind), strict.Clip(apiVersion), GroupV1, GroupV2)
 		return nil
 	}
 	if !knownVersion(group, version, kind) {
-		fs.problem(source, "apiVersion", "%s is not a version Ratify serves %s in", clip(apiVersion), clip(kind))
+		fs.problem(source, "apiVersion", "%s is not a version Ratify serves %s in", strict.Clip(apiVersion), strict.Clip(kind))
 		return nil
 	}
 	r := &Resource{Source: source, APIVersion: apiVersion, Kind: kind}
@@ -267,72 +269,6 @@ func namespaced(kind string) bool {
 	return false
 }
 
-// plain turns YAML values into JSON-like ones: maps with string keys.
-func plain(v any, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("nests deeper than %d levels", maxDepth)
-	}
-	switch t := v.(type) {
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, val := range t {
-			ks, ok := k.(string)
-			if !ok {
-				return nil, fmt.Errorf("has a key %v that is not a string (quote it)", k)
-			}
-			pv, err := plain(val, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[ks] = pv
-		}
-		return out, nil
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, val := range t {
-			pv, err := plain(val, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = pv
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(t))
-		for i, val := range t {
-			pv, err := plain(val, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = pv
-		}
-		return out, nil
-	}
-	return v, nil
-}
-
-// countValues counts the values in v, stopping past limit.
-func countValues(v any, limit int) int {
-	n := 1
-	switch t := v.(type) {
-	case map[any]any:
-		for k, val := range t {
-			n += countValues(k, limit-n) + countValues(val, limit-n)
-			if n > limit {
-				return n
-			}
-		}
-	case []any:
-		for _, val := range t {
-			n += countValues(val, limit-n)
-			if n > limit {
-				return n
-			}
-		}
-	}
-	return n
-}
-
 // reader reads the fields of one resource, reporting what is wrong.
 type reader struct {
 	res string
@@ -363,10 +299,10 @@ func (r reader) object(path string, v any, fields ...string) map[string]any {
 		}
 		if !known {
 			msg := "unknown field"
-			if s := suggest(k, fields); s != "" {
+			if s := strict.Suggest(k, fields); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
-			r.fs.problem(r.res, join(path, k), "%s: Ratify ignores it, and hallmark cannot tell what it was meant to do; remove or correct it", msg)
+			r.fs.problem(r.res, strict.Field(path, k), "%s: Ratify ignores it, and hallmark cannot tell what it was meant to do; remove or correct it", msg)
 		}
 	}
 	return m
@@ -380,7 +316,7 @@ func (r reader) str(path string, m map[string]any, key string) string {
 	}
 	s, ok := v.(string)
 	if !ok {
-		r.fs.problem(r.res, join(path, key), "is %s, not a string", describe(v))
+		r.fs.problem(r.res, strict.Field(path, key), "is %s, not a string", describe(v))
 		return ""
 	}
 	return s
@@ -401,7 +337,7 @@ func (r reader) boolean(path string, m map[string]any, key string) bool {
 			return false
 		}
 	}
-	r.fs.problem(r.res, join(path, key), "is %s, not true or false", describe(m[key]))
+	r.fs.problem(r.res, strict.Field(path, key), "is %s, not true or false", describe(m[key]))
 	return false
 }
 
@@ -413,17 +349,10 @@ func (r reader) list(path string, m map[string]any, key string) []any {
 	}
 	l, ok := v.([]any)
 	if !ok {
-		r.fs.problem(r.res, join(path, key), "is %s, not a list", describe(v))
+		r.fs.problem(r.res, strict.Field(path, key), "is %s, not a list", describe(v))
 		return nil
 	}
 	return l
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 func describe(v any) string {
@@ -431,7 +360,7 @@ func describe(v any) string {
 	case nil:
 		return "empty"
 	case string:
-		return fmt.Sprintf("the string %q", clip(t))
+		return fmt.Sprintf("the string %q", strict.Clip(t))
 	case bool:
 		return fmt.Sprintf("the boolean %v", t)
 	case int, int64, uint64, float64:
@@ -444,14 +373,6 @@ func describe(v any) string {
 	return fmt.Sprintf("a %T", v)
 }
 
-func clip(s string) string {
-	const n = 80
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
-}
-
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -459,38 +380,6 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// suggest returns the field closest to k when it is a likely misspelling.
-func suggest(k string, fields []string) string {
-	best, bestD := "", 3
-	for _, f := range fields {
-		if d := distance(strings.ToLower(k), strings.ToLower(f)); d < bestD {
-			best, bestD = f, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance of a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // label names the resource and where it was read, for findings.
@@ -506,12 +395,14 @@ func (r *Resource) label() string {
 // findings.
 func FromObject(source string, obj map[string]any) (*Resource, []Finding) {
 	var fs findings
-	v, err := plain(obj, 0)
-	if err != nil {
-		fs.problem(source, "", "%v", err)
+	n, probs := strict.FromValue(obj, maxDepth)
+	if len(probs) > 0 {
+		for _, p := range probs {
+			fs.problem(source, p.Path, "%s", p.Message)
+		}
 		return nil, fs.problems
 	}
-	rs := decodeObject(source, v, &fs)
+	rs := decodeObject(source, n.Value(), &fs)
 	if len(rs) != 1 {
 		return nil, fs.problems
 	}
