@@ -688,7 +688,10 @@ func (c *converter) akvCert(rd reader, p, vault, name, version string) (config.C
 	return config.CertificateSource{Key: ref}, true
 }
 
-// policies maps the Policy resources.
+// policies maps the Policy resources. Ratify's config policy judges each
+// artifact it has a verifier for: under "any" one of a type must verify,
+// under "all" each one must, and at least one; which is, for Notary
+// Project signatures, verification.requireAllSignatures.
 func (c *converter) policies() {
 	var ours *Resource
 	for _, kind := range []string{KindPolicy, KindNamespacedPolicy} {
@@ -705,8 +708,13 @@ func (c *converter) policies() {
 		}
 	}
 	if ours == nil {
-		// Ratify's built-in default: a Notary Project signature must
-		// verify (any), which is what hallmark does.
+		if len(c.byKind[KindExecutor]) == 0 {
+			// Ratify without a Policy verifies nothing ("Policy
+			// configuration not found"); its Helm chart always installs
+			// one, with artifactVerificationPolicies {default: all}.
+			c.cfg.Verification.RequireAllSignatures = true
+			c.fs.note("resources", "", "no Policy named %s: Ratify's Helm chart installs one with artifactVerificationPolicies {default: all}, under which every signature an image has must verify, so verification.requireAllSignatures is true; if your Ratify runs another Policy, import it too", PolicyName)
+		}
 		return
 	}
 	id := ours.label()
@@ -761,10 +769,21 @@ func (c *converter) policies() {
 		if t != "default" {
 			named = append(named, t)
 		}
-		if v == "all" {
-			c.fs.problem(id, tp, "\"all\" also requires every other signature of the image to verify; hallmark admits an image when one Notary Project signature verifies (\"any\"), so an image with one good and one bad signature would be admitted")
+		if v == "all" && t == CosignArtifactType {
+			c.fs.note(id, tp, "Ratify judges an image's cosign signatures as one artifact (its .sig tag), so all and any are the same for them")
 		}
 	}
+	// What Notary Project signatures need: their own entry, else default,
+	// else Ratify's built-in default, all.
+	notation, _ := avp[NotationArtifactType].(string)
+	if notation == "" {
+		notation, _ = avp["default"].(string)
+	}
+	if notation == "" {
+		notation = "all"
+		c.fs.note(id, p+".artifactVerificationPolicies", "names neither %s nor default: Ratify then requires all, as does hallmark (verification.requireAllSignatures)", NotationArtifactType)
+	}
+	c.cfg.Verification.RequireAllSignatures = notation == "all"
 }
 
 // executor maps a Ratify v2 Executor.

@@ -165,3 +165,86 @@ func TestVerificationCertsMalformed(t *testing.T) {
 		})
 	}
 }
+
+const policyHead = "apiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n"
+
+// TestConfigPolicyAll: Ratify's config policy "all" for Notary Project
+// signatures (named, as default, or by Ratify's built-in default) becomes
+// verification.requireAllSignatures; "any" does not; no Policy is the
+// chart's, default all.
+func TestConfigPolicyAll(t *testing.T) {
+	base := inlineKMP(t) + "---\n" + verifierDoc
+	tests := []struct {
+		name   string
+		policy string // "" for no Policy resource
+		want   bool
+		note   string // a note that must be there
+	}{
+		{"no Policy: the chart's", "", true, "Ratify's Helm chart installs one with artifactVerificationPolicies {default: all}"},
+		{"the chart's Policy", "    artifactVerificationPolicies: {default: all}\n", true, ""},
+		{"default any", "    artifactVerificationPolicies: {default: any}\n", false, ""},
+		{"notation all", "    artifactVerificationPolicies: {\"application/vnd.cncf.notary.signature\": all}\n", true, ""},
+		{"notation any over default all", "    artifactVerificationPolicies: {default: all, \"application/vnd.cncf.notary.signature\": any}\n", false, ""},
+		{"notation all over default any", "    artifactVerificationPolicies: {default: any, \"application/vnd.cncf.notary.signature\": all}\n", true, ""},
+		{"no policies: Ratify's built-in all", "    artifactVerificationPolicies: {}\n", true, "Ratify then requires all"},
+		{"no parameters: Ratify's built-in all", "    {}\n", true, "Ratify then requires all"},
+		{"a Policy under another name is ignored", "", true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := base
+			if tt.policy != "" {
+				text += "---\n" + policyHead + tt.policy
+			}
+			if tt.name == "a Policy under another name is ignored" {
+				text += "---\n" + strings.Replace(policyHead, "ratify-policy", "other", 1) + "    artifactVerificationPolicies: {default: any}\n"
+			}
+			res := convertText(t, text)
+			if !res.OK() {
+				t.Fatalf("problems: %v", res.Problems)
+			}
+			if got := res.Config.Verification.RequireAllSignatures; got != tt.want {
+				t.Errorf("requireAllSignatures = %v, want %v", got, tt.want)
+			}
+			if tt.note != "" && !findingAt(res.Notes, "", tt.note) && !findingAt(res.Notes, "spec.parameters.artifactVerificationPolicies", tt.note) {
+				t.Errorf("no note saying %q: %v", tt.note, res.Notes)
+			}
+			out, err := res.YAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Parse(out)
+			if err != nil {
+				t.Fatalf("the output does not load: %v\n%s", err, out)
+			}
+			if cfg.Verification.RequireAllSignatures != tt.want {
+				t.Errorf("requireAllSignatures lost on the way out:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestConfigPolicyMalformed(t *testing.T) {
+	base := inlineKMP(t) + "---\n" + verifierDoc + "---\n" + policyHead
+	tests := []struct {
+		name, params, path, want string
+	}{
+		{"neither any nor all", "    artifactVerificationPolicies: {default: most}\n", "spec.parameters.artifactVerificationPolicies.default", "not any or all"},
+		{"not a string", "    artifactVerificationPolicies: {default: 1}\n", "spec.parameters.artifactVerificationPolicies.default", "not any or all"},
+		{"policies not an object", "    artifactVerificationPolicies: all\n", "spec.parameters.artifactVerificationPolicies", "not an object"},
+		{"another artifact type", "    artifactVerificationPolicies: {\"application/spdx+json\": all}\n", "spec.parameters.artifactVerificationPolicies.application/spdx+json", "does not verify yet"},
+		{"passthrough", "    passthroughEnabled: true\n", "spec.parameters.passthroughEnabled", "not supported"},
+		{"misspelt field", "    artifactVerificationPolicy: {default: all}\n", "spec.parameters.artifactVerificationPolicy", "unknown field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := convertText(t, base+tt.params)
+			if res.OK() {
+				t.Fatal("converted with no problem")
+			}
+			if !findingAt(res.Problems, tt.path, tt.want) {
+				t.Errorf("no problem at %q saying %q; problems:\n%v", tt.path, tt.want, res.Problems)
+			}
+		})
+	}
+}

@@ -101,7 +101,6 @@ func TestMalformedAndUnsupported(t *testing.T) {
 		{"cosign verifier in the legacy form without a key", strings.Replace(verifierDoc, "name: notation", "name: cosign", 1), "spec.parameters.key", "from any identity Fulcio vouched for"},
 		{"sbom verifier", strings.Replace(verifierDoc, "name: notation", "type: sbom\n  name: verifier-sbom", 1), "spec.type", "sbom verifiers are not supported yet"},
 		{"rego policy", verifierDoc + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: rego-policy\n  parameters: {policy: x}\n", "spec.type", "Rego policies are not supported"},
-		{"policy all", verifierDoc + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n    artifactVerificationPolicies: {default: all}\n", "spec.parameters.artifactVerificationPolicies.default", "one good and one bad signature"},
 		{"policy for SBOMs", verifierDoc + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n    artifactVerificationPolicies: {\"application/spdx+json\": any}\n", "spec.parameters.artifactVerificationPolicies.application/spdx+json", "does not verify yet"},
 		{"missing certificate store", verifierDoc, "spec.parameters.verificationCertStores.certs[0]", `"inline-cert" names no KeyManagementProvider`},
 		{"vault certificate without version", strings.Replace(verifierDoc, "inline-cert", "kv", 1) + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: KeyManagementProvider\nmetadata: {name: kv}\nspec:\n  type: azurekeyvault\n  parameters:\n    vaultURI: https://v.vault.azure.net/\n    tenantID: t\n    clientID: c\n    certificates: [{name: signer}]\n",
@@ -212,6 +211,9 @@ func FuzzConvert(f *testing.F) {
 		}
 		if !bytes.Equal(compactJSON(t, cfg.TrustPolicy.Inline), compactJSON(t, res.Config.TrustPolicy.Inline)) {
 			t.Fatalf("the trust policy changed on the way out")
+		}
+		if cfg.Verification.RequireAllSignatures != res.Config.Verification.RequireAllSignatures {
+			t.Fatalf("requireAllSignatures changed on the way out:\n%s", out)
 		}
 		if !reflect.DeepEqual(cfg.Cosign, res.Config.Cosign) || cfg.SignatureKindDefault() != res.Config.SignatureKindDefault() {
 			t.Fatalf("the cosign section or signature kinds changed on the way out:\n%s", out)

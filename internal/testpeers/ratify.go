@@ -134,6 +134,12 @@ type RatifyOptions struct {
 	// behind Gatekeeper.
 	VerifierName string
 
+	// ArtifactVerificationPolicies is the config policy's
+	// artifactVerificationPolicies: artifact type (or "default") to "any" or
+	// "all". Nil: {"application/vnd.cncf.notary.signature": "any"}, any
+	// notation signature that verifies passes an image.
+	ArtifactVerificationPolicies map[string]string
+
 	// LogLevel is Ratify's log level (RATIFY_LOG_LEVEL: debug, info, warn,
 	// error). Empty: info, Ratify's default, which logs every verification
 	// result as indented JSON.
@@ -330,6 +336,11 @@ func ratifyConfig(opts RatifyOptions, dir string) ([]byte, error) {
 		ttl = 10 * time.Second
 	}
 
+	avp := opts.ArtifactVerificationPolicies
+	if avp == nil {
+		avp = map[string]string{"application/vnd.cncf.notary.signature": "any"}
+	}
+
 	verifierName := opts.VerifierName
 	if verifierName == "" {
 		verifierName = "verifier-notation"
@@ -355,15 +366,12 @@ func ratifyConfig(opts RatifyOptions, dir string) ([]byte, error) {
 			"plugins": []any{store},
 		},
 		// configPolicy gives the 0.2.0 result format, the chart's default
-		// (policy.useRego: false): an image passes if any notation signature
-		// verifies.
+		// (policy.useRego: false).
 		"policy": map[string]any{
 			"version": "1.0.0",
 			"plugin": map[string]any{
-				"name": "configPolicy",
-				"artifactVerificationPolicies": map[string]string{
-					"application/vnd.cncf.notary.signature": "any",
-				},
+				"name":                         "configPolicy",
+				"artifactVerificationPolicies": avp,
 			},
 		},
 		"verifier": map[string]any{
