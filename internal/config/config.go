@@ -346,6 +346,13 @@ type CertificateSource struct {
 	// its chain. Trusting an issuing CA trusts every key it issued: pin
 	// the signer with the trust policy's trustedIdentities.
 	Key string `json:"key,omitempty"`
+	// Azure is the Azure identity a Key Vault key (an https:// vault
+	// URL) is read with, as for registries[].credentials.azure: workload
+	// identity with this client and tenant ID, or a managed identity
+	// (endpoints do not apply). Only with a Key Vault key. Nil: the
+	// default Azure credential chain (environment, workload identity,
+	// managed identity, Azure CLI), as the CLI reads vaults.
+	Azure *AzureCredentials `json:"azure,omitempty"`
 }
 
 // KeyStore is hallmark's local key store. The server only reads

@@ -343,6 +343,14 @@ func (c *Config) validateSource(ps *problems, p, typ string, src CertificateSour
 			}
 		}
 	}
+	if src.Azure != nil {
+		switch {
+		case !kvurl.IsURL(src.Key):
+			ps.add(p+".azure", "only for a Key Vault key (key: https://VAULT/certificates/NAME/VERSION)")
+		case len(src.Azure.Endpoints) > 0:
+			ps.add(p+".azure.endpoints", "only for registries; the vault is the key's URL")
+		}
+	}
 	if src.Key != "" {
 		if _, _, err := parseKeySource(src.Key); err != nil {
 			ps.add(p+".key", err.Error())

@@ -561,6 +561,7 @@ func (c *converter) provider(r *Resource) []config.CertificateSource {
 	case "azurekeyvault":
 		params := rd.object(p, spec["parameters"], "vaultURI", "tenantID", "clientID", "resource", "certificates", "keys", "cloudName")
 		vault := c.vault(rd, p, params)
+		az := vaultIdentity(rd, p, params)
 		// Its keys are for cosign: imported when a cosign Verifier names
 		// the provider (cosignKeys).
 		rd.list(p, params, "keys")
@@ -568,7 +569,7 @@ func (c *converter) provider(r *Resource) []config.CertificateSource {
 		for i, cert := range rd.list(p, params, "certificates") {
 			cp := fmt.Sprintf("%s.certificates[%d]", p, i)
 			cm := rd.object(cp, cert, "name", "version")
-			if src, ok := c.akvCert(rd, cp, vault, rd.str(cp, cm, "name"), rd.str(cp, cm, "version")); ok {
+			if src, ok := c.akvCert(rd, cp, vault, az, rd.str(cp, cm, "name"), rd.str(cp, cm, "version")); ok {
 				out = append(out, src)
 			}
 		}
@@ -622,11 +623,14 @@ func (c *converter) vault(rd reader, p string, params map[string]any) string {
 	if res := rd.str(p, params, "resource"); res != "" {
 		c.fs.note(rd.res, p+".resource", "the vault's own authentication challenge names the resource")
 	}
-	if id := rd.str(p, params, "clientID"); id != "" {
-		c.fs.note(rd.res, p+".clientID", "hallmark reads the vault as its pod's Azure identity (AZURE_CLIENT_ID): that must be %s, or another identity with get permission on the vault's certificates", id)
-	}
-	rd.str(p, params, "tenantID")
 	return "https://" + u.Host
+}
+
+// vaultIdentity is the identity Ratify reads a vault's certificates with:
+// workload identity with the resource's clientID and tenantID, each
+// falling back to the pod's AZURE_CLIENT_ID and AZURE_TENANT_ID.
+func vaultIdentity(rd reader, p string, params map[string]any) *config.AzureCredentials {
+	return &config.AzureCredentials{ClientID: rd.str(p, params, "clientID"), TenantID: rd.str(p, params, "tenantID")}
 }
 
 // certStoreAKV maps a CertificateStore's Key Vault parameters, whose
@@ -634,6 +638,7 @@ func (c *converter) vault(rd reader, p string, params map[string]any) string {
 func (c *converter) certStoreAKV(rd reader, params map[string]any) []config.CertificateSource {
 	const p = "spec.parameters"
 	vault := c.vault(rd, p, params)
+	az := vaultIdentity(rd, p, params)
 	if _, ok := params["tenantID"]; !ok {
 		c.fs.problem(rd.res, p+".tenantID", "required: Ratify refuses a certificate store without it")
 	}
@@ -659,7 +664,7 @@ func (c *converter) certStoreAKV(rd reader, params map[string]any) []config.Cert
 			c.fs.problem(rd.res, cp, "is not \"certificateName: NAME\" and optional \"certificateVersion: VERSION\": %s", strings.TrimPrefix(err.Error(), "yaml: "))
 			continue
 		}
-		if src, ok := c.akvCert(rd, cp, vault, kv.Name, kv.Version); ok {
+		if src, ok := c.akvCert(rd, cp, vault, az, kv.Name, kv.Version); ok {
 			out = append(out, src)
 		}
 	}
@@ -668,7 +673,7 @@ func (c *converter) certStoreAKV(rd reader, params map[string]any) []config.Cert
 }
 
 // akvCert maps one Key Vault certificate onto a key source.
-func (c *converter) akvCert(rd reader, p, vault, name, version string) (config.CertificateSource, bool) {
+func (c *converter) akvCert(rd reader, p, vault string, az *config.AzureCredentials, name, version string) (config.CertificateSource, bool) {
 	if name == "" {
 		c.fs.problem(rd.res, p, "the certificate's name is required")
 		return config.CertificateSource{}, false
@@ -685,7 +690,7 @@ func (c *converter) akvCert(rd reader, p, vault, name, version string) (config.C
 		c.fs.problem(rd.res, p, "%v", err)
 		return config.CertificateSource{}, false
 	}
-	return config.CertificateSource{Key: ref}, true
+	return config.CertificateSource{Key: ref, Azure: az}, true
 }
 
 // policies maps the Policy resources. Ratify's config policy judges each
@@ -882,13 +887,14 @@ func (c *converter) executor(r *Resource) {
 				km := rd.object(kp, kv, "vaultURL", "clientID", "tenantID", "certificates", "keys")
 				km["vaultURI"] = km["vaultURL"]
 				vault := c.vault(rd, kp, km)
+				az := vaultIdentity(rd, kp, km)
 				if rd.list(kp, km, "keys") != nil {
 					c.fs.problem(id, kp+".keys", "Key Vault keys are for cosign verification, which is not imported from an Executor yet")
 				}
 				for k, name := range rd.list(kp, km, "certificates") {
 					np := fmt.Sprintf("%s.certificates[%d]", kp, k)
 					nm := rd.object(np, name, "name", "version")
-					if src, ok := c.akvCert(rd, np, vault, rd.str(np, nm, "name"), rd.str(np, nm, "version")); ok {
+					if src, ok := c.akvCert(rd, np, vault, az, rd.str(np, nm, "name"), rd.str(np, nm, "version")); ok {
 						ts.Certificates = append(ts.Certificates, src)
 					}
 				}

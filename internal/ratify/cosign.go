@@ -207,6 +207,10 @@ func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 	case "azurekeyvault":
 		params := rr.object(pp, spec["parameters"], "vaultURI", "tenantID", "clientID", "resource", "certificates", "keys", "cloudName")
 		vault := c.vault(rr, pp, params)
+		if id := rr.str(pp, params, "clientID"); id != "" {
+			c.fs.note(rid, pp+".clientID", "hallmark reads a vault's cosign keys as its pod's Azure identity (AZURE_CLIENT_ID): that must be %s, or another identity with get permission on the vault's keys", id)
+		}
+		rr.str(pp, params, "tenantID")
 		var out []config.CosignKey
 		found := false
 		for i, k := range rr.list(pp, params, "keys") {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/hallmark-dev/hallmark/internal/config"
 )
 
@@ -70,10 +72,11 @@ func TestSeedConvertsWithNoProblem(t *testing.T) {
 	}
 	want := config.TrustStore{Name: "certs", Type: "ca", Certificates: []config.CertificateSource{{
 		Key: "https://hallmark-akv.vault.azure.net/certificates/hallmark-signing/c53ad379d88d4cbe87c2bd3af2c29140",
+		// The vault is read as the identity the CertificateStore names.
+		Azure: &config.AzureCredentials{ClientID: seedVars["IDENTITY_CLIENT_ID"], TenantID: seedVars["TENANT_ID"]},
 	}}}
-	if len(cfg.TrustStores) != 1 || cfg.TrustStores[0].Name != want.Name || cfg.TrustStores[0].Type != want.Type ||
-		len(cfg.TrustStores[0].Certificates) != 1 || cfg.TrustStores[0].Certificates[0] != want.Certificates[0] {
-		t.Errorf("trustStores = %+v, want %+v", cfg.TrustStores, want)
+	if diff := cmp.Diff([]config.TrustStore{want}, cfg.TrustStores); diff != "" {
+		t.Errorf("trustStores (-want +got):\n%s", diff)
 	}
 	out, err := res.YAML()
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/certbundle"
 	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv"
 	"github.com/hallmark-dev/hallmark/internal/keys/local"
 	"github.com/hallmark-dev/hallmark/internal/keys/providers"
 	"github.com/hallmark-dev/hallmark/internal/oci"
@@ -234,14 +235,23 @@ func (k *keyStoreOpener) certificates(ctx context.Context, typ string, src confi
 		certs, err := certbundle.ParsePEM([]byte(src.PEM))
 		return certs, "pem", err
 	case src.Key != "":
-		certs, err := k.keyCertificates(ctx, typ, src.Key)
+		certs, err := k.keyCertificates(ctx, typ, src)
 		return certs, "key", err
 	}
 	return nil, "", errors.New("give one of file, dir, pem or key")
 }
 
-func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ, s string) ([]*x509.Certificate, error) {
-	chains, err := k.keyChains(ctx, s)
+func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ string, src config.CertificateSource) ([]*x509.Certificate, error) {
+	var (
+		chains [][]*x509.Certificate
+		err    error
+	)
+	if azurekv.IsURL(src.Key) {
+		// A vault is read with the identity the source names.
+		chains, err = vaultChains(ctx, src)
+	} else {
+		chains, err = k.keyChains(ctx, src.Key)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -255,11 +265,11 @@ func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ, s string) ([]
 }
 
 // keyChains reads the certificate chains (leaf first) of the key s names:
-// in the key store, on a PKCS#11 token or in a vault.
+// in the key store or on a PKCS#11 token.
 func (k *keyStoreOpener) keyChains(ctx context.Context, s string) ([][]*x509.Certificate, error) {
 	var chains [][]*x509.Certificate
 	if providers.IsRemote(s) {
-		// A PKCS#11 token or a vault: a reference without a version
+		// A PKCS#11 token: a reference without a version
 		// trusts every version, so a rotation never drops the old one.
 		prov, ref, release, err := providers.OpenRemote(ctx, s)
 		if err != nil {

@@ -369,12 +369,12 @@ func (s *Source) exchangeRefused(host string, status int, body []byte) error {
 // aadCode finds Entra's error code (AADSTS followed by digits).
 var aadCode = regexp.MustCompile(`AADSTS\d+`)
 
-// entraError turns a failure to get an Entra token into one line saying
-// which identity, which registry, and what to check; the whole error goes to
-// OnError.
-func (s *Source) entraError(host string, err error) error {
-	code := aadCode.FindString(err.Error())
-	check := "check the identity's client ID and tenant, and that the pod's service account is federated with it"
+// EntraAdvice reads Entra's error code (AADSTS...) in a failure to get a
+// token, and says what to check; code is "" when the failure has none.
+// Registries and Key Vault share it, as the identity is the same.
+func EntraAdvice(err error) (code, check string) {
+	code = aadCode.FindString(err.Error())
+	check = "check the identity's client ID and tenant, and that the pod's service account is federated with it"
 	switch code {
 	case "AADSTS700016":
 		check = "no application with this client ID in the tenant: check clientID and tenantID"
@@ -385,6 +385,14 @@ func (s *Source) entraError(host string, err error) error {
 	case "AADSTS90002":
 		check = "the tenant does not exist: check tenantID"
 	}
+	return code, check
+}
+
+// entraError turns a failure to get an Entra token into one line saying
+// which identity, which registry, and what to check; the whole error goes to
+// OnError.
+func (s *Source) entraError(host string, err error) error {
+	code, check := EntraAdvice(err)
 	if code != "" {
 		code = " (" + code + ")"
 	}

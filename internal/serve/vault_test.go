@@ -1,0 +1,125 @@
+package serve
+
+import (
+	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvtest"
+	"github.com/hallmark-dev/hallmark/internal/oci/acr/acrtest"
+	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
+)
+
+// A Key Vault trust store source is read with the Azure identity it names
+// (workload identity with its clientID and tenantID), not the pod's
+// default: Entra, the vault's challenge and its certificate API are fakes
+// written from Microsoft's documentation (see acrtest and kvtest, which
+// cite the pages and check every request hallmark sends against them).
+//
+// azidentity and the vault client reach Azure with the system roots and
+// the proxy settings, which Go reads once per process: the test runs in a
+// process of its own, where SSL_CERT_FILE and HTTPS_PROXY are set first.
+func TestVaultTrustStoreAzureIdentity(t *testing.T) {
+	if os.Getenv("HALLMARK_TEST_VAULT_CHILD") != "1" {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestVaultTrustStoreAzureIdentity$", "-test.v")
+		cmd.Env = append(os.Environ(), "HALLMARK_TEST_VAULT_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "--- PASS: TestVaultTrustStoreAzureIdentity") {
+			t.Fatalf("the test did not run in its own process:\n%s", out)
+		}
+		return
+	}
+	const tenant, client, assertion = "72f988bf-86f1-41af-91ab-2d7cd011db47", "1b3b2c4d-0000-4000-8000-000000000001", "projected-sa-token"
+	var entra *acrtest.Entra
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { entra.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	entra = acrtest.NewEntra(t, strings.TrimPrefix(srv.URL, "https://"), tenant, client, assertion)
+	vault := kvtest.New(t, "hallmark-akv", entra, srv.URL, tenant)
+	ca := verifytest.NewRootCA(t, "hallmark signing")
+	version := kvtest.NewVersion()
+	vault.Add("hallmark-signing", version, ca.Cert)
+
+	dir := t.TempDir()
+	roots := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})) + string(vault.CAPEM)
+	t.Setenv("SSL_CERT_FILE", writeFile(t, filepath.Join(dir, "roots.pem"), roots))
+	t.Setenv("HTTPS_PROXY", vault.Proxy())
+	t.Setenv("AZURE_FEDERATED_TOKEN_FILE", writeFile(t, filepath.Join(dir, "token"), assertion))
+	// The pod's own identity is another one: the source's must be used.
+	t.Setenv("AZURE_CLIENT_ID", "00000000-0000-0000-0000-00000000beef")
+	t.Setenv("AZURE_TENANT_ID", tenant)
+	t.Setenv("AZURE_AUTHORITY_HOST", srv.URL+"/")
+
+	store := func(key, clientID string) *config.Config {
+		c := base(t)
+		c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
+			Key: key, Azure: &config.AzureCredentials{ClientID: clientID, TenantID: tenant},
+		}}}}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ref := vault.URL + "/certificates/hallmark-signing/" + version
+	ts, err := TrustStore(context.Background(), store(ref, client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ts.GetCertificates(context.Background(), "ca", "prod")
+	if err != nil || len(got) != 1 || !got[0].Equal(ca.Cert) {
+		t.Fatalf("trust store ca:prod = %v, %v; want the vault's certificate", got, err)
+	}
+	if want := "GET /certificates/hallmark-signing/" + version; !slices.Contains(vault.Requests, want) {
+		t.Errorf("vault requests %v, want %s", vault.Requests, want)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		setup   func()
+		key     string
+		client  string
+		want    []string
+		cleanup func()
+	}{
+		{name: "wrong client ID", client: "not-the-app", key: ref,
+			want: []string{"client ID not-the-app", "AADSTS700016", "hallmark-signing", "check clientID and tenantID"}},
+		{name: "expired federated token", client: client, key: ref,
+			setup: func() { entra.AssertionExpired = true }, cleanup: func() { entra.AssertionExpired = false },
+			want: []string{"client ID " + client, "AADSTS700024", "hallmark-signing", "projected token file"}},
+		{name: "version not found", client: client, key: vault.URL + "/certificates/hallmark-signing/" + kvtest.NewVersion(),
+			want: []string{"no certificate hallmark-signing version", "in Key Vault " + vault.URL, "check the vault URI, the certificate's name and version"}},
+		{name: "vault unreachable", client: client, key: ref,
+			setup: func() { vault.SetDown(true) }, cleanup: func() { vault.SetDown(false) },
+			want: []string{"could not reach Key Vault " + vault.URL, "client ID " + client, "check the vault URI"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup()
+				defer tc.cleanup()
+			}
+			_, err := TrustStore(context.Background(), store(tc.key, tc.client))
+			if err == nil {
+				t.Fatal("built a trust store")
+			}
+			msg := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+			if strings.Count(strings.TrimSpace(msg), "\n") > 1 {
+				t.Errorf("error is not one problem line:\n%s", msg)
+			}
+		})
+	}
+}
