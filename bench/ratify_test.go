@@ -245,6 +245,22 @@ type target struct {
 // to the registry and log level warn.
 func startHallmark(t *testing.T, dir string, policy, rootPEM []byte) target {
 	t.Helper()
+	cacheYAML := ""
+	if entries := os.Getenv("HALLMARK_BENCH_CACHE_ENTRIES"); entries != "" {
+		// The default of 10,000 entries is split into shards that a pass
+		// over 10,000 distinct images overflows; this measures a cache
+		// that holds them all.
+		cacheYAML = "{maxEntries: " + entries + "}"
+	}
+	tgt, _ := startHallmarkWith(t, dir, policy, rootPEM, cacheYAML, nil)
+	return tgt
+}
+
+// startHallmarkWith is startHallmark with verification.cache set to
+// cacheYAML (a YAML flow mapping; "" leaves the defaults) and env added to
+// the server's environment. It also returns the server's output.
+func startHallmarkWith(t *testing.T, dir string, policy, rootPEM []byte, cacheYAML string, env []string) (target, *syncBuffer) {
+	t.Helper()
 	bin := filepath.Join(dir, "hallmark")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/hallmark-dev/hallmark/cmd/hallmark").CombinedOutput(); err != nil {
 		t.Fatalf("building hallmark: %v\n%s", err, out)
@@ -259,11 +275,9 @@ func startHallmark(t *testing.T, dir string, policy, rootPEM []byte) target {
 	certFile, keyFile, pool := testpeers.ServingCertFiles(t, dir)
 	port := testpeers.FreePort(t)
 	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "warn"}
-	if entries := os.Getenv("HALLMARK_BENCH_CACHE_ENTRIES"); entries != "" {
-		// The default of 10,000 entries is split into shards that a pass
-		// over 10,000 distinct images overflows; this measures a cache
-		// that holds them all. The cache size has no flag, so the whole
-		// setup goes in a config file: the same as the flags below.
+	if cacheYAML != "" {
+		// The cache has no flags, so the whole setup goes in a config
+		// file: the same as the flags below.
 		configFile := filepath.Join(dir, "config.yaml")
 		write(t, configFile, []byte(fmt.Sprintf(`tls: {certFile: %q, keyFile: %q}
 registries:
@@ -273,17 +287,17 @@ trustStores:
   - {name: bench, type: ca, certificates: [{file: %q}]}
 trustPolicy: {file: %q}
 verification:
-  cache: {maxEntries: %s}
-`, certFile, keyFile, filepath.Join(ts, "root.pem"), policyFile, entries)))
+  cache: %s
+`, certFile, keyFile, filepath.Join(ts, "root.pem"), policyFile, cacheYAML)))
 		args = append(args, "--config", configFile)
 	} else {
 		args = append(args, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
 			"--trust-policy", policyFile, "--trust-store", filepath.Join(dir, "ts"), "--plain-http")
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HALLMARK_HOME="+filepath.Join(dir, "serve-home"))
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Env = append(append(os.Environ(), "HALLMARK_HOME="+filepath.Join(dir, "serve-home")), env...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +317,26 @@ verification:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return target{name: "hallmark", url: base + testpeers.RatifyVerifyPath, metrics: base + "/metrics", pid: cmd.Process.Pid, client: client}
+	return target{name: "hallmark", url: base + testpeers.RatifyVerifyPath, metrics: base + "/metrics", pid: cmd.Process.Pid, client: client}, logs
+}
+
+// syncBuffer is a bytes.Buffer that a running process may write while the
+// harness reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // newClient keeps one connection per concurrent client alive, as Gatekeeper
