@@ -49,7 +49,7 @@ func TestGatekeeper(t *testing.T) {
 		t.Skip("runs Gatekeeper and a Kubernetes control plane; runs without -short")
 	}
 	ctx := context.Background()
-	gatekeeper := testpeers.GatekeeperPath(t)
+	testpeers.GatekeeperPath(t) // built before the cluster starts
 	c := newCluster(t)
 	s := newSandbox(t)
 	host := testpeers.StartDistribution(t)
@@ -93,114 +93,7 @@ func TestGatekeeper(t *testing.T) {
 		}
 	})
 
-	dyn, err := dynamic.NewForConfig(c.cp.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(c.cp.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	create := func(o *unstructured.Unstructured) {
-		t.Helper()
-		gvk := o.GroupVersionKind()
-		var mapping *meta.RESTMapping
-		proctest.Eventually(60*time.Second, 250*time.Millisecond, func() bool {
-			if mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-				mapper.Reset() // a CRD just established, or Gatekeeper is still making it
-			}
-			return err == nil
-		})
-		if err != nil {
-			t.Fatalf("%s %s: the API server does not know the kind: %v", gvk.Kind, o.GetName(), err)
-		}
-		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
-		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-			ri = dyn.Resource(mapping.Resource).Namespace(o.GetNamespace())
-		}
-		if _, err := ri.Create(ctx, o, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("create %s %s: %v", gvk.Kind, o.GetName(), err)
-		}
-	}
-
-	// Gatekeeper's CRDs, from its release manifest.
-	manifest, err := os.ReadFile(testpeers.GatekeeperManifest(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	crds := 0
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
-	for {
-		var o unstructured.Unstructured
-		if err := dec.Decode(&o.Object); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("gatekeeper manifest: %v", err)
-		}
-		if o.GetKind() == "CustomResourceDefinition" {
-			create(&o)
-			crds++
-		}
-	}
-	if crds < 10 {
-		t.Fatalf("the Gatekeeper manifest holds %d CRDs", crds)
-	}
-	c.namespace(t, nsGatekeeper)
-	c.namespace(t, nsDemo)
-	// Gatekeeper owns the status objects it writes by its own Pod (named by
-	// POD_NAME); with no kubelet here the Pod is only an API object.
-	if _, err := c.client.CoreV1().Pods(nsGatekeeper).Create(ctx, pod("gatekeeper-e2e", "registry.example/gatekeeper:v3.21.0"), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-
-	// Gatekeeper's webhook serves on loopback with its certificate.
-	certDir := filepath.Join(s.dir, "gatekeeper-certs")
-	for name, data := range map[string][]byte{"tls.crt": gkCert, "tls.key": gkKey, "ca.crt": gkCA} {
-		s.writeFile(filepath.Join("gatekeeper-certs", name), data)
-	}
-	port, health := testpeers.FreePort(t), testpeers.FreePort(t)
-	cmd := exec.Command(gatekeeper,
-		"--port", fmt.Sprint(port), "--host", "127.0.0.1", "--cert-dir", certDir, "--disable-cert-rotation",
-		"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--metrics-addr", "0",
-		"--operation", "webhook", "--operation", "status", "--operation", "generate",
-		"--operation", "mutation-webhook", "--operation", "mutation-controller", "--operation", "mutation-status",
-		"--enable-k8s-native-validation=false", "--shutdown-delay", "0",
-		"--external-data-provider-response-cache-ttl", "0s")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.cp.Kubeconfig, "POD_NAMESPACE="+nsGatekeeper, "POD_NAME=gatekeeper-e2e")
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("gatekeeper logs:\n%s", logs)
-		}
-	})
-	var readyErr error
-	if !proctest.Eventually(2*time.Minute, 100*time.Millisecond, func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
-		if readyErr = err; err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}) {
-		t.Fatalf("gatekeeper never became ready: %v", readyErr)
-	}
-
-	// Gatekeeper's validating and mutating webhooks, by URL, for pods.
-	podRules := []admissionregistrationv1.RuleWithOperations{{
-		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}}
-	gk := fmt.Sprintf("https://127.0.0.1:%d", port)
-	c.registerWebhooks(t, "gatekeeper",
-		webhookByURL("validation.gatekeeper.sh", gk+"/v1/admit", gkCA, podRules, 5, nsGatekeeper),
-		webhookByURL("mutation.gatekeeper.sh", gk+"/v1/mutate", gkCA, podRules, 5, nsGatekeeper),
-		admissionregistrationv1.IfNeededReinvocationPolicy)
+	dyn, create := startGatekeeper(t, c, s, gkCA, gkCert, gkKey)
 
 	// The chart's Gatekeeper objects, with the Providers pointed at the
 	// hallmark serving here.
@@ -311,6 +204,128 @@ func TestGatekeeper(t *testing.T) {
 			t.Errorf("hallmark logged no external data request:\n%s", srv.logs)
 		}
 	})
+}
+
+// startGatekeeper runs Gatekeeper (webhook, status, mutation) on loopback
+// against c with its certificate, after applying its CRDs from its release
+// manifest and creating the gatekeeper-system and demo namespaces, and
+// registers its validating and mutating webhooks for pods. It returns a
+// dynamic client and create, which creates an object once the API server
+// knows its kind (a CRD just established, or one Gatekeeper makes).
+func startGatekeeper(t *testing.T, c *cluster, s *sandbox, gkCA, gkCert, gkKey []byte) (dynamic.Interface, func(*unstructured.Unstructured)) {
+	t.Helper()
+	ctx := context.Background()
+	gatekeeper := testpeers.GatekeeperPath(t)
+	dyn, err := dynamic.NewForConfig(c.cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(c.cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	create := func(o *unstructured.Unstructured) {
+		t.Helper()
+		gvk := o.GroupVersionKind()
+		var mapping *meta.RESTMapping
+		proctest.Eventually(60*time.Second, 250*time.Millisecond, func() bool {
+			if mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+				mapper.Reset() // a CRD just established, or Gatekeeper is still making it
+			}
+			return err == nil
+		})
+		if err != nil {
+			t.Fatalf("%s %s: the API server does not know the kind: %v", gvk.Kind, o.GetName(), err)
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			ri = dyn.Resource(mapping.Resource).Namespace(o.GetNamespace())
+		}
+		if _, err := ri.Create(ctx, o, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create %s %s: %v", gvk.Kind, o.GetName(), err)
+		}
+	}
+
+	// Gatekeeper's CRDs, from its release manifest.
+	manifest, err := os.ReadFile(testpeers.GatekeeperManifest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds := 0
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	for {
+		var o unstructured.Unstructured
+		if err := dec.Decode(&o.Object); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("gatekeeper manifest: %v", err)
+		}
+		if o.GetKind() == "CustomResourceDefinition" {
+			create(&o)
+			crds++
+		}
+	}
+	if crds < 10 {
+		t.Fatalf("the Gatekeeper manifest holds %d CRDs", crds)
+	}
+	c.namespace(t, nsGatekeeper)
+	c.namespace(t, nsDemo)
+	// Gatekeeper owns the status objects it writes by its own Pod (named by
+	// POD_NAME); with no kubelet here the Pod is only an API object.
+	if _, err := c.client.CoreV1().Pods(nsGatekeeper).Create(ctx, pod("gatekeeper-e2e", "registry.example/gatekeeper:v3.21.0"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Gatekeeper's webhook serves on loopback with its certificate.
+	certDir := filepath.Join(s.dir, "gatekeeper-certs")
+	for name, data := range map[string][]byte{"tls.crt": gkCert, "tls.key": gkKey, "ca.crt": gkCA} {
+		s.writeFile(filepath.Join("gatekeeper-certs", name), data)
+	}
+	port, health := testpeers.FreePort(t), testpeers.FreePort(t)
+	cmd := exec.Command(gatekeeper,
+		"--port", fmt.Sprint(port), "--host", "127.0.0.1", "--cert-dir", certDir, "--disable-cert-rotation",
+		"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--metrics-addr", "0",
+		"--operation", "webhook", "--operation", "status", "--operation", "generate",
+		"--operation", "mutation-webhook", "--operation", "mutation-controller", "--operation", "mutation-status",
+		"--enable-k8s-native-validation=false", "--shutdown-delay", "0",
+		"--external-data-provider-response-cache-ttl", "0s")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.cp.Kubeconfig, "POD_NAMESPACE="+nsGatekeeper, "POD_NAME=gatekeeper-e2e")
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("gatekeeper logs:\n%s", logs)
+		}
+	})
+	var readyErr error
+	if !proctest.Eventually(2*time.Minute, 100*time.Millisecond, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
+		if readyErr = err; err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatalf("gatekeeper never became ready: %v", readyErr)
+	}
+
+	// Gatekeeper's validating and mutating webhooks, by URL, for pods.
+	podRules := []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}}
+	gk := fmt.Sprintf("https://127.0.0.1:%d", port)
+	c.registerWebhooks(t, "gatekeeper",
+		webhookByURL("validation.gatekeeper.sh", gk+"/v1/admit", gkCA, podRules, 5, nsGatekeeper),
+		webhookByURL("mutation.gatekeeper.sh", gk+"/v1/mutate", gkCA, podRules, 5, nsGatekeeper),
+		admissionregistrationv1.IfNeededReinvocationPolicy)
+
+	return dyn, create
 }
 
 // testRatifyTemplates applies Ratify v1.4.6's own library templates, as its
