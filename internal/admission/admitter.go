@@ -14,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 )
 
@@ -437,7 +438,7 @@ func (a *Admitter) requirePin(image, ns string, r verify.Result) verify.Result {
 // REPO:TAG@DIGEST); an image that does not parse has none.
 func hasDigest(image string) bool {
 	ref, err := oci.ParseReference(image)
-	return err == nil && ref.ValidateReferenceAsDigest() == nil
+	return err == nil && registryname.IsDigest(ref.Reference)
 }
 
 // withBudget bounds ctx by Policy.Deadline, and returns when the work

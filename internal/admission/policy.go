@@ -177,6 +177,10 @@ func (p Policy) skip(ns, image string) string {
 	if why := p.skipNamespace(ns); why != "" {
 		return why
 	}
+	if len(p.ExemptImages) == 0 {
+		// Most configurations exempt nothing: no parse for every image.
+		return ""
+	}
 	// The canonical spelling too, so that an exemption written for
 	// docker.io/library/nginx also covers index.docker.io/nginx, as the
 	// container runtime pulls both from one repository.

@@ -1,6 +1,11 @@
 package registryname
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"oras.land/oras-go/v2/registry"
+)
 
 func TestCanonicalRepository(t *testing.T) {
 	tests := []struct {
@@ -30,6 +35,48 @@ func FuzzCanonicalHost(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if h := CanonicalHost(s); CanonicalHost(h) != h {
 			t.Fatalf("CanonicalHost(%q) = %q, but CanonicalHost(%q) = %q", s, h, h, CanonicalHost(h))
+		}
+	})
+}
+
+func TestIsDigest(t *testing.T) {
+	hex := strings.Repeat("0123456789abcdef", 4)
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"sha256:" + hex, true},
+		{"sha256:" + strings.ToUpper(hex), false},
+		{"sha256:" + hex[1:], false},
+		{"sha256:" + hex + "0", false},
+		{"sha256:" + hex[1:] + "g", false},
+		{"SHA256:" + hex, false},
+		{"sha256" + hex, false},
+		{"v1.2", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := IsDigest(tt.in); got != tt.want {
+			t.Errorf("IsDigest(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// FuzzIsDigest: IsDigest agrees with oras-go's ValidateReferenceAsDigest
+// (go-digest) on every input, including the sha256 ones it recognises on
+// its own.
+func FuzzIsDigest(f *testing.F) {
+	hex := strings.Repeat("0123456789abcdef", 4)
+	for _, s := range []string{"sha256:" + hex, "sha256:" + strings.ToUpper(hex), "sha512:" + hex + hex, "sha256:" + hex[:63] + "-", "v1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := (registry.Reference{Reference: s}).ValidateReferenceAsDigest() == nil
+		if got := IsDigest(s); got != want {
+			t.Fatalf("IsDigest(%q) = %v, go-digest says %v", s, got, want)
+		}
+		if isSHA256Digest(s) && !want {
+			t.Fatalf("isSHA256Digest(%q) accepts what go-digest refuses", s)
 		}
 	})
 }

@@ -31,6 +31,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 	tpolicy "github.com/hallmark-dev/hallmark/internal/verify/trustpolicy"
 	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 )
@@ -272,7 +273,7 @@ func (e *Engine) verify(ctx context.Context, ref string, known *ocispec.Descript
 	if e.commandFlags != nil {
 		r.flags = e.commandFlags(parsed.Registry)
 	}
-	if parsed.ValidateReferenceAsDigest() == nil {
+	if registryname.IsDigest(parsed.Reference) {
 		r.res.Digest = parsed.Reference
 	} else {
 		r.res.Tag = parsed.Reference
