@@ -22,7 +22,6 @@ package gatekeeper
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -306,7 +305,7 @@ func (h *handler) systemError(w http.ResponseWriter, r *http.Request, code int, 
 }
 
 func (h *handler) write(w http.ResponseWriter, code int, body responseBody) {
-	out, err := json.Marshal(providerResponse{APIVersion: responseAPIVersion, Kind: kindResponse, Response: body})
+	out, err := marshalResponse(providerResponse{APIVersion: responseAPIVersion, Kind: kindResponse, Response: body})
 	if err != nil {
 		http.Error(w, "cannot encode the ProviderResponse", http.StatusInternalServerError)
 		return
