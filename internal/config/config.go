@@ -383,8 +383,12 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(d.String())
 }
 
-// UnmarshalJSON reads a duration string such as "2s".
+// UnmarshalJSON reads a duration string such as "2s". null leaves the
+// duration unset, as the configuration's YAML reader does.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err

@@ -713,3 +713,23 @@ func TestRequireDigestWarnings(t *testing.T) {
 		t.Errorf("mutate false is not warned about:\n%s", got)
 	}
 }
+
+// A YAML merge key ("<<: *base") brings its fields in, as every YAML reader
+// does; the configuration reader once dropped them without a word.
+func TestMergeKeys(t *testing.T) {
+	_, err := Parse([]byte(baseYAML + "defaults: &d {insecureSkipTLSVerify: true, plainHTTP: false}\n"))
+	if err == nil || !strings.Contains(err.Error(), "defaults") {
+		t.Fatalf("an unknown top-level field was accepted: %v", err)
+	}
+	c, err := Parse([]byte(strings.Replace(baseYAML, "tls: {certFile: tls.crt, keyFile: tls.key}", "tls:\n  <<: {certFile: tls.crt}\n  keyFile: tls.key", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLS.CertFile != "tls.crt" || c.TLS.KeyFile != "tls.key" {
+		t.Fatalf("tls = %+v", c.TLS)
+	}
+	_, err = Parse([]byte(strings.Replace(baseYAML, "tls: {certFile: tls.crt, keyFile: tls.key}", "tls:\n  <<: {certFil: tls.crt}\n  keyFile: tls.key", 1)))
+	if err == nil || !strings.Contains(err.Error(), `tls.certFil: unknown field "certFil"`) {
+		t.Fatalf("a misspelt merged field: %v", err)
+	}
+}

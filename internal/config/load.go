@@ -10,14 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	yaml "go.yaml.in/yaml/v2"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/strict"
@@ -113,33 +110,34 @@ func decode(source string, data []byte) (*Config, error) {
 	if len(data) > maxConfigSize {
 		return nil, &Error{Source: source, Problems: []Problem{tooLarge}}
 	}
-	// The YAML library is used directly rather than through a YAML-to-JSON
-	// conversion, which keeps the last of two equal keys and turns keys
-	// such as "on" or "n" into "true" and "false" without a word: both
-	// would silently change a security setting.
-	if n := len(aliasToken.FindAllIndex(data, maxAliases+1)); n > maxAliases {
+	docs := strict.NewYAMLReader(data, yamlLimits)
+	root, probs, err := docs.Next()
+	switch {
+	case errors.Is(err, io.EOF):
+		root = &strict.Node{Kind: strict.Null} // an empty file
+	case errors.Is(err, strict.ErrTooManyAliases):
 		return nil, &Error{Source: source, Problems: []Problem{{
 			Message: fmt.Sprintf("uses more than %d YAML anchors and aliases; a configuration needs few or none (quote globs such as \"*.example.com\")", maxAliases),
 		}}}
+	case errors.Is(err, strict.ErrTooManyValues):
+		return nil, &Error{Source: source, Problems: []Problem{{
+			Message: fmt.Sprintf("expands to more than %d values; YAML anchors and aliases repeat too much, or this is not a hallmark configuration", maxValues),
+		}}}
+	case err != nil:
+		return nil, &Error{Source: source, Problems: []Problem{{Message: "is " + err.Error()}}}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.MapSlice
-	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Error{Source: source, Problems: []Problem{{Message: yamlMessage(err)}}}
+	if root.Kind != strict.Null && root.Kind != strict.Object {
+		return nil, &Error{Source: source, Problems: []Problem{{
+			Message: "the configuration must be a YAML mapping of fields such as listen, tls and trustPolicy",
+		}}}
 	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+	if _, _, err := docs.Next(); !errors.Is(err, io.EOF) {
 		return nil, &Error{Source: source, Problems: []Problem{{
 			Message: "holds more than one YAML document (a second \"---\"); put the whole configuration in one",
 		}}}
 	}
-	if n := countValues(root, maxValues+1); n > maxValues {
-		return nil, &Error{Source: source, Problems: []Problem{{
-			Message: fmt.Sprintf("expands to more than %d values; YAML anchors and aliases repeat too much, or this is not a hallmark configuration", maxValues),
-		}}}
-	}
 	c := &Config{}
-	d := &decoder{}
+	d := &decoder{problems: problems(probs)}
 	d.value("", root, reflect.ValueOf(c).Elem())
 	if err := d.problems.err(source); err != nil {
 		// c holds every field that decoded, for parse to validate.
@@ -160,13 +158,8 @@ func coveredBy(path string, decoded []Problem) bool {
 	return false
 }
 
-func yamlMessage(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if strings.Contains(msg, "into yaml.MapSlice") || strings.Contains(msg, "into yaml.MapItem") {
-		return "the configuration must be a YAML mapping of fields such as listen, tls and trustPolicy"
-	}
-	return "is not valid YAML: " + msg
-}
+// yamlLimits are the caps on reading a configuration.
+var yamlLimits = strict.YAMLLimits{MaxAliases: maxAliases, MaxValues: maxValues, MaxDepth: maxDepth}
 
 // maxAliases caps the YAML anchors (&name) and aliases (*name) of a
 // configuration. Aliases that repeat anchors expand exponentially, and the
@@ -174,49 +167,11 @@ func yamlMessage(err error) string {
 // thousands of values before it stops them.
 const maxAliases = 64
 
-// aliasToken matches an anchor or alias where a YAML node starts.
-var aliasToken = regexp.MustCompile(`(?m)(?:^|[\s\[{,:-])[&*][^\s\[\]{},]`)
-
 // maxValues caps how many values a configuration holds once YAML aliases
 // are expanded. A real one has a few hundred; a document whose anchors
 // repeat each other ("billion laughs") expands to millions from a few lines,
 // and checking every one of them would stall the loader.
 const maxValues = 20000
-
-// countValues counts the values of v, stopping once it reaches limit.
-func countValues(v any, limit int) int {
-	n := 0
-	var walk func(v any) bool
-	walk = func(v any) bool {
-		n++
-		if n >= limit {
-			return false
-		}
-		switch x := v.(type) {
-		case yaml.MapSlice:
-			for _, it := range x {
-				if !walk(it.Key) || !walk(it.Value) {
-					return false
-				}
-			}
-		case []any:
-			for _, e := range x {
-				if !walk(e) {
-					return false
-				}
-			}
-		case map[any]any:
-			for k, e := range x {
-				if !walk(k) || !walk(e) {
-					return false
-				}
-			}
-		}
-		return true
-	}
-	walk(v)
-	return n
-}
 
 // maxDepth caps how deeply values nest. The configuration is at most five
 // levels deep and an inline trust policy adds four; the cap stops a
@@ -224,53 +179,31 @@ func countValues(v any, limit int) int {
 // copy) a path thousands of elements long.
 const maxDepth = 32
 
-// decoder fills Go values from the YAML library's generic values,
+// decoder fills Go values from a configuration read into strict's Nodes,
 // reporting every problem with its field path.
 type decoder struct {
 	problems problems
-	depth    int
-	tooDeep  bool
 }
-
-// enter counts one level of nesting; it reports false, once, past maxDepth.
-func (d *decoder) enter(path string) bool {
-	d.depth++
-	if d.depth > maxDepth {
-		if !d.tooDeep {
-			d.problems.add(path, fmt.Sprintf("nests deeper than %d levels; no configuration needs that", maxDepth))
-			d.tooDeep = true
-		}
-		return false
-	}
-	return true
-}
-
-func (d *decoder) leave() { d.depth-- }
 
 var (
 	durationType = reflect.TypeFor[Duration]()
 	rawJSONType  = reflect.TypeFor[json.RawMessage]()
 )
 
-// value decodes v into dst. A YAML null leaves dst as it is (the zero
+// value decodes n into dst. A YAML null leaves dst as it is (the zero
 // value), so that ApplyDefaults treats it as unset.
-func (d *decoder) value(path string, v any, dst reflect.Value) {
-	if v == nil {
-		return
-	}
-	defer d.leave()
-	if !d.enter(path) {
+func (d *decoder) value(path string, n *strict.Node, dst reflect.Value) {
+	if n.Kind == strict.Null {
 		return
 	}
 	t := dst.Type()
 	switch t {
 	case durationType:
-		s, ok := v.(string)
-		if !ok {
-			d.wrongType(path, v, `a duration such as "2s"`)
+		if n.Kind != strict.String {
+			d.wrongType(path, n, `a duration such as "2s"`)
 			return
 		}
-		dur, err := parseDuration(s)
+		dur, err := parseDuration(n.Str)
 		if err != nil {
 			d.problems.add(path, err.Error())
 			return
@@ -279,78 +212,75 @@ func (d *decoder) value(path string, v any, dst reflect.Value) {
 		return
 	case rawJSONType:
 		var buf bytes.Buffer
-		if d.json(path, v, &buf) {
+		if d.json(path, n, &buf) {
 			dst.SetBytes(buf.Bytes())
 		}
 		return
 	}
 	switch t.Kind() {
 	case reflect.String:
-		s, ok := v.(string)
-		if !ok {
-			d.wrongType(path, v, "a string")
+		if n.Kind != strict.String {
+			d.wrongType(path, n, "a string")
 			return
 		}
-		dst.SetString(s)
+		dst.SetString(n.Str)
 	case reflect.Bool:
-		b, ok := v.(bool)
-		if !ok {
-			d.wrongType(path, v, "true or false")
+		if n.Kind != strict.Bool {
+			d.wrongType(path, n, "true or false")
 			return
 		}
-		dst.SetBool(b)
+		dst.SetBool(n.Str == "true")
 	case reflect.Int:
-		n, ok := wholeNumber(v)
-		if !ok {
-			d.wrongType(path, v, "a whole number")
+		i, err := strconv.ParseInt(n.Str, 10, 0)
+		if n.Kind != strict.Number || err != nil {
+			d.wrongType(path, n, "a whole number")
 			return
 		}
-		dst.SetInt(int64(n))
+		dst.SetInt(i)
 	case reflect.Pointer:
 		p := reflect.New(t.Elem())
 		before := len(d.problems)
-		d.value(path, v, p.Elem())
+		d.value(path, n, p.Elem())
 		if len(d.problems) == before {
 			dst.Set(p)
 		}
 	case reflect.Slice:
-		items, ok := v.([]any)
-		if !ok {
-			d.wrongType(path, v, "a list")
+		if n.Kind != strict.Array {
+			d.wrongType(path, n, "a list")
 			return
 		}
-		s := reflect.MakeSlice(t, len(items), len(items))
-		for i, item := range items {
-			d.value(path+"["+strconv.Itoa(i)+"]", item, s.Index(i))
+		s := reflect.MakeSlice(t, len(n.Elems), len(n.Elems))
+		for i, e := range n.Elems {
+			d.value(strict.Index(path, i), e, s.Index(i))
 		}
 		dst.Set(s)
 	case reflect.Map:
-		items, ok := v.(yaml.MapSlice)
-		if !ok {
-			d.wrongType(path, v, "a mapping")
+		if n.Kind != strict.Object {
+			d.wrongType(path, n, "a mapping")
 			return
 		}
-		m := reflect.MakeMapWithSize(t, len(items))
-		for _, k := range d.keys(path, items) {
+		d.repeats(path, n)
+		m := reflect.MakeMapWithSize(t, len(n.Keys))
+		for _, k := range n.Keys {
 			ev := reflect.New(t.Elem()).Elem()
-			d.value(strict.Field(path, k.name), k.value, ev)
-			m.SetMapIndex(reflect.ValueOf(k.name).Convert(t.Key()), ev)
+			d.value(strict.Field(path, k), n.Vals[k], ev)
+			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), ev)
 		}
 		dst.Set(m)
 	case reflect.Struct:
-		items, ok := v.(yaml.MapSlice)
-		if !ok {
-			d.wrongType(path, v, "a mapping")
+		if n.Kind != strict.Object {
+			d.wrongType(path, n, "a mapping")
 			return
 		}
+		d.repeats(path, n)
 		fields := structFields(t)
-		for _, k := range d.keys(path, items) {
-			i, ok := fields[k.name]
+		for _, k := range n.Keys {
+			i, ok := fields[k]
 			if !ok {
-				d.problems.add(strict.Field(path, k.name), unknownField(k.name, t))
+				d.problems.add(strict.Field(path, k), unknownField(k, t))
 				continue
 			}
-			d.value(strict.Field(path, k.name), k.value, dst.Field(i))
+			d.value(strict.Field(path, k), n.Vals[k], dst.Field(i))
 		}
 	default:
 		// Only reachable if a field of a type not handled above is added.
@@ -358,133 +288,89 @@ func (d *decoder) value(path string, v any, dst reflect.Value) {
 	}
 }
 
-type keyValue struct {
-	name  string
-	value any
-}
-
-// keys returns a mapping's entries with string keys, reporting keys that
-// are not strings and keys given twice (YAML readers disagree on which of
-// two equal keys wins).
-func (d *decoder) keys(path string, items yaml.MapSlice) []keyValue {
-	out := make([]keyValue, 0, len(items))
-	seen := make(map[string]bool, len(items))
-	for _, it := range items {
-		name, ok := it.Key.(string)
-		if !ok {
-			d.problems.add(path, nonStringKey(it.Key))
-			continue
-		}
-		if seen[name] {
-			d.problems.add(strict.Field(path, name), "appears more than once; keep one")
-			continue
-		}
-		seen[name] = true
-		out = append(out, keyValue{name, it.Value})
-	}
-	return out
-}
-
-func nonStringKey(k any) string {
-	switch k := k.(type) {
-	case bool:
-		return fmt.Sprintf("a key is read by YAML as the boolean %v (YAML 1.1 reads on, off, yes, no, y and n that way); quote it", k)
-	case nil:
-		return "a key is empty or null; give it a name"
-	default:
-		return fmt.Sprintf("key %v is %s, not a string; quote it", k, describe(k))
+// repeats reports keys given twice (YAML readers disagree on which of two
+// equal keys wins).
+func (d *decoder) repeats(path string, n *strict.Node) {
+	for _, k := range n.Dups {
+		d.problems.add(strict.Field(path, k), "appears more than once; keep one")
 	}
 }
 
-// json writes v as JSON to buf, keeping the order of mapping keys. It
+// json writes n as JSON to buf, keeping the order of mapping keys. It
 // reports what JSON cannot hold.
-func (d *decoder) json(path string, v any, buf *bytes.Buffer) bool {
-	defer d.leave()
-	if !d.enter(path) {
-		return false
-	}
-	switch v := v.(type) {
-	case nil:
+func (d *decoder) json(path string, n *strict.Node, buf *bytes.Buffer) bool {
+	switch n.Kind {
+	case strict.Null:
 		buf.WriteString("null")
-	case string, bool, int, int64, uint64:
-		b, _ := json.Marshal(v)
+	case strict.Bool:
+		buf.WriteString(n.Str)
+	case strict.String:
+		b, _ := json.Marshal(n.Str)
 		buf.Write(b)
-	case float64:
-		if math.IsInf(v, 0) || math.IsNaN(v) {
-			d.problems.add(path, fmt.Sprintf("%v cannot be written in JSON", v))
+	case strict.Number:
+		if _, err := strconv.ParseInt(n.Str, 10, 64); err == nil {
+			buf.WriteString(n.Str)
+			break
+		}
+		if _, err := strconv.ParseUint(n.Str, 10, 64); err == nil {
+			buf.WriteString(n.Str)
+			break
+		}
+		f, _ := strconv.ParseFloat(n.Str, 64)
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			d.problems.add(path, fmt.Sprintf("%s cannot be written in JSON", n.Str))
 			return false
 		}
-		b, _ := json.Marshal(v)
+		b, _ := json.Marshal(f)
 		buf.Write(b)
-	case []any:
+	case strict.Array:
 		buf.WriteByte('[')
 		ok := true
-		for i, item := range v {
+		for i, e := range n.Elems {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			ok = d.json(path+"["+strconv.Itoa(i)+"]", item, buf) && ok
+			ok = d.json(strict.Index(path, i), e, buf) && ok
 		}
 		buf.WriteByte(']')
 		return ok
-	case yaml.MapSlice:
+	case strict.Object:
 		before := len(d.problems)
+		d.repeats(path, n)
 		buf.WriteByte('{')
-		for i, k := range d.keys(path, v) {
+		for i, k := range n.Keys {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			b, _ := json.Marshal(k.name)
+			b, _ := json.Marshal(k)
 			buf.Write(b)
 			buf.WriteByte(':')
-			d.json(strict.Field(path, k.name), k.value, buf)
+			d.json(strict.Field(path, k), n.Vals[k], buf)
 		}
 		buf.WriteByte('}')
 		return len(d.problems) == before
-	default:
-		d.problems.add(path, fmt.Sprintf("%s cannot be written in JSON", describe(v)))
-		return false
 	}
 	return true
 }
 
-func (d *decoder) wrongType(path string, v any, want string) {
-	d.problems.add(path, fmt.Sprintf("must be %s, not %s", want, describe(v)))
+func (d *decoder) wrongType(path string, n *strict.Node, want string) {
+	d.problems.add(path, fmt.Sprintf("must be %s, not %s", want, describe(n)))
 }
 
-func describe(v any) string {
-	switch v := v.(type) {
-	case string:
-		return fmt.Sprintf("the string %q", strict.Clip(v))
-	case bool:
-		return fmt.Sprintf("the boolean %v", v)
-	case int, int64, uint64, float64:
-		return fmt.Sprintf("the number %v", v)
-	case []any:
+func describe(n *strict.Node) string {
+	switch n.Kind {
+	case strict.String:
+		return fmt.Sprintf("the string %q", strict.Clip(n.Str))
+	case strict.Bool:
+		return "the boolean " + n.Str
+	case strict.Number:
+		return "the number " + strict.Clip(n.Str)
+	case strict.Array:
 		return "a list"
-	case yaml.MapSlice:
+	case strict.Object:
 		return "a mapping"
-	case nil:
-		return "null"
-	default:
-		return fmt.Sprintf("a %T", v)
 	}
-}
-
-func wholeNumber(v any) (int, bool) {
-	switch n := v.(type) {
-	case int:
-		return n, true
-	case int64:
-		if n >= math.MinInt && n <= math.MaxInt {
-			return int(n), true
-		}
-	case uint64:
-		if n <= math.MaxInt {
-			return int(n), true
-		}
-	}
-	return 0, false
+	return "null"
 }
 
 // structFields maps JSON field names to field indexes.
