@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -18,28 +17,17 @@ const gatekeeperModule = "github.com/open-policy-agent/gatekeeper/v3"
 
 var gatekeeperEnv = []string{"GONOSUMDB=github.com/open-policy-agent/gatekeeper"}
 
-var (
-	gatekeeperOnce sync.Once
-	gatekeeperBin  string
-	gatekeeperErr  error
-)
+var gatekeeper = &tool{name: "gatekeeper", module: "gatekeeper", pkg: gatekeeperModule, env: gatekeeperEnv}
 
 // BuildGatekeeper builds Gatekeeper's manager if the cache lacks it and
 // returns the path of the binary (HALLMARK_TOOLS_BIN/gatekeeper if present).
-func BuildGatekeeper() (string, error) {
-	gatekeeperOnce.Do(func() { gatekeeperBin, gatekeeperErr = buildTool("gatekeeper", gatekeeperModule, gatekeeperEnv) })
-	return gatekeeperBin, gatekeeperErr
-}
+func BuildGatekeeper() (string, error) { return gatekeeper.build() }
 
 // GatekeeperPath returns the path of the Gatekeeper binary, building it if
 // needed.
 func GatekeeperPath(t testing.TB) string {
 	t.Helper()
-	p, err := BuildGatekeeper()
-	if err != nil {
-		t.Fatalf("test peers: gatekeeper: %v", err)
-	}
-	return p
+	return gatekeeper.path(t)
 }
 
 // RatifyLibrary returns the path of Ratify's Gatekeeper policy library

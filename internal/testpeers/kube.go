@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,44 +38,19 @@ const kubeAPIServerPackage = "github.com/hallmark-dev/hallmark/tools/kube/cmd/ku
 // EtcdPath is where Debian's etcd-server package installs etcd.
 const EtcdPath = "/usr/bin/etcd"
 
-var (
-	kubeOnce sync.Once
-	kubeBin  string
-	kubeErr  error
-)
+var kubeAPIServer = &tool{name: "kube-apiserver", module: "kube", pkg: kubeAPIServerPackage}
 
 // BuildKube builds kube-apiserver if the cache lacks it and returns the path
 // of the binary. A kube-apiserver in HALLMARK_TOOLS_BIN is used as it is;
 // otherwise it is built under the user cache folder, keyed by tools/kube's
 // go.mod and go.sum.
-func BuildKube() (string, error) {
-	kubeOnce.Do(func() {
-		if dir := os.Getenv("HALLMARK_TOOLS_BIN"); dir != "" {
-			if p := filepath.Join(dir, "kube-apiserver"); fileExists(p) {
-				kubeBin = p
-				return
-			}
-		}
-		dir, err := buildModule(filepath.Join(moduleRoot(), "tools", "kube"), "kube-",
-			map[string]string{"kube-apiserver": kubeAPIServerPackage}, nil)
-		if err != nil {
-			kubeErr = err
-			return
-		}
-		kubeBin = filepath.Join(dir, "kube-apiserver")
-	})
-	return kubeBin, kubeErr
-}
+func BuildKube() (string, error) { return kubeAPIServer.build() }
 
 // KubeAPIServerPath returns the path of the kube-apiserver binary, building
 // it if needed.
 func KubeAPIServerPath(t testing.TB) string {
 	t.Helper()
-	p, err := BuildKube()
-	if err != nil {
-		t.Fatalf("test peers: kube-apiserver: %v", err)
-	}
-	return p
+	return kubeAPIServer.path(t)
 }
 
 // AdminToken is the bearer token of the control plane's administrator, a

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,34 +36,13 @@ const (
 // v1.4.6 requires, so that module is checked against tools/ratify/go.sum only.
 var ratifyBuildEnv = []string{"GONOSUMDB=github.com/open-policy-agent/frameworks"}
 
-var (
-	ratifyOnce sync.Once
-	ratifyBin  string
-	ratifyErr  error
-)
+var ratify = &tool{name: "ratify", module: "ratify", pkg: ratifyPackage, env: ratifyBuildEnv}
 
 // BuildRatify builds Ratify if the cache lacks it and returns the path of the
 // binary. A ratify binary in HALLMARK_TOOLS_BIN is used as it is; otherwise
 // it is built under the user cache folder, keyed by tools/ratify/go.mod and
 // go.sum.
-func BuildRatify() (string, error) {
-	ratifyOnce.Do(func() { ratifyBin, ratifyErr = buildRatify() })
-	return ratifyBin, ratifyErr
-}
-
-func buildRatify() (string, error) {
-	if dir := os.Getenv("HALLMARK_TOOLS_BIN"); dir != "" {
-		if p := filepath.Join(dir, "ratify"); fileExists(p) {
-			return p, nil
-		}
-	}
-	dir, err := buildModule(filepath.Join(moduleRoot(), "tools", "ratify"), "ratify-",
-		map[string]string{"ratify": ratifyPackage}, ratifyBuildEnv)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, "ratify"), nil
-}
+func BuildRatify() (string, error) { return ratify.build() }
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
@@ -74,11 +52,7 @@ func fileExists(p string) bool {
 // RatifyPath returns the path of the Ratify binary, building it if needed.
 func RatifyPath(t testing.TB) string {
 	t.Helper()
-	p, err := BuildRatify()
-	if err != nil {
-		t.Fatalf("test peers: ratify: %v", err)
-	}
-	return p
+	return ratify.path(t)
 }
 
 // RatifyOptions configures a standalone Ratify started by StartRatify.

@@ -99,20 +99,10 @@ func build() (string, error) {
 // go.sum, unless that folder already holds them, and returns the folder. env
 // is added to the go command's environment.
 func buildModule(modDir, prefix string, pkgs map[string]string, env []string) (string, error) {
-	sum, err := os.ReadFile(filepath.Join(modDir, "go.sum"))
+	dir, err := cacheDir(modDir, prefix)
 	if err != nil {
 		return "", err
 	}
-	mod, err := os.ReadFile(filepath.Join(modDir, "go.mod"))
-	if err != nil {
-		return "", err
-	}
-	h := sha256.Sum256(append(mod, sum...))
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "hallmark", prefix+hex.EncodeToString(h[:8]))
 	if complete(dir, pkgs) {
 		return dir, nil
 	}
@@ -154,6 +144,27 @@ func buildModule(modDir, prefix string, pkgs map[string]string, env []string) (s
 		return "", err
 	}
 	return dir, nil
+}
+
+// cacheDir is the folder the module in modDir builds into: prefix and a
+// hash of its go.mod and go.sum under the user cache folder. CI keeps these
+// folders between runs, so the derivation must not change: a new key
+// rebuilds every peer, which takes many minutes.
+func cacheDir(modDir, prefix string) (string, error) {
+	sum, err := os.ReadFile(filepath.Join(modDir, "go.sum"))
+	if err != nil {
+		return "", err
+	}
+	mod, err := os.ReadFile(filepath.Join(modDir, "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(append(mod, sum...))
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	return filepath.Join(cache, "hallmark", prefix+hex.EncodeToString(h[:8])), nil
 }
 
 func complete(dir string, pkgs map[string]string) bool {
