@@ -255,6 +255,11 @@ func (p *Provider) get(ctx context.Context, ref keys.Ref) (keys.Info, *azcertifi
 	if err != nil {
 		return keys.Info{}, nil, p.wrap(ref.Name, err)
 	}
+	return p.parse(ref, resp)
+}
+
+// parse reads the certificate the vault answered with for ref.
+func (p *Provider) parse(ref keys.Ref, resp azcertificates.GetCertificateResponse) (keys.Info, *azcertificates.ID, error) {
 	if len(resp.CER) == 0 || resp.ID == nil || resp.KID == nil {
 		return keys.Info{}, nil, fmt.Errorf("%w: certificate %q in %s has no certificate or key yet", keys.ErrNotFound, ref.Name, p)
 	}
@@ -277,6 +282,34 @@ func (p *Provider) get(ctx context.Context, ref keys.Ref) (keys.Info, *azcertifi
 		info.Exportable = *resp.Policy.KeyProperties.Exportable
 	}
 	return info, resp.KID, nil
+}
+
+// ErrDisabled means the vault holds the certificate version asked for, but
+// it is disabled there, so it must not be trusted.
+var ErrDisabled = errors.New("certificate version is disabled in the vault")
+
+// Current returns the certificate's current version: what the vault
+// returns for the name without a version (its newest), read anew on each
+// call, so that a trust store refreshed with it follows rotations and
+// trusts one version only. A current version that is disabled in the
+// vault is ErrDisabled, not an older version: the vault's owner switched
+// the certificate off.
+func (p *Provider) Current(ctx context.Context, name string) (keys.Info, error) {
+	if err := keys.ValidateName(name); err != nil {
+		return keys.Info{}, err
+	}
+	resp, err := p.certs.GetCertificate(ctx, name, "", nil)
+	if err != nil {
+		return keys.Info{}, p.wrap(name, err)
+	}
+	if resp.ID == nil {
+		return keys.Info{}, fmt.Errorf("%w: certificate %q in %s has no version yet", keys.ErrNotFound, name, p)
+	}
+	if resp.Attributes != nil && resp.Attributes.Enabled != nil && !*resp.Attributes.Enabled {
+		return keys.Info{}, fmt.Errorf("%w: certificate %q version %s in %s", ErrDisabled, name, resp.ID.Version(), p)
+	}
+	info, _, err := p.parse(keys.Ref{Name: name}, resp)
+	return info, err
 }
 
 // Certificates returns a version's chain, leaf first, for trust stores.

@@ -48,6 +48,10 @@ type fakeVersion struct {
 	key     crypto.Signer
 	cer     []byte
 	policy  *certpolicy.Policy
+	// disabled is the version's attributes.enabled set to false: Get
+	// Certificate still returns it, saying so (Certificate Attributes,
+	// learn.microsoft.com/rest/api/keyvault/certificates/get-certificate/get-certificate).
+	disabled bool
 }
 
 func newFakeVault(t *testing.T) *fakeVault {
@@ -155,7 +159,7 @@ func (v *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (v *fakeVault) attributes(ver *fakeVersion) map[string]any {
-	return map[string]any{"enabled": true, "created": ver.created.Unix(), "updated": ver.created.Unix(), "recoveryLevel": "Recoverable+Purgeable"}
+	return map[string]any{"enabled": !ver.disabled, "created": ver.created.Unix(), "updated": ver.created.Unix(), "recoveryLevel": "Recoverable+Purgeable"}
 }
 
 func (v *fakeVault) find(name, version string) *fakeVersion {
