@@ -353,6 +353,14 @@ type CertificateSource struct {
 	// default Azure credential chain (environment, workload identity,
 	// managed identity, Azure CLI), as the CLI reads vaults.
 	Azure *AzureCredentials `json:"azure,omitempty"`
+	// CurrentVersionOnly trusts only the current version of a Key Vault
+	// certificate named without a version (what the vault returns for the
+	// name alone, its newest), read again at every trustStoreRefresh, so
+	// that a rotation replaces the old version instead of adding to it; a
+	// current version disabled in the vault trusts nothing. This is how
+	// Ratify reads a certificate without a version. Only with a Key Vault
+	// key without a version. Zero: every version of the certificate.
+	CurrentVersionOnly bool `json:"currentVersionOnly,omitempty"`
 }
 
 // KeyStore is hallmark's local key store. The server only reads

@@ -351,6 +351,11 @@ func (c *Config) validateSource(ps *problems, p, typ string, src CertificateSour
 			ps.add(p+".azure.endpoints", "only for registries; the vault is the key's URL")
 		}
 	}
+	if src.CurrentVersionOnly {
+		if _, ref, err := kvurl.ParseURL(src.Key); !kvurl.IsURL(src.Key) || (err == nil && ref.Version != "") {
+			ps.add(p+".currentVersionOnly", "only for a Key Vault key named without a version (key: https://VAULT/certificates/NAME)")
+		}
+	}
 	if src.Key != "" {
 		if _, _, err := parseKeySource(src.Key); err != nil {
 			ps.add(p+".key", err.Error())

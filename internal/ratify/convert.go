@@ -681,14 +681,19 @@ func (c *converter) akvCert(rd reader, p, vault string, az *config.AzureCredenti
 	if vault == "" {
 		return config.CertificateSource{}, false
 	}
-	if version == "" {
-		c.fs.problem(rd.res, p, "certificate %s has no version: Ratify trusts its newest version only, hallmark every version; give the version to trust", strict.Clip(name))
-		return config.CertificateSource{}, false
+	ref := vault + "/certificates/" + name
+	if version != "" {
+		ref += "/" + version
 	}
-	ref := vault + "/certificates/" + name + "/" + version
 	if _, _, err := kvurl.ParseURL(ref); err != nil {
 		c.fs.problem(rd.res, p, "%v", err)
 		return config.CertificateSource{}, false
+	}
+	if version == "" {
+		// Ratify reads the name alone: the current version, and nothing
+		// when that one is disabled.
+		c.fs.note(rd.res, p, "certificate %s has no version: Ratify trusts its current version only, and so does hallmark (currentVersionOnly), reread every trustStoreRefresh so that a rotation replaces it", strict.Clip(name))
+		return config.CertificateSource{Key: ref, Azure: az, CurrentVersionOnly: true}, true
 	}
 	return config.CertificateSource{Key: ref, Azure: az}, true
 }

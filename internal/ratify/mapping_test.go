@@ -248,3 +248,35 @@ func TestConfigPolicyMalformed(t *testing.T) {
 		})
 	}
 }
+
+// TestVaultCertificateWithoutVersion: a Key Vault certificate named without
+// a version, in each resource that names one, is its current version only
+// (currentVersionOnly), as Ratify reads it.
+func TestVaultCertificateWithoutVersion(t *testing.T) {
+	verifier := strings.Replace(verifierDoc, "inline-cert", "kv", 1)
+	tests := []struct {
+		name, text string
+	}{
+		{"KeyManagementProvider", verifier + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: KeyManagementProvider\nmetadata: {name: kv}\nspec:\n  type: azurekeyvault\n  parameters:\n    vaultURI: https://v.vault.azure.net/\n    tenantID: t\n    clientID: c\n    certificates: [{name: signer}]\n"},
+		{"CertificateStore", verifier + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: CertificateStore\nmetadata: {name: kv}\nspec:\n  provider: azurekeyvault\n  parameters:\n    vaultURI: https://v.vault.azure.net/\n    tenantID: t\n    clientID: c\n    certificates: |\n      array:\n        - |\n          certificateName: signer\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := convertText(t, tt.text)
+			if !res.OK() {
+				t.Fatalf("problems: %v", res.Problems)
+			}
+			src := res.Config.TrustStores[0].Certificates[0]
+			if src.Key != "https://v.vault.azure.net/certificates/signer" || !src.CurrentVersionOnly {
+				t.Errorf("source %+v, want the certificate's current version only", src)
+			}
+			if !findingAt(res.Notes, "spec.parameters.certificates[0]", "Ratify trusts its current version only") && !findingAt(res.Notes, "spec.parameters.certificates.array[0]", "Ratify trusts its current version only") {
+				t.Errorf("no note: %v", res.Notes)
+			}
+		})
+	}
+	bad := verifier + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: KeyManagementProvider\nmetadata: {name: kv}\nspec:\n  type: azurekeyvault\n  parameters:\n    vaultURI: https://v.vault.azure.net/\n    tenantID: t\n    clientID: c\n    certificates: [{name: \"not a name\"}]\n"
+	if res := convertText(t, bad); res.OK() || !findingAt(res.Problems, "spec.parameters.certificates[0]", "") {
+		t.Errorf("a name Key Vault cannot hold converted: %v", res.Problems)
+	}
+}

@@ -43,6 +43,13 @@ func vaultChains(ctx context.Context, src config.CertificateSource) ([][]*x509.C
 	if err != nil {
 		return nil, err
 	}
+	if src.CurrentVersionOnly {
+		info, err := p.Current(ctx, ref.Name)
+		if err != nil {
+			return nil, vaultError(vault, ref, identity, err)
+		}
+		return [][]*x509.Certificate{info.Chain}, nil
+	}
 	chains, err := providers.Chains(ctx, p, ref)
 	if err != nil {
 		return nil, vaultError(vault, ref, identity, err)
@@ -67,6 +74,8 @@ func vaultError(vault string, ref keys.Ref, identity string, err error) error {
 			code = " (" + code + ")"
 		}
 		return fmt.Errorf("could not get an Azure token for %s to read %s in Key Vault %s%s: %s", identity, cert, vault, code, check)
+	case errors.Is(err, azurekv.ErrDisabled):
+		return fmt.Errorf("the current version of %s in Key Vault %s is disabled, so nothing of it is trusted (as in Ratify): enable it, or name an enabled version", cert, vault)
 	case errors.Is(err, keys.ErrNotFound):
 		return fmt.Errorf("no %s in Key Vault %s (read as %s): check the vault URI, the certificate's name and version", cert, vault, identity)
 	case strings.Contains(err.Error(), "access denied"):

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -81,6 +82,42 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 	}
 	if want := "GET /certificates/hallmark-signing/" + version; !slices.Contains(vault.Requests, want) {
 		t.Errorf("vault requests %v, want %s", vault.Requests, want)
+	}
+
+	// currentVersionOnly: the certificate named without a version is read
+	// as its current version only, and follows a rotation; a disabled
+	// current version trusts nothing (Ratify's reading of a certificate
+	// without a version).
+	current := func() ([]*x509.Certificate, error) {
+		c := base(t)
+		c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
+			Key: vault.URL + "/certificates/hallmark-signing", CurrentVersionOnly: true,
+			Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant},
+		}}}}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		ts, err := TrustStore(context.Background(), c)
+		if err != nil {
+			return nil, err
+		}
+		return ts.GetCertificates(context.Background(), "ca", "prod")
+	}
+	if got, err := current(); err != nil || len(got) != 1 || !got[0].Equal(ca.Cert) {
+		t.Fatalf("current version: %v, %v; want the one version", got, err)
+	}
+	if want := "GET /certificates/hallmark-signing"; !slices.ContainsFunc(vault.Requests, func(r string) bool { return strings.TrimSuffix(r, "/") == want }) {
+		t.Errorf("vault requests %v, want %s (no version)", vault.Requests, want)
+	}
+	rotated := verifytest.NewRootCA(t, "hallmark signing, rotated")
+	v2 := kvtest.NewVersion()
+	vault.Add("hallmark-signing", v2, rotated.Cert)
+	if got, err := current(); err != nil || len(got) != 1 || !got[0].Equal(rotated.Cert) {
+		t.Fatalf("after rotation: %v, %v; want only the new version", got, err)
+	}
+	vault.Disable("hallmark-signing", v2)
+	if got, err := current(); err == nil || !strings.Contains(err.Error(), "current version of certificate hallmark-signing in Key Vault "+vault.URL+" is disabled") {
+		t.Fatalf("disabled current version: %v, %v; want refused", got, err)
 	}
 
 	for _, tc := range []struct {

@@ -84,6 +84,8 @@ type Vault struct {
 	certs map[string]map[string]*x509.Certificate
 	// latest version of each name.
 	latest map[string]string
+	// disabled holds "NAME/VERSION" of the versions Disable switched off.
+	disabled map[string]bool
 	// Requests are the authenticated requests ("GET /certificates/N/V").
 	Requests []string
 	// Down makes the vault unreachable: the proxy refuses the tunnel as a
@@ -135,6 +137,17 @@ func (v *Vault) Add(name, version string, cert *x509.Certificate) {
 	}
 	v.certs[name][version] = cert
 	v.latest[name] = version
+}
+
+// Disable sets version of certificate name disabled (attributes.enabled
+// false): Get Certificate still answers it, saying so.
+func (v *Vault) Disable(name, version string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.disabled == nil {
+		v.disabled = map[string]bool{}
+	}
+	v.disabled[name+"/"+version] = true
 }
 
 // SetDown makes the vault unreachable (true) or reachable again.
@@ -255,7 +268,7 @@ func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
 		"x5t": base64.RawURLEncoding.EncodeToString(sum[:]),
 		"cer": base64.StdEncoding.EncodeToString(cert.Raw),
 		"attributes": map[string]any{
-			"enabled": true, "nbf": cert.NotBefore.Unix(), "exp": cert.NotAfter.Unix(),
+			"enabled": !v.disabled[name+"/"+version], "nbf": cert.NotBefore.Unix(), "exp": cert.NotAfter.Unix(),
 			"created": cert.NotBefore.Unix(), "updated": cert.NotBefore.Unix(), "recoveryLevel": "Recoverable+Purgeable",
 		},
 	})
