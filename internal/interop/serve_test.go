@@ -334,3 +334,106 @@ func TestServeGatekeeper(t *testing.T) {
 		}
 	}
 }
+
+// TestServeCachedAnswersAsFresh: the answer built from a cached verdict is
+// the answer built from the fresh one, byte for byte but for Ratify's
+// per-answer timestamp and trace ID, through the Gatekeeper provider and the validating
+// webhook, for a verified image and for the two failures the cache keeps
+// (no signature, an untrusted signer).
+func TestServeCachedAnswersAsFresh(t *testing.T) {
+	skipShort(t)
+	e := newEnv(t)
+	host := testpeers.StartDistribution(t)
+	e.hallmark("key", "create", "trusted", "--subject", "CN=trusted,O=Interop,ST=WA,C=US", "--key-type", "EC")
+	e.hallmark("key", "create", "stranger", "--subject", "CN=stranger,O=Interop,ST=WA,C=US", "--key-type", "EC")
+	e.writeFile(filepath.Join("ts", "x509", "ca", "trusted", "root.pem"), []byte(e.hallmark("key", "export-cert", "trusted", "--root-only").Stdout))
+	policy := e.writeFile("trustpolicy.json", trustPolicy("strict", []string{"ca:trusted"}, []string{"*"}))
+	images := func(prefix string) []string {
+		signed := pushImage(t, host, "app", prefix+"-signed", prefix+"-signed")
+		e.hallmark("sign", signed, "--key", "trusted", "--plain-http")
+		unsigned := pushImage(t, host, "app", prefix+"-unsigned", prefix+"-unsigned")
+		wrong := pushImage(t, host, "app", prefix+"-wrong", prefix+"-wrong")
+		e.hallmark("sign", wrong, "--key", "stranger", "--plain-http")
+		return []string{signed, unsigned, wrong}
+	}
+	gk, wh := images("gk"), images("wh")
+	certFile, keyFile, pool := testpeers.ServingCertFiles(t, e.dir)
+	s := e.serve(t, pool, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--trust-policy", policy, "--trust-store", filepath.Join(e.dir, "ts"), "--plain-http")
+
+	post := func(path string, body []byte) any {
+		t.Helper()
+		resp, err := s.client.Post(s.url+path, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, data)
+		}
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			t.Fatalf("POST %s: %v: %s", path, err, data)
+		}
+		// Ratify stamps each answer with its time and a trace ID.
+		return dropKey(dropKey(v, "timestamp"), "traceID")
+	}
+	hits := func() string {
+		resp, err := s.client.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, `hallmark_verification_cache_lookups_total{result="hit"}`) {
+				return strings.Fields(line)[1]
+			}
+		}
+		return "0"
+	}
+
+	for _, c := range []struct {
+		name, path string
+		body       []byte
+	}{
+		{"gatekeeper provider", gatekeeper.VerifyPath, []byte(fmt.Sprintf(`{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":[%q,%q,%q]}}`, gk[0], gk[1], gk[2]))},
+		{"validating webhook", "/validate", podReview("uid-1", "default", wh...)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := hits()
+			fresh := post(c.path, c.body)
+			if hits() != before {
+				t.Fatalf("the first answer came from the cache (hits %s, then %s)", before, hits())
+			}
+			cached := post(c.path, c.body)
+			if h := hits(); h == before {
+				t.Fatalf("the second answer did not come from the cache (hits %s)", h)
+			}
+			f, _ := json.MarshalIndent(fresh, "", " ")
+			g, _ := json.MarshalIndent(cached, "", " ")
+			if !bytes.Equal(f, g) {
+				t.Fatalf("the answer from cached verdicts differs from the fresh one:\nfresh:\n%s\ncached:\n%s", f, g)
+			}
+			if !bytes.Contains(f, []byte("CN=trusted")) && c.path == gatekeeper.VerifyPath {
+				t.Fatalf("the provider's answer names no signer; the comparison proves little:\n%s", f)
+			}
+		})
+	}
+}
+
+// dropKey removes key from every object in v, a decoded JSON value.
+func dropKey(v any, key string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		delete(v, key)
+		for k, x := range v {
+			v[k] = dropKey(x, key)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = dropKey(x, key)
+		}
+	}
+	return v
+}
