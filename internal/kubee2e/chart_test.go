@@ -146,6 +146,35 @@ func testChart(t *testing.T, c *cluster, s *sandbox, image string) {
 	}
 	c.namespace(t, chartNamespace)
 	installCRDs(t, dyn)
+	createChartObjects(t, c, dyn, objs)
+	if t.Failed() {
+		return
+	}
+	// The webhooks' caBundle is the CA of the certificate in the TLS Secret.
+	sec, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Namespace(chartNamespace).Get(ctx, "hallmark-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _, _ := unstructured.NestedString(sec.Object, "data", "ca.crt")
+	for _, o := range objs {
+		if strings.HasSuffix(o.GetKind(), "WebhookConfiguration") {
+			hooks, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
+			bundle, _, _ := unstructured.NestedString(hooks[0].(map[string]any), "clientConfig", "caBundle")
+			if ca == "" || bundle != ca {
+				t.Errorf("%s caBundle does not match the TLS Secret's ca.crt", o.GetKind())
+			}
+		}
+	}
+}
+
+// createChartObjects creates the chart's objects in chartNamespace, as
+// helm install would, with strict field validation; the webhook
+// configurations only in a server-side dry run, since they point at a
+// Service with no pods behind it here and, stored, would make every later
+// pod creation fail.
+func createChartObjects(t *testing.T, c *cluster, dyn dynamic.Interface, objs []*unstructured.Unstructured) {
+	t.Helper()
+	ctx := context.Background()
 	dc, err := discovery.NewDiscoveryClientForConfig(c.cp.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -170,32 +199,11 @@ func testChart(t *testing.T, c *cluster, s *sandbox, image string) {
 			ri = dyn.Resource(mapping.Resource).Namespace(chartNamespace)
 		}
 		opts := metav1.CreateOptions{FieldValidation: "Strict"}
-		// The chart's webhooks point at a Service with no pods behind it
-		// here; stored, they would make every later pod creation fail. A
-		// server-side dry run validates them all the same.
 		if strings.HasSuffix(gvk.Kind, "WebhookConfiguration") {
 			opts.DryRun = []string{metav1.DryRunAll}
 		}
 		if _, err := ri.Create(ctx, o, opts); err != nil {
 			t.Errorf("the API server refused the chart's %s %s: %v", gvk.Kind, o.GetName(), err)
-		}
-	}
-	if t.Failed() {
-		return
-	}
-	// The webhooks' caBundle is the CA of the certificate in the TLS Secret.
-	sec, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Namespace(chartNamespace).Get(ctx, "hallmark-tls", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _, _ := unstructured.NestedString(sec.Object, "data", "ca.crt")
-	for _, o := range objs {
-		if strings.HasSuffix(o.GetKind(), "WebhookConfiguration") {
-			hooks, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
-			bundle, _, _ := unstructured.NestedString(hooks[0].(map[string]any), "clientConfig", "caBundle")
-			if ca == "" || bundle != ca {
-				t.Errorf("%s caBundle does not match the TLS Secret's ca.crt", o.GetKind())
-			}
 		}
 	}
 }

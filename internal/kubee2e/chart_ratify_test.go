@@ -1,0 +1,156 @@
+package kubee2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/hallmark-dev/hallmark/internal/ratify"
+	"github.com/hallmark-dev/hallmark/internal/testpeers"
+)
+
+// The chart with ratifyResources.enabled runs serve --ratify-resources:
+// installed on a real kube-apiserver (RBAC on), the Deployment's own
+// arguments, run as the chart's service account (impersonated), read the
+// Ratify resources and write their status, which the chart's ClusterRole
+// must allow; the image pull secrets a Store names are mounted where the
+// imported configuration reads them.
+func TestChartRatifyResources(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Kubernetes end-to-end test; runs without -short")
+	}
+	ctx := context.Background()
+	objs := renderChart(t, "--set", "ratifyResources.enabled=true", "--set", "ratifyResources.installCRDs=true",
+		"--set-json", `ratifyResources.pullSecrets=["regcred"]`, "--set", "azureWorkloadIdentity.clientID=5e3a6f0c-1d2b-4c3d-8e4f-000000000042")
+	var args []string
+	var mounts, labels map[string]string
+	var saAnnotations map[string]string
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "Deployment":
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			ctr := containers[0].(map[string]any)
+			args, _, _ = unstructured.NestedStringSlice(ctr, "args")
+			vms, _, _ := unstructured.NestedSlice(ctr, "volumeMounts")
+			mounts = map[string]string{}
+			for _, vm := range vms {
+				m := vm.(map[string]any)
+				mounts[m["name"].(string)] = m["mountPath"].(string)
+			}
+			labels, _, _ = unstructured.NestedStringMap(o.Object, "spec", "template", "metadata", "labels")
+		case "ConfigMap":
+			if _, ok, _ := unstructured.NestedString(o.Object, "data", "config.yaml"); ok {
+				t.Errorf("the ConfigMap holds a config.yaml, which serve --ratify-resources does not read")
+			}
+		case "ServiceAccount":
+			saAnnotations = o.GetAnnotations()
+		}
+	}
+	joined := strings.Join(args, " ")
+	if !strings.Contains(joined, "--ratify-resources") || strings.Contains(joined, "--config") || !strings.Contains(joined, "--namespace="+chartNamespace) {
+		t.Fatalf("the Deployment runs %q; want serve --ratify-resources --namespace=%s without --config", args, chartNamespace)
+	}
+	if labels["azure.workload.identity/use"] != "true" || saAnnotations["azure.workload.identity/client-id"] != "5e3a6f0c-1d2b-4c3d-8e4f-000000000042" {
+		t.Errorf("workload identity: pod labels %v, service account annotations %v", labels, saAnnotations)
+	}
+
+	t.Run("a k8Secrets Store's secret is mounted where the imported configuration reads it", func(t *testing.T) {
+		rs, ps := ratify.Decode("store.yaml", []byte(`apiVersion: config.ratify.deislabs.io/v1beta1
+kind: Store
+metadata:
+  name: store-oras
+spec:
+  name: oras
+  parameters:
+    authProvider:
+      name: k8Secrets
+      secrets:
+        - secretName: regcred
+`))
+		res := ratify.Convert(rs, ratify.Options{Namespace: chartNamespace})
+		if len(ps) > 0 || res.Config == nil || len(res.Config.Registries) == 0 {
+			t.Fatalf("conversion: %v %+v", ps, res)
+		}
+		file := res.Config.Registries[0].Credentials.DockerConfigJSONFile
+		if want := mounts["pull-secret-0"] + "/.dockerconfigjson"; file != want {
+			t.Fatalf("the configuration reads %s; the chart mounts the secret at %s", file, want)
+		}
+	})
+	t.Run("registries are refused with ratifyResources.enabled", func(t *testing.T) {
+		chart := filepath.Join(moduleRoot(), "deploy", "helm", "hallmark")
+		out, err := exec.Command(testpeers.HelmPath(t), "template", "hallmark", chart, "--kube-version", "1.35.4",
+			"--set", "ratifyResources.enabled=true", "--set-json", `registries=[{"hosts":["r.example"],"existingSecret":"x"}]`).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "registries is set with ratifyResources.enabled") {
+			t.Fatalf("want helm to refuse registries with ratifyResources.enabled, got %v:\n%s", err, out)
+		}
+	})
+
+	c := newCluster(t)
+	s := newSandbox(t)
+	dyn, err := dynamic.NewForConfig(c.cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.namespace(t, chartNamespace)
+	createChartObjects(t, c, dyn, objs)
+	if t.Failed() {
+		return
+	}
+	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
+	root := s.hallmark("key", "export-cert", "e2e", "--root-only").Stdout
+	resources := strings.ReplaceAll(ratifyACRResources("registry.example", root), "namespace: gatekeeper-system", "namespace: "+chartNamespace)
+	testpeers.ApplyYAML(t, dyn, resources)
+
+	// The pod's view: the chart's service account, and its volumes.
+	kubeconfig, err := os.ReadFile(c.cp.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asSA := strings.Replace(string(kubeconfig), "    token: "+testpeers.AdminToken+"\n",
+		"    token: "+testpeers.AdminToken+"\n    as: system:serviceaccount:"+chartNamespace+":hallmark\n", 1)
+	if asSA == string(kubeconfig) {
+		t.Fatal("cannot impersonate the service account: the test kubeconfig changed shape")
+	}
+	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.writeFile("pod/tls/tls.crt", certPEM)
+	s.writeFile("pod/tls/tls.key", keyPEM)
+	var podArgs []string
+	for _, a := range args[1:] { // serve is the sandbox's
+		if strings.HasPrefix(a, "--listen=") {
+			continue // the sandbox listens on a free loopback port
+		}
+		podArgs = append(podArgs, strings.ReplaceAll(a, "/etc/hallmark/", filepath.Join(s.dir, "pod")+"/"))
+	}
+	podArgs = append(podArgs, "--kubeconfig", s.writeFile("pod/kubeconfig", []byte(asSA)))
+	// What AKS's workload identity webhook injects into the labelled pod.
+	s.env = []string{
+		"AZURE_CLIENT_ID=" + acrClientID,
+		"AZURE_TENANT_ID=" + acrTenantID,
+		"AZURE_AUTHORITY_HOST=https://login.microsoftonline.com/",
+		"AZURE_FEDERATED_TOKEN_FILE=" + s.writeFile("pod/azure-identity-token", []byte(acrAssertion)),
+	}
+	srv := s.serve(caPEM, podArgs...)
+
+	for _, r := range []struct{ resource, ns, name string }{{"stores", "", "store-oras"}, {"certificatestores", chartNamespace, "certstore-inline"}, {"verifiers", "", "verifier-notation"}} {
+		client := dyn.Resource(schema.GroupVersionResource{Group: ratify.GroupV1, Version: ratify.VersionBeta1, Resource: r.resource})
+		o, err := client.Namespace(r.ns).Get(ctx, r.name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, _ := unstructured.NestedBool(o.Object, "status", "issuccess"); !ok {
+			t.Errorf("%s/%s: status %v, want issuccess true written by the chart's service account\n%s", r.resource, r.name, o.Object["status"], srv.logs)
+		}
+	}
+}
