@@ -1,0 +1,23 @@
+package providers
+
+import (
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/deptest"
+)
+
+// TestDependencies keeps the one place that links every key backend below the
+// commands and the runtime that choose one.
+func TestDependencies(t *testing.T) {
+	deptest.CheckWithCgo(t, []string{"."},
+		"github.com/hallmark-dev/hallmark/internal/cli",
+		"github.com/hallmark-dev/hallmark/internal/serve",
+		"github.com/hallmark-dev/hallmark/internal/server",
+		"github.com/hallmark-dev/hallmark/internal/admission",
+		"github.com/hallmark-dev/hallmark/internal/config",
+		"github.com/hallmark-dev/hallmark/internal/oci",
+		"github.com/hallmark-dev/hallmark/internal/verify",
+		"k8s.io/client-go",
+		"github.com/spf13/cobra",
+	)
+}
