@@ -163,7 +163,7 @@ func NewEngine(policy *trustpolicy.Document, store truststore.X509TrustStore, re
 		return nil, fmt.Errorf("verify: revocation checker: %w", err)
 	}
 	v, err := verifier.NewWithOptions(policy, store, nil, verifier.VerifierOptions{
-		RevocationCodeSigningValidator:  codeSigning,
+		RevocationCodeSigningValidator:  offlineChains{codeSigning},
 		RevocationTimestampingValidator: timestamping,
 	})
 	if err != nil {
