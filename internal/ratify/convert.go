@@ -59,6 +59,11 @@ type Result struct {
 	// Notes are what Ratify ignores too, or what changes nothing about
 	// what is admitted, said for the reader.
 	Notes []Finding
+	// Origins are the certificate stores and key management providers
+	// the trust stores' certificate sources come from, by the source's
+	// path in Config (trustStores[I].certificates[J]): what the fetched
+	// certificates of each resource are, for its status.
+	Origins map[string]*Resource
 }
 
 // OK reports whether Config verifies exactly what Ratify would.
@@ -77,7 +82,7 @@ func Convert(resources []*Resource, opts Options) *Result {
 		c.byKind[r.Kind] = append(c.byKind[r.Kind], r)
 	}
 	cfg := c.convert()
-	res := &Result{Config: cfg, Problems: c.fs.problems, Notes: c.fs.notes}
+	res := &Result{Config: cfg, Problems: c.fs.problems, Notes: c.fs.notes, Origins: c.origins}
 	if cfg != nil {
 		if err := cfg.Validate(); err != nil {
 			res.Problems = append(res.Problems, Finding{Resource: "hallmark configuration", Message: err.Error()})
@@ -95,6 +100,8 @@ type converter struct {
 	refresh time.Duration
 	// usedList holds the providers some verifier resolved.
 	usedList []*Resource
+	// origins: see Result.Origins.
+	origins map[string]*Resource
 }
 
 func (c *converter) convert() *config.Config {
@@ -485,6 +492,7 @@ func (c *converter) trustStore(rd reader, r *Resource, p, typ, name string, v an
 		return
 	}
 	ts := config.TrustStore{Name: name, Type: typ}
+	var from []*Resource // ts.Certificates[j] comes from from[j]
 	for i, ref := range refs {
 		rp := fmt.Sprintf("%s[%d]", p, i)
 		s, ok := ref.(string)
@@ -498,9 +506,19 @@ func (c *converter) trustStore(rd reader, r *Resource, p, typ, name string, v an
 			continue
 		}
 		c.usedList = append(c.usedList, prov)
-		ts.Certificates = append(ts.Certificates, c.provider(prov)...)
+		srcs := c.provider(prov)
+		ts.Certificates = append(ts.Certificates, srcs...)
+		for range srcs {
+			from = append(from, prov)
+		}
 	}
 	if len(ts.Certificates) > 0 {
+		if c.origins == nil {
+			c.origins = map[string]*Resource{}
+		}
+		for j, prov := range from {
+			c.origins[fmt.Sprintf("trustStores[%d].certificates[%d]", len(c.cfg.TrustStores), j)] = prov
+		}
 		c.cfg.TrustStores = append(c.cfg.TrustStores, ts)
 	}
 }

@@ -30,6 +30,9 @@ type BuildOptions struct {
 	// (`hallmark demo` keeps no failures, so a signature pushed while it
 	// runs shows at the next request).
 	Cache func(*cache.Options)
+	// OnTrustSource, if set, sees what each trust store certificate
+	// source gave, whether or not the build succeeds.
+	OnTrustSource func(TrustSource)
 }
 
 // Generation is what one configuration turns into.
@@ -50,7 +53,7 @@ type Generation struct {
 // builds for each configuration generation and `hallmark audit` builds
 // once.
 func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation, error) {
-	built, err := Prepare(ctx, cfg)
+	built, err := prepare(ctx, cfg, o.OnTrustSource)
 	if err != nil {
 		return nil, err
 	}

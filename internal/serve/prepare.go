@@ -52,6 +52,12 @@ type Prepared struct {
 // a configuration reload must not fail because a certificate rotation is
 // half-way through. CheckTLS checks them.
 func Prepare(ctx context.Context, c *config.Config) (*Prepared, error) {
+	return prepare(ctx, c, nil)
+}
+
+// prepare is Prepare, telling onSource, if set, what each trust store
+// certificate source gave.
+func prepare(ctx context.Context, c *config.Config, onSource func(TrustSource)) (*Prepared, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -61,7 +67,7 @@ func Prepare(ctx context.Context, c *config.Config) (*Prepared, error) {
 	if b.TrustPolicy, err = TrustPolicy(c); err != nil {
 		collect(&ps, err)
 	}
-	if b.TrustStore, err = TrustStore(ctx, c); err != nil {
+	if b.TrustStore, err = trustStore(ctx, c, onSource); err != nil {
 		collect(&ps, err)
 	}
 	if b.Registry, err = RegistryOptions(c); err != nil {
@@ -166,6 +172,23 @@ func TrustPolicy(c *config.Config) (*trustpolicy.Document, error) {
 // files, folders, inline PEM and the key store. Every problem is reported
 // at once, with the path of the entry that caused it.
 func TrustStore(ctx context.Context, c *config.Config) (*tstore.Store, error) {
+	return trustStore(ctx, c, nil)
+}
+
+// TrustSource is what one trust store certificate source gave when the
+// trust stores were built.
+type TrustSource struct {
+	// Path is the source's path in the configuration:
+	// trustStores[I].certificates[J].
+	Path string
+	// Certificates are those the source added to its store; nil on error.
+	Certificates []*x509.Certificate
+	// Err is why the source gave none; nil when it did.
+	Err error
+}
+
+// trustStore is TrustStore, telling onSource, if set, what each source gave.
+func trustStore(ctx context.Context, c *config.Config, onSource func(TrustSource)) (*tstore.Store, error) {
 	var ps problems
 	ts := tstore.New()
 	if c.TrustStoreDir != "" {
@@ -181,12 +204,20 @@ func TrustStore(ctx context.Context, c *config.Config) (*tstore.Store, error) {
 		for j, src := range store.Certificates {
 			p := fmt.Sprintf("trustStores[%d].certificates[%d]", i, j)
 			certs, field, err := ks.certificates(ctx, store.Type, src)
+			if err == nil {
+				if aerr := ts.Add(truststore.Type(store.Type), store.Name, certs...); aerr != nil {
+					err = errors.New(config.StoreAddMessage(aerr))
+				}
+			}
+			if onSource != nil {
+				if err != nil {
+					onSource(TrustSource{Path: p, Err: err})
+				} else {
+					onSource(TrustSource{Path: p, Certificates: certs})
+				}
+			}
 			if err != nil {
 				ps.add(p+"."+field, err.Error())
-				continue
-			}
-			if err := ts.Add(truststore.Type(store.Type), store.Name, certs...); err != nil {
-				ps.add(p+"."+field, config.StoreAddMessage(err))
 			}
 		}
 	}

@@ -136,12 +136,16 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 	if err != nil {
 		return // the source's watch reports a bad configuration
 	}
-	ts, err := TrustStore(ctx, cfg)
+	var sources []TrustSource
+	now := time.Now()
+	ts, err := trustStore(ctx, cfg, func(s TrustSource) { sources = append(sources, s) })
 	if err != nil {
 		r.log.Warn("trust store refresh failed; the current trust material stays in force", "error", err.Error())
+		r.reportTrust(ctx, TrustReport{Config: cfg, Time: now, Sources: sources, Err: err})
 		return
 	}
 	if ts.Fingerprint() == r.cur.Load().Trust {
+		r.reportTrust(ctx, TrustReport{Config: cfg, Time: now, Sources: sources, InForce: true})
 		return
 	}
 	err = r.load(ctx, cfg)
@@ -153,16 +157,27 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 	r.log.Info("trust material changed; reloaded", "generation", r.Generation())
 }
 
+// reportTrust tells the source how its trust stores were built, if it
+// wants to know.
+func (r *Runtime) reportTrust(ctx context.Context, rep TrustReport) {
+	if tr, ok := r.src.(TrustReporter); ok {
+		tr.TrustBuilt(ctx, rep)
+	}
+}
+
 // load builds a generation from cfg and puts it in force.
 func (r *Runtime) load(ctx context.Context, cfg *config.Config) error {
 	r.loadMu.Lock()
 	defer r.loadMu.Unlock()
 	gen := r.gen.Load() + 1
+	var sources []TrustSource
+	now := time.Now()
 	g, err := Build(ctx, cfg, BuildOptions{
-		UserAgent:  r.opts.UserAgent,
-		OnResponse: r.metrics.ObserveRegistryResponse,
-		OnLookup:   r.metrics.ObserveCacheLookup,
-		Cache:      r.opts.Cache,
+		OnTrustSource: func(s TrustSource) { sources = append(sources, s) },
+		UserAgent:     r.opts.UserAgent,
+		OnResponse:    r.metrics.ObserveRegistryResponse,
+		OnLookup:      r.metrics.ObserveCacheLookup,
+		Cache:         r.opts.Cache,
 		Admission: admission.Options{
 			Logger: r.log,
 			OnImage: func(res verify.Result, _ admission.Mode) {
@@ -176,6 +191,7 @@ func (r *Runtime) load(ctx context.Context, cfg *config.Config) error {
 			},
 		},
 	})
+	r.reportTrust(ctx, TrustReport{Config: cfg, Time: now, Sources: sources, InForce: err == nil, Err: err})
 	if err != nil {
 		return err
 	}

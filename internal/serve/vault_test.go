@@ -131,7 +131,7 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 		{name: "wrong client ID", client: "not-the-app", key: ref,
 			want: []string{"client ID not-the-app", "AADSTS700016", "hallmark-signing", "check clientID and tenantID"}},
 		{name: "expired federated token", client: client, key: ref,
-			setup: func() { entra.AssertionExpired = true }, cleanup: func() { entra.AssertionExpired = false },
+			setup: func() { entra.SetAssertionExpired(true) }, cleanup: func() { entra.SetAssertionExpired(false) },
 			want: []string{"client ID " + client, "AADSTS700024", "hallmark-signing", "projected token file"}},
 		{name: "version not found", client: client, key: vault.URL + "/certificates/hallmark-signing/" + kvtest.NewVersion(),
 			want: []string{"no certificate hallmark-signing version", "in Key Vault " + vault.URL, "check the vault URI, the certificate's name and version"}},

@@ -26,7 +26,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
 	"github.com/hallmark-dev/hallmark/internal/ratify"
+	"github.com/hallmark-dev/hallmark/internal/serve"
 )
 
 // DefaultInterval is how often the resources are listed for changes.
@@ -70,6 +72,26 @@ type Source struct {
 
 	mu          sync.Mutex
 	fingerprint string
+	// What the last Load read and found, and what the trust builds
+	// since gave: the status of each resource is made from them.
+	items    []listed
+	problems []ratify.Finding
+	origins  map[string]*ratify.Resource
+	fetches  map[string]*fetched // by resource label
+	// buildProblems are the last build's problems that no certificate
+	// source explains; they go to the verifiers.
+	buildProblems []string
+}
+
+// fetched is what the trust builds gave for one certificate store or key
+// management provider.
+type fetched struct {
+	// when is the last fetch that gave every certificate; zero: none yet.
+	when time.Time
+	// props are Ratify's properties of that fetch (nil for inline ones).
+	props map[string]any
+	// err is why the last fetch failed; "" when it did not.
+	err string
 }
 
 func gvr(kind string) schema.GroupVersionResource {
@@ -159,7 +181,10 @@ func (s *Source) Load(ctx context.Context) (*config.Config, error) {
 			cfg = nil
 		}
 	}
-	s.writeStatus(ctx, items, problems)
+	s.mu.Lock()
+	s.items, s.problems, s.origins = items, problems, res.Origins
+	s.mu.Unlock()
+	s.writeStatus(ctx)
 	if len(problems) > 0 {
 		lines := make([]string, len(problems))
 		for i, p := range problems {
@@ -170,48 +195,202 @@ func (s *Source) Load(ctx context.Context) (*config.Config, error) {
 	return cfg, nil
 }
 
-// writeStatus sets each resource's status from the problems found in it;
-// problems about the whole set go to the verifiers. A status already
-// right is not written again, so that writing does not look like a change.
-func (s *Source) writeStatus(ctx context.Context, items []listed, problems []ratify.Finding) {
-	for _, it := range items {
-		var mine []string
-		label := it.res.Label()
-		for _, p := range problems {
-			general := p.Resource == "resources" || p.Resource == "hallmark configuration"
-			isVerifier := it.res.Kind == ratify.KindVerifier || it.res.Kind == ratify.KindNamespacedVerifier
-			if p.Resource == label || (general && isVerifier) {
-				msg := p.Message
-				if p.Path != "" {
-					msg = p.Path + ": " + msg
-				}
-				mine = append(mine, msg)
+// writeStatus sets each resource's status from the problems found in it
+// and, for certificate stores and key management providers, from what the
+// last trust build fetched; problems about the whole set go to the
+// verifiers. A status already right is not written again, so that writing
+// does not look like a change.
+func (s *Source) writeStatus(ctx context.Context) {
+	s.mu.Lock()
+	items := s.items
+	want := make([]map[string]any, len(items))
+	for i, it := range items {
+		want[i] = s.statusLocked(it.res)
+	}
+	s.mu.Unlock()
+	for i, it := range items {
+		s.putStatus(ctx, it, want[i])
+	}
+}
+
+// statusLocked is the status res should have now; s.mu is held.
+func (s *Source) statusLocked(res *ratify.Resource) map[string]any {
+	var mine []string
+	label := res.Label()
+	isVerifier := res.Kind == ratify.KindVerifier || res.Kind == ratify.KindNamespacedVerifier
+	for _, p := range s.problems {
+		general := p.Resource == "resources" || p.Resource == "hallmark configuration"
+		if p.Resource == label || (general && isVerifier) {
+			msg := p.Message
+			if p.Path != "" {
+				msg = p.Path + ": " + msg
+			}
+			mine = append(mine, msg)
+		}
+	}
+	if isVerifier {
+		mine = append(mine, s.buildProblems...)
+	}
+	f := s.fetches[label]
+	if f != nil && f.err != "" {
+		mine = append(mine, f.err)
+	}
+	status := map[string]any{"issuccess": len(mine) == 0}
+	if len(mine) > 0 {
+		full := strings.Join(mine, "; ")
+		brief := mine[0]
+		if len(brief) > maxBriefError {
+			brief = brief[:maxBriefError-3] + "..."
+		}
+		status["error"], status["brieferror"] = full, brief
+	}
+	if f != nil && !f.when.IsZero() {
+		status["lastfetchedtime"] = f.when.UTC().Format(time.RFC3339)
+		if f.props != nil {
+			status["properties"] = f.props
+		}
+	}
+	return status
+}
+
+// putStatus writes status to the resource as the cluster holds it now.
+// The status subresource is written when the CRD has one (Ratify's own
+// CRDs), else the object (hallmark's, which keep status in the object).
+func (s *Source) putStatus(ctx context.Context, it listed, status map[string]any) {
+	c := s.Client.Resource(it.gvr)
+	var ri dynamic.ResourceInterface = c
+	if ns := it.obj.GetNamespace(); ns != "" {
+		ri = c.Namespace(ns)
+	}
+	cur, err := ri.Get(ctx, it.obj.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return // gone meanwhile; the next list sees it
+	}
+	old, _ := cur.Object["status"].(map[string]any)
+	if sameStatus(old, status) {
+		return
+	}
+	cur.Object["status"] = status
+	if _, err = ri.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
+		_, err = ri.Update(ctx, cur, metav1.UpdateOptions{})
+	}
+	_ = err // a lost status write is retried with the next load or trust build; the configuration does not depend on it
+}
+
+// TrustBuilt records what the trust build fetched for each certificate
+// store and key management provider, and rewrites the statuses: when a
+// fetch fails, the status says so, and says which certificates, fetched
+// when, stay in force. It implements serve.TrustReporter.
+func (s *Source) TrustBuilt(ctx context.Context, rep serve.TrustReport) {
+	s.mu.Lock()
+	sources := map[string]config.CertificateSource{}
+	if rep.Config != nil {
+		for i, ts := range rep.Config.TrustStores {
+			for j, src := range ts.Certificates {
+				sources[fmt.Sprintf("trustStores[%d].certificates[%d]", i, j)] = src
 			}
 		}
-		status := map[string]any{"issuccess": len(mine) == 0}
-		if len(mine) > 0 {
-			full := strings.Join(mine, "; ")
-			brief := mine[0]
-			if len(brief) > maxBriefError {
-				brief = brief[:maxBriefError-3] + "..."
-			}
-			status["error"], status["brieferror"] = full, brief
-		}
-		old, _ := it.obj.Object["status"].(map[string]any)
-		if sameStatus(old, status) {
+	}
+	type outcome struct {
+		res   *ratify.Resource
+		errs  []string
+		certs []map[string]any
+	}
+	byLabel := map[string]*outcome{}
+	var labels []string
+	for _, ts := range rep.Sources {
+		res := s.origins[ts.Path]
+		if res == nil {
 			continue
 		}
-		obj := it.obj.DeepCopy()
-		obj.Object["status"] = status
-		c := s.Client.Resource(it.gvr)
-		var err error
-		if obj.GetNamespace() != "" {
-			_, err = c.Namespace(obj.GetNamespace()).Update(ctx, obj, metav1.UpdateOptions{})
-		} else {
-			_, err = c.Update(ctx, obj, metav1.UpdateOptions{})
+		o := byLabel[res.Label()]
+		if o == nil {
+			o = &outcome{res: res}
+			byLabel[res.Label()] = o
+			labels = append(labels, res.Label())
 		}
-		_ = err // a lost status write is retried with the next change; the configuration does not depend on it
+		if ts.Err != nil {
+			o.errs = append(o.errs, ts.Err.Error())
+			continue
+		}
+		o.certs = append(o.certs, certProperties(res.Kind, sources[ts.Path], len(ts.Certificates), rep.Time)...)
 	}
+	if s.fetches == nil {
+		s.fetches = map[string]*fetched{}
+	}
+	for _, label := range labels {
+		o := byLabel[label]
+		f := s.fetches[label]
+		if f == nil {
+			f = &fetched{}
+			s.fetches[label] = f
+		}
+		if len(o.errs) > 0 {
+			f.err = strings.Join(o.errs, "; ")
+			if !f.when.IsZero() {
+				f.err += fmt.Sprintf(" (fetch at %s failed; the certificates fetched at %s stay in force)", rep.Time.UTC().Format(time.RFC3339), f.when.UTC().Format(time.RFC3339))
+			}
+			continue
+		}
+		f.when, f.err, f.props = rep.Time, "", nil
+		if len(o.certs) > 0 {
+			list := make([]any, len(o.certs))
+			for i, c := range o.certs {
+				list[i] = c
+			}
+			f.props = map[string]any{"Certificates": list}
+		}
+	}
+	s.buildProblems = nil
+	var ce *config.Error
+	if rep.Err != nil && errors.As(rep.Err, &ce) {
+		for _, p := range ce.Problems {
+			if !fromSource(p.Path, s.origins) {
+				s.buildProblems = append(s.buildProblems, p.String())
+			}
+		}
+	} else if rep.Err != nil {
+		s.buildProblems = []string{rep.Err.Error()}
+	}
+	s.mu.Unlock()
+	s.writeStatus(ctx)
+}
+
+// fromSource reports whether a problem's path is in a certificate source
+// a resource gave (its status says it).
+func fromSource(path string, origins map[string]*ratify.Resource) bool {
+	for p := range origins {
+		if path == p || strings.HasPrefix(path, p+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// certProperties are Ratify's status properties of n certificates fetched
+// from one source: for a Key Vault one, per certificate its name, version
+// and when it was fetched, as Ratify's CertificateStore
+// (CertificateName, Version, LastRefreshed) and KeyManagementProvider
+// (Name, Version, Enabled, LastRefreshed) write them; none for inline
+// certificates, as Ratify.
+func certProperties(kind string, src config.CertificateSource, n int, when time.Time) []map[string]any {
+	if src.Key == "" {
+		return nil
+	}
+	_, ref, err := kvurl.ParseURL(src.Key)
+	if err != nil {
+		return nil
+	}
+	at := when.UTC().Format(time.RFC3339)
+	out := make([]map[string]any, 0, n)
+	for range n {
+		if kind == ratify.KindCertificateStore {
+			out = append(out, map[string]any{"CertificateName": ref.Name, "Version": ref.Version, "LastRefreshed": at})
+		} else {
+			out = append(out, map[string]any{"Name": ref.Name, "Version": ref.Version, "Enabled": "true", "LastRefreshed": at})
+		}
+	}
+	return out
 }
 
 func sameStatus(old, now map[string]any) bool {

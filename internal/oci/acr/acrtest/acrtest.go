@@ -150,6 +150,13 @@ func (e *Entra) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// SetAssertionExpired sets AssertionExpired while requests may be served.
+func (e *Entra) SetAssertionExpired(expired bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.AssertionExpired = expired
+}
+
 func (e *Entra) tenant() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()

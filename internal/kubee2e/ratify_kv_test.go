@@ -1,0 +1,373 @@
+package kubee2e
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hallmark-dev/hallmark/internal/devregistry"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvtest"
+	"github.com/hallmark-dev/hallmark/internal/oci/acr/acrtest"
+	"github.com/hallmark-dev/hallmark/internal/proctest"
+	"github.com/hallmark-dev/hallmark/internal/ratify"
+	"github.com/hallmark-dev/hallmark/internal/testpeers"
+)
+
+// kvWorld is the Azure side of the reference setup's certificate store: a
+// Microsoft Entra ID authority and a Key Vault (acrtest and kvtest, fakes
+// written from Microsoft's documentation that check every request
+// hallmark sends), and a registry over TLS (the real distribution
+// registry behind a TLS front; the seed's Store reads it anonymously, as
+// its host is not one of ACR's).
+type kvWorld struct {
+	host   string // the registry's host:port
+	entra  *acrtest.Entra
+	vault  *kvtest.Vault
+	env    []string // what AKS injects, SSL_CERT_FILE and HTTPS_PROXY
+	client *auth.Client
+}
+
+func newKVWorld(t *testing.T, s *sandbox) *kvWorld {
+	t.Helper()
+	w := &kvWorld{}
+	entraSrv := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { w.entra.ServeHTTP(rw, r) }))
+	t.Cleanup(entraSrv.Close)
+	w.entra = acrtest.NewEntra(t, strings.TrimPrefix(entraSrv.URL, "https://"), acrTenantID, acrClientID, acrAssertion)
+	w.vault = kvtest.New(t, "hallmark-akv", w.entra, entraSrv.URL, acrTenantID)
+	backend := testpeers.StartDistribution(t)
+	target := &url.URL{Scheme: "http", Host: backend}
+	front := httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.SetXForwarded()
+		pr.Out.Host = pr.In.Host
+	}})
+	t.Cleanup(front.Close)
+	w.host = strings.TrimPrefix(front.URL, "https://")
+	// httptest's servers share one certificate; the vault has its own CA.
+	roots := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: front.Certificate().Raw}), w.vault.CAPEM...)
+	w.env = []string{
+		"SSL_CERT_FILE=" + s.writeFile("kv/roots.pem", roots),
+		"HTTPS_PROXY=" + w.vault.Proxy(),
+		"AZURE_FEDERATED_TOKEN_FILE=" + s.writeFile("kv/azure-identity-token", []byte(acrAssertion)),
+		"AZURE_CLIENT_ID=" + acrClientID,
+		"AZURE_TENANT_ID=" + acrTenantID,
+		"AZURE_AUTHORITY_HOST=" + entraSrv.URL + "/",
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(front.Certificate())
+	w.client = &auth.Client{Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	return w
+}
+
+func (w *kvWorld) push(t *testing.T, repo, tag string) string {
+	t.Helper()
+	r, err := remote.NewRepository(w.host + "/" + repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Client = w.client
+	desc, err := devregistry.PushSampleImageTo(context.Background(), r, tag, repo+":"+tag)
+	if err != nil {
+		t.Fatalf("push %s/%s:%s: %v", w.host, repo, tag, err)
+	}
+	return desc.Digest.String()
+}
+
+// seedFile is one of the walkthrough's files, verbatim, with only its
+// $VARIABLES substituted.
+func seedFile(t *testing.T, name string, vars map[string]string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(moduleRoot(), "internal", "ratify", "testdata", "seed", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return os.Expand(string(data), func(k string) string {
+		v, ok := vars[k]
+		if !ok {
+			t.Fatalf("%s: no value for $%s", name, k)
+		}
+		return v
+	})
+}
+
+// applyIn applies one resource as `kubectl apply -n ns` does: in ns when
+// the kind is namespaced and the file names no namespace; it replaces the
+// spec of one that exists.
+func applyIn(t *testing.T, dyn dynamic.Interface, ns, doc string) {
+	t.Helper()
+	var obj map[string]any
+	if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	namespaced := u.GetKind() == ratify.KindCertificateStore
+	var c dynamic.ResourceInterface = dyn.Resource(schema.GroupVersionResource{Group: ratify.GroupV1, Version: ratify.VersionBeta1, Resource: ratify.Plural(u.GetKind())})
+	if namespaced {
+		u.SetNamespace(ns)
+		c = c.(dynamic.NamespaceableResourceInterface).Namespace(ns)
+	}
+	cur, err := c.Get(context.Background(), u.GetName(), metav1.GetOptions{})
+	if err != nil {
+		if _, err := c.Create(context.Background(), u, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create %s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+		return
+	}
+	cur.Object["spec"] = u.Object["spec"]
+	if _, err := c.Update(context.Background(), cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("update %s %s: %v", u.GetKind(), u.GetName(), err)
+	}
+}
+
+// ratifyStatus reads a resource's status.
+func ratifyStatus(t *testing.T, dyn dynamic.Interface, kind, ns, name string) map[string]any {
+	t.Helper()
+	c := dyn.Resource(schema.GroupVersionResource{Group: ratify.GroupV1, Version: ratify.VersionBeta1, Resource: ratify.Plural(kind)})
+	var o *unstructured.Unstructured
+	var err error
+	if ns != "" {
+		o, err = c.Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+	} else {
+		o, err = c.Get(context.Background(), name, metav1.GetOptions{})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := o.Object["status"].(map[string]any)
+	return st
+}
+
+// The reference setup end to end, its certificate store in Key Vault: the
+// walkthrough's store_config.yaml, akv-certificate-store.yaml and
+// akv-verifier.yaml applied with only their $VARIABLES substituted;
+// hallmark reads the vault as the identity the CertificateStore names
+// (workload identity), and the status reads as Ratify's (issuccess,
+// lastfetchedtime, the certificates fetched in properties). A signed pod
+// is admitted and an unsigned one denied through the webhook. Then the
+// failures: a wrong client ID, an expired federated token, a certificate
+// version that does not exist and a vault that cannot be reached each keep
+// hallmark from starting (so that nothing is admitted) and are said in one
+// line, naming the identity, the certificate and what to check, in the
+// CertificateStore's status and the log; and a vault that fails on a
+// refresh leaves the last good certificates in force and says so.
+func TestRatifySeedKeyVault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Kubernetes end-to-end test; runs without -short")
+	}
+	ctx := context.Background()
+	c := newCluster(t)
+	s := newSandbox(t)
+	w := newKVWorld(t, s)
+	dyn, err := dynamic.NewForConfig(c.cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The signing certificate is in the vault (a self-signed one, as the
+	// walkthrough creates); the image is signed with its key.
+	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
+	block, _ := pem.Decode([]byte(s.hallmark("key", "export-cert", "e2e", "--root-only").Stdout))
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := kvtest.NewVersion()
+	w.vault.Add("hallmark-signing", version, cert)
+	passDigest := w.push(t, "nginx", "pass")
+	if r := s.runEnv(w.env[:1], "sign", w.host+"/nginx@"+passDigest, "--key", "e2e"); r.Code != 0 {
+		t.Fatalf("sign: %s", r)
+	}
+	w.push(t, "nginx", "fail")
+
+	applyRatifyCRDs(t, dyn)
+	c.namespace(t, "gatekeeper-system")
+	vars := map[string]string{
+		"IDENTITY_CLIENT_ID": acrClientID,
+		"AKV_URI":            w.vault.URL + "/",
+		"CERT_NAME":          "hallmark-signing",
+		"VERSION_ID":         version,
+		"TENANT_ID":          acrTenantID,
+	}
+	for _, f := range []string{"store_config.yaml", "akv-certificate-store.yaml", "akv-verifier.yaml"} {
+		applyIn(t, dyn, "gatekeeper-system", seedFile(t, f, vars))
+	}
+
+	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.env = w.env
+	args := []string{"--ratify-resources", "--kubeconfig", c.cp.Kubeconfig, "--namespace", "gatekeeper-system",
+		"--tls-cert-file", s.writeFile("tls.crt", certPEM), "--tls-key-file", s.writeFile("tls.key", keyPEM)}
+	srv := s.serve(caPEM, args...)
+
+	// kubectl get certificatestore,verifier
+	cs := ratifyStatus(t, dyn, ratify.KindCertificateStore, "gatekeeper-system", "certstore-akv")
+	if cs["issuccess"] != true || cs["lastfetchedtime"] == nil {
+		t.Errorf("certificatestore status %v, want issuccess true and lastfetchedtime\n%s", cs, srv.logs)
+	}
+	props, _ := json.Marshal(cs["properties"])
+	var got struct {
+		Certificates []map[string]string `json:"Certificates"`
+	}
+	if err := json.Unmarshal(props, &got); err != nil || len(got.Certificates) != 1 ||
+		got.Certificates[0]["CertificateName"] != "hallmark-signing" || got.Certificates[0]["Version"] != version || got.Certificates[0]["LastRefreshed"] == "" {
+		t.Errorf("certificatestore properties %s, want Ratify's {Certificates: [{CertificateName, Version, LastRefreshed}]}", props)
+	}
+	if st := ratifyStatus(t, dyn, ratify.KindVerifier, "", "verifier-notation"); st["issuccess"] != true {
+		t.Errorf("verifier status %v\n%s", st, srv.logs)
+	}
+	if st := ratifyStatus(t, dyn, ratify.KindStore, "", "store-oras"); st["issuccess"] != true {
+		t.Errorf("store status %v\n%s", st, srv.logs)
+	}
+	// What hallmark asked the vault, as Get Certificate documents it
+	// (kvtest checks api-version, Host and the token's audience).
+	if want := "GET /certificates/hallmark-signing/" + version; !slices.Contains(w.vault.Requests, want) {
+		t.Errorf("vault requests %v, want %s", w.vault.Requests, want)
+	}
+
+	pass, fail := w.host+"/nginx:pass", w.host+"/nginx:fail"
+	c.namespace(t, nsDemo)
+	c.registerHallmark(t, srv.url, caPEM)
+	c.waitForWebhook(t, fail)
+	pods := c.client.CoreV1().Pods(nsDemo)
+	if _, err := pods.Create(ctx, pod("demo-pass", pass), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("signed pod refused: %v\n%s", err, srv.logs)
+	}
+	if _, err := pods.Create(ctx, pod("demo-fail", fail), metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "no Notary Project signature") {
+		t.Fatalf("unsigned pod: want a denial naming the missing signature, got %v", err)
+	}
+	srv.stop()
+
+	// Each failure keeps hallmark from starting: the webhook, which
+	// fails closed, admits nothing; the status and the log say why.
+	for _, tc := range []struct {
+		name         string
+		vars         map[string]string
+		fault, clear func()
+		want         []string
+	}{
+		{name: "wrong client ID", vars: map[string]string{"IDENTITY_CLIENT_ID": "0f0f0f0f-0000-4000-8000-00000000dead"},
+			want: []string{"client ID 0f0f0f0f-0000-4000-8000-00000000dead", "AADSTS700016", "certificate hallmark-signing", "check clientID and tenantID"}},
+		{name: "expired federated token", fault: func() { w.entra.SetAssertionExpired(true) }, clear: func() { w.entra.SetAssertionExpired(false) },
+			want: []string{"client ID " + acrClientID, "AADSTS700024", "certificate hallmark-signing", "projected token file"}},
+		{name: "certificate version not found", vars: map[string]string{"VERSION_ID": "0123456789abcdef0123456789abcdef"},
+			want: []string{"no certificate hallmark-signing version 0123456789abcdef0123456789abcdef in Key Vault " + w.vault.URL, "client ID " + acrClientID, "check the vault URI, the certificate's name and version"}},
+		{name: "vault unreachable", fault: func() { w.vault.SetDown(true) }, clear: func() { w.vault.SetDown(false) },
+			want: []string{"could not reach Key Vault " + w.vault.URL, "client ID " + acrClientID, "check the vault URI"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := map[string]string{}
+			for k, x := range vars {
+				v[k] = x
+			}
+			for k, x := range tc.vars {
+				v[k] = x
+			}
+			applyIn(t, dyn, "gatekeeper-system", seedFile(t, "akv-certificate-store.yaml", v))
+			defer applyIn(t, dyn, "gatekeeper-system", seedFile(t, "akv-certificate-store.yaml", vars))
+			if tc.fault != nil {
+				tc.fault()
+				defer tc.clear()
+			}
+			r := s.run(append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", testpeers.FreePort(t))}, args...)...)
+			if r.Code <= 0 {
+				t.Fatalf("hallmark serve did not fail to start (exit code %d): %s", r.Code, r)
+			}
+			st := ratifyStatus(t, dyn, ratify.KindCertificateStore, "gatekeeper-system", "certstore-akv")
+			msg, _ := st["error"].(string)
+			if st["issuccess"] != false || st["brieferror"] == nil {
+				t.Errorf("status %v, want issuccess false with error and brieferror", st)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(msg, want) {
+					t.Errorf("status error %q does not say %q", msg, want)
+				}
+				if !strings.Contains(r.Stdout+r.Stderr, want) {
+					t.Errorf("the log does not say %q:\n%s", want, r)
+				}
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("status error is more than one line: %q", msg)
+			}
+			if _, err := pods.Create(ctx, pod("demo-pass-"+strings.ReplaceAll(tc.name, " ", "-"), pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err == nil {
+				t.Errorf("a pod was admitted while hallmark could not start")
+			}
+		})
+	}
+
+	// A vault that fails on a refresh: a KeyManagementProvider refreshed
+	// every second (its refreshInterval), which the Verifier uses.
+	applyIn(t, dyn, "gatekeeper-system", `apiVersion: config.ratify.deislabs.io/v1beta1
+kind: KeyManagementProvider
+metadata:
+  name: kmp-akv
+spec:
+  type: azurekeyvault
+  refreshInterval: 1s
+  parameters:
+    vaultURI: `+w.vault.URL+`/
+    tenantID: `+acrTenantID+`
+    clientID: `+acrClientID+`
+    certificates:
+      - name: hallmark-signing
+        version: `+version+`
+`)
+	applyIn(t, dyn, "gatekeeper-system", strings.Replace(seedFile(t, "akv-verifier.yaml", vars), "- certstore-akv", "- kmp-akv", 1))
+	if err := c.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, "hallmark-validating", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, "hallmark-mutating", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv = s.serve(caPEM, args...)
+	kmp := func() map[string]any { return ratifyStatus(t, dyn, ratify.KindKeyManagementProvider, "", "kmp-akv") }
+	good := kmp()
+	if good["issuccess"] != true || good["lastfetchedtime"] == nil || good["properties"] == nil {
+		t.Fatalf("key management provider status %v\n%s", good, srv.logs)
+	}
+	w.vault.SetDown(true)
+	var st map[string]any
+	if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+		st = kmp()
+		return st["issuccess"] == false
+	}) {
+		t.Fatalf("the vault is down and the status says %v\n%s", st, srv.logs)
+	}
+	if msg, _ := st["error"].(string); !strings.Contains(msg, "could not reach Key Vault "+w.vault.URL) || !strings.Contains(msg, "stay in force") {
+		t.Errorf("status error %q: want the vault, and that the last good certificates stay in force", msg)
+	}
+	if st["lastfetchedtime"] == nil || st["properties"] == nil {
+		t.Errorf("the last good fetch's lastfetchedtime and properties dropped: %v", st)
+	}
+	c.registerHallmark(t, srv.url, caPEM)
+	c.waitForWebhook(t, fail)
+	if _, err := pods.Create(ctx, pod("demo-pass-kept", pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		t.Errorf("signed pod refused while the last good certificates are in force: %v\n%s", err, srv.logs)
+	}
+	w.vault.SetDown(false)
+	if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return kmp()["issuccess"] == true }) {
+		t.Errorf("the vault is back and the status says %v", kmp())
+	}
+}
