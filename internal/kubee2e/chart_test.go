@@ -319,6 +319,47 @@ func TestChartVariants(t *testing.T) {
 			t.Fatalf("want helm to refuse mutual TLS with the API server's webhooks on, got %v:\n%s", err, out)
 		}
 	})
+	t.Run("GOMEMLIMIT is 90 % of the memory limit", func(t *testing.T) {
+		goMemLimit := func(args ...string) string {
+			t.Helper()
+			for _, o := range renderChart(t, append([]string{"--set-json", stores}, args...)...) {
+				if o.GetKind() != "Deployment" {
+					continue
+				}
+				containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+				env, _, _ := unstructured.NestedSlice(containers[0].(map[string]any), "env")
+				for _, e := range env {
+					if e := e.(map[string]any); e["name"] == "GOMEMLIMIT" {
+						v, _ := e["value"].(string)
+						return v
+					}
+				}
+				return ""
+			}
+			t.Fatal("no Deployment rendered")
+			return ""
+		}
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{nil, "230MiB"}, // the default limit, 256Mi
+			{[]string{"--set", "resources.limits.memory=1Gi"}, "921MiB"},
+			{[]string{"--set", "resources.limits.memory=400M"}, "343MiB"},
+			{[]string{"--set", "resources.limits.memory=400M", "--set", "goMemLimit=300MiB"}, "300MiB"},
+			{[]string{"--set", "resources.limits=null"}, ""},
+		} {
+			if got := goMemLimit(c.args...); got != c.want {
+				t.Errorf("%v: GOMEMLIMIT %q, want %q", c.args, got, c.want)
+			}
+		}
+		chart := filepath.Join(moduleRoot(), "deploy", "helm", "hallmark")
+		out, err := exec.Command(testpeers.HelmPath(t), "template", "hallmark", chart, "--kube-version", "1.35.4",
+			"--set-json", stores, "--set", "resources.limits.memory=0.5Gi").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), `resources.limits.memory "0.5Gi": write it as an integer`) {
+			t.Fatalf("want helm to refuse a memory limit it cannot take 90 %% of, got %v:\n%s", err, out)
+		}
+	})
 	t.Run("no trust stores", func(t *testing.T) {
 		chart := filepath.Join(moduleRoot(), "deploy", "helm", "hallmark")
 		out, err := exec.Command(testpeers.HelmPath(t), "template", "hallmark", chart, "--kube-version", "1.35.4").CombinedOutput()

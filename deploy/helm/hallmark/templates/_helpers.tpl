@@ -50,3 +50,29 @@ its own pods), kube-system, and the user's list. */}}
 {{- define "hallmark.tlsSecretName" -}}
 {{- printf "%s-tls" (include "hallmark.fullname" .) -}}
 {{- end -}}
+
+{{/*
+GOMEMLIMIT, the Go runtime's soft memory limit: goMemLimit if set, else 90 %
+of resources.limits.memory, leaving a tenth of the container's memory to what
+the Go heap does not count (goroutine stacks, the binary's own pages, kernel
+buffers). Empty without a memory limit. The limit must be an integer quantity
+(256Mi, 1Gi, 300M); set goMemLimit for any other spelling.
+*/}}
+{{- define "hallmark.goMemLimit" -}}
+{{- if .Values.goMemLimit -}}
+{{- .Values.goMemLimit -}}
+{{- else -}}
+{{- $limit := dig "limits" "memory" "" (.Values.resources | default dict) | toString -}}
+{{- if $limit -}}
+{{- $num := regexFind "^[0-9]+" $limit -}}
+{{- $unit := trimPrefix $num $limit -}}
+{{- $scale := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 -}}
+{{- if or (not $num) (not (hasKey $scale $unit)) -}}
+{{- fail (printf "resources.limits.memory %q: write it as an integer with Ki, Mi, Gi, k, M or G (e.g. 256Mi), or set goMemLimit (e.g. 230MiB) yourself" $limit) -}}
+{{- end -}}
+{{- $bytes := mul (int64 $num) (get $scale $unit) -}}
+{{- $mib := div (mul $bytes 9) 10485760 -}}
+{{- if gt $mib 0 }}{{ printf "%dMiB" $mib }}{{ else }}{{ div (mul $bytes 9) 10 }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
