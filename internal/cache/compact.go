@@ -155,7 +155,18 @@ func (v verdict) result(digest string) verify.Result {
 	if v.sigs == nil {
 		return r
 	}
-	r.Signatures = make([]verify.SignatureResult, len(v.sigs))
+	var vals []verify.Validation
+	if len(v.sigs) == 1 {
+		// The usual verdict, one signature: its validations and itself
+		// in one allocation, since a hit is on every warm admission.
+		one := new(struct {
+			sig  [1]verify.SignatureResult
+			vals [maxCompactValidations]verify.Validation
+		})
+		r.Signatures, vals = one.sig[:], one.vals[:0]
+	} else {
+		r.Signatures = make([]verify.SignatureResult, len(v.sigs))
+	}
 	for i, s := range v.sigs {
 		sh := s.shape.Value()
 		out := &r.Signatures[i]
@@ -167,7 +178,11 @@ func (v verdict) result(digest string) verify.Result {
 			Transient: sh.transient,
 		}
 		if sh.nValidations > 0 {
-			out.Validations = append([]verify.Validation(nil), sh.validations[:sh.nValidations]...)
+			// Capped, so that a caller's append copies instead of writing
+			// past them.
+			n := sh.nValidations
+			out.Validations = append(vals, sh.validations[:n]...)[:n:n]
+			vals = nil
 		}
 	}
 	return r
