@@ -664,25 +664,30 @@ func (c *converter) certStoreAKV(rd reader, params map[string]any) []config.Cert
 		c.fs.problem(rd.res, p+".clientID", "required: Ratify refuses a certificate store without it")
 	}
 	text := rd.str(p, params, "certificates")
-	var outer struct {
-		Array []string `yaml:"array"`
+	var items []any
+	if outer, ok := yamlText(text).(map[string]any); ok && len(outer) == 1 {
+		items, _ = outer["array"].([]any)
 	}
-	if err := yaml.UnmarshalStrict([]byte(text), &outer); err != nil || len(outer.Array) == 0 {
+	if len(items) == 0 {
 		c.fs.problem(rd.res, p+".certificates", "is not Ratify's certificate list (a string holding \"array:\" and one \"certificateName: NAME\" / \"certificateVersion: VERSION\" block per certificate)")
 		return nil
 	}
 	var out []config.CertificateSource
-	for i, item := range outer.Array {
+	for i, item := range items {
 		cp := fmt.Sprintf("%s.certificates.array[%d]", p, i)
-		var kv struct {
-			Name    string `yaml:"certificateName"`
-			Version string `yaml:"certificateVersion"`
-		}
-		if err := yaml.UnmarshalStrict([]byte(item), &kv); err != nil {
-			c.fs.problem(rd.res, cp, "is not \"certificateName: NAME\" and optional \"certificateVersion: VERSION\": %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		text, _ := item.(string)
+		v, ok := yamlText(text).(map[string]any)
+		if !ok {
+			c.fs.problem(rd.res, cp, "is not \"certificateName: NAME\" and optional \"certificateVersion: VERSION\"")
 			continue
 		}
-		if src, ok := c.akvCert(rd, cp, vault, az, kv.Name, kv.Version); ok {
+		before := len(c.fs.problems)
+		kv := rd.object(cp, v, "certificateName", "certificateVersion")
+		name, version := rd.str(cp, kv, "certificateName"), rd.str(cp, kv, "certificateVersion")
+		if len(c.fs.problems) > before {
+			continue
+		}
+		if src, ok := c.akvCert(rd, cp, vault, az, name, version); ok {
 			out = append(out, src)
 		}
 	}

@@ -166,6 +166,40 @@ func Decode(source string, data []byte) ([]*Resource, []Finding) {
 	return out, fs.problems
 }
 
+// yamlText reads a YAML document that a resource holds in a string field
+// (a CertificateStore's certificate list), by the rules of the resources
+// themselves. It returns nil for text that is not one document of string
+// keys, each given once.
+func yamlText(text string) any {
+	docs := strict.NewYAMLReader([]byte(text), yamlLimits)
+	n, probs, err := docs.Next()
+	if err != nil || len(probs) > 0 || repeats(n) {
+		return nil
+	}
+	if _, _, err := docs.Next(); !errors.Is(err, io.EOF) {
+		return nil
+	}
+	return n.Value()
+}
+
+// repeats reports whether a key is given twice anywhere in n.
+func repeats(n *strict.Node) bool {
+	if len(n.Dups) > 0 {
+		return true
+	}
+	for _, e := range n.Elems {
+		if repeats(e) {
+			return true
+		}
+	}
+	for _, v := range n.Vals {
+		if repeats(v) {
+			return true
+		}
+	}
+	return false
+}
+
 // yamlLimits are the caps on reading one input.
 var yamlLimits = strict.YAMLLimits{MaxValues: maxValues, MaxDepth: maxDepth}
 
