@@ -102,6 +102,9 @@ type converter struct {
 	usedList []*Resource
 	// origins: see Result.Origins.
 	origins map[string]*Resource
+	// cosignListed says that a Store sets cosignEnabled, without which
+	// Ratify's ORAS store never lists an image's cosign signature.
+	cosignListed bool
 }
 
 func (c *converter) convert() *config.Config {
@@ -116,6 +119,11 @@ func (c *converter) convert() *config.Config {
 	stores := append(append([]*Resource{}, c.byKind[KindStore]...), c.byKind[KindNamespacedStore]...)
 	for _, r := range stores {
 		c.store(r)
+	}
+	if len(stores) == 0 && len(c.byKind[KindExecutor]) == 0 {
+		// Ratify's Helm chart installs store-oras, with cosignEnabled.
+		c.cosignListed = true
+		c.fs.note("resources", "", "no Store: taken to be the one Ratify's Helm chart installs (oras, cosign signatures listed); registries are read with hallmark's defaults")
 	}
 	verifiers := append(append([]*Resource{}, c.byKind[KindVerifier]...), c.byKind[KindNamespacedVerifier]...)
 	notation, cosign := 0, 0
@@ -135,6 +143,11 @@ func (c *converter) convert() *config.Config {
 			c.fs.problem("resources", "", "no Verifier of type notation or cosign: with none Ratify admits nothing; add the Verifier")
 		case notation > 1:
 			c.fs.problem("resources", "", "%d notation Verifiers: Ratify runs each and its policy combines them; hallmark has one trust policy, so merge them into one", notation)
+		}
+		if cosign > 0 && !c.cosignListed {
+			for _, r := range stores {
+				c.fs.problem(r.label(), "spec.parameters.cosignEnabled", "not true, so Ratify never lists an image's cosign signature and the cosign Verifier never runs: an image signed only with cosign is denied by Ratify, and hallmark would verify it; set cosignEnabled: true here (what the Verifier is for), or remove the cosign Verifier")
+			}
 		}
 		if cosign > 1 {
 			c.fs.problem("resources", "", "%d cosign Verifiers: Ratify runs each and its policy combines them; hallmark has one cosign section, so merge their trustPolicies into one Verifier", cosign)
@@ -199,6 +212,7 @@ func (c *converter) store(r *Resource) {
 		c.fs.note(id, p+".useHttp", "every registry is reached over plain HTTP, as Ratify does; hallmark can limit this to the registries that need it (registries[].hosts)")
 	}
 	if rd.boolean(p, params, "cosignEnabled") {
+		c.cosignListed = true
 		c.fs.note(id, p+".cosignEnabled", "hallmark finds cosign signatures without it; it matters only with a cosign Verifier")
 	}
 	for _, k := range []string{"localCachePath", "cacheEnabled", "ttl", "capacity", "keyNumber"} {

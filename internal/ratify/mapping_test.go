@@ -280,3 +280,38 @@ func TestVaultCertificateWithoutVersion(t *testing.T) {
 		t.Errorf("a name Key Vault cannot hold converted: %v", res.Problems)
 	}
 }
+
+// TestCosignNeedsCosignEnabled: Ratify's ORAS store lists an image's
+// cosign signature only with cosignEnabled; without it a cosign Verifier
+// never runs, which hallmark cannot copy, so it is a problem. No Store at
+// all is the chart's, which sets it.
+func TestCosignNeedsCosignEnabled(t *testing.T) {
+	base := inlineKMP(t) + "---\n" + verifierDoc + "---\n" + cosignDoc("    trustPolicies:\n      - {name: p, scopes: [\"*\"], keys: [{file: /k.pub}], tLogVerify: false}\n")
+	store := "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Store\nmetadata: {name: store-oras}\nspec:\n  name: oras\n  parameters:\n"
+	tests := []struct {
+		name, text string
+		ok         bool
+	}{
+		{"cosignEnabled", base + store + "    cosignEnabled: true\n", true},
+		{"cosignEnabled as a string", base + store + "    cosignEnabled: \"true\"\n", true},
+		{"no Store: the chart's", base, true},
+		{"not set", base + store + "    useHttp: true\n", false},
+		{"false", base + store + "    cosignEnabled: false\n", false},
+		{"inside authProvider, where Ratify ignores it", base + store + "    authProvider: {name: azureWorkloadIdentity, clientID: c, cosignEnabled: true}\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := convertText(t, tt.text)
+			if tt.ok && !res.OK() {
+				t.Fatalf("problems: %v", res.Problems)
+			}
+			if !tt.ok && !findingAt(res.Problems, "spec.parameters.cosignEnabled", "the cosign Verifier never runs") {
+				t.Fatalf("no problem about cosignEnabled; problems: %v", res.Problems)
+			}
+		})
+	}
+	// Without a cosign Verifier it changes nothing.
+	if res := convertText(t, inlineKMP(t)+"---\n"+verifierDoc+store+"    useHttp: true\n"); !res.OK() {
+		t.Errorf("notation only, cosignEnabled unset: %v", res.Problems)
+	}
+}
