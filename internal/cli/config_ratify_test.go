@@ -35,8 +35,20 @@ func TestImportRatifySeed(t *testing.T) {
 	}
 	// The seed with a cosign Verifier beside the notation one: the trust
 	// policy's tLogVerify (true by default) needs --cosign-trusted-root;
-	// with it, exit 0 and a note on bundles.
-	cosignVerifier := filepath.Join(t.TempDir(), "cosign-verifier.yaml")
+	// with it, exit 0 and a note on bundles, once the Store sets
+	// cosignEnabled where Ratify reads it (the seed's, inside authProvider,
+	// leaves the cosign Verifier unused by Ratify: a problem).
+	cosignDir := t.TempDir()
+	cosignStore := filepath.Join(cosignDir, "store_config.yaml")
+	seedStore, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cosignStore, []byte(strings.Replace(string(seedStore), "  parameters:\n", "  parameters:\n    cosignEnabled: true\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cosignFiles := append([]string{cosignStore}, files[1:]...)
+	cosignVerifier := filepath.Join(cosignDir, "cosign-verifier.yaml")
 	if err := os.WriteFile(cosignVerifier, []byte(`apiVersion: config.ratify.deislabs.io/v1beta1
 kind: Verifier
 metadata: {name: verifier-cosign}
@@ -49,7 +61,10 @@ spec:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	withCosign := append(append([]string{"config", "import-ratify"}, files...), cosignVerifier)
+	if _, stderr, code := run(t, nil, append(append([]string{"config", "import-ratify"}, files...), cosignVerifier, "--cosign-trusted-root", "/etc/hallmark/trusted_root.json")...); code != 1 || !strings.Contains(stderr, "spec.parameters.cosignEnabled: not true") {
+		t.Errorf("cosign verifier behind the seed's Store: exit %d\n%s", code, stderr)
+	}
+	withCosign := append(append([]string{"config", "import-ratify"}, cosignFiles...), cosignVerifier)
 	if _, stderr, code := run(t, nil, withCosign...); code != 1 || !strings.Contains(stderr, "spec.parameters.trustPolicies[0].tLogVerify: tLogVerify is not set") {
 		t.Errorf("cosign verifier without --cosign-trusted-root: exit %d\n%s", code, stderr)
 	}

@@ -145,6 +145,18 @@ spec:
 	if _, err := dyn.Resource(gvr(ratify.KindVerifier)).Update(ctx, v, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Ratify runs a cosign Verifier only when the Store lists cosign
+	// signatures (cosignEnabled, a Store parameter).
+	st, err := dyn.Resource(gvr(ratify.KindStore)).Get(ctx, "store-oras", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(st.Object, true, "spec", "parameters", "cosignEnabled"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(gvr(ratify.KindStore)).Update(ctx, st, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	testpeers.ApplyYAML(t, dyn, `apiVersion: config.ratify.deislabs.io/v1beta1
 kind: Verifier
 metadata: {name: verifier-cosign}
