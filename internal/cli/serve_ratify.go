@@ -18,6 +18,11 @@ type serveRatifyOptions struct {
 	trustedRoot string
 }
 
+// The runtime tells the cluster source how each configuration's trust
+// stores were built, for the resources' status; the source implements the
+// runtime's interface without importing the runtime.
+var _ serve.TrustReporter = (*watch.Source)(nil)
+
 func (o *serveRatifyOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.resources, "ratify-resources", false, "serve from Ratify's configuration resources in the cluster (Store, CertificateStore, KeyManagementProvider, Verifier, Policy), writing their status; with --kubeconfig, or in-cluster")
 	f.StringVar(&o.trustedRoot, "ratify-cosign-trusted-root", "", "with --ratify-resources, the Sigstore trusted root JSON a cosign Verifier's keyless identities and tLogVerify check against (Ratify fetches them from the public-good instance; hallmark reads this file)")

@@ -32,7 +32,7 @@ type BuildOptions struct {
 	Cache func(*cache.Options)
 	// OnTrustSource, if set, sees what each trust store certificate
 	// source gave, whether or not the build succeeds.
-	OnTrustSource func(TrustSource)
+	OnTrustSource func(config.TrustSource)
 }
 
 // Generation is what one configuration turns into.

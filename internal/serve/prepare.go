@@ -57,7 +57,7 @@ func Prepare(ctx context.Context, c *config.Config) (*Prepared, error) {
 
 // prepare is Prepare, telling onSource, if set, what each trust store
 // certificate source gave.
-func prepare(ctx context.Context, c *config.Config, onSource func(TrustSource)) (*Prepared, error) {
+func prepare(ctx context.Context, c *config.Config, onSource func(config.TrustSource)) (*Prepared, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -175,20 +175,8 @@ func TrustStore(ctx context.Context, c *config.Config) (*tstore.Store, error) {
 	return trustStore(ctx, c, nil)
 }
 
-// TrustSource is what one trust store certificate source gave when the
-// trust stores were built.
-type TrustSource struct {
-	// Path is the source's path in the configuration:
-	// trustStores[I].certificates[J].
-	Path string
-	// Certificates are those the source added to its store; nil on error.
-	Certificates []*x509.Certificate
-	// Err is why the source gave none; nil when it did.
-	Err error
-}
-
 // trustStore is TrustStore, telling onSource, if set, what each source gave.
-func trustStore(ctx context.Context, c *config.Config, onSource func(TrustSource)) (*tstore.Store, error) {
+func trustStore(ctx context.Context, c *config.Config, onSource func(config.TrustSource)) (*tstore.Store, error) {
 	var ps problems
 	ts := tstore.New()
 	if c.TrustStoreDir != "" {
@@ -211,9 +199,9 @@ func trustStore(ctx context.Context, c *config.Config, onSource func(TrustSource
 			}
 			if onSource != nil {
 				if err != nil {
-					onSource(TrustSource{Path: p, Err: err})
+					onSource(config.TrustSource{Path: p, Err: err})
 				} else {
-					onSource(TrustSource{Path: p, Certificates: certs})
+					onSource(config.TrustSource{Path: p, Certificates: certs})
 				}
 			}
 			if err != nil {

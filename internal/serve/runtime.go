@@ -136,16 +136,16 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 	if err != nil {
 		return // the source's watch reports a bad configuration
 	}
-	var sources []TrustSource
+	var sources []config.TrustSource
 	now := time.Now()
-	ts, err := trustStore(ctx, cfg, func(s TrustSource) { sources = append(sources, s) })
+	ts, err := trustStore(ctx, cfg, func(s config.TrustSource) { sources = append(sources, s) })
 	if err != nil {
 		r.log.Warn("trust store refresh failed; the current trust material stays in force", "error", err.Error())
-		r.reportTrust(ctx, TrustReport{Config: cfg, Time: now, Sources: sources, Err: err})
+		r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, Err: err})
 		return
 	}
 	if ts.Fingerprint() == r.cur.Load().Trust {
-		r.reportTrust(ctx, TrustReport{Config: cfg, Time: now, Sources: sources, InForce: true})
+		r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, InForce: true})
 		return
 	}
 	err = r.load(ctx, cfg)
@@ -159,7 +159,7 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 
 // reportTrust tells the source how its trust stores were built, if it
 // wants to know.
-func (r *Runtime) reportTrust(ctx context.Context, rep TrustReport) {
+func (r *Runtime) reportTrust(ctx context.Context, rep config.TrustReport) {
 	if tr, ok := r.src.(TrustReporter); ok {
 		tr.TrustBuilt(ctx, rep)
 	}
@@ -170,10 +170,10 @@ func (r *Runtime) load(ctx context.Context, cfg *config.Config) error {
 	r.loadMu.Lock()
 	defer r.loadMu.Unlock()
 	gen := r.gen.Load() + 1
-	var sources []TrustSource
+	var sources []config.TrustSource
 	now := time.Now()
 	g, err := Build(ctx, cfg, BuildOptions{
-		OnTrustSource: func(s TrustSource) { sources = append(sources, s) },
+		OnTrustSource: func(s config.TrustSource) { sources = append(sources, s) },
 		UserAgent:     r.opts.UserAgent,
 		OnResponse:    r.metrics.ObserveRegistryResponse,
 		OnLookup:      r.metrics.ObserveCacheLookup,
@@ -191,7 +191,7 @@ func (r *Runtime) load(ctx context.Context, cfg *config.Config) error {
 			},
 		},
 	})
-	r.reportTrust(ctx, TrustReport{Config: cfg, Time: now, Sources: sources, InForce: err == nil, Err: err})
+	r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, InForce: err == nil, Err: err})
 	if err != nil {
 		return err
 	}

@@ -26,23 +26,7 @@ type Source interface {
 type TrustReporter interface {
 	// TrustBuilt receives the report; it must not block for long (the
 	// runtime holds no lock, but the refresh waits for it).
-	TrustBuilt(ctx context.Context, r TrustReport)
-}
-
-// TrustReport is how the trust stores of a configuration were built.
-type TrustReport struct {
-	// Config is the configuration built.
-	Config *config.Config
-	// Time is when the certificates were read.
-	Time time.Time
-	// Sources are what each certificate source gave.
-	Sources []TrustSource
-	// InForce reports whether the certificates read are the ones in
-	// force; false when the build or refresh failed and the previous
-	// generation's stay.
-	InForce bool
-	// Err is why the build or refresh failed; nil when it did not.
-	Err error
+	TrustBuilt(ctx context.Context, r config.TrustReport)
 }
 
 // FileSource is a configuration read from a YAML file (or the defaults,

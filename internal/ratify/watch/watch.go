@@ -28,7 +28,6 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
 	"github.com/hallmark-dev/hallmark/internal/ratify"
-	"github.com/hallmark-dev/hallmark/internal/serve"
 )
 
 // DefaultInterval is how often the resources are listed for changes.
@@ -280,8 +279,9 @@ func (s *Source) putStatus(ctx context.Context, it listed, status map[string]any
 // TrustBuilt records what the trust build fetched for each certificate
 // store and key management provider, and rewrites the statuses: when a
 // fetch fails, the status says so, and says which certificates, fetched
-// when, stay in force. It implements serve.TrustReporter.
-func (s *Source) TrustBuilt(ctx context.Context, rep serve.TrustReport) {
+// when, stay in force. It implements serve.TrustReporter (which it does not import: the
+// runtime is not its concern).
+func (s *Source) TrustBuilt(ctx context.Context, rep config.TrustReport) {
 	s.mu.Lock()
 	sources := map[string]config.CertificateSource{}
 	if rep.Config != nil {
