@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -396,13 +395,7 @@ func unknownField(name string, t reflect.Type) string {
 	for k := range fields {
 		known = append(known, k)
 	}
-	sort.Strings(known)
-	if best := strict.Suggest(name, known); strings.EqualFold(best, name) {
-		return fmt.Sprintf("unknown field %q; did you mean %q? (field names are case-sensitive)", name, best)
-	} else if best != "" {
-		return fmt.Sprintf("unknown field %q; did you mean %q?", name, best)
-	}
-	return fmt.Sprintf("unknown field %q; known fields here: %s", strict.Clip(name), strings.Join(known, ", "))
+	return strict.UnknownField(name, known)
 }
 
 func parseDuration(s string) (time.Duration, error) {

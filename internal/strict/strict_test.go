@@ -66,6 +66,22 @@ func TestSuggest(t *testing.T) {
 	}
 }
 
+func TestUnknownField(t *testing.T) {
+	known := []string{"version", "registryScopes", "trustStores"}
+	for in, want := range map[string]string{
+		"registryScope": `unknown field "registryScope"; did you mean "registryScopes"?`,
+		"Version":       `unknown field "Version"; did you mean "version"? (field names are case-sensitive)`,
+		"colour":        `unknown field "colour"; known fields here: registryScopes, trustStores, version`,
+	} {
+		if got := UnknownField(in, known); got != want {
+			t.Errorf("UnknownField(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := UnknownName("check", "expiri", []string{"expiry"}); got != `unknown check "expiri"; did you mean "expiry"?` {
+		t.Errorf("UnknownName = %q", got)
+	}
+}
+
 func TestField(t *testing.T) {
 	for _, tt := range [][3]string{
 		{"", "a", "a"},

@@ -1,6 +1,8 @@
 package strict
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -75,4 +77,24 @@ func isIdentifier(s string) bool {
 		}
 	}
 	return true
+}
+
+// UnknownField is the one message for a member name a document does not
+// define: the nearest known name when one is close, saying so when only
+// the case differs, or else the known names.
+func UnknownField(name string, known []string) string {
+	return UnknownName("field", name, known)
+}
+
+// UnknownName is UnknownField for other kinds of names (what: "check").
+func UnknownName(what, name string, known []string) string {
+	best := Suggest(name, known)
+	switch {
+	case best != "" && strings.EqualFold(best, name):
+		return fmt.Sprintf("unknown %s %q; did you mean %q? (%s names are case-sensitive)", what, Clip(name), best, what)
+	case best != "":
+		return fmt.Sprintf("unknown %s %q; did you mean %q?", what, Clip(name), best)
+	}
+	sorted := slices.Sorted(slices.Values(known))
+	return fmt.Sprintf("unknown %s %q; known %ss here: %s", what, Clip(name), what, strings.Join(sorted, ", "))
 }

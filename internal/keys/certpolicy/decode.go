@@ -189,10 +189,7 @@ func unknownFieldMessage(key string, fields map[string]reflect.Type) string {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	if best := strict.Suggest(key, names); best != "" {
-		return fmt.Sprintf("unknown field; did you mean %q?", best)
-	}
-	return "unknown field; expected one of " + strings.Join(names, ", ")
+	return strict.UnknownField(key, names)
 }
 
 // jsonFields maps a struct's JSON names to field types.

@@ -195,11 +195,11 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"exponent", keyDoc(`{"keySize":2e3}`), []string{"keyProperties.keySize: 2e3 is not a whole number"}},
 
 		// Unknown and repeated fields, with their paths.
-		{"unknown top-level field", `{"color":"blue","x509CertificateProperties":{"subject":"CN=a"}}`, []string{`color: unknown field; expected one of attributes, id, issuerParameters`}},
+		{"unknown top-level field", `{"color":"blue","x509CertificateProperties":{"subject":"CN=a"}}`, []string{`color: unknown field "color"; known fields here: attributes, id, issuerParameters`}},
 		{"unknown nested field", keyDoc(`{"keySize":2048,"strength":"high"}`), []string{`keyProperties.strength: unknown field`}},
 		{"unknown field in array element", `{"lifetimeActions":[{"action":{"actionType":"AutoRenew","when":1}}],"x509CertificateProperties":{"subject":"CN=a"}}`,
 			[]string{`lifetimeActions[0].action.when: unknown field`}},
-		{"case mismatch", keyDoc(`{"KeySize":1024}`), []string{`keyProperties.KeySize: unknown field; did you mean "keySize"?`}},
+		{"case mismatch", keyDoc(`{"KeySize":1024}`), []string{`keyProperties.KeySize: unknown field "KeySize"; did you mean "keySize"? (field names are case-sensitive)`}},
 		{"REST field names", `{"key_props":{"kty":"RSA"},"x509_props":{"subject":"CN=a"}}`, []string{
 			`key_props: unknown field; hallmark reads the Azure CLI's camelCase form: use "keyProperties"`,
 			`x509_props: unknown field; hallmark reads the Azure CLI's camelCase form: use "x509CertificateProperties"`,

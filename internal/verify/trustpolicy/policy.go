@@ -195,7 +195,7 @@ func (b *policyBuilder) object(path string, n *strict.Node, known []string) bool
 	}
 	for _, k := range n.Keys {
 		if !contains(known, k) {
-			b.add(strict.Field(path, k), "%s", unknownFieldMessage(k, known))
+			b.add(strict.Field(path, k), "%s", strict.UnknownField(k, known))
 		}
 	}
 	return true
@@ -413,7 +413,7 @@ func (v *validator) level(path string, sv trustpolicy.SignatureVerification) *tr
 			continue
 		case trustpolicy.TypeAuthenticity, trustpolicy.TypeAuthenticTimestamp, trustpolicy.TypeExpiry, trustpolicy.TypeRevocation:
 		default:
-			v.add(p, "%s", unknownNameMessage("check", k, []string{"authenticity", "authenticTimestamp", "expiry", "revocation"}))
+			v.add(p, "%s", strict.UnknownName("check", k, []string{"authenticity", "authenticTimestamp", "expiry", "revocation"}))
 			ok = false
 			continue
 		}
@@ -688,19 +688,6 @@ func isSubsetDN(a, b map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// unknownFieldMessage suggests the closest known field, since most unknown
-// fields are typos ("registryScope") or wrong case ("Version").
-func unknownFieldMessage(k string, known []string) string {
-	return unknownNameMessage("field", k, known)
-}
-
-func unknownNameMessage(what, k string, known []string) string {
-	if best := strict.Suggest(k, known); best != "" {
-		return fmt.Sprintf("unknown %s %q; did you mean %q?", what, k, best)
-	}
-	return fmt.Sprintf("unknown %s %q; known: %s", what, k, strings.Join(known, ", "))
 }
 
 func contains[T comparable](list []T, v T) bool {

@@ -173,7 +173,7 @@ func policyProblemCases() []policyCase {
 			want: []Problem{
 				{Path: "Version", Message: `unknown field "Version"; did you mean "version"?`},
 				{Path: "trustPolicies[0].registryScope", Message: `did you mean "registryScopes"?`},
-				{Path: "trustPolicies[0].color", Message: `unknown field "color"; known: name, registryScopes`},
+				{Path: "trustPolicies[0].color", Message: `unknown field "color"; known fields here: name, registryScopes`},
 				{Path: "trustPolicies[0].signatureVerification.verifyTimeStamp", Message: `did you mean "verifyTimestamp"?`},
 			},
 		},
