@@ -193,8 +193,9 @@ func newConfigCRDsCmd(g *globalOptions) *cobra.Command {
 		Long: `Print the CustomResourceDefinitions of Ratify's configuration resources
 (config.ratify.deislabs.io: Store, CertificateStore, KeyManagementProvider,
 Verifier, Policy and their Namespaced kinds; v1beta1, and v1alpha1 where
-Ratify still serves it), with Ratify's names and printer columns, for
-clusters without Ratify installed. The Helm chart installs them with
+Ratify still serves it; and Ratify v2's config.ratify.sh/v2alpha1 Executor),
+with Ratify's names and printer columns, for clusters without Ratify
+installed. The Helm chart installs them with
 ratifyResources.installCRDs=true.`,
 		Example: "  hallmark config crds | kubectl apply -f -",
 		Args:    exactArgs(0, "no arguments"),

@@ -189,16 +189,20 @@ spec:
 `
 }
 
-// applyRatifyCRDs applies hallmark's copy of Ratify's CRDs and waits until
-// they are served.
+// applyRatifyCRDs applies hallmark's copy of Ratify's CRDs (v1's and v2's
+// Executor) and waits until they are served.
 func applyRatifyCRDs(t *testing.T, dyn dynamic.Interface) {
 	t.Helper()
 	testpeers.ApplyYAML(t, dyn, string(ratify.CRDs()))
-	if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
-		_, err := dyn.Resource(schema.GroupVersionResource{Group: ratify.GroupV1, Version: ratify.VersionBeta1, Resource: "verifiers"}).List(context.Background(), metav1.ListOptions{})
-		return err == nil
-	}) {
-		t.Fatal("Ratify's CRDs are not served")
+	for _, kind := range []string{ratify.KindVerifier, ratify.KindExecutor} {
+		group, version := ratify.Group(kind)
+		var err error
+		if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+			_, err = dyn.Resource(schema.GroupVersionResource{Group: group, Version: version, Resource: ratify.Plural(kind)}).List(context.Background(), metav1.ListOptions{})
+			return err == nil
+		}) {
+			t.Fatalf("Ratify's %s CRD is not served: %v", kind, err)
+		}
 	}
 }
 

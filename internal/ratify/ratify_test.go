@@ -168,7 +168,8 @@ spec:
 
 func TestCRDs(t *testing.T) {
 	out := CRDs()
-	for _, want := range []string{"name: certificatestores.config.ratify.deislabs.io", "jsonPath: .status.lastfetchedtime", "scope: Namespaced", "name: v1alpha1", "kind: NamespacedKeyManagementProvider"} {
+	for _, want := range []string{"name: certificatestores.config.ratify.deislabs.io", "jsonPath: .status.lastfetchedtime", "scope: Namespaced", "name: v1alpha1", "kind: NamespacedKeyManagementProvider",
+		"name: executors.config.ratify.sh", "group: config.ratify.sh", "name: v2alpha1", "jsonPath: .status.succeeded"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("CRDs lack %q", want)
 		}
