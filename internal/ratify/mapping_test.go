@@ -9,6 +9,18 @@ import (
 
 const storeHead = "apiVersion: config.ratify.deislabs.io/v1beta1\nkind: Store\nmetadata: {name: s}\nspec:\n  name: oras\n  parameters:\n    authProvider:\n"
 
+// wantProblem converts text and wants a problem at path that says want.
+func wantProblem(t *testing.T, text, path, want string) {
+	t.Helper()
+	res := convertText(t, text)
+	if res.OK() {
+		t.Fatal("converted with no problem")
+	}
+	if !findingAt(res.Problems, path, want) {
+		t.Errorf("no problem at %q saying %q; problems:\n%v", path, want, res.Problems)
+	}
+}
+
 // TestNamespacedKindsStayProblems: Ratify uses a NamespacedVerifier or
 // NamespacedPolicy only for Gatekeeper keys that name its namespace, in
 // place of the cluster-wide ones, so even in Ratify's own namespace it is
@@ -155,13 +167,7 @@ func TestVerificationCertsMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := convertText(t, tt.text)
-			if res.OK() {
-				t.Fatal("converted with no problem")
-			}
-			if !findingAt(res.Problems, tt.path, tt.want) {
-				t.Errorf("no problem at %q saying %q; problems:\n%v", tt.path, tt.want, res.Problems)
-			}
+			wantProblem(t, tt.text, tt.path, tt.want)
 		})
 	}
 }
@@ -238,13 +244,7 @@ func TestConfigPolicyMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := convertText(t, base+tt.params)
-			if res.OK() {
-				t.Fatal("converted with no problem")
-			}
-			if !findingAt(res.Problems, tt.path, tt.want) {
-				t.Errorf("no problem at %q saying %q; problems:\n%v", tt.path, tt.want, res.Problems)
-			}
+			wantProblem(t, base+tt.params, tt.path, tt.want)
 		})
 	}
 }
