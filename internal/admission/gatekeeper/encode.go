@@ -135,12 +135,17 @@ func appendVerification(b []byte, v verificationResponse) []byte {
 }
 
 func appendReports(b []byte, reports []verifierReport) []byte {
+	return appendList(b, reports, appendReport)
+}
+
+// appendList writes items as a JSON array, each written by one.
+func appendList[T any](b []byte, items []T, one func([]byte, T) []byte) []byte {
 	b = append(b, '[')
-	for i, r := range reports {
+	for i, it := range items {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendReport(b, r)
+		b = one(b, it)
 	}
 	return append(b, ']')
 }
@@ -196,33 +201,23 @@ func appendCosignExtensions(b []byte, e *cosignExtensions) []byte {
 	first := true
 	if len(e.Signatures) > 0 {
 		b = appendKey(b, &first, "signatures")
-		b = append(b, '[')
-		for i, s := range e.Signatures {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"signature":`...)
-			b = appendString(b, s.Signature)
-			b = append(b, `,"verifications":`...)
-			if s.Verifications == nil {
-				b = append(b, "null"...)
-			} else {
-				b = append(b, '[')
-				for j, v := range s.Verifications {
-					if j > 0 {
-						b = append(b, ',')
-					}
-					b = appendCosignVerification(b, v)
-				}
-				b = append(b, ']')
-			}
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = appendList(b, e.Signatures, appendCosignSignature)
 	}
 	if e.TrustPolicy != "" {
 		b = appendKey(b, &first, "trustPolicy")
 		b = appendString(b, e.TrustPolicy)
+	}
+	return append(b, '}')
+}
+
+func appendCosignSignature(b []byte, s cosignSignature) []byte {
+	b = append(b, `{"signature":`...)
+	b = appendString(b, s.Signature)
+	b = append(b, `,"verifications":`...)
+	if s.Verifications == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendList(b, s.Verifications, appendCosignVerification)
 	}
 	return append(b, '}')
 }
@@ -244,14 +239,7 @@ func appendCosignVerification(b []byte, v cosignVerification) []byte {
 	}
 	if len(v.Summary) > 0 {
 		b = appendKey(b, &first, "summary")
-		b = append(b, '[')
-		for i, s := range v.Summary {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, s)
-		}
-		b = append(b, ']')
+		b = appendList(b, v.Summary, appendString)
 	}
 	return append(b, '}')
 }
