@@ -16,7 +16,8 @@ import (
 	notationregistry "github.com/notaryproject/notation-go/registry"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	orasregistry "oras.land/oras-go/v2/registry"
+
+	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
 // MediaTypePayload is the content type of the signed payload, fixed by the
@@ -199,9 +200,11 @@ func (r *pushRecorder) PushSignature(ctx context.Context, mediaType string, blob
 	return blobDesc, manifestDesc, err
 }
 
-// requireDigest accepts "host/repo@<digest>" or a bare digest.
+// requireDigest accepts "host/repo@<digest>" or a bare digest. The
+// reference is read by oci.ParseReference, the one parser of image
+// references, so its length cap and tag check apply to signing too.
 func requireDigest(reference string) error {
-	if ref, err := orasregistry.ParseReference(reference); err == nil {
+	if ref, err := oci.ParseReference(reference); err == nil {
 		if ref.ValidateReferenceAsDigest() == nil {
 			return nil
 		}

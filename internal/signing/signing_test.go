@@ -390,6 +390,7 @@ func TestRequireDigest(t *testing.T) {
 		{"v1", false},
 		{"", false},
 		{"sha256:abc", false},
+		{"registry.test/app:-bad@" + d, false}, // a tag next to the digest is checked, as oci.ParseReference checks it
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
