@@ -371,3 +371,92 @@ spec:
 		t.Errorf("the vault is back and the status says %v", kmp())
 	}
 }
+
+// Registry credentials that fail at admission, with the reference setup's
+// Store (azureWorkloadIdentity) in front of an ACR (the real distribution
+// registry behind acrtest's token service): a wrong client ID, an expired
+// federated token and an exchange ACR refuses each deny the pod, with one
+// line naming the identity, the registry and what to check; when the
+// fault is cleared the signed pod is admitted again.
+func TestRatifyACRFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Kubernetes end-to-end test; runs without -short")
+	}
+	ctx := context.Background()
+	c := newCluster(t)
+	s := newSandbox(t)
+	w := newACRWorld(t, s)
+	dyn, err := dynamic.NewForConfig(c.cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
+	root := s.hallmark("key", "export-cert", "e2e", "--root-only").Stdout
+	passDigest := w.push(t, "nginx", "pass")
+	if r := s.runEnv([]string{w.env[0], "DOCKER_CONFIG=" + w.pusher}, "sign", w.host+"/nginx@"+passDigest, "--key", "e2e"); r.Code != 0 {
+		t.Fatalf("sign: %s", r)
+	}
+	w.push(t, "nginx", "fail")
+	applyRatifyCRDs(t, dyn)
+	c.namespace(t, "gatekeeper-system")
+	const wrongClient = "0f0f0f0f-0000-4000-8000-00000000dead"
+	resources := ratifyACRResources(w.host, root)
+	for _, doc := range strings.Split(strings.Replace(resources, "clientID: "+acrClientID, "clientID: "+wrongClient, 1), "\n---\n") {
+		applyIn(t, dyn, "gatekeeper-system", doc)
+	}
+	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.env = w.env
+	srv := s.serve(caPEM, "--ratify-resources", "--kubeconfig", c.cp.Kubeconfig, "--namespace", "gatekeeper-system",
+		"--tls-cert-file", s.writeFile("tls.crt", certPEM), "--tls-key-file", s.writeFile("tls.key", keyPEM))
+	pass, fail := w.host+"/nginx:pass", w.host+"/nginx:fail"
+	c.namespace(t, nsDemo)
+	c.registerHallmark(t, srv.url, caPEM)
+	c.waitForWebhook(t, fail)
+	pods := c.client.CoreV1().Pods(nsDemo)
+	// denied waits until the signed pod is denied with every one of want
+	// (a changed Store takes a list interval to be served).
+	denied := func(t *testing.T, want ...string) {
+		t.Helper()
+		var err error
+		if !proctest.Eventually(45*time.Second, 500*time.Millisecond, func() bool {
+			_, err = pods.Create(ctx, pod("demo-pass", pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			if err == nil {
+				return false
+			}
+			for _, w := range want {
+				if !strings.Contains(err.Error(), w) {
+					return false
+				}
+			}
+			return true
+		}) {
+			t.Fatalf("signed pod: want a denial saying %q, got %v\n%s", want, err, srv.logs)
+		}
+		t.Logf("denied: %v", err)
+	}
+
+	t.Run("wrong client ID", func(t *testing.T) {
+		denied(t, "client ID "+wrongClient, w.host, "AADSTS700016", "check clientID and tenantID")
+	})
+	applyIn(t, dyn, "gatekeeper-system", strings.Split(resources, "\n---\n")[0]) // the right client ID
+	t.Run("expired federated token", func(t *testing.T) {
+		w.entra.SetAssertionExpired(true)
+		defer w.entra.SetAssertionExpired(false)
+		denied(t, "client ID "+acrClientID, w.host, "AADSTS700024", "projected token file")
+	})
+	t.Run("exchange refused", func(t *testing.T) {
+		w.acr.SetRefuseExchange(true)
+		defer w.acr.SetRefuseExchange(false)
+		denied(t, "client ID "+acrClientID, w.host, "refused to exchange", "AcrPull")
+	})
+	var err2 error
+	if !proctest.Eventually(45*time.Second, 500*time.Millisecond, func() bool {
+		_, err2 = pods.Create(ctx, pod("demo-pass", pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err2 == nil
+	}) {
+		t.Errorf("with the faults cleared the signed pod is still refused: %v\n%s", err2, srv.logs)
+	}
+}

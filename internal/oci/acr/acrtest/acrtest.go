@@ -307,6 +307,13 @@ func NewACR(t TB, host, tenantID string, entra *Entra) *ACR {
 	return &ACR{t: t, Host: host, entra: entra, TenantID: tenantID, refresh: map[string][]string{}, access: map[string]string{}}
 }
 
+// SetRefuseExchange sets RefuseExchange while requests may be served.
+func (a *ACR) SetRefuseExchange(refuse bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.RefuseExchange = refuse
+}
+
 // RevokeRefreshTokens makes every refresh token issued so far invalid, as
 // when ACR stops honouring one before its expiry.
 func (a *ACR) RevokeRefreshTokens() {
