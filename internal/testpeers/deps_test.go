@@ -14,6 +14,6 @@ func TestNotInBinary(t *testing.T) {
 	deptest.CheckWithCgo(t, []string{"../../cmd/hallmark"},
 		hm+"deptest", hm+"goldentest", hm+"proctest", hm+"testpeers",
 		hm+"verify/verifytest", hm+"signing/signingtest", hm+"keys/pkcs11/softhsmtest",
-		hm+"oci/acr/acrtest", hm+"interop", hm+"kubee2e",
+		hm+"keys/azurekv/kvtest", hm+"oci/acr/acrtest", hm+"interop", hm+"kubee2e",
 	)
 }
