@@ -202,7 +202,8 @@ func (c *converter) store(r *Resource) {
 		c.fs.note(id, "spec.version", "the plugin version is not used")
 	}
 	if r.Kind == KindNamespacedStore {
-		c.fs.note(id, "", "hallmark has one registry configuration for the cluster; this NamespacedStore's settings apply to every namespace")
+		// Its settings are still imported, for every namespace.
+		c.fs.problem(id, "", "%s", namespacedScope(r, "Stores"))
 	}
 	const p = "spec.parameters"
 	params := rd.object(p, spec["parameters"], "name", "useHttp", "cosignEnabled", "authProvider", "localCachePath", "cacheEnabled", "ttl", "capacity", "keyNumber")
@@ -1041,7 +1042,7 @@ func prune(m yaml.MapSlice) yaml.MapSlice {
 	return out
 }
 
-// namespacedScope says why a namespaced Verifier, Policy or Executor
+// namespacedScope says why a namespaced Store, Verifier or Policy
 // cannot be imported, even in the namespace Ratify runs in: Ratify uses it
 // only for a Gatekeeper key that names its namespace ("[NS]IMAGE", sent by
 // a constraint template that passes the pod's namespace), and then instead

@@ -21,14 +21,16 @@ func wantProblem(t *testing.T, text, path, want string) {
 	}
 }
 
-// TestNamespacedKindsStayProblems: Ratify uses a NamespacedVerifier or
-// NamespacedPolicy only for Gatekeeper keys that name its namespace, in
+// TestNamespacedKindsStayProblems: Ratify uses a NamespacedStore,
+// NamespacedVerifier or NamespacedPolicy only for Gatekeeper keys that name its namespace, in
 // place of the cluster-wide ones, so even in Ratify's own namespace it is
 // not a cluster-wide resource; the problem says so and what to do.
 func TestNamespacedKindsStayProblems(t *testing.T) {
 	nsVerifier := strings.Replace(strings.Replace(verifierDoc, "kind: Verifier", "kind: NamespacedVerifier", 1), "name: verifier-notation", "name: verifier-notation\n  namespace: gatekeeper-system", 1)
 	nsPolicy := "apiVersion: config.ratify.deislabs.io/v1beta1\nkind: NamespacedPolicy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n    artifactVerificationPolicies: {default: any}\n"
+	nsStore := "apiVersion: config.ratify.deislabs.io/v1beta1\nkind: NamespacedStore\nmetadata: {name: s, namespace: gatekeeper-system}\nspec:\n  name: oras\n  parameters: {useHttp: true}\n"
 	for name, text := range map[string]string{
+		"NamespacedStore":    inlineKMP(t) + "---\n" + verifierDoc + "---\n" + nsStore,
 		"NamespacedVerifier": inlineKMP(t) + "---\n" + nsVerifier,
 		"NamespacedPolicy":   inlineKMP(t) + "---\n" + verifierDoc + "---\n" + nsPolicy,
 	} {
