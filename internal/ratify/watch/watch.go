@@ -44,6 +44,7 @@ var kinds = []string{
 	ratify.KindCertificateStore,
 	ratify.KindVerifier, ratify.KindNamespacedVerifier,
 	ratify.KindPolicy, ratify.KindNamespacedPolicy,
+	ratify.KindExecutor,
 }
 
 // ErrNoCRDs: none of Ratify's CustomResourceDefinitions is installed.
@@ -94,7 +95,8 @@ type fetched struct {
 }
 
 func gvr(kind string) schema.GroupVersionResource {
-	return schema.GroupVersionResource{Group: ratify.GroupV1, Version: ratify.VersionBeta1, Resource: ratify.Plural(kind)}
+	group, version := ratify.Group(kind)
+	return schema.GroupVersionResource{Group: group, Version: version, Resource: ratify.Plural(kind)}
 }
 
 // listed is one resource as read, with the object to write its status to.
@@ -216,7 +218,10 @@ func (s *Source) writeStatus(ctx context.Context) {
 func (s *Source) statusLocked(res *ratify.Resource) map[string]any {
 	var mine []string
 	label := res.Label()
-	isVerifier := res.Kind == ratify.KindVerifier || res.Kind == ratify.KindNamespacedVerifier
+	// Problems about the whole set go where Ratify reports verification
+	// configuration: the verifiers, and Ratify v2's executors.
+	isExecutor := res.Kind == ratify.KindExecutor
+	isVerifier := res.Kind == ratify.KindVerifier || res.Kind == ratify.KindNamespacedVerifier || isExecutor
 	for _, p := range s.problems {
 		general := p.Resource == "resources" || p.Resource == "hallmark configuration"
 		if p.Resource == label || (general && isVerifier) {
@@ -234,14 +239,20 @@ func (s *Source) statusLocked(res *ratify.Resource) map[string]any {
 	if f != nil && f.err != "" {
 		mine = append(mine, f.err)
 	}
-	status := map[string]any{"issuccess": len(mine) == 0}
+	// Ratify v2 names the fields of an Executor's status succeeded and
+	// briefError.
+	okKey, briefKey := "issuccess", "brieferror"
+	if isExecutor {
+		okKey, briefKey = "succeeded", "briefError"
+	}
+	status := map[string]any{okKey: len(mine) == 0}
 	if len(mine) > 0 {
 		full := strings.Join(mine, "; ")
 		brief := mine[0]
 		if len(brief) > maxBriefError {
 			brief = brief[:maxBriefError-3] + "..."
 		}
-		status["error"], status["brieferror"] = full, brief
+		status["error"], status[briefKey] = full, brief
 	}
 	if f != nil && !f.when.IsZero() {
 		status["lastfetchedtime"] = f.when.UTC().Format(time.RFC3339)
