@@ -597,9 +597,13 @@ func (c *converter) provider(r *Resource) []config.CertificateSource {
 		az := vaultIdentity(rd, p, params)
 		// Its keys are for cosign: imported when a cosign Verifier names
 		// the provider (cosignKeys).
-		rd.list(p, params, "keys")
+		keys := rd.list(p, params, "keys")
+		certs := rd.list(p, params, "certificates")
+		if len(certs) == 0 && len(keys) > 0 {
+			c.fs.problem(id, p+".certificates", "none, only keys: a notation Verifier trusts a provider's certificates, never its keys, so Ratify has no certificates from this provider and fails every signature that needs them; add the signing certificate (certificates: [{name: ...}]) or name another provider")
+		}
 		var out []config.CertificateSource
-		for i, cert := range rd.list(p, params, "certificates") {
+		for i, cert := range certs {
 			cp := fmt.Sprintf("%s.certificates[%d]", p, i)
 			cm := rd.object(cp, cert, "name", "version")
 			if src, ok := c.akvCert(rd, cp, vault, az, rd.str(cp, cm, "name"), rd.str(cp, cm, "version")); ok {

@@ -277,6 +277,8 @@ func TestVaultCertificateWithoutVersion(t *testing.T) {
 			}
 		})
 	}
+	keysOnly := verifier + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: KeyManagementProvider\nmetadata: {name: kv}\nspec:\n  type: azurekeyvault\n  parameters:\n    vaultURI: https://v.vault.azure.net/\n    tenantID: t\n    clientID: c\n    keys: [{name: cosign-key}]\n"
+	wantProblem(t, keysOnly, "spec.parameters.certificates", "trusts a provider's certificates, never its keys")
 	bad := verifier + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: KeyManagementProvider\nmetadata: {name: kv}\nspec:\n  type: azurekeyvault\n  parameters:\n    vaultURI: https://v.vault.azure.net/\n    tenantID: t\n    clientID: c\n    certificates: [{name: \"not a name\"}]\n"
 	if res := convertText(t, bad); res.OK() || !findingAt(res.Problems, "spec.parameters.certificates[0]", "") {
 		t.Errorf("a name Key Vault cannot hold converted: %v", res.Problems)
