@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,18 +19,25 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
+// statusSubresource finds a CRD version's status subresource.
+var statusSubresource = regexp.MustCompile(`(?m)^\s+subresources:\n\s+status: \{\}`)
+
 // The chart with ratifyResources.enabled runs serve --ratify-resources:
-// installed on a real kube-apiserver (RBAC on), the Deployment's own
-// arguments, run as the chart's service account (impersonated), read the
-// Ratify resources and write their status, which the chart's ClusterRole
-// must allow; the image pull secrets a Store names are mounted where the
+// installed on a real kube-apiserver (RBAC on) next to Ratify's own CRDs,
+// the Deployment's own arguments, run as the chart's service account
+// (impersonated), read the Ratify resources and write their status
+// through its subresource, which the chart's ClusterRole must allow; the image pull secrets a Store names are mounted where the
 // imported configuration reads them.
 func TestChartRatifyResources(t *testing.T) {
 	if testing.Short() {
 		t.Skip("Kubernetes end-to-end test; runs without -short")
 	}
 	ctx := context.Background()
-	objs := renderChart(t, "--set", "ratifyResources.enabled=true", "--set", "ratifyResources.installCRDs=true",
+	// Ratify's own CRDs, as a cluster where Ratify ran has them: their
+	// status is a subresource, which the chart's role must allow writing.
+	// The Executor's is hallmark's (Ratify v1.4.6 has none).
+	ratifyCRDs := filepath.Join(filepath.Dir(testpeers.RatifyLibrary(t)), "charts", "ratify", "crds")
+	objs := renderChart(t, "--set", "ratifyResources.enabled=true",
 		"--set-json", `ratifyResources.pullSecrets=["regcred"]`, "--set", "azureWorkloadIdentity.clientID=5e3a6f0c-1d2b-4c3d-8e4f-000000000042")
 	var args []string
 	var mounts, labels map[string]string
@@ -101,10 +109,30 @@ spec:
 		t.Fatal(err)
 	}
 	c.namespace(t, chartNamespace)
+	files, err := filepath.Glob(filepath.Join(ratifyCRDs, "*.yaml"))
+	if err != nil || len(files) != 9 {
+		t.Fatalf("Ratify's chart CRDs in %s: %d files, %v", ratifyCRDs, len(files), err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !statusSubresource.Match(data) {
+			t.Fatalf("%s has no status subresource; the test means to write status through one", f)
+		}
+		testpeers.ApplyYAML(t, dyn, string(data))
+	}
+	for _, doc := range strings.Split(string(ratify.CRDs()), "\n---\n") {
+		if strings.Contains(doc, "name: executors.config.ratify.sh") {
+			testpeers.ApplyYAML(t, dyn, doc)
+		}
+	}
 	createChartObjects(t, c, dyn, objs)
 	if t.Failed() {
 		return
 	}
+	waitServed(t, dyn, ratify.KindVerifier, ratify.KindExecutor)
 	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
 	root := s.hallmark("key", "export-cert", "e2e", "--root-only").Stdout
 	resources := strings.ReplaceAll(ratifyACRResources("registry.example", root), "namespace: gatekeeper-system", "namespace: "+chartNamespace)

@@ -194,7 +194,13 @@ spec:
 func applyRatifyCRDs(t *testing.T, dyn dynamic.Interface) {
 	t.Helper()
 	testpeers.ApplyYAML(t, dyn, string(ratify.CRDs()))
-	for _, kind := range []string{ratify.KindVerifier, ratify.KindExecutor} {
+	waitServed(t, dyn, ratify.KindVerifier, ratify.KindExecutor)
+}
+
+// waitServed waits until the API server serves the resources of kinds.
+func waitServed(t *testing.T, dyn dynamic.Interface, kinds ...string) {
+	t.Helper()
+	for _, kind := range kinds {
 		group, version := ratify.Group(kind)
 		var err error
 		if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
