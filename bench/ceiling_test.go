@@ -27,6 +27,9 @@ const notarySignatureType = "application/vnd.cncf.notary.signature"
 type ceilingClient struct {
 	host   string
 	client *http.Client
+	// bearer, if set, is sent as the Authorization of every request: a
+	// token obtained beforehand, for a registry with token authentication.
+	bearer string
 }
 
 func newCeilingClient(host string) *ceilingClient {
@@ -43,6 +46,9 @@ func (c *ceilingClient) fetch(ctx context.Context, method, path, accept string) 
 		return nil, err
 	}
 	req.Header.Set("Accept", accept)
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return nil, err

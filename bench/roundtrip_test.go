@@ -8,8 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
 	"github.com/hallmark-dev/hallmark/internal/oci"
@@ -25,7 +29,9 @@ import (
 // the referrers, fetch the signature manifest, fetch the envelope), 4 for a
 // tag (resolve first). Each phase uses images no server has seen, and the
 // first request (not measured) lets each server meet the registry. It runs
-// only with HALLMARK_BENCH_RTT=1: bench/roundtrips.sh runs it.
+// only with HALLMARK_BENCH_RTT=1: bench/roundtrips.sh runs it. With
+// HALLMARK_BENCH_AUTH=token the registry uses token authentication, with
+// the token service in bench/tokenserver_test.go.
 func TestRoundTrips(t *testing.T) {
 	if os.Getenv("HALLMARK_BENCH_RTT") != "1" {
 		t.Skip("set HALLMARK_BENCH_RTT=1 to measure round trips through a delaying proxy")
@@ -42,8 +48,33 @@ func TestRoundTrips(t *testing.T) {
 	servers := strings.Split(envString("HALLMARK_BENCH_SERVERS", "hallmark,ratify"), ",")
 	ctx := context.Background()
 	dir := t.TempDir()
-	host := testpeers.StartDistribution(t)
+	// HALLMARK_BENCH_AUTH=token: the registry takes only bearer tokens,
+	// from a token service as far away as the registry (behind a proxy of
+	// its own with the same delay).
+	var tokens *tokenServer
+	var host string
+	switch mode := os.Getenv("HALLMARK_BENCH_AUTH"); mode {
+	case "":
+		host = testpeers.StartDistribution(t)
+	case "token":
+		const service = "hallmark-bench-registry"
+		tokens = startTokenServer(t, service)
+		tokenProxy := startDelayProxy(t, tokens.Host(), delay)
+		host = testpeers.StartDistributionTokenAuth(t, testpeers.TokenAuth{
+			Realm: "http://" + tokenProxy.Host() + "/token", Service: service, Issuer: tokens.issuer, RootCertBundle: tokens.certFile,
+		})
+	default:
+		t.Fatalf("HALLMARK_BENCH_AUTH=%q: want token, or nothing", mode)
+	}
+	tokenRequests := func() int64 {
+		if tokens == nil {
+			return 0
+		}
+		return tokens.requests.Load()
+	}
 	proxy := startDelayProxy(t, host, delay)
+	// The harness pushes through a client of its own, with a token cache.
+	pusher := &auth.Client{Cache: auth.NewCache()}
 	key, rootPEM := benchKey(t, ctx, dir)
 	// A key nobody trusts: its signatures fail authenticity, so a verifier
 	// must fetch them and go on to the next.
@@ -56,18 +87,27 @@ func TestRoundTrips(t *testing.T) {
 	// push pushes a fresh image, signs it with the untrusted key extra
 	// times and then the trusted key, and returns its reference through the
 	// proxy: by digest, or by tag if byTag.
-	push := func(byTag bool, extra int) string {
+	push := func(byTag bool, extra int, newRepo bool) string {
 		t.Helper()
 		images++
 		tag := ""
 		if byTag {
 			tag = fmt.Sprintf("t%d", images)
 		}
-		desc, err := devregistry.PushSampleImage(ctx, host, "rtt", tag, fmt.Sprintf("rtt-%d", images))
+		name := "rtt"
+		if newRepo {
+			name = fmt.Sprintf("rtt-%d", images)
+		}
+		repo, err := remote.NewRepository(host + "/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref := fmt.Sprintf("%s/rtt@%s", host, desc.Digest)
+		repo.PlainHTTP, repo.Client = true, pusher
+		desc, err := devregistry.PushSampleImageTo(ctx, repo, tag, fmt.Sprintf("rtt-%d", images))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := fmt.Sprintf("%s/%s@%s", host, name, desc.Digest)
 		for range extra {
 			if err := signImage(ctx, client, untrusted, ref); err != nil {
 				t.Fatal(err)
@@ -77,9 +117,9 @@ func TestRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 		if byTag {
-			return fmt.Sprintf("%s/rtt:%s", proxy.Host(), tag)
+			return fmt.Sprintf("%s/%s:%s", proxy.Host(), name, tag)
 		}
-		return fmt.Sprintf("%s/rtt@%s", proxy.Host(), desc.Digest)
+		return fmt.Sprintf("%s/%s@%s", proxy.Host(), name, desc.Digest)
 	}
 	type phase struct {
 		name     string
@@ -87,6 +127,7 @@ func TestRoundTrips(t *testing.T) {
 		perReq   int  // images per request
 		byTag    bool // tag references
 		extra    int  // untrusted signatures before the trusted one
+		newRepo  bool // each image in a repository of its own
 		floor    int  // round trips
 	}
 	phases := []phase{
@@ -95,20 +136,38 @@ func TestRoundTrips(t *testing.T) {
 		{name: "tag, 1 image per request", requests: 10, perReq: 1, byTag: true, floor: 4},
 		{name: "digest, 3 signatures (2 untrusted first)", requests: 5, perReq: 1, extra: 2, floor: 3},
 	}
+	if tokens != nil {
+		// A repository not seen before needs a token of its own scope: at
+		// least one round trip to the token service before the first
+		// request to the registry.
+		phases = append(phases, phase{name: "tag, a new repository per image", requests: 10, perReq: 1, byTag: true, newRepo: true, floor: 5})
+	}
 	policy := []byte(`{"version":"1.0","trustPolicies":[{"name":"bench","registryScopes":["*"],` +
 		`"signatureVerification":{"level":"strict"},"trustStores":["ca:bench"],"trustedIdentities":["*"]}]}`)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nregistry behind a proxy delaying %v each way (round trip %v); one request at a time, every image cold\n\n", delay, rtt)
-	b.WriteString("| server | references | floor | p50 round trips | min / max | registry requests per image | new connections per image | isSuccess / images |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "\nregistry behind a proxy delaying %v each way (round trip %v); one request at a time, every image cold\n", delay, rtt)
+	if tokens != nil {
+		b.WriteString("token authentication: the token service behind a proxy with the same delay; registry requests include token requests\n")
+	}
+	b.WriteString("\n| server | references | floor | p50 round trips | min / max | registry requests per image | token requests per image | new connections per image | isSuccess / images |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	// Calibration: the ceiling client's four requests, one after the other,
 	// show what four round trips measure on this machine, with its load.
 	{
 		c := newCeilingClient(proxy.Host())
+		if tokens != nil {
+			// Its token is obtained beforehand: the row calibrates the
+			// registry's four requests, nothing else.
+			tok, err := tokens.sign([]access{{Type: "repository", Name: "rtt", Actions: []string{"pull"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.bearer = tok
+		}
 		var lat []time.Duration
 		refs := []string{}
 		for range 10 {
-			refs = append(refs, push(false, 0))
+			refs = append(refs, push(false, 0, false))
 		}
 		conns0 := proxy.conns.Load()
 		for _, ref := range refs {
@@ -119,8 +178,38 @@ func TestRoundTrips(t *testing.T) {
 			lat = append(lat, time.Since(t0))
 		}
 		slices.Sort(lat)
-		fmt.Fprintf(&b, "| ceiling client: 4 requests one after the other, nothing verified | digest, 1 image | 4 | **%.2f** | %.2f / %.2f | 4.00 | %.2f | |\n",
+		fmt.Fprintf(&b, "| ceiling client: 4 requests one after the other, nothing verified | digest, 1 image | 4 | **%.2f** | %.2f / %.2f | 4.00 | 0.00 | %.2f | |\n",
 			float64(lat[len(lat)/2])/float64(rtt), float64(lat[0])/float64(rtt), float64(lat[len(lat)-1])/float64(rtt), float64(proxy.conns.Load()-conns0)/float64(len(refs)))
+
+		// The same for 10 images at once, as in a 10-image request: what
+		// the registry's and the machine's work for 10 images adds to the
+		// four round trips, before any verifier's.
+		lat = lat[:0]
+		var batchesOf10 [][]string
+		for range 3 {
+			var batch []string
+			for range 10 {
+				batch = append(batch, push(false, 0, false))
+			}
+			batchesOf10 = append(batchesOf10, batch)
+		}
+		conns0 = proxy.conns.Load()
+		for _, batch := range batchesOf10 {
+			t0 := time.Now()
+			var wg sync.WaitGroup
+			for _, ref := range batch {
+				wg.Go(func() {
+					if err := c.image(ctx, ref); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			lat = append(lat, time.Since(t0))
+		}
+		slices.Sort(lat)
+		fmt.Fprintf(&b, "| ceiling client: the same, 10 images at once | digest, 10 images | 4 | **%.2f** | %.2f / %.2f | 4.00 | 0.00 | %.2f | |\n",
+			float64(lat[len(lat)/2])/float64(rtt), float64(lat[0])/float64(rtt), float64(lat[len(lat)-1])/float64(rtt), float64(proxy.conns.Load()-conns0)/30)
 	}
 	for _, name := range servers {
 		t.Run(name, func(t *testing.T) {
@@ -129,6 +218,9 @@ func TestRoundTrips(t *testing.T) {
 			case "hallmark":
 				tgt = startHallmark(t, dir, policy, rootPEM)
 			case "ratify":
+				if tokens != nil {
+					t.Skip("token authentication is measured for hallmark only")
+				}
 				r := testpeers.RunRatify(t, testpeers.RatifyOptions{
 					Registry: proxy.Host(), CertificatePEM: rootPEM, TrustPolicyJSON: policy,
 					Cache: true, CacheTTL: time.Hour, VerifyTimeout: 2900 * time.Millisecond, LogLevel: "warn",
@@ -138,7 +230,7 @@ func TestRoundTrips(t *testing.T) {
 				t.Fatalf("HALLMARK_BENCH_SERVERS: unknown server %q", name)
 			}
 			// Meet the registry: connections, the referrers API probe.
-			if v, _, err := post(tgt, batches([]string{push(false, 0)})[0]); err != nil || v != 1 {
+			if v, _, err := post(tgt, batches([]string{push(false, 0, false)})[0]); err != nil || v != 1 {
 				t.Fatalf("%s: first image not verified (%d, %v)", tgt.name, v, err)
 			}
 			for _, ph := range phases {
@@ -146,11 +238,11 @@ func TestRoundTrips(t *testing.T) {
 				for range ph.requests {
 					var refs []string
 					for range ph.perReq {
-						refs = append(refs, push(ph.byTag, ph.extra))
+						refs = append(refs, push(ph.byTag, ph.extra, ph.newRepo))
 					}
 					bodies = append(bodies, batches(refs)...)
 				}
-				conns0, reqs0 := proxy.conns.Load(), registryRequestCount(t, tgt)
+				conns0, reqs0, tokens0 := proxy.conns.Load(), registryRequestCount(t, tgt), tokenRequests()
 				var lat []time.Duration
 				verified, sent := 0, 0
 				for _, body := range bodies {
@@ -168,8 +260,9 @@ func TestRoundTrips(t *testing.T) {
 				if tgt.metrics != "" {
 					reqs = fmt.Sprintf("%.2f", (registryRequestCount(t, tgt)-reqs0)/float64(sent))
 				}
-				row := fmt.Sprintf("| %s | %s | %d | **%s** | %s / %s | %s | %.2f | %d / %d |\n", tgt.name, ph.name, ph.floor,
+				row := fmt.Sprintf("| %s | %s | %d | **%s** | %s / %s | %s | %.2f | %.2f | %d / %d |\n", tgt.name, ph.name, ph.floor,
 					rt(lat[len(lat)/2]), rt(lat[0]), rt(lat[len(lat)-1]), reqs,
+					float64(tokenRequests()-tokens0)/float64(sent),
 					float64(proxy.conns.Load()-conns0)/float64(sent), verified, sent)
 				t.Log(row)
 				b.WriteString(row)
