@@ -263,8 +263,9 @@ func hostsSetTLS(hosts []HostSettings) bool {
 	return false
 }
 
-// newHTTPClient builds the HTTP client under the auth client: retries on
-// top, then the response observer, then the transports (newTransports).
+// newHTTPClient builds the HTTP client under the auth client: the
+// challenger on top, then retries, then the response observer, then the
+// transports (newTransports).
 func newHTTPClient(opts Options, hosts *hostSet) *http.Client {
 	var hc http.Client
 	var base http.RoundTripper
@@ -290,7 +291,9 @@ func newHTTPClient(opts Options, hosts *hostSet) *http.Client {
 		}
 		base = &retry.Transport{Base: base, Policy: func() retry.Policy { return policy }}
 	}
-	hc.Transport = base
+	// Outermost: its answers are not requests, so they are neither
+	// retried nor reported.
+	hc.Transport = &challenger{base: base}
 	return &hc
 }
 
