@@ -19,6 +19,32 @@ type delayProxy struct {
 	upstream string
 	delay    time.Duration
 	conns    atomic.Int64
+
+	mu   sync.Mutex
+	open map[net.Conn]bool // both ends of every proxied connection
+}
+
+// track records c as open, or closes it at once if the proxy is closed.
+func (p *delayProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.open == nil {
+		c.Close()
+		return false
+	}
+	p.open[c] = true
+	return true
+}
+
+// closeAll closes every proxied connection: clients keep idle connections
+// open, and the proxy would otherwise wait for them forever.
+func (p *delayProxy) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.open {
+		c.Close()
+	}
+	p.open = nil
 }
 
 // startDelayProxy proxies a loopback port to upstream with delay each way,
@@ -29,9 +55,9 @@ func startDelayProxy(t *testing.T, upstream string, delay time.Duration) *delayP
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &delayProxy{ln: ln, upstream: upstream, delay: delay}
+	p := &delayProxy{ln: ln, upstream: upstream, delay: delay, open: map[net.Conn]bool{}}
 	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	t.Cleanup(func() { ln.Close(); p.closeAll(); wg.Wait() })
 	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -51,11 +77,17 @@ func (p *delayProxy) Host() string { return p.ln.Addr().String() }
 func (p *delayProxy) serve(client net.Conn) {
 	accepted := time.Now()
 	defer client.Close()
+	if !p.track(client) {
+		return
+	}
 	up, err := net.Dial("tcp", p.upstream)
 	if err != nil {
 		return
 	}
 	defer up.Close()
+	if !p.track(up) {
+		return
+	}
 	var wg sync.WaitGroup
 	// The handshake: the client's first byte could not have left before
 	// one round trip, and arrives one delay later.
