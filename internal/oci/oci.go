@@ -7,7 +7,9 @@
 //
 // One Client serves every registry: it keeps one HTTP transport so that
 // connections are reused, and one token cache so that a bearer token fetched
-// for a repository is reused until it expires. Errors are sorted onto the
+// for a repository is reused until it expires. What it learns of a registry
+// (whether it has the referrers API, its token challenge) is learned once per
+// registry, not per repository or image. Errors are sorted onto the
 // sentinels in errors.go, so callers can tell a missing signature from a
 // registry that is down (IsTransient).
 package oci
