@@ -139,11 +139,40 @@ func (w *acrWorld) push(t *testing.T, repo, tag string) string {
 	return desc.Digest.String()
 }
 
+// signedImages makes the test's signing key, pushes nginx:pass signed
+// with it (as the walkthrough's user does, logged in to the registry) and
+// nginx:fail unsigned, and returns the key's root certificate and the
+// digest of nginx:pass.
+func (w *acrWorld) signedImages(t *testing.T, s *sandbox) (rootPEM, passDigest string) {
+	t.Helper()
+	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
+	rootPEM = s.hallmark("key", "export-cert", "e2e", "--root-only").Stdout
+	passDigest = w.push(t, "nginx", "pass")
+	if r := s.runEnv([]string{w.env[0], "DOCKER_CONFIG=" + w.pusher}, "sign", w.host+"/nginx@"+passDigest, "--key", "e2e"); r.Code != 0 {
+		t.Fatalf("sign: %s", r)
+	}
+	w.push(t, "nginx", "fail")
+	return rootPEM, passDigest
+}
+
 // ratifyACRResources are the reference setup's three resources as the
 // walkthrough writes them, with an inline certificate store in place of
 // Key Vault's, and the Store's endpoints naming the test registry (ACR's
 // hosts by default).
 func ratifyACRResources(host, rootPEM string) string {
+	return ratifyResources(`    authProvider:
+      name: azureWorkloadIdentity
+      clientID: `+acrClientID+`
+      endpoints: ["`+host+`"]
+      cosignEnabled: true
+`, rootPEM)
+}
+
+// ratifyResources are a Store with storeParameters (YAML under
+// spec.parameters, indented four spaces), an inline CertificateStore in
+// gatekeeper-system holding rootPEM, and the walkthrough's notation
+// Verifier trusting it.
+func ratifyResources(storeParameters, rootPEM string) string {
 	var certStore strings.Builder
 	certStore.WriteString("apiVersion: config.ratify.deislabs.io/v1beta1\nkind: CertificateStore\nmetadata:\n  name: certstore-inline\n  namespace: gatekeeper-system\nspec:\n  provider: inline\n  parameters:\n    value: |\n")
 	for _, line := range strings.Split(strings.TrimSpace(rootPEM), "\n") {
@@ -156,12 +185,7 @@ metadata:
 spec:
   name: oras
   parameters:
-    authProvider:
-      name: azureWorkloadIdentity
-      clientID: ` + acrClientID + `
-      endpoints: ["` + host + `"]
-      cosignEnabled: true
----
+` + storeParameters + `---
 ` + certStore.String() + `---
 apiVersion: config.ratify.deislabs.io/v1beta1
 kind: Verifier
@@ -290,13 +314,7 @@ func TestRatifyResourcesACR(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
-	root := s.hallmark("key", "export-cert", "e2e", "--root-only").Stdout
-	passDigest := w.push(t, "nginx", "pass")
-	if r := s.runEnv([]string{w.env[0], "DOCKER_CONFIG=" + w.pusher}, "sign", w.host+"/nginx@"+passDigest, "--key", "e2e"); r.Code != 0 {
-		t.Fatalf("sign: %s", r)
-	}
-	w.push(t, "nginx", "fail")
+	root, passDigest := w.signedImages(t, s)
 	t.Run("the registry refuses an anonymous client", func(t *testing.T) {
 		r := s.runEnv([]string{w.env[0]}, "verify", w.host+"/nginx@"+passDigest)
 		if r.Code == 0 {

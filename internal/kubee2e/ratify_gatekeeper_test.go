@@ -36,13 +36,7 @@ func TestRatifyResourcesGatekeeper(t *testing.T) {
 	s := newSandbox(t)
 	w := newACRWorld(t, s)
 
-	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
-	root := s.hallmark("key", "export-cert", "e2e", "--root-only").Stdout
-	passDigest := w.push(t, "nginx", "pass")
-	if r := s.runEnv([]string{w.env[0], "DOCKER_CONFIG=" + w.pusher}, "sign", w.host+"/nginx@"+passDigest, "--key", "e2e"); r.Code != 0 {
-		t.Fatalf("sign: %s", r)
-	}
-	w.push(t, "nginx", "fail")
+	root, passDigest := w.signedImages(t, s)
 	pass, fail := w.host+"/nginx@"+passDigest, w.host+"/nginx:fail"
 
 	gkCA, gkCert, gkKey, err := testpeers.ServingCertificate("gatekeeper", time.Hour)

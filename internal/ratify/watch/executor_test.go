@@ -36,17 +36,7 @@ func TestServesExecutorFromTheCluster(t *testing.T) {
 			testpeers.ApplyYAML(t, dyn, doc)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := dyn.Resource(gvr(ratify.KindExecutor)).List(ctx, metav1.ListOptions{})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the Executor CRD is not served: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitServed(t, dyn, ratify.KindExecutor)
 
 	var certs strings.Builder
 	for _, line := range strings.Split(strings.TrimSpace(string(testCA(t))), "\n") {
@@ -113,5 +103,22 @@ spec:
 	s := status()
 	if brief, _ := s["briefError"].(string); s["succeeded"] != false || !strings.Contains(brief, "spec.policyEnforcer") || !strings.Contains(s["error"].(string), "threshold-policy") {
 		t.Errorf("status %v, want succeeded false and the policy enforcer in briefError and error", s)
+	}
+}
+
+// waitServed waits until the API server serves kind's resources: a CRD
+// takes a moment to be established.
+func waitServed(t *testing.T, dyn dynamic.Interface, kind string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := dyn.Resource(gvr(kind)).List(context.Background(), metav1.ListOptions{})
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the %s CRD is not served: %v", kind, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -33,18 +33,7 @@ func TestServesRatifyResourcesFromTheCluster(t *testing.T) {
 
 	testpeers.ApplyYAML(t, dyn, string(ratify.CRDs()))
 	testpeers.ApplyYAML(t, dyn, "apiVersion: v1\nkind: Namespace\nmetadata: {name: gatekeeper-system}\n")
-	// CRDs take a moment to be served.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := dyn.Resource(gvr(ratify.KindVerifier)).List(ctx, metav1.ListOptions{})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("CRDs not served: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitServed(t, dyn, ratify.KindVerifier)
 
 	var kmp bytes.Buffer
 	kmp.WriteString("apiVersion: config.ratify.deislabs.io/v1beta1\nkind: CertificateStore\nmetadata:\n  name: certs-inline\n  namespace: gatekeeper-system\nspec:\n  provider: inline\n  parameters:\n    value: |\n")
