@@ -33,10 +33,6 @@ func TestChartRatifyResources(t *testing.T) {
 		t.Skip("Kubernetes end-to-end test; runs without -short")
 	}
 	ctx := context.Background()
-	// Ratify's own CRDs, as a cluster where Ratify ran has them: their
-	// status is a subresource, which the chart's role must allow writing.
-	// The Executor's is hallmark's (Ratify v1.4.6 has none).
-	ratifyCRDs := filepath.Join(filepath.Dir(testpeers.RatifyLibrary(t)), "charts", "ratify", "crds")
 	objs := renderChart(t, "--set", "ratifyResources.enabled=true",
 		"--set-json", `ratifyResources.pullSecrets=["regcred"]`, "--set", "azureWorkloadIdentity.clientID=5e3a6f0c-1d2b-4c3d-8e4f-000000000042")
 	var args []string
@@ -109,30 +105,11 @@ spec:
 		t.Fatal(err)
 	}
 	c.namespace(t, chartNamespace)
-	files, err := filepath.Glob(filepath.Join(ratifyCRDs, "*.yaml"))
-	if err != nil || len(files) != 9 {
-		t.Fatalf("Ratify's chart CRDs in %s: %d files, %v", ratifyCRDs, len(files), err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !statusSubresource.Match(data) {
-			t.Fatalf("%s has no status subresource; the test means to write status through one", f)
-		}
-		testpeers.ApplyYAML(t, dyn, string(data))
-	}
-	for _, doc := range strings.Split(string(ratify.CRDs()), "\n---\n") {
-		if strings.Contains(doc, "name: executors.config.ratify.sh") {
-			testpeers.ApplyYAML(t, dyn, doc)
-		}
-	}
+	applyRatifysOwnCRDs(t, dyn)
 	createChartObjects(t, c, dyn, objs)
 	if t.Failed() {
 		return
 	}
-	waitServed(t, dyn, ratify.KindVerifier, ratify.KindExecutor)
 	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
 	root := s.hallmark("key", "export-cert", "e2e", "--root-only").Stdout
 	resources := strings.ReplaceAll(ratifyACRResources("registry.example", root), "namespace: gatekeeper-system", "namespace: "+chartNamespace)
@@ -181,4 +158,33 @@ spec:
 			t.Errorf("%s/%s: status %v, want issuccess true written by the chart's service account\n%s", r.resource, r.name, o.Object["status"], srv.logs)
 		}
 	}
+}
+
+// applyRatifysOwnCRDs applies Ratify v1.4.6's own CRDs (its chart's), as a
+// cluster where Ratify ran has them, whose status is a subresource, and
+// hallmark's Executor CRD (Ratify v1.4.6 has none), and waits until they
+// are served.
+func applyRatifysOwnCRDs(t *testing.T, dyn dynamic.Interface) {
+	t.Helper()
+	dir := filepath.Join(filepath.Dir(testpeers.RatifyLibrary(t)), "charts", "ratify", "crds")
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) != 9 {
+		t.Fatalf("Ratify's chart CRDs in %s: %d files, %v", dir, len(files), err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !statusSubresource.Match(data) {
+			t.Fatalf("%s has no status subresource; the tests mean to write status through one", f)
+		}
+		testpeers.ApplyYAML(t, dyn, string(data))
+	}
+	for _, doc := range strings.Split(string(ratify.CRDs()), "\n---\n") {
+		if strings.Contains(doc, "name: executors.config.ratify.sh") {
+			testpeers.ApplyYAML(t, dyn, doc)
+		}
+	}
+	waitServed(t, dyn, ratify.KindVerifier, ratify.KindExecutor)
 }

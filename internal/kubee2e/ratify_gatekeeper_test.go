@@ -22,7 +22,8 @@ import (
 // (as Ratify's chart writes it: ratify-provider, the verify endpoint, the
 // chart's 5 s timeout) and Ratify's default ConstraintTemplate and sample
 // constraint, unchanged, in front of hallmark serve --ratify-resources,
-// which is configured only by the reference Ratify resources and reads the
+// which is configured only by the reference Ratify resources (in Ratify's
+// own CRDs, their status written to its subresource) and reads the
 // private registry by workload identity (acrWorld). A signed pod is
 // admitted, an unsigned one denied with Ratify's template's message.
 func TestRatifyResourcesGatekeeper(t *testing.T) {
@@ -44,7 +45,8 @@ func TestRatifyResourcesGatekeeper(t *testing.T) {
 		t.Fatal(err)
 	}
 	dyn, create := startGatekeeper(t, c, s, gkCA, gkCert, gkKey)
-	applyRatifyCRDs(t, dyn)
+	// The reference cluster has Ratify's own CRDs.
+	applyRatifysOwnCRDs(t, dyn)
 	testpeers.ApplyYAML(t, dyn, ratifyACRResources(w.host, root))
 
 	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
