@@ -7,6 +7,8 @@
 // the registry-bound ceiling with a client that makes a cold verification's
 // registry requests and verifies nothing. TestRoundTrips, run by
 // roundtrips.sh (HALLMARK_BENCH_RTT=1), counts cold latency in registry round
-// trips through a proxy that delays every byte.
+// trips through a proxy that delays every byte. TestMemory, run by memory.sh
+// (HALLMARK_BENCH_MEM=1), measures `hallmark serve`'s resident memory with
+// N distinct signed images cached.
 // Results, with the command and the machine, go in docs/benchmarks.md.
 package bench
