@@ -49,7 +49,7 @@ const (
 	// happens minutes after the failure, and the person fixing it is waiting.
 	DefaultNegativeTTL = 30 * time.Second
 	// DefaultMaxEntries bounds the number of results kept. A verified
-	// result costs about 430 bytes of heap (BenchmarkCacheFill: the parts
+	// result costs about 435 bytes of heap (BenchmarkCacheFill: the parts
 	// that are the same for every image signed by one key are kept once, see
 	// verdict), so 10,000 entries (a large cluster's distinct images) cost
 	// about 4 MiB.
@@ -140,7 +140,8 @@ type Options struct {
 // Cache is a verification result cache in front of a Verifier. It is safe
 // for concurrent use.
 //
-// Results it returns share their slices (Warnings, Signatures) with the
+// Results it returns may share their slices (Warnings, Signatures, a
+// signature's Validations) and a signature's SignedAt and ExpiresAt with the
 // cache and with other callers: treat them as read-only. Appending is safe.
 type Cache struct {
 	positiveTTL   time.Duration
