@@ -213,6 +213,10 @@ func TestKindsResolveOnce(t *testing.T) {
 			if !slices.ContainsFunc(reqs, func(s string) bool { return strings.HasSuffix(s, ".sig") }) {
 				t.Errorf("cosign signatures were not looked for:\n%s", strings.Join(reqs, "\n"))
 			}
+			// The missing .sig tag is an answer: no request to explain it.
+			if slices.ContainsFunc(reqs, func(s string) bool { return strings.HasSuffix(s, "/tags/list") }) {
+				t.Errorf("the missing cosign signature tag cost a tag listing:\n%s", strings.Join(reqs, "\n"))
+			}
 		})
 	}
 }

@@ -62,6 +62,9 @@ const (
 // Registry is what verification needs of a registry; *oci.Client has it.
 type Registry interface {
 	Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error)
+	// Lookup is Resolve where a missing tag is an answer (ErrNotFound),
+	// not worth a request to explain.
+	Lookup(ctx context.Context, ref string) (ocispec.Descriptor, error)
 	Referrers(ctx context.Context, ref string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, error)
 	FetchManifest(ctx context.Context, ref string, desc ocispec.Descriptor, limit int64) ([]byte, error)
 	FetchBlob(ctx context.Context, ref string, desc ocispec.Descriptor, limit int64) ([]byte, error)
@@ -257,7 +260,8 @@ type candidate struct {
 func (v *Verifier) discover(ctx context.Context, repoRef string, subject ocispec.Descriptor) ([]candidate, error) {
 	var out []candidate
 	repo, _, _ := strings.Cut(repoRef, "@")
-	desc, err := v.reg.Resolve(ctx, repo+":"+sigTag(subject))
+	// Most images have no .sig tag: its absence costs the one request.
+	desc, err := v.reg.Lookup(ctx, repo+":"+sigTag(subject))
 	switch {
 	case errors.Is(err, oci.ErrNotFound):
 	case err != nil:
