@@ -111,7 +111,7 @@ func bearerChallenge(header string) (string, bool) {
 		return "", false
 	}
 	var kept []string
-	for p := range strings.SplitSeq(params, ",") {
+	for _, p := range splitParams(params) {
 		p = strings.TrimSpace(p)
 		if p == "" {
 			continue
@@ -126,6 +126,28 @@ func bearerChallenge(header string) (string, bool) {
 		return "", false
 	}
 	return "Bearer " + strings.Join(kept, ","), true
+}
+
+// splitParams splits auth-params at the commas outside quoted strings
+// (RFC 9110 11.2): a scope such as "repository:a:pull,push" is one value.
+// A backslash inside quotes escapes the next character.
+func splitParams(s string) []string {
+	var out []string
+	quoted, escaped, start := false, false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }
 
 // synthetic401 is the answer the registry would give req: its challenge,
