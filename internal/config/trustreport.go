@@ -14,6 +14,14 @@ type TrustSource struct {
 	Path string
 	// Certificates are those the source added to its store; nil on error.
 	Certificates []*x509.Certificate
+	// Versions are, for a Key Vault certificate source, the vault versions
+	// the certificates were read from, one per version trusted (a version
+	// named, the current one, or every enabled one); nil for other
+	// sources.
+	Versions []string
+	// Disabled are, for a Key Vault source that trusts every version, the
+	// versions left out because the vault has them disabled.
+	Disabled []string
 	// Err is why the source gave none; nil when it did.
 	Err error
 }

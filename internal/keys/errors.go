@@ -35,4 +35,8 @@ var (
 	// ErrCorrupt means stored key data failed an integrity check: it was
 	// damaged, tampered with, or moved from another key's slot.
 	ErrCorrupt = errors.New("key data is damaged")
+	// ErrDisabled means the provider holds the version asked for but has
+	// it switched off (Azure Key Vault's attributes.enabled false), so it
+	// must not be trusted.
+	ErrDisabled = errors.New("key version is disabled")
 )

@@ -41,6 +41,10 @@ type Info struct {
 	// Policy is the certificate policy the version was made from, with
 	// defaults applied; nil when the provider does not keep it.
 	Policy *certpolicy.Policy
+	// Disabled reports that the provider keeps the version switched off
+	// (Azure Key Vault's attributes.enabled false): a trust store must not
+	// trust it. False for providers that cannot switch versions off.
+	Disabled bool
 }
 
 // Key is a usable signing key: a crypto.Signer whose private half stays in the

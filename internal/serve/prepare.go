@@ -191,9 +191,9 @@ func trustStore(ctx context.Context, c *config.Config, onSource func(config.Trus
 	for i, store := range c.TrustStores {
 		for j, src := range store.Certificates {
 			p := fmt.Sprintf("trustStores[%d].certificates[%d]", i, j)
-			certs, field, err := ks.certificates(ctx, store.Type, src)
+			got, field, err := ks.certificates(ctx, store.Type, src)
 			if err == nil {
-				if aerr := ts.Add(truststore.Type(store.Type), store.Name, certs...); aerr != nil {
+				if aerr := ts.Add(truststore.Type(store.Type), store.Name, got.certs...); aerr != nil {
 					err = errors.New(config.StoreAddMessage(aerr))
 				}
 			}
@@ -201,7 +201,7 @@ func trustStore(ctx context.Context, c *config.Config, onSource func(config.Trus
 				if err != nil {
 					onSource(config.TrustSource{Path: p, Err: err})
 				} else {
-					onSource(config.TrustSource{Path: p, Certificates: certs})
+					onSource(config.TrustSource{Path: p, Certificates: got.certs, Versions: got.versions, Disabled: got.disabled})
 				}
 			}
 			if err != nil {
@@ -240,47 +240,72 @@ func (k *keyStoreOpener) open() (*local.Store, error) {
 	return k.store, k.err
 }
 
-// certificates reads one source's certificates and names the field that
-// gave them.
-func (k *keyStoreOpener) certificates(ctx context.Context, typ string, src config.CertificateSource) ([]*x509.Certificate, string, error) {
-	switch {
-	case src.File != "":
-		certs, err := readCertFile(src.File)
-		return certs, "file", err
-	case src.Dir != "":
-		certs, err := readCertDir(src.Dir)
-		return certs, "dir", err
-	case src.PEM != "":
-		certs, err := certbundle.ParsePEM([]byte(src.PEM))
-		return certs, "pem", err
-	case src.Key != "":
-		certs, err := k.keyCertificates(ctx, typ, src)
-		return certs, "key", err
-	}
-	return nil, "", errors.New("give one of file, dir, pem or key")
+// sourceCerts is what one certificate source gave.
+type sourceCerts struct {
+	certs []*x509.Certificate
+	// versions are, for a Key Vault source, the certificate versions
+	// trusted; disabled are those left out because the vault has them
+	// disabled.
+	versions, disabled []string
 }
 
-func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ string, src config.CertificateSource) ([]*x509.Certificate, error) {
+// certificates reads one source's certificates and names the field that
+// gave them.
+func (k *keyStoreOpener) certificates(ctx context.Context, typ string, src config.CertificateSource) (sourceCerts, string, error) {
 	var (
+		got   sourceCerts
+		field string
+		err   error
+	)
+	switch {
+	case src.File != "":
+		got.certs, err = readCertFile(src.File)
+		field = "file"
+	case src.Dir != "":
+		got.certs, err = readCertDir(src.Dir)
+		field = "dir"
+	case src.PEM != "":
+		got.certs, err = certbundle.ParsePEM([]byte(src.PEM))
+		field = "pem"
+	case src.Key != "":
+		got, err = k.keyCertificates(ctx, typ, src)
+		field = "key"
+	default:
+		err = errors.New("give one of file, dir, pem or key")
+	}
+	return got, field, err
+}
+
+func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ string, src config.CertificateSource) (sourceCerts, error) {
+	var (
+		got    sourceCerts
 		chains [][]*x509.Certificate
 		err    error
 	)
 	if azurekv.IsURL(src.Key) {
 		// A vault is read with the identity the source names.
-		chains, err = vaultChains(ctx, src)
+		var trusted, disabled []keys.Info
+		trusted, disabled, err = vaultVersions(ctx, src)
+		for _, info := range trusted {
+			chains = append(chains, info.Chain)
+			got.versions = append(got.versions, info.Version)
+		}
+		for _, info := range disabled {
+			got.disabled = append(got.disabled, info.Version)
+		}
 	} else {
 		chains, err = k.keyChains(ctx, src.Key)
 	}
 	if err != nil {
-		return nil, err
+		return sourceCerts{}, err
 	}
-	certs := make([]*x509.Certificate, 0, len(chains))
+	got.certs = make([]*x509.Certificate, 0, len(chains))
 	for _, chain := range chains {
-		if a := anchor(typ, chain); a != nil && !slices.ContainsFunc(certs, a.Equal) {
-			certs = append(certs, a)
+		if a := anchor(typ, chain); a != nil && !slices.ContainsFunc(got.certs, a.Equal) {
+			got.certs = append(got.certs, a)
 		}
 	}
-	return certs, nil
+	return got, nil
 }
 
 // keyChains reads the certificate chains (leaf first) of the key s names:

@@ -160,6 +160,13 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 // reportTrust tells the source how its trust stores were built, if it
 // wants to know.
 func (r *Runtime) reportTrust(ctx context.Context, rep config.TrustReport) {
+	for _, src := range rep.Sources {
+		if len(src.Disabled) > 0 {
+			// Said at every build: the source still trusts fewer versions
+			// than the vault holds, which its owner may not expect.
+			r.log.Info("Key Vault certificate versions disabled in the vault are not trusted", "source", src.Path, "versions", src.Disabled)
+		}
+	}
 	if tr, ok := r.src.(TrustReporter); ok {
 		tr.TrustBuilt(ctx, rep)
 	}

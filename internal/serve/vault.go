@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -18,15 +17,16 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/oci/acr"
 )
 
-// vaultChains reads the certificate chains of a Key Vault key source with
-// the identity the source names (src.Azure), or the default Azure
-// credential chain when it names none. Its errors are one line each,
+// vaultVersions reads the certificate versions of a Key Vault key source
+// that it trusts, and those it left out because the vault has them
+// disabled, with the identity the source names (src.Azure), or the default
+// Azure credential chain when it names none. Its errors are one line each,
 // saying which identity, which certificate and what to check: they are
 // what a certificate store's status shows.
-func vaultChains(ctx context.Context, src config.CertificateSource) ([][]*x509.Certificate, error) {
+func vaultVersions(ctx context.Context, src config.CertificateSource) (trusted, disabled []keys.Info, err error) {
 	vault, ref, err := azurekv.ParseURL(src.Key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var (
 		cred     azcore.TokenCredential
@@ -34,31 +34,32 @@ func vaultChains(ctx context.Context, src config.CertificateSource) ([][]*x509.C
 	)
 	if src.Azure != nil {
 		if cred, identity, err = azureCredential(src.Azure); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else if cred, err = azidentity.NewDefaultAzureCredential(nil); err != nil {
-		return nil, fmt.Errorf("azure credentials: %w", err)
+		return nil, nil, fmt.Errorf("azure credentials: %w", err)
 	}
 	p, err := azurekv.New(vault, azurekv.Options{Credential: cred})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if src.CurrentVersionOnly {
 		info, err := p.Current(ctx, ref.Name)
 		if err != nil {
-			return nil, vaultError(vault, ref, identity, err)
+			return nil, nil, vaultError(vault, ref, true, identity, err)
 		}
-		return [][]*x509.Certificate{info.Chain}, nil
+		return []keys.Info{info}, nil, nil
 	}
-	chains, err := providers.Chains(ctx, p, ref)
+	trusted, disabled, err = providers.Trusted(ctx, p, ref)
 	if err != nil {
-		return nil, vaultError(vault, ref, identity, err)
+		return nil, nil, vaultError(vault, ref, false, identity, err)
 	}
-	return chains, nil
+	return trusted, disabled, nil
 }
 
-// vaultError says in one line why a vault certificate could not be read.
-func vaultError(vault string, ref keys.Ref, identity string, err error) error {
+// vaultError says in one line why a vault certificate could not be read;
+// current tells that the source trusts the current version only.
+func vaultError(vault string, ref keys.Ref, current bool, identity string, err error) error {
 	cert := "certificate " + ref.Name
 	if ref.Version != "" {
 		cert += " version " + ref.Version
@@ -74,8 +75,12 @@ func vaultError(vault string, ref keys.Ref, identity string, err error) error {
 			code = " (" + code + ")"
 		}
 		return fmt.Errorf("could not get an Azure token for %s to read %s in Key Vault %s%s: %s", identity, cert, vault, code, check)
-	case errors.Is(err, azurekv.ErrDisabled):
+	case errors.Is(err, keys.ErrDisabled) && current:
 		return fmt.Errorf("the current version of %s in Key Vault %s is disabled, so nothing of it is trusted (as in Ratify): enable it, or name an enabled version", cert, vault)
+	case errors.Is(err, keys.ErrDisabled) && ref.Version != "":
+		return fmt.Errorf("%s in Key Vault %s is disabled, so it is not trusted (as in Ratify): enable it, or name an enabled version", cert, vault)
+	case errors.Is(err, keys.ErrDisabled):
+		return fmt.Errorf("every version of %s in Key Vault %s is disabled, so nothing of it is trusted (as in Ratify): enable one or name another", cert, vault)
 	case errors.Is(err, keys.ErrNotFound):
 		return fmt.Errorf("no %s in Key Vault %s (read as %s): check the vault URI, the certificate's name and version", cert, vault, identity)
 	case strings.Contains(err.Error(), "access denied"):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvtest"
 	"github.com/hallmark-dev/hallmark/internal/oci/acr/acrtest"
 	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
@@ -88,6 +90,7 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 	// as its current version only, and follows a rotation; a disabled
 	// current version trusts nothing (Ratify's reading of a certificate
 	// without a version).
+	var sources []config.TrustSource
 	current := func() ([]*x509.Certificate, error) {
 		c := base(t)
 		c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
@@ -97,7 +100,8 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		ts, err := TrustStore(context.Background(), c)
+		sources = nil
+		ts, err := trustStore(context.Background(), c, func(s config.TrustSource) { sources = append(sources, s) })
 		if err != nil {
 			return nil, err
 		}
@@ -105,6 +109,10 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 	}
 	if got, err := current(); err != nil || len(got) != 1 || !got[0].Equal(ca.Cert) {
 		t.Fatalf("current version: %v, %v; want the one version", got, err)
+	}
+	// The version read is reported (a certificate store's status shows it).
+	if len(sources) != 1 || !slices.Equal(sources[0].Versions, []string{version}) {
+		t.Errorf("trust sources %+v, want the version read, %s", sources, version)
 	}
 	if want := "GET /certificates/hallmark-signing"; !slices.ContainsFunc(vault.Requests, func(r string) bool { return strings.TrimSuffix(r, "/") == want }) {
 		t.Errorf("vault requests %v, want %s (no version)", vault.Requests, want)
@@ -119,6 +127,12 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 	if got, err := current(); err == nil || !strings.Contains(err.Error(), "current version of certificate hallmark-signing in Key Vault "+vault.URL+" is disabled") {
 		t.Fatalf("disabled current version: %v, %v; want refused", got, err)
 	}
+
+	// A version named that the vault has disabled is refused, as Ratify
+	// trusts no disabled version.
+	off := kvtest.NewVersion()
+	vault.Add("hallmark-signing", off, verifytest.NewRootCA(t, "hallmark signing, disabled").Cert)
+	vault.Disable("hallmark-signing", off)
 
 	for _, tc := range []struct {
 		name    string
@@ -135,6 +149,8 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 			want: []string{"client ID " + client, "AADSTS700024", "hallmark-signing", "projected token file"}},
 		{name: "version not found", client: client, key: vault.URL + "/certificates/hallmark-signing/" + kvtest.NewVersion(),
 			want: []string{"no certificate hallmark-signing version", "in Key Vault " + vault.URL, "check the vault URI, the certificate's name and version"}},
+		{name: "version disabled", client: client, key: vault.URL + "/certificates/hallmark-signing/" + off,
+			want: []string{"certificate hallmark-signing version " + off + " in Key Vault " + vault.URL + " is disabled", "enable it, or name an enabled version"}},
 		{name: "vault unreachable", client: client, key: ref,
 			setup: func() { vault.SetDown(true) }, cleanup: func() { vault.SetDown(false) },
 			want: []string{"could not reach Key Vault " + vault.URL, "client ID " + client, "check the vault URI"}},
@@ -156,6 +172,35 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 			}
 			if strings.Count(strings.TrimSpace(msg), "\n") > 1 {
 				t.Errorf("error is not one problem line:\n%s", msg)
+			}
+		})
+	}
+}
+
+// The messages for disabled versions say which case it is and what to do;
+// the source that trusts every version is read with Key Vault's list
+// operations, which kvtest does not serve (azurekv's TestTrustedVersions
+// covers that reading against its fake vault).
+func TestVaultErrorDisabled(t *testing.T) {
+	const vault = "https://hallmark-akv.vault.azure.net"
+	disabled := fmt.Errorf("%w: every version of hallmark-signing (2)", keys.ErrDisabled)
+	for _, tc := range []struct {
+		name    string
+		ref     keys.Ref
+		current bool
+		want    string
+	}{
+		{"every version", keys.Ref{Name: "hallmark-signing"}, false,
+			"every version of certificate hallmark-signing in Key Vault " + vault + " is disabled, so nothing of it is trusted (as in Ratify): enable one or name another"},
+		{"version named", keys.Ref{Name: "hallmark-signing", Version: "0f3c"}, false,
+			"certificate hallmark-signing version 0f3c in Key Vault " + vault + " is disabled, so it is not trusted (as in Ratify): enable it, or name an enabled version"},
+		{"current version", keys.Ref{Name: "hallmark-signing"}, true,
+			"the current version of certificate hallmark-signing in Key Vault " + vault + " is disabled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := vaultError(vault, tc.ref, tc.current, "workload identity (client ID c, tenant t)", disabled)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%q does not say %q", err, tc.want)
 			}
 		})
 	}

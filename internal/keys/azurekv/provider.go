@@ -278,6 +278,9 @@ func (p *Provider) parse(ref keys.Ref, resp azcertificates.GetCertificateRespons
 	if resp.Attributes != nil && resp.Attributes.Created != nil {
 		info.Created = resp.Attributes.Created.UTC()
 	}
+	if resp.Attributes != nil && resp.Attributes.Enabled != nil {
+		info.Disabled = !*resp.Attributes.Enabled
+	}
 	if resp.Policy != nil && resp.Policy.KeyProperties != nil && resp.Policy.KeyProperties.Exportable != nil {
 		info.Exportable = *resp.Policy.KeyProperties.Exportable
 	}
@@ -285,8 +288,8 @@ func (p *Provider) parse(ref keys.Ref, resp azcertificates.GetCertificateRespons
 }
 
 // ErrDisabled means the vault holds the certificate version asked for, but
-// it is disabled there, so it must not be trusted.
-var ErrDisabled = errors.New("certificate version is disabled in the vault")
+// it is disabled there, so it must not be trusted. It is keys.ErrDisabled.
+var ErrDisabled = keys.ErrDisabled
 
 // Current returns the certificate's current version: what the vault
 // returns for the name without a version (its newest), read anew on each

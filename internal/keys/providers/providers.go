@@ -91,28 +91,55 @@ func OpenRemote(ctx context.Context, s string) (keys.Provider, keys.Ref, func(),
 	return nil, keys.Ref{}, nil, fmt.Errorf("%w: %q is neither a PKCS#11 URI nor an Azure Key Vault URL", ErrReference, s)
 }
 
-// Chains returns the certificate chains, leaf first, of ref in p: the one
-// version ref names, or every version of ref.Name when it names none.
+// Chains returns the certificate chains, leaf first, of the versions of
+// ref in p that a trust store may hold (see Trusted).
 func Chains(ctx context.Context, p keys.Provider, ref keys.Ref) ([][]*x509.Certificate, error) {
-	if ref.Version != "" {
-		info, err := p.Get(ctx, ref)
-		if err != nil {
-			return nil, err
-		}
-		return [][]*x509.Certificate{info.Chain}, nil
-	}
-	infos, err := p.List(ctx)
+	infos, _, err := Trusted(ctx, p, ref)
 	if err != nil {
 		return nil, err
 	}
-	var chains [][]*x509.Certificate
-	for _, info := range infos {
-		if info.Name == ref.Name {
-			chains = append(chains, info.Chain)
-		}
-	}
-	if len(chains) == 0 {
-		return nil, fmt.Errorf("key %s: %w", ref.Name, keys.ErrNotFound)
+	chains := make([][]*x509.Certificate, len(infos))
+	for i, info := range infos {
+		chains[i] = info.Chain
 	}
 	return chains, nil
+}
+
+// Trusted returns the versions of ref in p that a trust store may hold:
+// the one version ref names, or every version of ref.Name when it names
+// none, less those the provider keeps disabled, which are returned apart
+// so that the caller can say they were left out. A disabled version is
+// never trusted (Ratify trusts none either): one named, or a name whose
+// every version is disabled, is keys.ErrDisabled.
+func Trusted(ctx context.Context, p keys.Provider, ref keys.Ref) (trusted, disabled []keys.Info, err error) {
+	if ref.Version != "" {
+		info, err := p.Get(ctx, ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		if info.Disabled {
+			return nil, nil, fmt.Errorf("%w: version %s of %s", keys.ErrDisabled, ref.Version, ref.Name)
+		}
+		return []keys.Info{info}, nil, nil
+	}
+	infos, err := p.List(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, info := range infos {
+		switch {
+		case info.Name != ref.Name:
+		case info.Disabled:
+			disabled = append(disabled, info)
+		default:
+			trusted = append(trusted, info)
+		}
+	}
+	switch {
+	case len(trusted) > 0:
+		return trusted, disabled, nil
+	case len(disabled) > 0:
+		return nil, disabled, fmt.Errorf("%w: every version of %s (%d)", keys.ErrDisabled, ref.Name, len(disabled))
+	}
+	return nil, nil, fmt.Errorf("key %s: %w", ref.Name, keys.ErrNotFound)
 }

@@ -142,3 +142,59 @@ func testCert(t *testing.T) []*x509.Certificate {
 	}
 	return certs
 }
+
+// A Key Vault certificate named without a version is read as its current
+// version (currentVersionOnly); the status properties name the version
+// that was read, as Ratify's do, not the empty one of the reference.
+func TestTrustBuiltStatusCurrentVersion(t *testing.T) {
+	const version = "0f3c7a1e5b2d4c6e8a9b1c2d3e4f5a6b"
+	objs := []runtime.Object{
+		obj(ratify.KindKeyManagementProvider, "gatekeeper-system", "kmp-akv", map[string]any{
+			"type": "azurekeyvault",
+			"parameters": map[string]any{
+				"vaultURI":     "https://hallmark-akv.vault.azure.net/",
+				"certificates": []any{map[string]any{"name": "hallmark-signing"}},
+				"tenantID":     "72f988bf-86f1-41af-91ab-2d7cd011db47",
+				"clientID":     "1b3b2c4d-0000-4000-8000-000000000001",
+			},
+		}),
+		obj(ratify.KindVerifier, "", "verifier-notation", map[string]any{
+			"name":          "notation",
+			"artifactTypes": "application/vnd.cncf.notary.signature",
+			"parameters": map[string]any{
+				"verificationCertStores": map[string]any{"certs": []any{"kmp-akv"}},
+				"trustPolicyDoc": map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{
+					"name": "default", "registryScopes": []any{"*"}, "signatureVerification": map[string]any{"level": "strict"},
+					"trustStores": []any{"ca:certs"}, "trustedIdentities": []any{"*"},
+				}}},
+			},
+		}),
+	}
+	lists := map[schema.GroupVersionResource]string{}
+	for _, k := range kinds {
+		lists[gvr(k)] = k + "List"
+	}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists, objs...)
+	ctx := context.Background()
+	src := &Source{Client: dyn, Namespace: "gatekeeper-system"}
+	cfg, err := src.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := cfg.TrustStores[0].Certificates[0]; !cs.CurrentVersionOnly {
+		t.Fatalf("source %+v is not currentVersionOnly", cs)
+	}
+	t0 := time.Date(2026, 12, 4, 13, 0, 0, 0, time.UTC)
+	src.TrustBuilt(ctx, config.TrustReport{Config: cfg, Time: t0, InForce: true,
+		Sources: []config.TrustSource{{Path: "trustStores[0].certificates[0]", Certificates: testCert(t), Versions: []string{version}}}})
+	o, err := dyn.Resource(gvr(ratify.KindKeyManagementProvider)).Namespace("gatekeeper-system").Get(ctx, "kmp-akv", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := o.Object["status"].(map[string]any)
+	want := map[string]any{"Certificates": []any{map[string]any{"Name": "hallmark-signing", "Version": version, "Enabled": "true", "LastRefreshed": "2026-12-04T13:00:00Z"}}}
+	props, _ := st["properties"].(map[string]any)
+	if !sameStatus(props, want) {
+		t.Errorf("properties %v, want %v", st["properties"], want)
+	}
+}

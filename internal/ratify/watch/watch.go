@@ -324,7 +324,7 @@ func (s *Source) TrustBuilt(ctx context.Context, rep config.TrustReport) {
 			o.errs = append(o.errs, ts.Err.Error())
 			continue
 		}
-		o.certs = append(o.certs, certProperties(res.Kind, sources[ts.Path], len(ts.Certificates), rep.Time)...)
+		o.certs = append(o.certs, certProperties(res.Kind, sources[ts.Path], ts, rep.Time)...)
 	}
 	if s.fetches == nil {
 		s.fetches = map[string]*fetched{}
@@ -378,13 +378,14 @@ func fromSource(path string, origins map[string]*ratify.Resource) bool {
 	return false
 }
 
-// certProperties are Ratify's status properties of n certificates fetched
-// from one source: for a Key Vault one, per certificate its name, version
-// and when it was fetched, as Ratify's CertificateStore
-// (CertificateName, Version, LastRefreshed) and KeyManagementProvider
-// (Name, Version, Enabled, LastRefreshed) write them; none for inline
-// certificates, as Ratify.
-func certProperties(kind string, src config.CertificateSource, n int, when time.Time) []map[string]any {
+// certProperties are Ratify's status properties of what one source
+// fetched: for a Key Vault one, per certificate version its name, version
+// and when it was fetched, as Ratify's CertificateStore (CertificateName,
+// Version, LastRefreshed) and KeyManagementProvider (Name, Version,
+// Enabled, LastRefreshed) write them, the version being the one read from
+// the vault (so a reference without one, read as its current version,
+// still shows which). None for inline certificates, as Ratify.
+func certProperties(kind string, src config.CertificateSource, ts config.TrustSource, when time.Time) []map[string]any {
 	if src.Key == "" {
 		return nil
 	}
@@ -392,13 +393,19 @@ func certProperties(kind string, src config.CertificateSource, n int, when time.
 	if err != nil {
 		return nil
 	}
+	versions := ts.Versions
+	if len(versions) == 0 {
+		for range ts.Certificates {
+			versions = append(versions, ref.Version)
+		}
+	}
 	at := when.UTC().Format(time.RFC3339)
-	out := make([]map[string]any, 0, n)
-	for range n {
+	out := make([]map[string]any, 0, len(versions))
+	for _, v := range versions {
 		if kind == ratify.KindCertificateStore {
-			out = append(out, map[string]any{"CertificateName": ref.Name, "Version": ref.Version, "LastRefreshed": at})
+			out = append(out, map[string]any{"CertificateName": ref.Name, "Version": v, "LastRefreshed": at})
 		} else {
-			out = append(out, map[string]any{"Name": ref.Name, "Version": ref.Version, "Enabled": "true", "LastRefreshed": at})
+			out = append(out, map[string]any{"Name": ref.Name, "Version": v, "Enabled": "true", "LastRefreshed": at})
 		}
 	}
 	return out
