@@ -72,7 +72,7 @@ spec:
 	if code != 0 || !strings.Contains(stderr, "plus Sigstore bundles made with the same keys") {
 		t.Errorf("cosign verifier with --cosign-trusted-root: exit %d\n%s", code, stderr)
 	}
-	if cfg, err := config.Parse([]byte(stdout)); err != nil || cfg.Cosign.TrustedRootFile != "/etc/hallmark/trusted_root.json" || !cfg.Cosign.Policies[0].RequireTransparencyLog || cfg.SignatureKindDefault() != config.KindAny {
+	if cfg, err := config.Parse([]byte(stdout)); err != nil || cfg.Cosign.TrustedRootFile != "/etc/hallmark/trusted_root.json" || !cfg.Cosign.Policies[0].RequireTransparencyLog || cfg.SignatureKindDefault() != config.KindEach {
 		t.Errorf("configuration (%v):\n%s", err, stdout)
 	}
 	for name, args := range map[string][]string{"files": files, "folder": {dir}} {

@@ -84,8 +84,9 @@ type CosignIdentity struct {
 // registry scope.
 type SignatureKinds struct {
 	// Default is what a repository no rule covers requires: notation,
-	// cosign, any (either kind) or all (both). Zero: notation when cosign
-	// is not configured, any when it is.
+	// cosign, any (either kind), all (both) or each (every kind the image
+	// carries, and at least one). Zero: notation when cosign is not
+	// configured, any when it is.
 	Default string `json:"default,omitempty"`
 	// Rules set the requirement of the repositories in their scopes.
 	// Zero: none.
@@ -96,7 +97,7 @@ type SignatureKinds struct {
 type SignatureKindRule struct {
 	// Scopes are REGISTRY/REPOSITORY or "*". Required.
 	Scopes []string `json:"scopes"`
-	// Require is notation, cosign, any or all. Required.
+	// Require is notation, cosign, any, all or each. Required.
 	Require string `json:"require"`
 }
 
@@ -110,6 +111,7 @@ const (
 	KindCosign   = "cosign"
 	KindAny      = "any"
 	KindAll      = "all"
+	KindEach     = "each"
 )
 
 // SignatureKindDefault returns signatureKinds.default with its zero value
@@ -186,8 +188,8 @@ func (c *Config) validateCosign(ps *problems) {
 	}
 	check := func(path string, r string) {
 		switch {
-		case r != KindNotation && r != KindCosign && r != KindAny && r != KindAll:
-			ps.add(path, fmt.Sprintf("%q must be notation, cosign, any or all", strict.Clip(r)))
+		case r != KindNotation && r != KindCosign && r != KindAny && r != KindAll && r != KindEach:
+			ps.add(path, fmt.Sprintf("%q must be notation, cosign, any, all or each", strict.Clip(r)))
 		case !c.CosignConfigured() && (r == KindCosign || r == KindAll):
 			ps.add(path, fmt.Sprintf("%s needs cosign.policies", r))
 		}

@@ -21,7 +21,7 @@ func TestValidateCosign(t *testing.T) {
 					{Name: "k", Scopes: []string{"r.io/app", "r.io:5000/b"}, Keys: []CosignKey{{File: "cosign.pub"}, {Key: "release/*"}}},
 					{Name: "kl", Scopes: []string{"*"}, Keyless: []CosignIdentity{{SubjectRegExp: "^.*@example.com$", Issuer: "https://accounts.google.com"}}},
 				}}
-				c.SignatureKinds = SignatureKinds{Default: "notation", Rules: []SignatureKindRule{{Scopes: []string{"r.io/app"}, Require: "cosign"}}}
+				c.SignatureKinds = SignatureKinds{Default: "notation", Rules: []SignatureKindRule{{Scopes: []string{"r.io/app"}, Require: "cosign"}, {Scopes: []string{"r.io:5000/b"}, Require: "each"}}}
 			},
 		},
 		{
@@ -48,7 +48,7 @@ func TestValidateCosign(t *testing.T) {
 				c.SignatureKinds = SignatureKinds{Default: "both", Rules: []SignatureKindRule{{Scopes: []string{"r.io/a"}, Require: "cosign"}, {Scopes: []string{"r.io/a"}, Require: "any"}}}
 			},
 			want: map[string]string{
-				"signatureKinds.default":            `"both" must be notation, cosign, any or all`,
+				"signatureKinds.default":            `"both" must be notation, cosign, any, all or each`,
 				"signatureKinds.rules[0].require":   "cosign needs cosign.policies",
 				"signatureKinds.rules[1].scopes[0]": "is in another rule",
 			},

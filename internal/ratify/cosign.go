@@ -1,7 +1,9 @@
 package ratify
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hallmark-dev/hallmark/internal/config"
@@ -257,13 +259,52 @@ func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 // signatureKinds sets which kinds images need. Ratify's config policy
 // judges each artifact type found that has a verifier: an image with only
 // a Notary Project signature passes on it, one with only a cosign signature
-// on that. hallmark's "any" is the closest: either kind passes.
+// on that, one with both only when both verify. hallmark's "each" is that,
+// where both verifiers have a policy for every repository and verify
+// there: each does not judge a kind with no policy for the repository, or
+// a Notary Project level skip, where Ratify's verifier fails the first and
+// passes the second.
 func (c *converter) signatureKinds(notation, cosign bool) {
 	switch {
 	case notation && c.cfg.CosignConfigured():
-		c.cfg.SignatureKinds.Default = config.KindAny
-		c.fs.note("resources", "", "notation and cosign Verifiers: signatureKinds.default is any, as Ratify admits an image whose signatures of the kinds found verify; an image carrying both kinds where one kind fails is denied by Ratify and admitted by hallmark; set signatureKinds.default: all to need both")
+		c.cfg.SignatureKinds.Default = config.KindEach
+		c.eachDifferences()
 	case cosign && c.cfg.CosignConfigured():
 		c.cfg.SignatureKinds.Default = config.KindCosign
+	}
+}
+
+// eachDifferences reports where signatureKinds each does not verify what
+// Ratify does: a kind whose policies do not cover every repository, and a
+// trust policy statement of level skip.
+func (c *converter) eachDifferences() {
+	var doc struct {
+		TrustPolicies []struct {
+			Name                  string   `json:"name"`
+			RegistryScopes        []string `json:"registryScopes"`
+			SignatureVerification struct {
+				Level string `json:"level"`
+			} `json:"signatureVerification"`
+		} `json:"trustPolicies"`
+	}
+	if json.Unmarshal(c.cfg.TrustPolicy.Inline, &doc) != nil {
+		return // the configuration's validation says what is wrong
+	}
+	star := false
+	for _, tp := range doc.TrustPolicies {
+		star = star || slices.Contains(tp.RegistryScopes, "*")
+		if tp.SignatureVerification.Level == "skip" {
+			c.fs.problem("resources", "", "trust policy statement %q has level skip: Ratify passes an image carrying a Notary Project signature in its scopes on that signature, while hallmark (signatureKinds each) does not count a skipped kind as found and needs a cosign signature that verifies there", strict.Clip(tp.Name))
+		}
+	}
+	if !star {
+		c.fs.problem("resources", "", `the Notary Project trust policy has no "*" statement: where none applies, Ratify denies an image carrying a Notary Project signature, while hallmark (signatureKinds each) does not judge that kind there and admits the image on its cosign signature; add a "*" statement`)
+	}
+	star = false
+	for _, p := range c.cfg.Cosign.Policies {
+		star = star || slices.Contains(p.Scopes, "*")
+	}
+	if !star {
+		c.fs.problem("resources", "", `no cosign trust policy has scope "*": where none applies, Ratify denies an image carrying a cosign signature, while hallmark (signatureKinds each) does not judge that kind there and admits the image on its Notary Project signature; add a policy with scope "*"`)
 	}
 }

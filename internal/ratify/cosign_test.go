@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,20 +76,20 @@ func TestCosignVerifierMaps(t *testing.T) {
         scopes: ["*"]
         keys: [{provider: inline-key}]
         tLogVerify: false
-`), "", config.Cosign{Policies: []config.CosignPolicy{{Name: "default", Scopes: []string{"*"}, Keys: []config.CosignKey{{PEM: "PEM"}}}}}, "any"},
+`), "", config.Cosign{Policies: []config.CosignPolicy{{Name: "default", Scopes: []string{"*"}, Keys: []config.CosignKey{{PEM: "PEM"}}}}}, "each"},
 		{"Key Vault key by name, transparency log by default", inlineKMP(t) + "---\n" + verifierDoc + "---\n" + akvKeysKMP + "---\n" + cosignDoc(`    trustPolicies:
       - name: app
         scopes: ["myregistry.azurecr.io/app"]
         keys: [{provider: kv-keys, name: signer}]
 `), "/etc/hallmark/trusted_root.json", config.Cosign{TrustedRootFile: "/etc/hallmark/trusted_root.json", Policies: []config.CosignPolicy{{Name: "app", Scopes: []string{"myregistry.azurecr.io/app"},
-			Keys: []config.CosignKey{{Key: "https://v.vault.azure.net/keys/signer/0123456789abcdef"}}, RequireTransparencyLog: true}}}, "any"},
+			Keys: []config.CosignKey{{Key: "https://v.vault.azure.net/keys/signer/0123456789abcdef"}}, RequireTransparencyLog: true}}}, "each"},
 		{"every Key Vault key, and a file", inlineKMP(t) + "---\n" + verifierDoc + "---\n" + akvKeysKMP + "---\n" + cosignDoc(`    trustPolicies:
       - name: all-keys
         scopes: ["*"]
         keys: [{provider: kv-keys}, {file: /keys/cosign.pub}]
         tLogVerify: false
 `), "", config.Cosign{Policies: []config.CosignPolicy{{Name: "all-keys", Scopes: []string{"*"},
-			Keys: []config.CosignKey{{Key: "https://v.vault.azure.net/keys/signer/0123456789abcdef"}, {Key: "https://v.vault.azure.net/keys/other/fedcba9876543210"}, {File: "/keys/cosign.pub"}}}}}, "any"},
+			Keys: []config.CosignKey{{Key: "https://v.vault.azure.net/keys/signer/0123456789abcdef"}, {Key: "https://v.vault.azure.net/keys/other/fedcba9876543210"}, {File: "/keys/cosign.pub"}}}}}, "each"},
 		{"keyless, exact and regular expression", inlineKMP(t) + "---\n" + verifierDoc + "---\n" + cosignDoc(`    trustPolicies:
       - name: upstream
         scopes: ["ghcr.io/org/app", "ghcr.io/org/tool"]
@@ -97,12 +98,12 @@ func TestCosignVerifierMaps(t *testing.T) {
           certificateOIDCIssuer: https://token.actions.githubusercontent.com
           ctLogVerify: false
 `), "/root.json", config.Cosign{TrustedRootFile: "/root.json", Policies: []config.CosignPolicy{{Name: "upstream", Scopes: []string{"ghcr.io/org/app", "ghcr.io/org/tool"},
-			Keyless: []config.CosignIdentity{{SubjectRegExp: "^https://github.com/org/.*$", Issuer: "https://token.actions.githubusercontent.com"}}, RequireTransparencyLog: true}}}, "any"},
+			Keyless: []config.CosignIdentity{{SubjectRegExp: "^https://github.com/org/.*$", Issuer: "https://token.actions.githubusercontent.com"}}, RequireTransparencyLog: true}}}, "each"},
 		{"legacy key", inlineKMP(t) + "---\n" + verifierDoc + "---\n" + cosignDoc(`    key: /usr/local/ratify-certs/cosign/cosign.pub
-`), "", config.Cosign{Policies: []config.CosignPolicy{{Name: "verifier-cosign", Scopes: []string{"*"}, Keys: []config.CosignKey{{File: "/usr/local/ratify-certs/cosign/cosign.pub"}}}}}, "any"},
+`), "", config.Cosign{Policies: []config.CosignPolicy{{Name: "verifier-cosign", Scopes: []string{"*"}, Keys: []config.CosignKey{{File: "/usr/local/ratify-certs/cosign/cosign.pub"}}}}}, "each"},
 		{"legacy key with Rekor", inlineKMP(t) + "---\n" + verifierDoc + "---\n" + cosignDoc(`    key: /k.pub
     rekorURL: https://rekor.example
-`), "/r.json", config.Cosign{TrustedRootFile: "/r.json", Policies: []config.CosignPolicy{{Name: "verifier-cosign", Scopes: []string{"*"}, Keys: []config.CosignKey{{File: "/k.pub"}}, RequireTransparencyLog: true}}}, "any"},
+`), "/r.json", config.Cosign{TrustedRootFile: "/r.json", Policies: []config.CosignPolicy{{Name: "verifier-cosign", Scopes: []string{"*"}, Keys: []config.CosignKey{{File: "/k.pub"}}, RequireTransparencyLog: true}}}, "each"},
 		{"policy naming both types", inlineKMP(t) + "---\n" + verifierDoc + "---\n" + cosignDoc(`    key: /k.pub
 `) + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n    artifactVerificationPolicies:\n      application/vnd.cncf.notary.signature: any\n      application/vnd.dev.cosign.artifact.sig.v1+json: any\n",
 			"", config.Cosign{Policies: []config.CosignPolicy{{Name: "verifier-cosign", Scopes: []string{"*"}, Keys: []config.CosignKey{{File: "/k.pub"}}}}}, "all"},
@@ -112,6 +113,22 @@ func TestCosignVerifierMaps(t *testing.T) {
 			rs, ps := Decode("test.yaml", []byte(tt.text))
 			res := Convert(rs, Options{CosignTrustedRootFile: tt.root})
 			res.Problems = append(ps, res.Problems...)
+			// Where the cosign policies leave a repository out, each
+			// admits there what Ratify denies: said as a problem.
+			star, uncovered := false, false
+			for _, p := range tt.want.Policies {
+				star = star || slices.Contains(p.Scopes, "*")
+			}
+			res.Problems = slices.DeleteFunc(res.Problems, func(f Finding) bool {
+				if strings.Contains(f.Message, `no cosign trust policy has scope "*"`) {
+					uncovered = true
+					return true
+				}
+				return false
+			})
+			if uncovered == star {
+				t.Errorf("problem on uncovered repositories: %v, want %v", uncovered, !star)
+			}
 			if !res.OK() {
 				t.Fatalf("problems: %v", res.Problems)
 			}
@@ -141,6 +158,12 @@ func TestCosignVerifierMaps(t *testing.T) {
 			}
 			if k := res.Config.SignatureKindDefault(); k != tt.kinds {
 				t.Errorf("signatureKinds.default %s, want %s", k, tt.kinds)
+			}
+			// each is what Ratify verifies: no note of a difference.
+			for _, n := range res.Notes {
+				if tt.kinds == config.KindEach && strings.Contains(n.Message, "signatureKinds") {
+					t.Errorf("note on signature kinds under each: %s", n.Message)
+				}
 			}
 			if !findingAt(res.Notes, "", "plus Sigstore bundles made with the same keys") {
 				t.Errorf("no note on bundles: %v", res.Notes)
@@ -196,6 +219,8 @@ func TestCosignVerifierProblems(t *testing.T) {
 		{"two cosign verifiers", base + cosignDoc("    key: /k.pub\n") + "---\n" + strings.Replace(cosignDoc("    key: /j.pub\n"), "name: verifier-cosign", "name: verifier-cosign-2", 1), "", "2 cosign Verifiers"},
 		{"policy naming one type", base + cosignDoc("    key: /k.pub\n") + "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n    artifactVerificationPolicies:\n      application/vnd.cncf.notary.signature: any\n",
 			"spec.parameters.artifactVerificationPolicies.application/vnd.cncf.notary.signature", "the other if present"},
+		{"notation trust policy without a * statement", inlineKMP(t) + "---\n" + strings.Replace(verifierDoc, `registryScopes: ["*"]`, `registryScopes: ["r.io/app"]`, 1) + "---\n" + cosignDoc("    key: /k.pub\n"), "", `the Notary Project trust policy has no "*" statement`},
+		{"notation level skip", inlineKMP(t) + "---\n" + strings.Replace(verifierDoc, `level: strict`, `level: skip`, 1) + "---\n" + cosignDoc("    key: /k.pub\n"), "", `has level skip`},
 		{"nested artifact types", base + cosignDoc("    key: /k.pub\n    nestedArtifactTypes: [application/spdx+json]\n"), "spec.parameters.nestedArtifactTypes", "not supported"},
 	}
 	for _, tt := range tests {

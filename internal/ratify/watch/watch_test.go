@@ -164,7 +164,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Cosign.TrustedRootFile != "/etc/hallmark/trusted_root.json" || len(cfg.Cosign.Policies) != 1 || !cfg.Cosign.Policies[0].RequireTransparencyLog || cfg.SignatureKindDefault() != config.KindAny {
+	if cfg.Cosign.TrustedRootFile != "/etc/hallmark/trusted_root.json" || len(cfg.Cosign.Policies) != 1 || !cfg.Cosign.Policies[0].RequireTransparencyLog || cfg.SignatureKindDefault() != config.KindEach {
 		t.Errorf("cosign %+v, signature kinds %s", cfg.Cosign, cfg.SignatureKindDefault())
 	}
 	if s := status(ratify.KindVerifier, "", "verifier-cosign"); s["issuccess"] != true {

@@ -1,5 +1,6 @@
 // Package kinds decides which signature kinds an image must carry: Notary
-// Project signatures, cosign signatures, any of them or all of them, chosen
+// Project signatures, cosign signatures, any of them, all of them, or each
+// kind it carries, chosen
 // per registry scope. It combines the verdicts of one verifier per kind
 // into one verify.Result, so that the cache, admission, metrics and both
 // admission encodings treat a cosign verdict like any other.
@@ -30,12 +31,19 @@ const (
 	Any Requirement = "any"
 	// All: both of them.
 	All Requirement = "all"
+	// Each: every kind the image carries must pass, and it must carry at
+	// least one, as Ratify's config policy judges each artifact type it
+	// finds. A kind the repository has no policy for (no trust policy
+	// statement or cosign policy covers it, or its statement has level
+	// skip) is not judged, as Ratify does not judge an artifact type it
+	// has no verifier for: it neither counts as found nor fails the image.
+	Each Requirement = "each"
 )
 
-// Valid reports whether r is one of the four requirements.
+// Valid reports whether r is one of the five requirements.
 func (r Requirement) Valid() bool {
 	switch r {
-	case Notation, Cosign, Any, All:
+	case Notation, Cosign, Any, All, Each:
 		return true
 	}
 	return false
@@ -73,11 +81,13 @@ func New(notation, cosign Verifier, rules []Rule, fallback Requirement) (*Combin
 	check := func(where string, r Requirement) {
 		switch {
 		case !r.Valid():
-			problems = append(problems, fmt.Sprintf("%s: %q is not notation, cosign, any or all", where, r))
+			problems = append(problems, fmt.Sprintf("%s: %q is not notation, cosign, any, all or each", where, r))
 		case notation == nil && (r == Notation || r == All):
 			problems = append(problems, fmt.Sprintf("%s: %s needs Notary Project verification, which is not configured", where, r))
 		case cosign == nil && (r == Cosign || r == All):
 			problems = append(problems, fmt.Sprintf("%s: %s needs cosign verification, which is not configured", where, r))
+		case notation == nil && cosign == nil:
+			problems = append(problems, fmt.Sprintf("%s: %s needs a signature kind, and none is configured", where, r))
 		}
 	}
 	check("default", fallback)
@@ -145,6 +155,8 @@ func (c *Combined) VerifySubject(ctx context.Context, ref string, subject *ocisp
 		return verifyWith(ctx, c.cosign, ref, subject)
 	case All:
 		return all(ctx, ref, subject, c.notation, c.cosign)
+	case Each:
+		return each(ctx, ref, subject, c.notation, c.cosign)
 	default:
 		return anyOf(ctx, ref, subject, c.notation, c.cosign)
 	}
@@ -223,5 +235,108 @@ func merged(ref string, n, s verify.Result) verify.Result {
 	}
 	out.Warnings = append(append([]string(nil), n.Warnings...), s.Warnings...)
 	out.Signatures = append(append([]verify.SignatureResult(nil), n.Signatures...), s.Signatures...)
+	return out
+}
+
+// notJudged reports whether r says its kind is not there to judge: no
+// signature of the kind, no policy of the kind for the repository, or a
+// level skip that looked at nothing. A transient result is never one: it
+// does not know what the image carries.
+func notJudged(r verify.Result) bool {
+	if r.Transient {
+		return false
+	}
+	switch r.Code {
+	case verify.CodeNoSignature, verify.CodeNoApplicablePolicy, verify.CodeSkipped:
+		return true
+	}
+	return false
+}
+
+// each passes when at least one kind is found and every kind found passes,
+// for the same digest. A kind that fails for good decides at once; a
+// transient failure of any kind makes the whole verdict transient, so that
+// it is not kept.
+func each(ctx context.Context, ref string, subject *ocispec.Descriptor, notation, cosign Verifier) verify.Result {
+	start := time.Now()
+	type verdict struct {
+		kind string
+		res  verify.Result
+	}
+	var found, absent, failed []verdict
+	transient := false
+	for _, k := range []struct {
+		kind string
+		v    Verifier
+	}{{"Notary Project", notation}, {"cosign", cosign}} {
+		if k.v == nil {
+			continue
+		}
+		r := verifyWith(ctx, k.v, ref, subject)
+		switch {
+		case notJudged(r):
+			absent = append(absent, verdict{k.kind, r})
+			continue
+		case !r.Verified:
+			failed = append(failed, verdict{k.kind, r})
+			transient = transient || r.Transient
+		}
+		found = append(found, verdict{k.kind, r})
+		if !r.Verified && !r.Transient {
+			// Denied whatever the other kind says.
+			break
+		}
+	}
+	var rs []verify.Result
+	for _, v := range append(append([]verdict(nil), found...), absent...) {
+		rs = append(rs, v.res)
+	}
+	if len(rs) == 0 {
+		// New refuses this; a verdict must still never pass.
+		return verify.Failed(verify.Result{Reference: ref}, verify.CodeError, "no signature kind is configured", "configure Notary Project or cosign verification", false, nil)
+	}
+	out := rs[0]
+	if len(rs) > 1 {
+		out = merged(ref, rs[0], rs[1])
+	}
+	out.Reference = ref
+	out.Duration = time.Since(start)
+	out.Verified = false
+	if len(failed) > 0 {
+		f := failed[0].res
+		var why []string
+		for _, v := range failed {
+			why = append(why, v.kind+": "+v.res.Reason)
+		}
+		reason := "every signature kind the image carries must verify (signatureKinds each): " + strings.Join(why, "; ")
+		return verify.Failed(out, f.Code, reason, f.Remediation, transient, f.Err())
+	}
+	if len(found) == 0 {
+		decide := absent[0].res
+		var why []string
+		for _, v := range absent {
+			why = append(why, v.kind+": "+v.res.Reason)
+			if v.res.Code == verify.CodeNoSignature && decide.Code != verify.CodeNoSignature {
+				decide = v.res
+			}
+		}
+		code := decide.Code
+		if code == verify.CodeSkipped {
+			code = verify.CodeNoSignature
+		}
+		reason := "no signature of a kind verified here (signatureKinds each needs at least one): " + strings.Join(why, "; ")
+		return verify.Failed(out, code, reason, decide.Remediation, false, nil)
+	}
+	if len(found) == 2 && found[0].res.Digest != found[1].res.Digest {
+		return verify.Failed(out, verify.CodeRegistryError,
+			fmt.Sprintf("the tag of %s moved during verification (%s, then %s); retry", ref, found[0].res.Digest, found[1].res.Digest), "retry", true, nil)
+	}
+	var why []string
+	for _, v := range found {
+		why = append(why, v.res.Reason)
+	}
+	out.Verified, out.Code = true, verify.CodeVerified
+	out.Digest, out.Tag = found[0].res.Digest, found[0].res.Tag
+	out.Reason = strings.Join(why, "; and ")
 	return out
 }

@@ -91,3 +91,96 @@ func TestNewRefusesWhatCannotBeMet(t *testing.T) {
 		})
 	}
 }
+
+func transient() verify.Result {
+	return verify.Failed(verify.Result{Digest: "sha256:a"}, verify.CodeRegistryUnavailable, "registry down", "retry", true, nil)
+}
+
+func skipped() verify.Result {
+	return verify.Result{Verified: true, Code: verify.CodeSkipped, Reason: "level skip"}
+}
+
+// TestEach: under each, an image passes only when at least one kind was
+// found and every kind found passed; a kind with no policy for the
+// repository, or a level skip, is not judged. Whatever each admits, any
+// admits too.
+func TestEach(t *testing.T) {
+	var (
+		absent   = fail(verify.CodeNoSignature)
+		noPolicy = fail(verify.CodeNoApplicablePolicy)
+		bad      = fail(verify.CodeUntrustedSigner)
+		ok       = pass("sha256:a")
+	)
+	tests := []struct {
+		name      string
+		n, c      verify.Result
+		ok        bool
+		code      verify.Code
+		transient bool
+		nC, cC    int
+	}{
+		{"notation only, passes", ok, absent, true, verify.CodeVerified, false, 1, 1},
+		{"cosign only, passes", absent, ok, true, verify.CodeVerified, false, 1, 1},
+		{"both pass", ok, ok, true, verify.CodeVerified, false, 1, 1},
+		{"notation passes, cosign fails", ok, bad, false, verify.CodeUntrustedSigner, false, 1, 1},
+		{"notation fails, cosign passes: cosign not asked", bad, ok, false, verify.CodeUntrustedSigner, false, 1, 0},
+		{"notation fails, cosign absent", bad, absent, false, verify.CodeUntrustedSigner, false, 1, 0},
+		{"absent, cosign fails", absent, bad, false, verify.CodeUntrustedSigner, false, 1, 1},
+		{"neither found", absent, absent, false, verify.CodeNoSignature, false, 1, 1},
+		{"notation has no policy, cosign passes", noPolicy, ok, true, verify.CodeVerified, false, 1, 1},
+		{"notation passes, cosign has no policy", ok, noPolicy, true, verify.CodeVerified, false, 1, 1},
+		{"no policy of either kind", noPolicy, noPolicy, false, verify.CodeNoApplicablePolicy, false, 1, 1},
+		{"no policy and absent: no signature", noPolicy, absent, false, verify.CodeNoSignature, false, 1, 1},
+		{"notation skipped, cosign absent: nothing found", skipped(), absent, false, verify.CodeNoSignature, false, 1, 1},
+		{"notation skipped, cosign passes", skipped(), ok, true, verify.CodeVerified, false, 1, 1},
+		{"notation skipped, cosign fails", skipped(), bad, false, verify.CodeUntrustedSigner, false, 1, 1},
+		{"notation transient, cosign passes", transient(), ok, false, verify.CodeRegistryUnavailable, true, 1, 1},
+		{"notation passes, cosign transient", ok, transient(), false, verify.CodeRegistryUnavailable, true, 1, 1},
+		{"notation transient, cosign absent", transient(), absent, false, verify.CodeRegistryUnavailable, true, 1, 1},
+		{"notation transient, cosign fails: still transient", transient(), bad, false, verify.CodeRegistryUnavailable, true, 1, 1},
+		{"both transient", transient(), transient(), false, verify.CodeRegistryUnavailable, true, 1, 1},
+		{"tag moved", ok, pass("sha256:b"), false, verify.CodeRegistryError, true, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var nc, cc int
+			c, err := kinds.New(fixed{tt.n, &nc}, fixed{tt.c, &cc}, []kinds.Rule{{Scopes: []string{"r.io/app"}, Require: kinds.Each}}, kinds.Any)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := c.Verify(t.Context(), "r.io/app:v1")
+			if res.Verified != tt.ok || res.Code != tt.code || res.Transient != tt.transient || nc != tt.nC || cc != tt.cC {
+				t.Fatalf("Verify = %v %s transient %v (%s), calls %d/%d; want %v %s transient %v, calls %d/%d",
+					res.Verified, res.Code, res.Transient, res.Reason, nc, cc, tt.ok, tt.code, tt.transient, tt.nC, tt.cC)
+			}
+			if res.Verified && res.Digest != "sha256:a" {
+				t.Errorf("digest %q, want sha256:a", res.Digest)
+			}
+			// each denies all that any denies.
+			if anyRes := c.Verify(t.Context(), "r.io/other:v1"); res.Verified && !anyRes.Verified {
+				t.Errorf("each admitted what any denies: %s", anyRes.Reason)
+			}
+		})
+	}
+}
+
+// TestEachOneKindConfigured: with only Notary Project verification, each
+// is notation without skip: a signature must be found and pass.
+func TestEachOneKindConfigured(t *testing.T) {
+	for _, tt := range []struct {
+		n  verify.Result
+		ok bool
+	}{{pass("sha256:a"), true}, {fail(verify.CodeNoSignature), false}, {skipped(), false}, {transient(), false}} {
+		var nc int
+		c, err := kinds.New(fixed{tt.n, &nc}, nil, nil, kinds.Each)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := c.Verify(t.Context(), "r.io/app:v1"); res.Verified != tt.ok || nc != 1 {
+			t.Errorf("%s: Verify = %v (%s), %d calls; want %v", tt.n.Code, res.Verified, res.Reason, nc, tt.ok)
+		}
+	}
+	if _, err := kinds.New(nil, nil, nil, kinds.Each); err == nil {
+		t.Error("New accepted each with no kind configured")
+	}
+}
