@@ -114,6 +114,15 @@ type RatifyOptions struct {
 	// notation signature that verifies passes an image.
 	ArtifactVerificationPolicies map[string]string
 
+	// CosignEnabled makes the ORAS store list cosign signatures (the
+	// sha256-DIGEST.sig tag) as artifacts of type
+	// application/vnd.dev.cosign.artifact.sig.v1+json.
+	CosignEnabled bool
+	// Verifiers are more verifier plugins, beside the notation one, as
+	// Ratify's config.json writes them (for a cosign verifier: name, type
+	// "cosign", artifactTypes, trustPolicies). Nil: none.
+	Verifiers []map[string]any
+
 	// LogLevel is Ratify's log level (RATIFY_LOG_LEVEL: debug, info, warn,
 	// error). Empty: info, Ratify's default, which logs every verification
 	// result as indented JSON.
@@ -324,11 +333,24 @@ func ratifyConfig(opts RatifyOptions, dir string) ([]byte, error) {
 		"useHttp":        true,
 		"localCachePath": filepath.Join(dir, "oras-cache"),
 	}
+	if opts.CosignEnabled {
+		store["cosignEnabled"] = true
+	}
 	if opts.Cache {
 		// Read only when the global cache is on (--cache-enabled); the TTL
 		// is whole seconds.
 		store["cacheEnabled"] = true
 		store["ttl"] = max(1, int(ttl/time.Second))
+	}
+	verifiers := []any{map[string]any{
+		"name":              verifierName,
+		"type":              "notation",
+		"artifactTypes":     "application/vnd.cncf.notary.signature",
+		"verificationCerts": certs,
+		"trustPolicyDoc":    policy,
+	}}
+	for _, v := range opts.Verifiers {
+		verifiers = append(verifiers, v)
 	}
 	cfg := map[string]any{
 		"executor": map[string]any{
@@ -350,13 +372,7 @@ func ratifyConfig(opts RatifyOptions, dir string) ([]byte, error) {
 		},
 		"verifier": map[string]any{
 			"version": "1.0.0",
-			"plugins": []any{map[string]any{
-				"name":              verifierName,
-				"type":              "notation",
-				"artifactTypes":     "application/vnd.cncf.notary.signature",
-				"verificationCerts": certs,
-				"trustPolicyDoc":    policy,
-			}},
+			"plugins": verifiers,
 		},
 	}
 	return json.MarshalIndent(cfg, "", "  ")
