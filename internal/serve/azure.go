@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -52,9 +53,78 @@ func azureSource(az *config.AzureCredentials, h oci.HostSettings) (*acr.Source, 
 	})
 }
 
-// azureCredential builds the Azure identity az names, and describes it for
+// azureCredentials holds one credential per Azure identity for the life of
+// the process. A credential keeps its tokens in its own cache: one made
+// anew at each build or trust refresh would ask Entra for a token every
+// time, per source. Failures are not kept, so a fixed environment is
+// retried at the next build.
+var azureCredentials struct {
+	mu sync.Mutex
+	m  map[credentialKey]cachedCredential
+}
+
+// credentialKey is everything an identity's credential is built from,
+// the environment included, so a changed setting builds a new one.
+type credentialKey struct {
+	defaultChain, managed                    bool
+	clientID, tenantID, tokenFile, authority string
+}
+
+type cachedCredential struct {
+	cred     azcore.TokenCredential
+	identity string
+}
+
+// sharedCredential returns the credential kept for key, or builds it with
+// build and keeps it.
+func sharedCredential(key credentialKey, build func() (azcore.TokenCredential, string, error)) (azcore.TokenCredential, string, error) {
+	azureCredentials.mu.Lock()
+	defer azureCredentials.mu.Unlock()
+	if c, ok := azureCredentials.m[key]; ok {
+		return c.cred, c.identity, nil
+	}
+	cred, identity, err := build()
+	if err != nil {
+		return nil, "", err
+	}
+	if azureCredentials.m == nil {
+		azureCredentials.m = map[credentialKey]cachedCredential{}
+	}
+	azureCredentials.m[key] = cachedCredential{cred: cred, identity: identity}
+	return cred, identity, nil
+}
+
+// defaultAzureCredential is the default Azure credential chain, one for
+// the process (see azureCredentials).
+func defaultAzureCredential() (azcore.TokenCredential, error) {
+	key := credentialKey{defaultChain: true, clientID: os.Getenv("AZURE_CLIENT_ID"), tenantID: os.Getenv("AZURE_TENANT_ID"),
+		tokenFile: os.Getenv("AZURE_FEDERATED_TOKEN_FILE"), authority: os.Getenv("AZURE_AUTHORITY_HOST")}
+	cred, _, err := sharedCredential(key, func() (azcore.TokenCredential, string, error) {
+		cred, err := azidentity.NewDefaultAzureCredential(nil)
+		return cred, "the default Azure credential chain", err
+	})
+	return cred, err
+}
+
+// azureCredential returns the Azure identity az names, one credential per
+// identity for the process (see azureCredentials), and describes it for
 // error messages (IDs only, never secrets).
 func azureCredential(az *config.AzureCredentials) (azcore.TokenCredential, string, error) {
+	key := credentialKey{managed: az.ManagedIdentity, clientID: az.ClientID, tenantID: az.TenantID}
+	if !az.ManagedIdentity {
+		if key.clientID == "" {
+			key.clientID = os.Getenv("AZURE_CLIENT_ID")
+		}
+		if key.tenantID == "" {
+			key.tenantID = os.Getenv("AZURE_TENANT_ID")
+		}
+		key.tokenFile, key.authority = os.Getenv("AZURE_FEDERATED_TOKEN_FILE"), os.Getenv("AZURE_AUTHORITY_HOST")
+	}
+	return sharedCredential(key, func() (azcore.TokenCredential, string, error) { return newAzureCredential(az) })
+}
+
+// newAzureCredential builds the Azure identity az names.
+func newAzureCredential(az *config.AzureCredentials) (azcore.TokenCredential, string, error) {
 	if az.ManagedIdentity {
 		opts := &azidentity.ManagedIdentityCredentialOptions{}
 		identity := "the system-assigned managed identity"

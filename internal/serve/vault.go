@@ -36,7 +36,7 @@ func vaultVersions(ctx context.Context, src config.CertificateSource) (trusted, 
 		if cred, identity, err = azureCredential(src.Azure); err != nil {
 			return nil, nil, err
 		}
-	} else if cred, err = azidentity.NewDefaultAzureCredential(nil); err != nil {
+	} else if cred, err = defaultAzureCredential(); err != nil {
 		return nil, nil, fmt.Errorf("azure credentials: %w", err)
 	}
 	p, err := azurekv.New(vault, azurekv.Options{Credential: cred})

@@ -74,9 +74,21 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 		return c
 	}
 	ref := vault.URL + "/certificates/hallmark-signing/" + version
+	tokens := entra.TokenRequests()
 	ts, err := TrustStore(context.Background(), store(ref, client))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Each trust refresh builds the trust stores anew; the identity's
+	// credential is kept for the process, so its token is asked of Entra
+	// once, not at every refresh.
+	for range 2 {
+		if _, err := TrustStore(context.Background(), store(ref, client)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := entra.TokenRequests() - tokens; n != 1 {
+		t.Errorf("a build and two refreshes asked Entra for %d tokens, want 1", n)
 	}
 	got, err := ts.GetCertificates(context.Background(), "ca", "prod")
 	if err != nil || len(got) != 1 || !got[0].Equal(ca.Cert) {
@@ -145,7 +157,9 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 		{name: "wrong client ID", client: "not-the-app", key: ref,
 			want: []string{"client ID not-the-app", "AADSTS700016", "hallmark-signing", "check clientID and tenantID"}},
 		{name: "expired federated token", client: client, key: ref,
-			setup: func() { entra.SetAssertionExpired(true) }, cleanup: func() { entra.SetAssertionExpired(false) },
+			// As in a process started with the token expired: the
+			// credential kept holds a token still good.
+			setup: func() { resetAzureCredentials(); entra.SetAssertionExpired(true) }, cleanup: func() { entra.SetAssertionExpired(false) },
 			want: []string{"client ID " + client, "AADSTS700024", "hallmark-signing", "projected token file"}},
 		{name: "version not found", client: client, key: vault.URL + "/certificates/hallmark-signing/" + kvtest.NewVersion(),
 			want: []string{"no certificate hallmark-signing version", "in Key Vault " + vault.URL, "check the vault URI, the certificate's name and version"}},
@@ -204,4 +218,11 @@ func TestVaultErrorDisabled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// resetAzureCredentials forgets the credentials kept for the process.
+func resetAzureCredentials() {
+	azureCredentials.mu.Lock()
+	defer azureCredentials.mu.Unlock()
+	azureCredentials.m = nil
 }
