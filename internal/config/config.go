@@ -20,6 +20,7 @@ package config
 import (
 	_ "embed"
 	"encoding/json"
+	"github.com/hallmark-dev/hallmark/internal/strict"
 	"time"
 )
 
@@ -402,6 +403,20 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	v, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// UnmarshalNode reads a duration string such as "2s" from the
+// configuration's YAML.
+func (d *Duration) UnmarshalNode(n *strict.Node) error {
+	if n.Kind != strict.String {
+		return strict.WrongType(n, `a duration such as "2s"`)
+	}
+	v, err := parseDuration(n.Str)
 	if err != nil {
 		return err
 	}

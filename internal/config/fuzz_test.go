@@ -50,6 +50,12 @@ func sameJSON(a, b json.RawMessage) bool {
 	if bytes.Equal(a, b) {
 		return true
 	}
+	// The configuration's reader leaves a null unset, in these fields as in
+	// every other; encoding/json keeps it as the JSON text null.
+	unset := func(m json.RawMessage) bool { return len(m) == 0 || string(m) == "null" }
+	if unset(a) && unset(b) {
+		return true
+	}
 	var va, vb any
 	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
 		return false

@@ -1,17 +1,12 @@
 package config
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -136,9 +131,8 @@ func decode(source string, data []byte) (*Config, error) {
 		}}}
 	}
 	c := &Config{}
-	d := &decoder{problems: problems(probs)}
-	d.value("", root, reflect.ValueOf(c).Elem())
-	if err := d.problems.err(source); err != nil {
+	probs = append(probs, strict.Decode(root, c, strict.DecodeOptions{})...)
+	if err := problems(probs).err(source); err != nil {
 		// c holds every field that decoded, for parse to validate.
 		return c, err
 	}
@@ -177,226 +171,6 @@ const maxValues = 20000
 // hostile document from making every nested value carry (and the decoder
 // copy) a path thousands of elements long.
 const maxDepth = 32
-
-// decoder fills Go values from a configuration read into strict's Nodes,
-// reporting every problem with its field path.
-type decoder struct {
-	problems problems
-}
-
-var (
-	durationType = reflect.TypeFor[Duration]()
-	rawJSONType  = reflect.TypeFor[json.RawMessage]()
-)
-
-// value decodes n into dst. A YAML null leaves dst as it is (the zero
-// value), so that ApplyDefaults treats it as unset.
-func (d *decoder) value(path string, n *strict.Node, dst reflect.Value) {
-	if n.Kind == strict.Null {
-		return
-	}
-	t := dst.Type()
-	switch t {
-	case durationType:
-		if n.Kind != strict.String {
-			d.wrongType(path, n, `a duration such as "2s"`)
-			return
-		}
-		dur, err := parseDuration(n.Str)
-		if err != nil {
-			d.problems.add(path, err.Error())
-			return
-		}
-		dst.Set(reflect.ValueOf(Duration{dur}))
-		return
-	case rawJSONType:
-		var buf bytes.Buffer
-		if d.json(path, n, &buf) {
-			dst.SetBytes(buf.Bytes())
-		}
-		return
-	}
-	switch t.Kind() {
-	case reflect.String:
-		if n.Kind != strict.String {
-			d.wrongType(path, n, "a string")
-			return
-		}
-		dst.SetString(n.Str)
-	case reflect.Bool:
-		if n.Kind != strict.Bool {
-			d.wrongType(path, n, "true or false")
-			return
-		}
-		dst.SetBool(n.Str == "true")
-	case reflect.Int:
-		i, err := strconv.ParseInt(n.Str, 10, 0)
-		if n.Kind != strict.Number || err != nil {
-			d.wrongType(path, n, "a whole number")
-			return
-		}
-		dst.SetInt(i)
-	case reflect.Pointer:
-		p := reflect.New(t.Elem())
-		before := len(d.problems)
-		d.value(path, n, p.Elem())
-		if len(d.problems) == before {
-			dst.Set(p)
-		}
-	case reflect.Slice:
-		if n.Kind != strict.Array {
-			d.wrongType(path, n, "a list")
-			return
-		}
-		s := reflect.MakeSlice(t, len(n.Elems), len(n.Elems))
-		for i, e := range n.Elems {
-			d.value(strict.Index(path, i), e, s.Index(i))
-		}
-		dst.Set(s)
-	case reflect.Map:
-		if n.Kind != strict.Object {
-			d.wrongType(path, n, "a mapping")
-			return
-		}
-		d.repeats(path, n)
-		m := reflect.MakeMapWithSize(t, len(n.Keys))
-		for _, k := range n.Keys {
-			ev := reflect.New(t.Elem()).Elem()
-			d.value(strict.Field(path, k), n.Vals[k], ev)
-			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), ev)
-		}
-		dst.Set(m)
-	case reflect.Struct:
-		if n.Kind != strict.Object {
-			d.wrongType(path, n, "a mapping")
-			return
-		}
-		d.repeats(path, n)
-		fields := structFields(t)
-		for _, k := range n.Keys {
-			i, ok := fields[k]
-			if !ok {
-				d.problems.add(strict.Field(path, k), unknownField(k, t))
-				continue
-			}
-			d.value(strict.Field(path, k), n.Vals[k], dst.Field(i))
-		}
-	default:
-		// Only reachable if a field of a type not handled above is added.
-		d.problems.add(path, fmt.Sprintf("internal error: cannot decode into %s", t))
-	}
-}
-
-// repeats reports keys given twice (YAML readers disagree on which of two
-// equal keys wins).
-func (d *decoder) repeats(path string, n *strict.Node) {
-	for _, k := range n.Dups {
-		d.problems.add(strict.Field(path, k), "appears more than once; keep one")
-	}
-}
-
-// json writes n as JSON to buf, keeping the order of mapping keys. It
-// reports what JSON cannot hold.
-func (d *decoder) json(path string, n *strict.Node, buf *bytes.Buffer) bool {
-	switch n.Kind {
-	case strict.Null:
-		buf.WriteString("null")
-	case strict.Bool:
-		buf.WriteString(n.Str)
-	case strict.String:
-		b, _ := json.Marshal(n.Str)
-		buf.Write(b)
-	case strict.Number:
-		if _, err := strconv.ParseInt(n.Str, 10, 64); err == nil {
-			buf.WriteString(n.Str)
-			break
-		}
-		if _, err := strconv.ParseUint(n.Str, 10, 64); err == nil {
-			buf.WriteString(n.Str)
-			break
-		}
-		f, _ := strconv.ParseFloat(n.Str, 64)
-		if math.IsInf(f, 0) || math.IsNaN(f) {
-			d.problems.add(path, fmt.Sprintf("%s cannot be written in JSON", n.Str))
-			return false
-		}
-		b, _ := json.Marshal(f)
-		buf.Write(b)
-	case strict.Array:
-		buf.WriteByte('[')
-		ok := true
-		for i, e := range n.Elems {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			ok = d.json(strict.Index(path, i), e, buf) && ok
-		}
-		buf.WriteByte(']')
-		return ok
-	case strict.Object:
-		before := len(d.problems)
-		d.repeats(path, n)
-		buf.WriteByte('{')
-		for i, k := range n.Keys {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			b, _ := json.Marshal(k)
-			buf.Write(b)
-			buf.WriteByte(':')
-			d.json(strict.Field(path, k), n.Vals[k], buf)
-		}
-		buf.WriteByte('}')
-		return len(d.problems) == before
-	}
-	return true
-}
-
-func (d *decoder) wrongType(path string, n *strict.Node, want string) {
-	d.problems.add(path, fmt.Sprintf("must be %s, not %s", want, describe(n)))
-}
-
-func describe(n *strict.Node) string {
-	switch n.Kind {
-	case strict.String:
-		return fmt.Sprintf("the string %q", strict.Clip(n.Str))
-	case strict.Bool:
-		return "the boolean " + n.Str
-	case strict.Number:
-		return "the number " + strict.Clip(n.Str)
-	case strict.Array:
-		return "a list"
-	case strict.Object:
-		return "a mapping"
-	}
-	return "null"
-}
-
-// structFields maps JSON field names to field indexes.
-func structFields(t reflect.Type) map[string]int {
-	m := make(map[string]int, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		m[name] = i
-	}
-	return m
-}
-
-func unknownField(name string, t reflect.Type) string {
-	fields := structFields(t)
-	known := make([]string, 0, len(fields))
-	for k := range fields {
-		known = append(known, k)
-	}
-	return strict.UnknownField(name, known)
-}
 
 func parseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)

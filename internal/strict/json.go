@@ -31,8 +31,8 @@ const (
 	Object
 )
 
-// jsonNode is a JSON value that keeps what encoding/json forgets and a
-// person needs to hear about: the order of object members and keys given
+// Node is a JSON or YAML value that keeps what encoding/json forgets and
+// a person needs to hear about: the order of object members and keys given
 // twice (encoding/json silently keeps the last one).
 type Node struct {
 	Kind  Kind
@@ -41,6 +41,9 @@ type Node struct {
 	Keys  []string // object member names in input order, without repeats
 	Vals  map[string]*Node
 	Dups  []string // member names that appeared more than once
+	// YAML is set on values read from YAML, so that messages call them
+	// lists and mappings, as YAML does, rather than arrays and objects.
+	YAML bool
 }
 
 // Describe names the value's type for a message: "a string", "a number

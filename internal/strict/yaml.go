@@ -88,7 +88,7 @@ func (r *YAMLReader) Next() (*Node, Problems, error) {
 	if r.lim.MaxValues > 0 && countValues(doc.v, r.lim.MaxValues+1) > r.lim.MaxValues {
 		return nil, nil, ErrTooManyValues
 	}
-	c := converter{maxDepth: r.lim.MaxDepth}
+	c := converter{maxDepth: r.lim.MaxDepth, yaml: true}
 	n := c.node("", doc.v, doc.ordered, 1)
 	return n, c.problems, nil
 }
@@ -166,6 +166,7 @@ func FromValue(v any, maxDepth int) (*Node, Problems) {
 
 type converter struct {
 	maxDepth int
+	yaml     bool // mark the Nodes as read from YAML
 	problems Problems
 	tooDeep  bool
 }
@@ -174,6 +175,12 @@ type converter struct {
 // it in a yaml.MapSlice, or nil: where it holds a mapping, it gives the
 // keys' order and repeats.
 func (c *converter) node(path string, v, ordered any, depth int) *Node {
+	n := c.convert(path, v, ordered, depth)
+	n.YAML = c.yaml
+	return n
+}
+
+func (c *converter) convert(path string, v, ordered any, depth int) *Node {
 	if c.maxDepth > 0 && depth > c.maxDepth {
 		if !c.tooDeep {
 			c.problems.Add(path, "nests deeper than %d levels, which no document hallmark reads needs", c.maxDepth)

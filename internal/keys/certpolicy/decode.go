@@ -1,13 +1,9 @@
 package certpolicy
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/hallmark-dev/hallmark/internal/strict"
 )
@@ -57,25 +53,20 @@ func Parse(data []byte) (*Policy, error) {
 		p      *Policy
 		prefix string
 	)
+	opts := strict.DecodeOptions{Unknown: unknownFieldMessage, IntBits: 32}
 	if _, wrapped := root.Vals["policy"]; wrapped {
-		if probs := checkFields(root, reflect.TypeFor[policyEnvelope]()); len(probs) > 0 {
-			return fail(probs...)
-		}
 		var env policyEnvelope
-		if err := json.Unmarshal(data, &env); err != nil {
-			return fail(Problem{Message: err.Error()})
+		if probs := strict.Decode(root, &env, opts); len(probs) > 0 {
+			return fail(probs...)
 		}
 		if env.Policy == nil {
 			return fail(Problem{Path: "policy", Message: "must be an object, not null"})
 		}
 		p, prefix = env.Policy, "policy."
 	} else {
-		if probs := checkFields(root, reflect.TypeFor[Policy]()); len(probs) > 0 {
-			return fail(probs...)
-		}
 		p = &Policy{}
-		if err := json.Unmarshal(data, p); err != nil {
-			return fail(Problem{Message: err.Error()})
+		if probs := strict.Decode(root, p, opts); len(probs) > 0 {
+			return fail(probs...)
 		}
 	}
 
@@ -89,119 +80,18 @@ func Parse(data []byte) (*Policy, error) {
 	return p, nil
 }
 
-// checkFields walks the document against the Go type that will hold it and
-// reports, with paths, every field the type does not have (compared
-// exactly), every field given twice and every value of the wrong JSON type.
-// encoding/json's DisallowUnknownFields reports only the first unknown field,
-// without its path, and matches names case-insensitively.
-func checkFields(root *strict.Node, t reflect.Type) []Problem {
-	var probs strict.Problems
-	checkValue(&probs, root, t, "")
-	return probs
-}
-
-var rawMessageType = reflect.TypeFor[json.RawMessage]()
-
-// checkValue checks one JSON value that should fit t.
-func checkValue(probs *strict.Problems, n *strict.Node, t reflect.Type, path string) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if n.Kind == strict.Null || t == rawMessageType || t.Kind() == reflect.Interface {
-		return
-	}
-	wrongType := func(want string) { probs.Add(path, "must be %s, not %s", want, describe(n)) }
-	switch t.Kind() {
-	case reflect.Struct:
-		if n.Kind != strict.Object {
-			wrongType("an object")
-			return
-		}
-		fields := jsonFields(t)
-		for _, key := range n.Dups {
-			probs.Add(strict.Field(path, key), "is given twice")
-		}
-		for _, key := range n.Keys {
-			field, known := fields[key]
-			if !known {
-				probs.Add(strict.Field(path, key), "%s", unknownFieldMessage(key, fields))
-				continue
-			}
-			checkValue(probs, n.Vals[key], field, strict.Field(path, key))
-		}
-	case reflect.Slice:
-		if n.Kind != strict.Array {
-			wrongType("an array")
-			return
-		}
-		for i, e := range n.Elems {
-			checkValue(probs, e, t.Elem(), strict.Index(path, i))
-		}
-	case reflect.String:
-		if n.Kind != strict.String {
-			wrongType("a string")
-		}
-	case reflect.Bool:
-		if n.Kind != strict.Bool {
-			wrongType("true or false")
-		}
-	case reflect.Int:
-		if n.Kind != strict.Number {
-			wrongType("a number")
-			return
-		}
-		if _, err := strconv.ParseInt(n.Str, 10, 32); err != nil {
-			probs.Add(path, "%s is not a whole number in range", strict.Clip(n.Str))
-		}
-	default:
-		// Every field of Policy has one of the kinds above; a new kind
-		// must be handled here rather than accepted unchecked.
-		probs.Add(path, "internal error: no check for %s", t.Kind())
-	}
-}
-
-// describe names a value for "must be X, not Y", quoting short strings and
-// numbers so the mistake is visible.
-func describe(n *strict.Node) string {
-	switch n.Kind {
-	case strict.String:
-		return fmt.Sprintf("the string %q", strict.Clip(n.Str))
-	case strict.Number:
-		return "the number " + strict.Clip(n.Str)
-	case strict.Bool:
-		return n.Str
-	}
-	return n.Describe()
-}
-
-func unknownFieldMessage(key string, fields map[string]reflect.Type) string {
-	if _, ok := fields["policy"]; ok && len(fields) == 1 {
+// unknownFieldMessage words an unknown field for a certificate policy:
+// fields next to a wrapped policy (the rest of a certificate bundle) and
+// the vault REST API's names get advice of their own.
+func unknownFieldMessage(key string, known []string) string {
+	if len(known) == 1 && known[0] == "policy" {
 		return "unknown field next to \"policy\"; give the policy object alone " +
 			"(for example the output of az keyvault certificate show --query policy)"
 	}
 	if hint, ok := snakeCaseHints[key]; ok {
-		if _, ok := fields[hint]; ok {
+		if slices.Contains(known, hint) {
 			return fmt.Sprintf("unknown field; hallmark reads the Azure CLI's camelCase form: use %q", hint)
 		}
 	}
-	names := make([]string, 0, len(fields))
-	for name := range fields {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return strict.UnknownField(key, names)
-}
-
-// jsonFields maps a struct's JSON names to field types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	fields := map[string]reflect.Type{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "-" || name == "" {
-			continue
-		}
-		fields[name] = f.Type
-	}
-	return fields
+	return strict.UnknownField(key, known)
 }

@@ -182,17 +182,17 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"wrong types", `{"keyProperties":{"keySize":"2048","exportable":"yes","keyType":3},` +
 			`"x509CertificateProperties":{"subject":["CN=a"],"ekus":"1.3.6.1.5.5.7.3.3","keyUsage":[1],"validityInMonths":1.5},` +
 			`"issuerParameters":[]}`, []string{
-			`keyProperties.keySize: must be a number, not the string "2048"`,
+			`keyProperties.keySize: must be a whole number, not the string "2048"`,
 			`keyProperties.exportable: must be true or false, not the string "yes"`,
 			`keyProperties.keyType: must be a string, not the number 3`,
 			`x509CertificateProperties.subject: must be a string, not an array`,
 			`x509CertificateProperties.ekus: must be an array, not the string`,
 			`x509CertificateProperties.keyUsage[0]: must be a string, not the number 1`,
-			`x509CertificateProperties.validityInMonths: 1.5 is not a whole number`,
+			`x509CertificateProperties.validityInMonths: must be a whole number, not the number 1.5`,
 			`issuerParameters: must be an object, not an array`,
 		}},
-		{"number out of range", keyDoc(`{"keySize":99999999999}`), []string{"keyProperties.keySize: 99999999999 is not a whole number in range"}},
-		{"exponent", keyDoc(`{"keySize":2e3}`), []string{"keyProperties.keySize: 2e3 is not a whole number"}},
+		{"number out of range", keyDoc(`{"keySize":99999999999}`), []string{"keyProperties.keySize: the number 99999999999 is out of range; it must be from -2147483648 to 2147483647"}},
+		{"exponent", keyDoc(`{"keySize":2e3}`), []string{"keyProperties.keySize: must be a whole number, not the number 2e3"}},
 
 		// Unknown and repeated fields, with their paths.
 		{"unknown top-level field", `{"color":"blue","x509CertificateProperties":{"subject":"CN=a"}}`, []string{`color: unknown field "color"; known fields here: attributes, id, issuerParameters`}},
@@ -206,7 +206,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		}},
 		{"certificate bundle", `{"policy":{"x509CertificateProperties":{"subject":"CN=a"}},"cer":"MII="}`, []string{`cer: unknown field next to "policy"`}},
 		{"wrapped unknown field", `{"policy":{"x509CertificateProperties":{"subject":"CN=a","sans":[]}}}`, []string{`policy.x509CertificateProperties.sans: unknown field`}},
-		{"duplicate field", keyDoc(`{"keySize":4096,"keySize":1024}`), []string{`keyProperties.keySize: is given twice`}},
+		{"duplicate field", keyDoc(`{"keySize":4096,"keySize":1024}`), []string{`keyProperties.keySize: appears more than once; keep one`}},
 
 		// Key properties the Notary Project forbids.
 		{"RSA 1024", keyDoc(`{"keyType":"RSA","keySize":1024}`), []string{"keyProperties.keySize: 1024 is below 2048"}},
