@@ -44,3 +44,11 @@ func (tv *TestVault) Disable(name, version string) {
 		}
 	}
 }
+
+// Requests returns the authenticated requests the vault answered so far
+// ("GET /certificates/NAME/VERSION").
+func (tv *TestVault) Requests() []string {
+	tv.v.mu.Lock()
+	defer tv.v.mu.Unlock()
+	return append([]string(nil), tv.v.requests...)
+}

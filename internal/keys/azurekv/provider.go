@@ -208,6 +208,28 @@ func (p *Provider) List(ctx context.Context) ([]keys.Info, error) {
 	return infos, nil
 }
 
+// Versions returns every version of certificate name, oldest first,
+// reading that certificate only: a trust store naming one certificate of
+// a vault that holds many need not read them all at each refresh.
+func (p *Provider) Versions(ctx context.Context, name string) ([]keys.Info, error) {
+	if err := keys.ValidateName(name); err != nil {
+		return nil, err
+	}
+	vs, err := p.versions(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	infos := make([]keys.Info, 0, len(vs))
+	for _, v := range vs {
+		info, err := p.Get(ctx, keys.Ref{Name: name, Version: v})
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, info)
+	}
+	return infos, nil
+}
+
 // versions lists a certificate's versions, oldest first.
 func (p *Provider) versions(ctx context.Context, name string) ([]string, error) {
 	type version struct {

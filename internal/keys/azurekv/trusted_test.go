@@ -94,3 +94,34 @@ func TestTrustedVersions(t *testing.T) {
 		})
 	}
 }
+
+// TestTrustedReadsOneCertificate: trusting every version of one
+// certificate reads that certificate's versions (List Certificate
+// Versions, learn.microsoft.com/rest/api/keyvault/certificates/get-certificate-versions/get-certificate-versions),
+// not every certificate of the vault at each refresh.
+func TestTrustedReadsOneCertificate(t *testing.T) {
+	tv := azurekv.NewTestVault(t)
+	tv.AddVersion(t, "signer")
+	tv.AddVersion(t, "signer")
+	for range 3 {
+		tv.AddVersion(t, "other")
+	}
+	before := len(tv.Requests())
+	trusted, _, err := providers.Trusted(context.Background(), tv.Provider, keys.Ref{Name: "signer"})
+	if err != nil || len(trusted) != 2 {
+		t.Fatalf("Trusted = %d versions, %v; want 2", len(trusted), err)
+	}
+	sent := tv.Requests()[before:]
+	for _, r := range sent {
+		if !strings.HasPrefix(r, "GET /certificates/signer/") {
+			t.Errorf("request %q: only certificate signer is to be read", r)
+		}
+	}
+	// One list of versions, one read per version.
+	if len(sent) != 3 {
+		t.Errorf("%d requests %v, want 3", len(sent), sent)
+	}
+	if _, _, err := providers.Trusted(context.Background(), tv.Provider, keys.Ref{Name: "absent"}); !errors.Is(err, keys.ErrNotFound) {
+		t.Errorf("absent certificate: %v, want keys.ErrNotFound", err)
+	}
+}

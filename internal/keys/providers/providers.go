@@ -105,6 +105,13 @@ func Chains(ctx context.Context, p keys.Provider, ref keys.Ref) ([][]*x509.Certi
 	return chains, nil
 }
 
+// versionLister is a provider that can list one key's versions without
+// reading every other key (Azure Key Vault, where reading a certificate's
+// versions is a request per version).
+type versionLister interface {
+	Versions(ctx context.Context, name string) ([]keys.Info, error)
+}
+
 // Trusted returns the versions of ref in p that a trust store may hold:
 // the one version ref names, or every version of ref.Name when it names
 // none, less those the provider keeps disabled, which are returned apart
@@ -122,7 +129,12 @@ func Trusted(ctx context.Context, p keys.Provider, ref keys.Ref) (trusted, disab
 		}
 		return []keys.Info{info}, nil, nil
 	}
-	infos, err := p.List(ctx)
+	var infos []keys.Info
+	if vl, ok := p.(versionLister); ok {
+		infos, err = vl.Versions(ctx, ref.Name)
+	} else {
+		infos, err = p.List(ctx)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
