@@ -1,8 +1,13 @@
 package serve
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -128,5 +133,32 @@ func TestRuntimeGenerations(t *testing.T) {
 	src.mu.Unlock()
 	if err := r.Reload(ctx); err == nil || r.cur.Load() != second {
 		t.Fatalf("a configuration that does not build was put in force (err %v)", err)
+	}
+}
+
+// TestReportTrustLogsDisabledVersions: a Key Vault version left out of a
+// trust store because the vault has it disabled is said in the log, with
+// the source and the versions, so that an operator sees why a signature
+// made with it fails.
+func TestReportTrustLogsDisabledVersions(t *testing.T) {
+	var buf bytes.Buffer
+	r := &Runtime{src: &memorySource{}, log: slog.New(slog.NewJSONHandler(&buf, nil))}
+	r.reportTrust(context.Background(), config.TrustReport{Sources: []config.TrustSource{
+		{Path: "trustStores[0].certificates[0]", Versions: []string{"aa"}},
+		{Path: "trustStores[0].certificates[1]", Versions: []string{"bb"}, Disabled: []string{"cc", "dd"}},
+	}})
+	var rec struct {
+		Level, Msg, Source string
+		Versions           []string
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("log records:\n%s\nwant one, for the source with disabled versions", buf.String())
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Level != "INFO" || rec.Source != "trustStores[0].certificates[1]" || !slices.Equal(rec.Versions, []string{"cc", "dd"}) || !strings.Contains(rec.Msg, "disabled") {
+		t.Errorf("log record %+v", rec)
 	}
 }
