@@ -23,6 +23,10 @@ type serveRatifyOptions struct {
 // runtime's interface without importing the runtime.
 var _ serve.TrustReporter = (*watch.Source)(nil)
 
+// In the cluster, serve stays up (not ready) while the resources do not
+// make a configuration, rather than exit into a crash loop.
+var _ serve.PendingSource = (*watch.Source)(nil)
+
 func (o *serveRatifyOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.resources, "ratify-resources", false, "serve from Ratify's configuration resources in the cluster (Store, CertificateStore, KeyManagementProvider, Verifier, Policy), writing their status; with --kubeconfig, or in-cluster")
 	f.StringVar(&o.trustedRoot, "ratify-cosign-trusted-root", "", "with --ratify-resources, the Sigstore trusted root JSON a cosign Verifier's keyless identities and tLogVerify check against (Ratify fetches them from the public-good instance; hallmark reads this file)")

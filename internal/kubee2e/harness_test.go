@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -135,12 +136,23 @@ type server struct {
 	logs *lockedBuffer
 	// stop interrupts the process (a graceful shutdown) and waits for it
 	// to exit; later calls do nothing.
-	stop func()
+	stop   func()
+	client *http.Client
+	exited chan struct{}
 }
 
 // serve starts `hallmark serve` on a loopback port with the given
 // arguments and waits until /readyz passes.
 func (s *sandbox) serve(caPEM []byte, args ...string) *server {
+	s.t.Helper()
+	srv := s.start(caPEM, args...)
+	srv.waitReady(s.t, 15*time.Second)
+	return srv
+}
+
+// start starts `hallmark serve` on a loopback port with the given
+// arguments and waits until it listens (/healthz passes), ready or not.
+func (s *sandbox) start(caPEM []byte, args ...string) *server {
 	t := s.t
 	t.Helper()
 	port := testpeers.FreePort(t)
@@ -152,24 +164,56 @@ func (s *sandbox) serve(caPEM []byte, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	stop := sync.OnceFunc(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := sync.OnceFunc(func() { cmd.Process.Signal(os.Interrupt); <-exited })
 	t.Cleanup(stop)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	srv := &server{url: fmt.Sprintf("https://127.0.0.1:%d", port), logs: logs, stop: stop}
-	var err error
+	srv := &server{url: fmt.Sprintf("https://127.0.0.1:%d", port), logs: logs, stop: stop, client: client, exited: exited}
 	if !proctest.Eventually(15*time.Second, 50*time.Millisecond, func() bool {
-		var resp *http.Response
-		if resp, err = client.Get(srv.url + "/readyz"); err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		code, _ := srv.get("/healthz")
+		return code == http.StatusOK
 	}) {
-		t.Fatalf("hallmark serve never became ready: %v\n%s", err, logs)
+		t.Fatalf("hallmark serve never listened:\n%s", logs)
 	}
 	return srv
+}
+
+// get returns the status code and body of a GET of path; 0 when the
+// server does not answer.
+func (srv *server) get(path string) (int, string) {
+	resp, err := srv.client.Get(srv.url + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitReady waits until /readyz passes.
+func (srv *server) waitReady(t *testing.T, within time.Duration) {
+	t.Helper()
+	var body string
+	if !proctest.Eventually(within, 50*time.Millisecond, func() bool {
+		var code int
+		code, body = srv.get("/readyz")
+		return code == http.StatusOK
+	}) {
+		t.Fatalf("hallmark serve never became ready: %s\n%s", body, srv.logs)
+	}
+}
+
+// running reports whether the process has not exited.
+func (srv *server) running() bool {
+	select {
+	case <-srv.exited:
+		return false
+	default:
+		return true
+	}
 }
 
 // waitForLog waits until the server has logged msg at least n times.

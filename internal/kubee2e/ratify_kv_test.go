@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -260,8 +260,11 @@ func TestRatifySeedKeyVault(t *testing.T) {
 	}
 	srv.stop()
 
-	// Each failure keeps hallmark from starting: the webhook, which
-	// fails closed, admits nothing; the status and the log say why.
+	// Each failure keeps hallmark from becoming ready, not from running:
+	// it serves, /readyz fails, every pod is denied with a message that
+	// says why, the status and the log say what is wrong, and it becomes
+	// ready once the fault is cleared, without a restart (in a pod, an
+	// exit would be a crash loop whose back-off delays the recovery).
 	for _, tc := range []struct {
 		name         string
 		vars         map[string]string
@@ -291,28 +294,56 @@ func TestRatifySeedKeyVault(t *testing.T) {
 				tc.fault()
 				defer tc.clear()
 			}
-			r := s.run(append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", testpeers.FreePort(t))}, args...)...)
-			if r.Code <= 0 {
-				t.Fatalf("hallmark serve did not fail to start (exit code %d): %s", r.Code, r)
+			srv := s.start(caPEM, args...)
+			defer srv.stop()
+			var st map[string]any
+			if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+				st = ratifyStatus(t, dyn, ratify.KindCertificateStore, "gatekeeper-system", "certstore-akv")
+				return st["issuccess"] == false
+			}) {
+				t.Fatalf("status %v, want issuccess false\n%s", st, srv.logs)
 			}
-			st := ratifyStatus(t, dyn, ratify.KindCertificateStore, "gatekeeper-system", "certstore-akv")
 			msg, _ := st["error"].(string)
-			if st["issuccess"] != false || st["brieferror"] == nil {
-				t.Errorf("status %v, want issuccess false with error and brieferror", st)
+			if st["brieferror"] == nil {
+				t.Errorf("status %v, want error and brieferror", st)
 			}
 			for _, want := range tc.want {
 				if !strings.Contains(msg, want) {
 					t.Errorf("status error %q does not say %q", msg, want)
 				}
-				if !strings.Contains(r.Stdout+r.Stderr, want) {
-					t.Errorf("the log does not say %q:\n%s", want, r)
+				if !strings.Contains(srv.logs.String(), want) {
+					t.Errorf("the log does not say %q:\n%s", want, srv.logs)
 				}
 			}
 			if strings.Contains(msg, "\n") {
 				t.Errorf("status error is more than one line: %q", msg)
 			}
-			if _, err := pods.Create(ctx, pod("demo-pass-"+strings.ReplaceAll(tc.name, " ", "-"), pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err == nil {
-				t.Errorf("a pod was admitted while hallmark could not start")
+			if code, body := srv.get("/readyz"); code != http.StatusServiceUnavailable || !srv.running() {
+				t.Fatalf("with the fault, /readyz answered %d %q (running %v), want 503 from a running server\n%s", code, body, srv.running(), srv.logs)
+			}
+			// The API server calls it (the webhook's failurePolicy would
+			// deny too, were it not ready in a Service): every pod is
+			// denied, with the reason.
+			deleteHallmarkWebhooks(t, c)
+			c.registerHallmark(t, srv.url, caPEM)
+			c.waitForWebhook(t, pass)
+			name := "demo-pass-" + strings.ToLower(strings.ReplaceAll(tc.name, " ", "-"))
+			if _, err := pods.Create(ctx, pod(name, pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err == nil || !strings.Contains(err.Error(), "no configuration in force") {
+				t.Errorf("a signed pod while hallmark has no configuration: want a denial that says so, got %v", err)
+			}
+
+			// The fault is cleared: ready without a restart, and the
+			// signed pod is admitted.
+			applyIn(t, dyn, "gatekeeper-system", seedFile(t, "akv-certificate-store.yaml", vars))
+			if tc.clear != nil {
+				tc.clear()
+			}
+			srv.waitReady(t, 90*time.Second)
+			if _, err := pods.Create(ctx, pod(name, pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+				t.Errorf("signed pod refused once the fault is cleared: %v\n%s", err, srv.logs)
+			}
+			if st := ratifyStatus(t, dyn, ratify.KindCertificateStore, "gatekeeper-system", "certstore-akv"); st["issuccess"] != true {
+				t.Errorf("status once the fault is cleared: %v", st)
 			}
 		})
 	}
@@ -335,12 +366,7 @@ spec:
         version: `+version+`
 `)
 	applyIn(t, dyn, "gatekeeper-system", strings.Replace(seedFile(t, "akv-verifier.yaml", vars), "- certstore-akv", "- kmp-akv", 1))
-	if err := c.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, "hallmark-validating", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, "hallmark-mutating", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	deleteHallmarkWebhooks(t, c)
 	srv = s.serve(caPEM, args...)
 	kmp := func() map[string]any { return ratifyStatus(t, dyn, ratify.KindKeyManagementProvider, "", "kmp-akv") }
 	good := kmp()
@@ -458,5 +484,18 @@ func TestRatifyACRFailures(t *testing.T) {
 		return err2 == nil
 	}) {
 		t.Errorf("with the faults cleared the signed pod is still refused: %v\n%s", err2, srv.logs)
+	}
+}
+
+// deleteHallmarkWebhooks removes what registerHallmark made, if it is there.
+func deleteHallmarkWebhooks(t *testing.T, c *cluster) {
+	t.Helper()
+	ctx := context.Background()
+	adm := c.client.AdmissionregistrationV1()
+	if err := adm.ValidatingWebhookConfigurations().Delete(ctx, "hallmark-validating", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	if err := adm.MutatingWebhookConfigurations().Delete(ctx, "hallmark-mutating", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
 	}
 }

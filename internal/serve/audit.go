@@ -93,12 +93,16 @@ func (r *Runtime) auditLoop(ctx context.Context, a Audit) {
 // force, exports the outcome as metrics and, with a.Events, posts a Warning
 // Event on each object with an image that does not verify.
 func (r *Runtime) auditOnce(ctx context.Context, a Audit) {
+	g := r.cur.Load()
+	if g == nil {
+		return // nothing verifies before the first generation
+	}
 	objs, err := audit.List(ctx, a.Client, "")
 	if err != nil {
 		r.log.Warn("periodic audit could not list pods and workloads", "error", err.Error())
 		return
 	}
-	report := audit.Check(ctx, r.cur.Load().Admitter, objs)
+	report := audit.Check(ctx, g.Admitter, objs)
 	images := map[string]int{}
 	failing := map[string][]audit.Finding{}
 	for _, f := range report.Findings {

@@ -18,9 +18,11 @@
 //     defaults applied and Validate passed. It may be called at any time and
 //     from any goroutine, and its result is never modified afterwards (the
 //     runtime keeps it as the generation's configuration). An error means
-//     "no usable configuration right now": at start it fails the start; on
-//     a reload it is logged, counted as a rejected reload, and the
-//     configuration in force stays.
+//     "no usable configuration right now": at start it fails the start,
+//     unless the source is a PendingSource (then the runtime serves, not
+//     ready and verifying nothing, and retries on the watch and on a
+//     back-off until a generation is in force); on a reload it is logged,
+//     counted as a rejected reload, and the configuration in force stays.
 //   - Watch starts watching and returns at once. From its return until ctx
 //     is done it calls changed whenever what Load returns may have changed.
 //     A call may be spurious, and a burst of changes may be reported once;

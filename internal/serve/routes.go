@@ -42,17 +42,18 @@ func (r *Runtime) Handler() http.Handler {
 }
 
 // live serves each call from the generation in force when it is made, so
-// that one request sees one configuration.
+// that one request sees one configuration; before the first, from the
+// pending one, which verifies nothing.
 type live struct{ r *Runtime }
 
 func (l live) Decide(ctx context.Context, req admission.Request) admission.Decision {
-	d := l.r.cur.Load().Admitter.Decide(ctx, req)
+	d := l.r.serving().Admitter.Decide(ctx, req)
 	l.r.metrics.ObserveRequest("validate", outcome(d.Allowed))
 	return d
 }
 
 func (l live) Mutate(ctx context.Context, req admission.Request) admission.Mutation {
-	g := l.r.cur.Load()
+	g := l.r.serving()
 	if m := g.Config.Admission.Mutate; m != nil && !*m {
 		return admission.Mutation{Allowed: true}
 	}
@@ -62,17 +63,17 @@ func (l live) Mutate(ctx context.Context, req admission.Request) admission.Mutat
 }
 
 func (l live) VerifyImages(ctx context.Context, images []admission.NamespacedImage) []admission.ImageVerdict {
-	return l.r.cur.Load().Admitter.VerifyImages(ctx, images)
+	return l.r.serving().Admitter.VerifyImages(ctx, images)
 }
 
 func (l live) PinImages(ctx context.Context, images []admission.NamespacedImage) []admission.Pin {
-	return l.r.cur.Load().Admitter.PinImages(ctx, images)
+	return l.r.serving().Admitter.PinImages(ctx, images)
 }
 
 // Policy lets the provider read the policy in force (whether every caller
 // may set a key's namespace).
 func (l live) Policy() admission.Policy {
-	return l.r.cur.Load().Admitter.Policy()
+	return l.r.serving().Admitter.Policy()
 }
 
 func outcome(allowed bool) string {

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,15 @@ type Runtime struct {
 	metrics *server.Metrics
 	cur     atomic.Pointer[Generation]
 	gen     atomic.Uint64
+	// pending answers requests while no generation is in force (see
+	// PendingSource); nil when the first generation came up at start.
+	pending atomic.Pointer[Generation]
+	// lastErr is why the last load failed, for readiness before the
+	// first generation.
+	lastErr atomic.Pointer[string]
+	// loaded is closed when the first generation is put in force.
+	loaded     chan struct{}
+	loadedOnce sync.Once
 	// loadMu serializes loads (the source's watch, the trust refresh, an
 	// explicit Reload), so that each gets a generation of its own.
 	loadMu sync.Mutex
@@ -65,9 +75,11 @@ type Runtime struct {
 // Start loads the source's configuration, starts watching the source, puts
 // the first generation in force and starts the trust refresh; they run
 // until ctx is done. It fails when the first configuration does not load
-// or build.
+// or build, unless src is a PendingSource: then it returns a runtime that
+// is not ready, answers requests as PendingSource says, and retries until
+// a generation is in force.
 func Start(ctx context.Context, src Source, opts Options) (*Runtime, error) {
-	r := &Runtime{src: src, opts: opts, log: opts.Logger, reg: opts.Registry}
+	r := &Runtime{src: src, opts: opts, log: opts.Logger, reg: opts.Registry, loaded: make(chan struct{})}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,12 +91,15 @@ func Start(ctx context.Context, src Source, opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	r.metrics = m
+	ps, canWait := src.(PendingSource)
 	cfg, err := src.Load(ctx)
-	if err != nil {
+	if err != nil && !canWait {
 		return nil, err
 	}
-	for _, w := range cfg.Warnings() {
-		r.log.Warn(w)
+	if cfg != nil {
+		for _, w := range cfg.Warnings() {
+			r.log.Warn(w)
+		}
 	}
 	// Watch before the first build reads the files (see Source).
 	src.Watch(ctx, func() {
@@ -94,15 +109,81 @@ func Start(ctx context.Context, src Source, opts Options) (*Runtime, error) {
 		}
 		r.log.Info("configuration reloaded", "generation", r.Generation())
 	})
-	if err := r.load(ctx, cfg); err != nil {
-		return nil, err
+	if err == nil {
+		err = r.load(ctx, cfg)
 	}
-	go server.Poll(ctx, cfg.TrustStoreRefresh.Duration, func() { r.refreshTrust(ctx) })
+	if err != nil {
+		if !canWait {
+			return nil, err
+		}
+		r.failed(err)
+		r.log.Error("the first configuration did not load; serving, not ready, and retrying", "error", err.Error())
+		r.pending.Store(pendingGeneration(ps.Pending(), r.admissionOptions()))
+		go r.retry(ctx)
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.loaded:
+		}
+		server.Poll(ctx, r.Config().TrustStoreRefresh.Duration, func() { r.refreshTrust(ctx) })
+	}()
 	return r, nil
 }
 
-// Config returns the configuration in force.
-func (r *Runtime) Config() *config.Config { return r.cur.Load().Config }
+// Retry back-off before the first generation: short at first, for a
+// cause fixed at once (a Key Vault role assignment still propagating),
+// and capped so that recovery comes within retryMax of the fix even when
+// the source sees no change of its own.
+const (
+	retryMin = time.Second
+	retryMax = 30 * time.Second
+)
+
+// retry reloads on a back-off until the first generation is in force or
+// ctx is done; the source's watch reloads in between.
+func (r *Runtime) retry(ctx context.Context) {
+	wait := retryMin
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-r.loaded:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := r.Reload(ctx); err != nil {
+			r.log.Warn("the configuration still does not load; not ready, retrying", "error", err.Error(), "retryIn", (min(2*wait, retryMax)).String())
+		} else {
+			r.log.Info("configuration loaded; ready", "generation", r.Generation())
+			return
+		}
+		wait = min(2*wait, retryMax)
+	}
+}
+
+// failed records why a load failed, for readiness.
+func (r *Runtime) failed(err error) {
+	msg := err.Error()
+	r.lastErr.Store(&msg)
+}
+
+// Config returns the configuration in force or, before the first
+// generation, the PendingSource's.
+func (r *Runtime) Config() *config.Config { return r.serving().Config }
+
+// serving is the generation that answers requests: the one in force, or
+// the pending one before it.
+func (r *Runtime) serving() *Generation {
+	if g := r.cur.Load(); g != nil {
+		return g
+	}
+	return r.pending.Load()
+}
 
 // Generation returns the number of the generation in force (the first is 1).
 func (r *Runtime) Generation() uint64 { return r.gen.Load() }
@@ -110,6 +191,9 @@ func (r *Runtime) Generation() uint64 { return r.gen.Load() }
 // Ready reports whether a generation is in force: the server's readiness.
 func (r *Runtime) Ready() error {
 	if r.cur.Load() == nil {
+		if msg := r.lastErr.Load(); msg != nil {
+			return fmt.Errorf("%w: %s", ErrNotLoaded, *msg)
+		}
 		return ErrNotLoaded
 	}
 	return nil
@@ -124,6 +208,9 @@ func (r *Runtime) Reload(ctx context.Context) error {
 		err = r.load(ctx, cfg)
 	}
 	r.metrics.ObserveReload(err == nil)
+	if err != nil && r.cur.Load() == nil {
+		r.failed(err)
+	}
 	return err
 }
 
@@ -132,6 +219,10 @@ func (r *Runtime) Reload(ctx context.Context) error {
 // folder. Files the configuration names are watched by the source; this
 // covers what a file watch cannot see (key stores, folders).
 func (r *Runtime) refreshTrust(ctx context.Context) {
+	cur := r.cur.Load()
+	if cur == nil {
+		return // nothing in force yet: the retry and the watch load
+	}
 	cfg, err := r.src.Load(ctx)
 	if err != nil {
 		return // the source's watch reports a bad configuration
@@ -144,7 +235,7 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 		r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, Err: err})
 		return
 	}
-	if ts.Fingerprint() == r.cur.Load().Trust {
+	if ts.Fingerprint() == cur.Trust {
 		r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, InForce: true})
 		return
 	}
@@ -185,18 +276,7 @@ func (r *Runtime) load(ctx context.Context, cfg *config.Config) error {
 		OnResponse:    r.metrics.ObserveRegistryResponse,
 		OnLookup:      r.metrics.ObserveCacheLookup,
 		Cache:         r.opts.Cache,
-		Admission: admission.Options{
-			Logger: r.log,
-			OnImage: func(res verify.Result, _ admission.Mode) {
-				r.metrics.ObserveImage(string(res.Code), res.Cached, res.Duration)
-				if r.opts.OnImage != nil {
-					r.opts.OnImage(res)
-				}
-			},
-			OnDecision: func(_ string, mode admission.Mode, allowed bool) {
-				r.metrics.ObserveDecision(string(mode), allowed, false)
-			},
-		},
+		Admission:     r.admissionOptions(),
 	})
 	r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, InForce: err == nil, Err: err})
 	if err != nil {
@@ -205,5 +285,23 @@ func (r *Runtime) load(ctx context.Context, cfg *config.Config) error {
 	r.cur.Store(g)
 	r.gen.Store(gen)
 	r.metrics.SetGeneration(gen)
+	r.loadedOnce.Do(func() { close(r.loaded) })
 	return nil
+}
+
+// admissionOptions are every admitter's options: the runtime's logger and
+// metrics.
+func (r *Runtime) admissionOptions() admission.Options {
+	return admission.Options{
+		Logger: r.log,
+		OnImage: func(res verify.Result, _ admission.Mode) {
+			r.metrics.ObserveImage(string(res.Code), res.Cached, res.Duration)
+			if r.opts.OnImage != nil {
+				r.opts.OnImage(res)
+			}
+		},
+		OnDecision: func(_ string, mode admission.Mode, allowed bool) {
+			r.metrics.ObserveDecision(string(mode), allowed, false)
+		},
+	}
 }

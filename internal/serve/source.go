@@ -29,6 +29,23 @@ type TrustReporter interface {
 	TrustBuilt(ctx context.Context, r config.TrustReport)
 }
 
+// PendingSource is a Source under which serve starts even when its first
+// configuration does not load or build: Ratify's resources in a cluster,
+// where exiting would put the pod in a crash loop whose back-off delays
+// recovery long after the cause is fixed. Until a generation is in force
+// the runtime serves Pending's listener and TLS files, is not ready, denies
+// every image in deny mode (audit mode admits with a warning), and retries
+// on the source's watch and on a back-off. A Source that does not
+// implement it (FileSource) fails the start instead: a file the operator
+// just wrote is better refused at once.
+type PendingSource interface {
+	Source
+	// Pending returns what serves before the first generation: the
+	// listener, TLS files, mode and admission settings, with defaults
+	// applied. Its trust policy and trust stores are never used.
+	Pending() *config.Config
+}
+
 // FileSource is a configuration read from a YAML file (or the defaults,
 // when Path is empty) with Overlay applied, watched by polling the file and
 // every file it names.

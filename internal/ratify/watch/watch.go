@@ -420,6 +420,18 @@ func sameStatus(old, now map[string]any) bool {
 	return string(a) == string(b)
 }
 
+// Pending is what serves before the resources first make a configuration
+// (serve.PendingSource): hallmark's defaults with the command line's
+// settings laid over them. No trust material comes from it.
+func (s *Source) Pending() *config.Config {
+	cfg := config.Default()
+	if s.Overlay != nil {
+		s.Overlay(cfg)
+	}
+	cfg.ApplyDefaults()
+	return cfg
+}
+
 // Watch lists the resources every Interval and calls changed when any
 // resource's spec changed (status writes are not changes).
 func (s *Source) Watch(ctx context.Context, changed func()) {
