@@ -3,10 +3,14 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/serve"
 )
 
 // The reference walkthrough's three files, with only their $VARIABLES
@@ -131,6 +135,41 @@ func TestServeRatifyResourcesFlags(t *testing.T) {
 		_, stderr, code := run(t, nil, tt.args...)
 		if code != 2 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("%v: exit %d, want 2 saying %q\n%s", tt.args, code, tt.want, stderr)
+		}
+	}
+}
+
+// TestServeAdmissionFlags: --require-digest and --exclude-namespaces set
+// what Ratify's resources cannot (with --ratify-resources they are the
+// only way), over a configuration and its defaults alike.
+func TestServeAdmissionFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args        []string
+		wantRequire *bool
+		wantExclude []string
+	}{
+		{args: nil, wantRequire: nil, wantExclude: []string{"kube-system"}},
+		{args: []string{"--require-digest=false", "--exclude-namespaces", "kube-system,gatekeeper-system"}, wantRequire: new(false), wantExclude: []string{"kube-system", "gatekeeper-system"}},
+		{args: []string{"--require-digest", "--exclude-namespaces="}, wantRequire: new(true), wantExclude: []string{}},
+	} {
+		o := &serveOptions{}
+		fl := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		o.addFlags(fl)
+		if err := fl.Parse(tt.args); err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		cfg := config.Default()
+		o.overlay(fl)(cfg)
+		cfg.ApplyDefaults()
+		got := cfg.Admission
+		if (got.RequireDigest == nil) != (tt.wantRequire == nil) || (got.RequireDigest != nil && *got.RequireDigest != *tt.wantRequire) {
+			t.Errorf("%v: requireDigest %v, want %v", tt.args, got.RequireDigest, tt.wantRequire)
+		}
+		if !slices.Equal(got.ExcludeNamespaces, tt.wantExclude) {
+			t.Errorf("%v: excludeNamespaces %q, want %q", tt.args, got.ExcludeNamespaces, tt.wantExclude)
+		}
+		if p := serve.AdmissionPolicy(cfg); p.AllowUnpinnedTags != (tt.wantRequire != nil && !*tt.wantRequire) {
+			t.Errorf("%v: the admission policy allows unpinned tags: %v", tt.args, p.AllowUnpinnedTags)
 		}
 	}
 }

@@ -28,6 +28,10 @@ type serveOptions struct {
 	mode        string
 	logLevel    string
 	reload      time.Duration
+	// admission settings, for --ratify-resources above all, whose
+	// resources do not hold them
+	requireDigest     bool
+	excludeNamespaces []string
 	// periodic audit of running workloads
 	auditInterval time.Duration
 	kubeconfig    string
@@ -64,7 +68,11 @@ deadline. --mode audit admits them with warnings and audit annotations.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, g, o) },
 	}
-	f := cmd.Flags()
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *serveOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.configFile, "config", "", "configuration file (YAML); see 'hallmark config example'")
 	f.StringVar(&o.listen, "listen", "", `HTTPS listen address (default ":8443")`)
 	f.StringVar(&o.certFile, "tls-cert-file", "", "PEM serving certificate (reloaded on change)")
@@ -74,6 +82,8 @@ deadline. --mode audit admits them with warnings and audit annotations.`,
 	f.StringVar(&o.trustStore, "trust-store", "", "trust store folder in notation's layout")
 	f.BoolVar(&o.plainHTTP, "plain-http", false, "reach every registry over plain HTTP (loopback development registries only)")
 	f.StringVar(&o.mode, "mode", "", `admission mode: "deny" (default; fail closed) or "audit" (allow with warnings)`)
+	f.BoolVar(&o.requireDigest, "require-digest", true, "deny mode refuses an image named by a tag without a digest (admission.requireDigest); false admits verified tags unpinned")
+	f.StringSliceVar(&o.excludeNamespaces, "exclude-namespaces", nil, `namespaces whose workloads are not verified, comma-separated, in place of admission.excludeNamespaces (default "kube-system")`)
 	f.StringVar(&o.logLevel, "log-level", "info", `log level: "debug", "info", "warn" or "error" (JSON records on standard error)`)
 	f.DurationVar(&o.reload, "reload-interval", 2*time.Second, "how often configuration and certificate files are checked for changes")
 	f.DurationVar(&o.auditInterval, "audit-interval", 0, "audit the cluster's running pods and workloads this often (e.g. 10m), exporting hallmark_audit_* metrics; 0 turns it off")
@@ -81,7 +91,6 @@ deadline. --mode audit admits them with warnings and audit annotations.`,
 	f.BoolVar(&o.auditEvents, "audit-events", true, "with --audit-interval, post a Warning Event (reason ImageNotVerified) on each object with an image that does not verify")
 	o.ratify.addFlags(f)
 	f.StringVar(&o.auditLease, "audit-lease", "", "with --audit-interval, audit only while this replica holds the coordination.k8s.io Lease NAMESPACE/NAME, so that one replica of several audits")
-	return cmd
 }
 
 // overlay lays the flags given over a configuration: the serve.FileSource
@@ -108,6 +117,13 @@ func (o *serveOptions) overlay(fl *pflag.FlagSet) func(*config.Config) {
 		}
 		if fl.Changed("mode") {
 			cfg.Mode = config.Mode(o.mode)
+		}
+		if fl.Changed("require-digest") {
+			v := o.requireDigest
+			cfg.Admission.RequireDigest = &v
+		}
+		if fl.Changed("exclude-namespaces") {
+			cfg.Admission.ExcludeNamespaces = append([]string{}, o.excludeNamespaces...)
 		}
 		if o.plainHTTP {
 			cfg.Registries = append([]config.Registry{{Hosts: []string{"*"}, PlainHTTP: true}}, cfg.Registries...)

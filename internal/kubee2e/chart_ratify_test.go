@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,25 @@ func TestChartRatifyResources(t *testing.T) {
 	if !strings.Contains(joined, "--ratify-resources") || strings.Contains(joined, "--config") || !strings.Contains(joined, "--namespace="+chartNamespace) {
 		t.Fatalf("the Deployment runs %q; want serve --ratify-resources --namespace=%s without --config", args, chartNamespace)
 	}
+	// The admission settings Ratify's resources do not hold come from
+	// config.admission, as flags; the release namespace is always
+	// excluded, as with a configuration file.
+	if !slices.Contains(args, "--exclude-namespaces=kube-system,"+chartNamespace) || !slices.Contains(args, "--require-digest=true") {
+		t.Errorf("the Deployment runs %q; want --exclude-namespaces=kube-system,%s and --require-digest=true from config.admission", args, chartNamespace)
+	}
+	t.Run("config.admission's requireDigest and excludeNamespaces reach serve", func(t *testing.T) {
+		for _, o := range renderChart(t, "--set", "ratifyResources.enabled=true",
+			"--set", "config.admission.requireDigest=false", "--set-json", `config.admission.excludeNamespaces=["tools"]`) {
+			if o.GetKind() != "Deployment" {
+				continue
+			}
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			got, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+			if !slices.Contains(got, "--exclude-namespaces=tools,"+chartNamespace) || !slices.Contains(got, "--require-digest=false") {
+				t.Errorf("the Deployment runs %q; want --exclude-namespaces=tools,%s and --require-digest=false", got, chartNamespace)
+			}
+		}
+	})
 	if labels["azure.workload.identity/use"] != "true" || saAnnotations["azure.workload.identity/client-id"] != "5e3a6f0c-1d2b-4c3d-8e4f-000000000042" {
 		t.Errorf("workload identity: pod labels %v, service account annotations %v", labels, saAnnotations)
 	}
