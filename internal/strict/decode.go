@@ -59,13 +59,14 @@ func Decode(n *Node, dst any, opts DecodeOptions) Problems {
 // WrongType is the one wording of a value of the wrong type: "must be a
 // string, not the number 3".
 func WrongType(n *Node, want string) error {
-	return fmt.Errorf("must be %s, not %s", want, n.What())
+	return fmt.Errorf("must be %s, not %s", want, n.Describe())
 }
 
-// What names the value for a problem, quoting short strings and numbers so
-// the mistake is visible, and naming lists and mappings in the words of
-// the format the document was written in.
-func (n *Node) What() string {
+// Describe names the value for a problem, quoting short strings and
+// numbers so the mistake is visible ("the string \"yes\"", "the number
+// 1.5"), and naming lists and mappings in the words of the format the
+// document was written in.
+func (n *Node) Describe() string {
 	switch n.Kind {
 	case String:
 		return fmt.Sprintf("the string %q", Clip(n.Str))

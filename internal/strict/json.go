@@ -46,25 +46,6 @@ type Node struct {
 	YAML bool
 }
 
-// Describe names the value's type for a message: "a string", "a number
-// (42)", "null".
-func (n *Node) Describe() string {
-	switch n.Kind {
-	case Null:
-		return "null"
-	case Bool:
-		return "a boolean"
-	case Number:
-		return "a number (" + Clip(n.Str) + ")"
-	case String:
-		return "a string"
-	case Array:
-		return "an array"
-	default:
-		return "an object"
-	}
-}
-
 // ParseJSON reads exactly one JSON value from data. Syntax errors carry the
 // line and column so a person can find them; empty input is ErrEmpty.
 func ParseJSON(data []byte) (*Node, error) {

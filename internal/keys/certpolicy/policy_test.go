@@ -172,7 +172,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"cut short", `{"keyProperties":`, []string{"the document ends early, at line 1, column 18"}},
 		{"syntax error position", "{\n  \"keyProperties\": {\n    \"keySize\": 2048,\n  }\n}", []string{"line 4, column 3"}},
 		{"array", `[{}]`, []string{"must be a JSON object, not an array"}},
-		{"string", `"policy"`, []string{"must be a JSON object, not a string"}},
+		{"string", `"policy"`, []string{`must be a JSON object, not the string "policy"`}},
 		{"null", `null`, []string{"not null"}},
 		{"trailing data", `{} {}`, []string{"unexpected content after the JSON document at line 1, column 4"}},
 		{"too large", `{"id":"` + strings.Repeat("x", MaxSize) + `"}`, []string{"larger than 1048576 bytes"}},

@@ -155,7 +155,7 @@ func policyProblemCases() []policyCase {
 		{
 			name: "version is a number",
 			in:   `{"version": 1.0, "trustPolicies": [` + ok("a", `["*"]`) + `]}`,
-			want: []Problem{{Path: "version", Message: "must be a string, not a number (1.0)"}},
+			want: []Problem{{Path: "version", Message: "must be a string, not the number 1.0"}},
 		},
 		{
 			name: "no statements",
@@ -185,15 +185,15 @@ func policyProblemCases() []policyCase {
 		{
 			name: "statement not an object",
 			in:   policyOf(`"prod"`, ok("a", `["*"]`)),
-			want: []Problem{{Path: "trustPolicies[0]", Message: "must be an object, not a string"}},
+			want: []Problem{{Path: "trustPolicies[0]", Message: `must be an object, not the string "prod"`}},
 		},
 		{
 			name: "wrong types inside a statement",
 			in:   policyOf(statement(`7`, `"*"`, `{"level": ["strict"]}`, `[1, "ca:prod"]`, `{"x": 1}`)),
 			want: []Problem{
-				{Path: "trustPolicies[0].name", Message: "must be a string, not a number (7)"},
-				{Path: "trustPolicies[0].registryScopes", Message: "must be an array of strings, not a string"},
-				{Path: "trustPolicies[0].trustStores[0]", Message: "must be a string, not a number (1)"},
+				{Path: "trustPolicies[0].name", Message: "must be a string, not the number 7"},
+				{Path: "trustPolicies[0].registryScopes", Message: `must be an array of strings, not the string "*"`},
+				{Path: "trustPolicies[0].trustStores[0]", Message: "must be a string, not the number 1"},
 				{Path: "trustPolicies[0].trustedIdentities", Message: "must be an array of strings, not an object"},
 				{Path: "trustPolicies[0].signatureVerification.level", Message: "must be a string, not an array"},
 			},
@@ -301,7 +301,7 @@ func policyProblemCases() []policyCase {
 			name: "bad override keys and values",
 			in:   policyOf(statement(`"a"`, `["*"]`, `{"level": "strict", "override": {"integrity": "log", "expiry": "skip", "authenticity": "ignore", "revocation": "maybe", "colour": "log", "authenticTimestamp": 3}}`, okStores, okID)),
 			want: []Problem{
-				{Path: "trustPolicies[0].signatureVerification.override.authenticTimestamp", Message: `must be a string, not a number (3)`},
+				{Path: "trustPolicies[0].signatureVerification.override.authenticTimestamp", Message: `must be a string, not the number 3`},
 				{Path: "trustPolicies[0].signatureVerification.override.authenticity", Message: `"ignore" is not an action; use "enforce" or "log"`},
 				{Path: "trustPolicies[0].signatureVerification.override.colour", Message: `unknown check "colour"`},
 				{Path: "trustPolicies[0].signatureVerification.override.expiry", Message: `only revocation can be skipped`},
