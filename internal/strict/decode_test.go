@@ -28,7 +28,8 @@ type decodeDoc struct {
 	Items   []decodeItem `json:"items"`
 	Inner   decodeItem   `json:"inner"`
 	Ignored string       `json:"-"`
-	hidden  string
+	//lint:ignore U1000 there to show that an unexported field is not a field
+	hidden string
 }
 
 // decodeNames are the json names of decodeDoc and decodeItem.
