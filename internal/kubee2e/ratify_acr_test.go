@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -58,14 +59,25 @@ type acrWorld struct {
 	pusher string
 	// client reaches the registry with the pusher's token.
 	client *auth.Client
+	// addr is the front's loopback address; entraURL is Entra's
+	// authority host (https://127.0.0.1:PORT).
+	addr, entraURL string
 }
 
-func newACRWorld(t *testing.T, s *sandbox) *acrWorld {
+func newACRWorld(t *testing.T, s *sandbox) *acrWorld { return newACRWorldNamed(t, s, "") }
+
+// newACRWorldNamed is newACRWorld with the registry called name (as
+// myregistry.azurecr.io, port 443) rather than by its loopback address: its
+// certificate is for name, and a client reaches it through a CONNECT
+// proxy that tunnels name:443 to addr (see kvtest's Tunnel); the test's
+// own client dials addr directly.
+func newACRWorldNamed(t *testing.T, s *sandbox, name string) *acrWorld {
 	t.Helper()
 	w := &acrWorld{}
 	entraSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { w.entra.ServeHTTP(rw, r) }))
 	entraSrv.StartTLS()
 	t.Cleanup(entraSrv.Close)
+	w.entraURL = entraSrv.URL
 	var proxy *httputil.ReverseProxy
 	front := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if w.acr.Handles(r) {
@@ -74,9 +86,27 @@ func newACRWorld(t *testing.T, s *sandbox) *acrWorld {
 		}
 		proxy.ServeHTTP(rw, r)
 	}))
+	// httptest's servers share one certificate, valid for 127.0.0.1.
+	roots := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: entraSrv.Certificate().Raw})
+	if name != "" {
+		caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate(name, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		front.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		roots = append(roots, caPEM...)
+	}
 	front.StartTLS()
 	t.Cleanup(front.Close)
-	w.host = strings.TrimPrefix(front.URL, "https://")
+	w.addr = front.Listener.Addr().String()
+	w.host = w.addr
+	if name != "" {
+		w.host = name
+	}
 	w.entra = acrtest.NewEntra(t, strings.TrimPrefix(entraSrv.URL, "https://"), acrTenantID, acrClientID, acrAssertion)
 	w.acr = acrtest.NewACR(t, w.host, acrTenantID, w.entra)
 	bundle, err := w.acr.SignTokens(acrIssuer)
@@ -84,7 +114,7 @@ func newACRWorld(t *testing.T, s *sandbox) *acrWorld {
 		t.Fatal(err)
 	}
 	backend := testpeers.StartDistributionTokenAuth(t, testpeers.TokenAuth{
-		Realm:          front.URL + "/oauth2/token",
+		Realm:          "https://" + w.host + "/oauth2/token",
 		Service:        w.host,
 		Issuer:         acrIssuer,
 		RootCertBundle: s.writeFile("acr/token-ca.pem", bundle),
@@ -97,8 +127,7 @@ func newACRWorld(t *testing.T, s *sandbox) *acrWorld {
 		pr.SetXForwarded()
 		pr.Out.Host = pr.In.Host
 	}}
-	// httptest's servers share one certificate, valid for 127.0.0.1.
-	ca := s.writeFile("acr/servers-ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: front.Certificate().Raw}))
+	ca := s.writeFile("acr/servers-ca.pem", roots)
 	w.env = []string{
 		"SSL_CERT_FILE=" + ca,
 		"AZURE_FEDERATED_TOKEN_FILE=" + s.writeFile("acr/azure-identity-token", []byte(acrAssertion)),
@@ -115,9 +144,11 @@ func newACRWorld(t *testing.T, s *sandbox) *acrWorld {
 	s.writeFile("acr/pusher/config.json", cfg)
 	w.pusher = s.dir + "/acr/pusher"
 	pool := x509.NewCertPool()
-	pool.AddCert(front.Certificate())
+	pool.AppendCertsFromPEM(roots)
+	dial := (&net.Dialer{}).DialContext
 	w.client = &auth.Client{
-		Client:     &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) { return dial(ctx, network, w.addr) }}},
 		Credential: auth.StaticCredential(w.host, auth.Credential{RefreshToken: push}),
 		Cache:      auth.NewCache(),
 	}
@@ -148,7 +179,13 @@ func (w *acrWorld) signedImages(t *testing.T, s *sandbox) (rootPEM, passDigest s
 	s.hallmark("key", "create", "e2e", "--subject", "CN=e2e,O=Hallmark,ST=WA,C=US", "--key-type", "EC")
 	rootPEM = s.hallmark("key", "export-cert", "e2e", "--root-only").Stdout
 	passDigest = w.push(t, "nginx", "pass")
-	if r := s.runEnv([]string{w.env[0], "DOCKER_CONFIG=" + w.pusher}, "sign", w.host+"/nginx@"+passDigest, "--key", "e2e"); r.Code != 0 {
+	env := []string{"DOCKER_CONFIG=" + w.pusher}
+	for _, e := range w.env {
+		if strings.HasPrefix(e, "SSL_CERT_FILE=") || strings.HasPrefix(e, "HTTPS_PROXY=") {
+			env = append(env, e)
+		}
+	}
+	if r := s.runEnv(env, "sign", w.host+"/nginx@"+passDigest, "--key", "e2e"); r.Code != 0 {
 		t.Fatalf("sign: %s", r)
 	}
 	w.push(t, "nginx", "fail")

@@ -499,3 +499,96 @@ func deleteHallmarkWebhooks(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 }
+
+// The reference setup with all of its parts at once: the walkthrough's
+// three resources applied with only their $VARIABLES substituted, the
+// Store's authProvider azureWorkloadIdentity with ACR's default endpoints
+// (*.azurecr.io), the certificate store in Key Vault (kvtest, reached as
+// https://hallmark-akv.vault.azure.net), and the registry an ACR called
+// myregistry.azurecr.io (the real distribution registry in token-auth
+// mode behind acrtest's token service), both reached through one CONNECT
+// proxy (HTTPS_PROXY) that refuses any other host. hallmark reads the
+// vault and the registry as the pod's workload identity: the statuses
+// say success, a signed pod (by digest) is admitted and an unsigned one
+// denied through the webhook, and ACR saw the exchange and the token
+// requests.
+func TestRatifySeedKeyVaultACR(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Kubernetes end-to-end test; runs without -short")
+	}
+	ctx := context.Background()
+	c := newCluster(t)
+	s := newSandbox(t)
+	w := newACRWorldNamed(t, s, "myregistry.azurecr.io")
+	vault := kvtest.New(t, "hallmark-akv", w.entra, w.entraURL, acrTenantID)
+	vault.Tunnel(w.host+":443", w.addr)
+	for i, e := range w.env {
+		if f, ok := strings.CutPrefix(e, "SSL_CERT_FILE="); ok {
+			roots, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.env[i] = "SSL_CERT_FILE=" + s.writeFile("kv/roots.pem", append(roots, vault.CAPEM...))
+		}
+	}
+	w.env = append(w.env, "HTTPS_PROXY="+vault.Proxy())
+	dyn, err := dynamic.NewForConfig(c.cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rootPEM, passDigest := w.signedImages(t, s)
+	block, _ := pem.Decode([]byte(rootPEM))
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := kvtest.NewVersion()
+	vault.Add("hallmark-signing", version, cert)
+
+	applyRatifyCRDs(t, dyn)
+	c.namespace(t, "gatekeeper-system")
+	vars := map[string]string{
+		"IDENTITY_CLIENT_ID": acrClientID,
+		"AKV_URI":            vault.URL + "/",
+		"CERT_NAME":          "hallmark-signing",
+		"VERSION_ID":         version,
+		"TENANT_ID":          acrTenantID,
+	}
+	for _, f := range []string{"store_config.yaml", "akv-certificate-store.yaml", "akv-verifier.yaml"} {
+		applyIn(t, dyn, "gatekeeper-system", seedFile(t, f, vars))
+	}
+
+	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.env = w.env
+	srv := s.serve(caPEM, "--ratify-resources", "--kubeconfig", c.cp.Kubeconfig, "--namespace", "gatekeeper-system",
+		"--tls-cert-file", s.writeFile("tls.crt", certPEM), "--tls-key-file", s.writeFile("tls.key", keyPEM))
+	for _, r := range []struct{ kind, ns, name string }{
+		{ratify.KindCertificateStore, "gatekeeper-system", "certstore-akv"},
+		{ratify.KindVerifier, "", "verifier-notation"},
+		{ratify.KindStore, "", "store-oras"},
+	} {
+		if st := ratifyStatus(t, dyn, r.kind, r.ns, r.name); st["issuccess"] != true {
+			t.Errorf("%s %s: status %v, want issuccess true\n%s", r.kind, r.name, st, srv.logs)
+		}
+	}
+	if want := "GET /certificates/hallmark-signing/" + version; !slices.Contains(vault.Requests, want) {
+		t.Errorf("vault requests %v, want %s", vault.Requests, want)
+	}
+
+	pass, fail := w.host+"/nginx@"+passDigest, w.host+"/nginx:fail"
+	c.namespace(t, nsDemo)
+	c.registerHallmark(t, srv.url, caPEM)
+	c.waitForWebhook(t, fail)
+	pods := c.client.CoreV1().Pods(nsDemo)
+	if _, err := pods.Create(ctx, pod("demo-pass", pass), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("signed pod refused: %v\n%s", err, srv.logs)
+	}
+	if _, err := pods.Create(ctx, pod("demo-fail", fail), metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "no Notary Project signature") {
+		t.Fatalf("unsigned pod: want a denial naming the missing signature, got %v\n%s", err, srv.logs)
+	}
+	checkACRRequests(t, w, "nginx")
+}

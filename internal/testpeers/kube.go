@@ -289,8 +289,8 @@ func writeKubePKI(dir string) (*kubePKI, error) {
 	return p, nil
 }
 
-// ServingCertificate makes a CA and a serving certificate for 127.0.0.1 and
-// localhost, valid for the given time, and returns them and the key as PEM.
+// ServingCertificate makes a CA and a serving certificate for 127.0.0.1,
+// localhost and name, valid for the given time, and returns them and the key as PEM.
 // The certificate is good for client authentication too, as Gatekeeper's
 // webhook certificate is (Gatekeeper presents it to external data
 // providers).
@@ -314,7 +314,7 @@ func ServingCertificate(name string, validity time.Duration) (caPEM, certPEM, ke
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(validity),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost", name},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
 	if err != nil {

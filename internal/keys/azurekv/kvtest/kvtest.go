@@ -24,8 +24,9 @@
 // NAME.vault.azure.net): a vault reached as 127.0.0.1 cannot name a
 // resource that passes. So the fake is reached as what a real vault is
 // called, https://NAME.vault.azure.net, through Proxy, an HTTP CONNECT
-// proxy (HTTPS_PROXY) that sends that one host to the fake and refuses any
-// other; nothing in hallmark changes for the test.
+// proxy (HTTPS_PROXY) that sends that one host to the fake (and the hosts
+// given to Tunnel to theirs) and refuses any other; nothing in hallmark
+// changes for the test.
 package kvtest
 
 import (
@@ -92,6 +93,9 @@ type Vault struct {
 	// vault that does not answer.
 	Down    bool
 	tunnels []net.Conn
+	// routes are the other hosts (host:port) the proxy tunnels, to
+	// loopback addresses.
+	routes map[string]string
 }
 
 // TB is the part of testing.TB the fake uses.
@@ -126,6 +130,19 @@ func New(t TB, name string, entra *acrtest.Entra, authority, tenant string) *Vau
 // proxy loopback addresses, so the Entra and registry fakes on 127.0.0.1
 // are reached directly.
 func (v *Vault) Proxy() string { return v.proxy.URL }
+
+// Tunnel makes the proxy tunnel CONNECTs to host (host:port) to addr as
+// well, for another fake reached by a public name (an ACR at
+// NAME.azurecr.io:443); any host neither the vault nor one given here is
+// still refused. Down does not apply to it.
+func (v *Vault) Tunnel(host, addr string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.routes == nil {
+		v.routes = map[string]string{}
+	}
+	v.routes[host] = addr
+}
 
 // Add stores cert as version of certificate name; the last added is the
 // latest.
@@ -172,19 +189,23 @@ func (v *Vault) connect(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
 		return
 	}
-	if r.Host != v.Host+":443" {
-		v.t.Errorf("kvtest proxy: CONNECT %s; only the vault %s:443 is expected through the proxy", r.Host, v.Host)
-		http.Error(w, "unknown host", http.StatusBadGateway)
-		return
-	}
 	v.mu.Lock()
+	addr, routed := v.routes[r.Host]
 	down := v.Down
 	v.mu.Unlock()
-	if down {
-		http.Error(w, "vault unreachable", http.StatusBadGateway)
-		return
+	if !routed {
+		if r.Host != v.Host+":443" {
+			v.t.Errorf("kvtest proxy: CONNECT %s; only the vault %s:443 is expected through the proxy", r.Host, v.Host)
+			http.Error(w, "unknown host", http.StatusBadGateway)
+			return
+		}
+		if down {
+			http.Error(w, "vault unreachable", http.StatusBadGateway)
+			return
+		}
+		addr = v.srv.Listener.Addr().String()
 	}
-	upstream, err := net.Dial("tcp", v.srv.Listener.Addr().String())
+	upstream, err := net.Dial("tcp", addr)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -201,9 +222,11 @@ func (v *Vault) connect(w http.ResponseWriter, r *http.Request) {
 		upstream.Close()
 		return
 	}
-	v.mu.Lock()
-	v.tunnels = append(v.tunnels, client, upstream)
-	v.mu.Unlock()
+	if !routed {
+		v.mu.Lock()
+		v.tunnels = append(v.tunnels, client, upstream)
+		v.mu.Unlock()
+	}
 	go func() {
 		defer upstream.Close()
 		defer client.Close()
