@@ -17,6 +17,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/oci/acr/acrtest"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -158,7 +159,7 @@ func TestRoundTrips(t *testing.T) {
 		if tokens != nil {
 			// Its token is obtained beforehand: the row calibrates the
 			// registry's four requests, nothing else.
-			tok, err := tokens.sign([]access{{Type: "repository", Name: "rtt", Actions: []string{"pull"}}})
+			tok, err := tokens.signer.Sign(tokens.service, []acrtest.ResourceActions{{Type: "repository", Name: "rtt", Actions: []string{"pull"}}})
 			if err != nil {
 				t.Fatal(err)
 			}

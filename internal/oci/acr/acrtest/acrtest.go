@@ -272,7 +272,7 @@ type ACR struct {
 	tokens                   []TokenRequest
 	refresh                  map[string][]string // refresh token -> actions granted
 	access                   map[string]string   // token -> scope
-	signer                   *tokenSigner
+	signer                   *TokenSigner
 }
 
 // Log returns the forms of the exchange requests and the token requests
@@ -441,9 +441,9 @@ func (a *ACR) token(w http.ResponseWriter, r *http.Request) {
 	if len(scopes) == 0 {
 		a.t.Errorf("acr: %s /oauth2/token without scope (required)", r.Method)
 	}
-	var access []resourceActions
+	var access []ResourceActions
 	for _, sc := range scopes {
-		ra, err := parseScope(sc)
+		ra, err := ParseScope(sc)
 		if err != nil {
 			a.t.Errorf("acr: %s /oauth2/token scope %q: %v", r.Method, sc, err)
 			continue
@@ -466,7 +466,7 @@ func (a *ACR) token(w http.ResponseWriter, r *http.Request) {
 	tok := "acr-access-" + randomHex()
 	if a.signer != nil {
 		var err error
-		if tok, err = a.signer.sign(service, access); err != nil {
+		if tok, err = a.signer.Sign(service, access); err != nil {
 			a.t.Errorf("acr: sign an access token: %v", err)
 		}
 	}

@@ -22,22 +22,54 @@ import (
 // live minutes, and a client asks for a new one per scope anyway.
 const AccessTokenLifetime = 5 * time.Minute
 
-// resourceActions is one entry of a token's access claim, and one scope
+// ResourceActions is one entry of a token's access claim, and one scope
 // of a token request (type:name:actions).
-type resourceActions struct {
+type ResourceActions struct {
 	Type    string   `json:"type"`
 	Name    string   `json:"name"`
 	Actions []string `json:"actions"`
 }
 
-// tokenSigner signs access tokens as a token service of the distribution
+// TokenSigner signs access tokens as a token service of the distribution
 // registry's token authentication: ES256 JWTs whose x5c header carries
 // the signing certificate, which the registry checks against its
-// rootcertbundle.
-type tokenSigner struct {
-	issuer string
-	key    *ecdsa.PrivateKey
-	cert   []byte // DER
+// rootcertbundle. The ACR fake uses one; so does the round-trip benchmark's
+// token service.
+type TokenSigner struct {
+	issuer   string
+	subject  string
+	lifetime time.Duration
+	key      *ecdsa.PrivateKey
+	cert     []byte // DER
+}
+
+// NewTokenSigner makes a signing key and its self-signed certificate, which
+// it returns as PEM for the registry's rootcertbundle. Tokens name issuer
+// and subject and live for lifetime.
+func NewTokenSigner(issuer, subject string, lifetime time.Duration) (*TokenSigner, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("acrtest: token signing key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		return nil, nil, fmt.Errorf("acrtest: serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: issuer + " token signing"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("acrtest: token signing certificate: %w", err)
+	}
+	s := &TokenSigner{issuer: issuer, subject: subject, lifetime: lifetime, key: key, cert: der}
+	return s, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }
 
 // SignTokens makes the token service issue access tokens that the
@@ -53,37 +85,20 @@ type tokenSigner struct {
 // where FILE holds the PEM certificate SignTokens returns. Call it before
 // the first token request.
 func (a *ACR) SignTokens(issuer string) (rootCertPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	signer, rootCertPEM, err := NewTokenSigner(issuer, ACRUsername, AccessTokenLifetime)
 	if err != nil {
-		return nil, fmt.Errorf("acrtest: token signing key: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		return nil, fmt.Errorf("acrtest: serial: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: issuer + " token signing"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, fmt.Errorf("acrtest: token signing certificate: %w", err)
+		return nil, err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.signer = &tokenSigner{issuer: issuer, key: key, cert: der}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
+	a.signer = signer
+	return rootCertPEM, nil
 }
 
-// sign builds the access token for service with access: the claims the
+// Sign builds the access token for service with access: the claims the
 // registry's token authentication reads (iss, sub, aud, exp, nbf, iat,
 // jti, access).
-func (s *tokenSigner) sign(service string, access []resourceActions) (string, error) {
+func (s *TokenSigner) Sign(service string, access []ResourceActions) (string, error) {
 	header, err := json.Marshal(map[string]any{
 		"typ": "JWT",
 		"alg": "ES256",
@@ -94,13 +109,13 @@ func (s *tokenSigner) sign(service string, access []resourceActions) (string, er
 	}
 	now := time.Now()
 	if access == nil {
-		access = []resourceActions{}
+		access = []ResourceActions{}
 	}
 	claims, err := json.Marshal(map[string]any{
 		"iss":    s.issuer,
-		"sub":    ACRUsername,
+		"sub":    s.subject,
 		"aud":    service,
-		"exp":    now.Add(AccessTokenLifetime).Unix(),
+		"exp":    now.Add(s.lifetime).Unix(),
 		"nbf":    now.Add(-time.Minute).Unix(),
 		"iat":    now.Unix(),
 		"jti":    randomHex(),
@@ -122,24 +137,24 @@ func (s *tokenSigner) sign(service string, access []resourceActions) (string, er
 	return signingInput + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
-// parseScope reads a scope of the registry token protocol,
+// ParseScope reads a scope of the registry token protocol,
 // TYPE:NAME:ACTION[,ACTION...] (the name may hold a port's colon), as the
 // registry's challenge gives it.
-func parseScope(scope string) (resourceActions, error) {
+func ParseScope(scope string) (ResourceActions, error) {
 	first := strings.Index(scope, ":")
 	last := strings.LastIndex(scope, ":")
 	if first <= 0 || last == first || last == len(scope)-1 {
-		return resourceActions{}, errors.New("want TYPE:NAME:ACTIONS, e.g. repository:app:pull")
+		return ResourceActions{}, errors.New("want TYPE:NAME:ACTIONS, e.g. repository:app:pull")
 	}
-	ra := resourceActions{Type: scope[:first], Name: scope[first+1 : last]}
+	ra := ResourceActions{Type: scope[:first], Name: scope[first+1 : last]}
 	for _, act := range strings.Split(scope[last+1:], ",") {
 		if act == "" {
-			return resourceActions{}, errors.New("an empty action")
+			return ResourceActions{}, errors.New("an empty action")
 		}
 		ra.Actions = append(ra.Actions, act)
 	}
 	if ra.Type != "repository" && ra.Type != "registry" {
-		return resourceActions{}, fmt.Errorf("resource type %q, want repository or registry", ra.Type)
+		return ResourceActions{}, fmt.Errorf("resource type %q, want repository or registry", ra.Type)
 	}
 	return ra, nil
 }

@@ -16,23 +16,23 @@ import (
 func TestParseScope(t *testing.T) {
 	for _, tc := range []struct {
 		scope string
-		want  resourceActions
+		want  ResourceActions
 		err   bool
 	}{
-		{"repository:app:pull", resourceActions{"repository", "app", []string{"pull"}}, false},
-		{"repository:team/app:pull,push", resourceActions{"repository", "team/app", []string{"pull", "push"}}, false},
-		{"registry:catalog:*", resourceActions{"registry", "catalog", []string{"*"}}, false},
-		{"", resourceActions{}, true},
-		{"repository", resourceActions{}, true},
-		{"repository:app", resourceActions{}, true},
-		{"repository:app:", resourceActions{}, true},
-		{":app:pull", resourceActions{}, true},
-		{"repository:app:pull,,push", resourceActions{}, true},
-		{"blob:app:pull", resourceActions{}, true},
+		{"repository:app:pull", ResourceActions{"repository", "app", []string{"pull"}}, false},
+		{"repository:team/app:pull,push", ResourceActions{"repository", "team/app", []string{"pull", "push"}}, false},
+		{"registry:catalog:*", ResourceActions{"registry", "catalog", []string{"*"}}, false},
+		{"", ResourceActions{}, true},
+		{"repository", ResourceActions{}, true},
+		{"repository:app", ResourceActions{}, true},
+		{"repository:app:", ResourceActions{}, true},
+		{":app:pull", ResourceActions{}, true},
+		{"repository:app:pull,,push", ResourceActions{}, true},
+		{"blob:app:pull", ResourceActions{}, true},
 	} {
-		got, err := parseScope(tc.scope)
+		got, err := ParseScope(tc.scope)
 		if (err != nil) != tc.err || (!tc.err && !reflect.DeepEqual(got, tc.want)) {
-			t.Errorf("parseScope(%q) = %+v, %v; want %+v, error %v", tc.scope, got, err, tc.want, tc.err)
+			t.Errorf("ParseScope(%q) = %+v, %v; want %+v, error %v", tc.scope, got, err, tc.want, tc.err)
 		}
 	}
 }
@@ -43,12 +43,12 @@ func FuzzParseScope(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, scope string) {
-		ra, err := parseScope(scope)
+		ra, err := ParseScope(scope)
 		if err != nil {
 			return
 		}
 		if back := ra.Type + ":" + ra.Name + ":" + strings.Join(ra.Actions, ","); back != scope {
-			t.Fatalf("parseScope(%q) = %+v, written back as %q", scope, ra, back)
+			t.Fatalf("ParseScope(%q) = %+v, written back as %q", scope, ra, back)
 		}
 	})
 }
@@ -62,7 +62,7 @@ func TestSignTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := a.signer.sign("registry.example", []resourceActions{{"repository", "app", []string{"pull"}}})
+	tok, err := a.signer.Sign("registry.example", []ResourceActions{{"repository", "app", []string{"pull"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestSignTokens(t *testing.T) {
 	var claims struct {
 		Iss, Sub, Aud, Jti string
 		Exp, Nbf, Iat      int64
-		Access             []resourceActions
+		Access             []ResourceActions
 	}
 	decode(t, parts[0], &header)
 	decode(t, parts[1], &claims)
@@ -96,7 +96,7 @@ func TestSignTokens(t *testing.T) {
 		t.Fatal("the signature does not verify with the certificate's key")
 	}
 	if claims.Iss != "issuer.example" || claims.Aud != "registry.example" || claims.Sub != ACRUsername || claims.Jti == "" ||
-		claims.Nbf > claims.Iat || claims.Exp <= claims.Iat || !reflect.DeepEqual(claims.Access, []resourceActions{{"repository", "app", []string{"pull"}}}) {
+		claims.Nbf > claims.Iat || claims.Exp <= claims.Iat || !reflect.DeepEqual(claims.Access, []ResourceActions{{"repository", "app", []string{"pull"}}}) {
 		t.Fatalf("claims %+v", claims)
 	}
 }
