@@ -158,14 +158,21 @@ func newACRWorldNamed(t *testing.T, s *sandbox, name string) *acrWorld {
 // push pushes a small distinct image and returns its digest.
 func (w *acrWorld) push(t *testing.T, repo, tag string) string {
 	t.Helper()
-	r, err := remote.NewRepository(w.host + "/" + repo)
+	return pushSample(t, w.client, w.host, repo, tag)
+}
+
+// pushSample pushes a small distinct image to host/repo:tag with client and
+// returns its digest.
+func pushSample(t *testing.T, client remote.Client, host, repo, tag string) string {
+	t.Helper()
+	r, err := remote.NewRepository(host + "/" + repo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Client = w.client
+	r.Client = client
 	desc, err := devregistry.PushSampleImageTo(context.Background(), r, tag, repo+":"+tag)
 	if err != nil {
-		t.Fatalf("push %s/%s:%s: %v", w.host, repo, tag, err)
+		t.Fatalf("push %s/%s:%s: %v", host, repo, tag, err)
 	}
 	return desc.Digest.String()
 }

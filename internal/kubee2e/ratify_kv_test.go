@@ -22,11 +22,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"sigs.k8s.io/yaml"
 
-	"github.com/hallmark-dev/hallmark/internal/devregistry"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvtest"
 	"github.com/hallmark-dev/hallmark/internal/oci/acr/acrtest"
 	"github.com/hallmark-dev/hallmark/internal/proctest"
@@ -82,16 +80,7 @@ func newKVWorld(t *testing.T, s *sandbox) *kvWorld {
 
 func (w *kvWorld) push(t *testing.T, repo, tag string) string {
 	t.Helper()
-	r, err := remote.NewRepository(w.host + "/" + repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Client = w.client
-	desc, err := devregistry.PushSampleImageTo(context.Background(), r, tag, repo+":"+tag)
-	if err != nil {
-		t.Fatalf("push %s/%s:%s: %v", w.host, repo, tag, err)
-	}
-	return desc.Digest.String()
+	return pushSample(t, w.client, w.host, repo, tag)
 }
 
 // seedFile is one of the walkthrough's files, verbatim, with only its
