@@ -136,19 +136,7 @@ spec:
 		{"default any", map[string]string{"default": "any"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			text := resources
-			ratifyPolicy := tt.policy
-			if tt.policy != nil {
-				avp, _ := json.Marshal(tt.policy)
-				text += "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n    artifactVerificationPolicies: " + string(avp) + "\n"
-			} else {
-				ratifyPolicy = map[string]string{"default": "all"}
-			}
-			rs, ps := ratify.Decode("resources.yaml", []byte(text))
-			res := ratify.Convert(rs, ratify.Options{})
-			if len(ps) > 0 || !res.OK() {
-				t.Fatalf("problems: %v %v", ps, res.Problems)
-			}
+			res, ratifyPolicy := convertWithPolicy(t, resources, tt.policy)
 			if k := res.Config.SignatureKindDefault(); k != config.KindEach {
 				t.Fatalf("signatureKinds.default %s, want each", k)
 			}

@@ -113,19 +113,7 @@ spec:
 		{"built-in default", map[string]string{}, map[string]bool{"one-good": true, "two-good": true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			text := resources
-			ratifyPolicy := tt.policy
-			if tt.policy != nil {
-				avp, _ := json.Marshal(tt.policy)
-				text += "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n    artifactVerificationPolicies: " + string(avp) + "\n"
-			} else {
-				ratifyPolicy = map[string]string{"default": "all"}
-			}
-			rs, ps := ratify.Decode("resources.yaml", []byte(text))
-			res := ratify.Convert(rs, ratify.Options{})
-			if len(ps) > 0 || !res.OK() {
-				t.Fatalf("problems: %v %v", ps, res.Problems)
-			}
+			res, ratifyPolicy := convertWithPolicy(t, resources, tt.policy)
 			gen, err := serve.Build(ctx, res.Config, serve.BuildOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -179,4 +167,26 @@ func ratifyVerdicts(t *testing.T, url string, images map[string]string) map[stri
 		out[byRef[it.Key]] = it.Error == "" && it.Value.IsSuccess
 	}
 	return out
+}
+
+// convertWithPolicy converts resources with a config-policy Policy whose
+// artifactVerificationPolicies are avp added, or with none when avp is nil,
+// failing t on any problem; it returns the result and the policy Ratify
+// applies (with none, its chart's: default all).
+func convertWithPolicy(t *testing.T, resources string, avp map[string]string) (*ratify.Result, map[string]string) {
+	t.Helper()
+	text := resources
+	ratifyPolicy := avp
+	if avp != nil {
+		b, _ := json.Marshal(avp)
+		text += "---\napiVersion: config.ratify.deislabs.io/v1beta1\nkind: Policy\nmetadata: {name: ratify-policy}\nspec:\n  type: config-policy\n  parameters:\n    artifactVerificationPolicies: " + string(b) + "\n"
+	} else {
+		ratifyPolicy = map[string]string{"default": "all"}
+	}
+	rs, ps := ratify.Decode("resources.yaml", []byte(text))
+	res := ratify.Convert(rs, ratify.Options{})
+	if len(ps) > 0 || !res.OK() {
+		t.Fatalf("problems: %v %v", ps, res.Problems)
+	}
+	return res, ratifyPolicy
 }
