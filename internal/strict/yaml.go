@@ -53,13 +53,15 @@ var aliasToken = regexp.MustCompile(`(?m)(?:^|[\s\[{,:-])[&*][^\s\[\]{},]`)
 // Nodes: mapping keys in input order, keys given twice in Dups.
 type YAMLReader struct {
 	dec *yaml.Decoder
+	// ord reads the same documents again, for a mapping's key order.
+	ord *yaml.Decoder
 	lim YAMLLimits
 	err error // a failure that ends the stream
 }
 
 // NewYAMLReader returns a reader of the documents in data.
 func NewYAMLReader(data []byte, lim YAMLLimits) *YAMLReader {
-	r := &YAMLReader{dec: yaml.NewDecoder(bytes.NewReader(data)), lim: lim}
+	r := &YAMLReader{dec: yaml.NewDecoder(bytes.NewReader(data)), ord: yaml.NewDecoder(bytes.NewReader(data)), lim: lim}
 	if lim.MaxAliases > 0 && len(aliasToken.FindAllIndex(data, lim.MaxAliases+1)) > lim.MaxAliases {
 		r.err = ErrTooManyAliases
 	}
@@ -76,8 +78,8 @@ func (r *YAMLReader) Next() (*Node, Problems, error) {
 	if r.err != nil {
 		return nil, nil, r.err
 	}
-	var doc yamlDocument
-	if err := r.dec.Decode(&doc); err != nil {
+	doc, err := r.document()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			r.err = io.EOF
 		} else {
@@ -102,14 +104,19 @@ type yamlDocument struct {
 	ordered yaml.MapSlice
 }
 
-func (d *yamlDocument) UnmarshalYAML(unmarshal func(any) error) error {
-	if err := unmarshal(&d.v); err != nil {
-		return err
+// document reads the next document with both decoders, each one document
+// on. (Not one decoder into an Unmarshaler: the library skips an
+// Unmarshaler for a scalar that reads like null, even quoted, as '~'.)
+func (r *YAMLReader) document() (yamlDocument, error) {
+	var d yamlDocument
+	if err := r.dec.Decode(&d.v); err != nil {
+		return d, err
 	}
 	if _, ok := d.v.(map[any]any); ok {
-		return unmarshal(&d.ordered)
+		return d, r.ord.Decode(&d.ordered)
 	}
-	return nil
+	var skip any
+	return d, r.ord.Decode(&skip)
 }
 
 // countValues counts the values of v, stopping once it reaches limit.
