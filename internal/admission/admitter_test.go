@@ -1,7 +1,9 @@
 package admission
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -573,4 +575,43 @@ func TestVerifyImagesLookup(t *testing.T) {
 		}
 		time.Sleep(2 * time.Second) // let the abandoned verification end
 	})
+}
+
+// TestVerdictLogLevels: a fresh pass is logged at info and every failure at
+// warn, cached or not; a pass from the cache repeats a record already
+// written, so it is logged at debug only.
+func TestVerdictLogLevels(t *testing.T) {
+	v := &keptVerifier{fakeVerifier: newFakeVerifier(), kept: map[string]verify.Result{
+		signedA:   verified(digestA, "CN=Builder"),
+		untrusted: {Digest: digestB, Code: verify.CodeUntrustedSigner, Reason: "kept: untrusted"},
+	}}
+	for _, tc := range []struct {
+		level slog.Level
+		want  map[string]string // image -> level of its verdict record; absent: no record
+	}{
+		{slog.LevelDebug, map[string]string{signedA: "DEBUG", signedB: "INFO", untrusted: "WARN", unsigned: "WARN"}},
+		{slog.LevelInfo, map[string]string{signedB: "INFO", untrusted: "WARN", unsigned: "WARN"}},
+		{slog.LevelWarn, map[string]string{untrusted: "WARN", unsigned: "WARN"}},
+	} {
+		t.Run(tc.level.String(), func(t *testing.T) {
+			var buf bytes.Buffer
+			log := slog.New(slog.NewJSONHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: tc.level}))
+			a := New(v, nil, Policy{Deadline: time.Second, AllowUnpinnedTags: true}, Options{Logger: log})
+			a.VerifyImages(context.Background(), []NamespacedImage{
+				{Namespace: "team-a", Image: signedA},
+				{Namespace: "team-a", Image: signedB},
+				{Namespace: "team-a", Image: untrusted},
+				{Namespace: "team-a", Image: unsigned},
+			})
+			got := map[string]string{}
+			for _, r := range records(t, &buf) {
+				if r["msg"] == "image verdict" {
+					got[r["image"].(string)] = r["level"].(string)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("verdict record levels (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
