@@ -261,27 +261,33 @@ func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 // a Notary Project signature passes on it, one with only a cosign signature
 // on that, one with both only when both verify. hallmark's "each" is that,
 // where both verifiers have a policy for every repository and verify
-// there: each does not judge a kind with no policy for the repository, or
-// a Notary Project level skip, where Ratify's verifier fails the first and
-// passes the second.
+// there: each does not judge a kind with no policy for the repository. A
+// Notary Project level skip differs whatever the kinds (skipDifferences).
 func (c *converter) signatureKinds(notation, cosign bool) {
 	switch {
 	case notation && c.cfg.CosignConfigured():
 		c.cfg.SignatureKinds.Default = config.KindEach
 		c.eachDifferences()
+		c.skipDifferences()
 	case cosign && c.cfg.CosignConfigured():
 		c.cfg.SignatureKinds.Default = config.KindCosign
+	case notation:
+		c.skipDifferences()
 	}
 }
 
-// eachDifferences reports where signatureKinds each does not verify what
-// Ratify does: a kind whose policies do not cover every repository, and a
-// trust policy statement of level skip.
-func (c *converter) eachDifferences() {
+// skipDifferences reports each trust policy statement of level skip. In
+// Ratify v1.4.6 such a statement admits nothing: an image in its scopes
+// with no Notary Project signature is denied (the config policy needs a
+// report), and one with a signature stops the process (its notation
+// verifier reads the signer of an outcome that skip leaves empty:
+// TestSkipLevelAgainstRatify). hallmark, as the Notary Project
+// specification defines skip, would admit every image there unchecked, so
+// the import must not carry it over silently.
+func (c *converter) skipDifferences() {
 	var doc struct {
 		TrustPolicies []struct {
-			Name                  string   `json:"name"`
-			RegistryScopes        []string `json:"registryScopes"`
+			Name                  string `json:"name"`
 			SignatureVerification struct {
 				Level string `json:"level"`
 			} `json:"signatureVerification"`
@@ -290,12 +296,27 @@ func (c *converter) eachDifferences() {
 	if json.Unmarshal(c.cfg.TrustPolicy.Inline, &doc) != nil {
 		return // the configuration's validation says what is wrong
 	}
+	for _, tp := range doc.TrustPolicies {
+		if tp.SignatureVerification.Level == "skip" {
+			c.fs.problem("resources", "", "trust policy statement %q has level skip: Ratify v1.4.6 admits nothing in its scopes (it denies an image without a Notary Project signature and stops on one with a signature, reading a signer that skip leaves empty), while hallmark would admit every image there unchecked, as the Notary Project specification defines skip; give the statement level strict, permissive or audit, or remove it so that images there are denied", strict.Clip(tp.Name))
+		}
+	}
+}
+
+// eachDifferences reports where signatureKinds each does not verify what
+// Ratify does: a kind whose policies do not cover every repository.
+func (c *converter) eachDifferences() {
+	var doc struct {
+		TrustPolicies []struct {
+			RegistryScopes []string `json:"registryScopes"`
+		} `json:"trustPolicies"`
+	}
+	if json.Unmarshal(c.cfg.TrustPolicy.Inline, &doc) != nil {
+		return // the configuration's validation says what is wrong
+	}
 	star := false
 	for _, tp := range doc.TrustPolicies {
 		star = star || slices.Contains(tp.RegistryScopes, "*")
-		if tp.SignatureVerification.Level == "skip" {
-			c.fs.problem("resources", "", "trust policy statement %q has level skip: Ratify passes an image carrying a Notary Project signature in its scopes on that signature, while hallmark (signatureKinds each) does not count a skipped kind as found and needs a cosign signature that verifies there", strict.Clip(tp.Name))
-		}
 	}
 	if !star {
 		c.fs.problem("resources", "", `the Notary Project trust policy has no "*" statement: where none applies, Ratify denies an image carrying a Notary Project signature, while hallmark (signatureKinds each) does not judge that kind there and admits the image on its cosign signature; add a "*" statement`)

@@ -319,3 +319,18 @@ func TestCosignNeedsCosignEnabled(t *testing.T) {
 		t.Errorf("notation only, cosignEnabled unset: %v", res.Problems)
 	}
 }
+
+// TestSkipLevelIsAProblem: a statement of level skip stops the import with
+// or without a cosign Verifier, since Ratify admitted nothing under it and
+// hallmark would admit everything; other levels import.
+func TestSkipLevelIsAProblem(t *testing.T) {
+	for _, level := range []string{"skip", "strict", "permissive", "audit"} {
+		t.Run(level, func(t *testing.T) {
+			res := convertText(t, inlineKMP(t)+"---\n"+strings.Replace(verifierDoc, `level: strict`, "level: "+level, 1))
+			skipped := findingAt(res.Problems, "", `has level skip: Ratify v1.4.6 admits nothing`)
+			if skipped != (level == "skip") || res.OK() == (level == "skip") {
+				t.Errorf("level %s: OK %v, problems %v", level, res.OK(), res.Problems)
+			}
+		})
+	}
+}
