@@ -122,13 +122,43 @@ func TestConfigCRDs(t *testing.T) {
 	}
 }
 
+// TestServeRatifyResourcesConfig: with --ratify-resources a --config file
+// says how to serve; what the resources give is refused at its path, with
+// every other problem of the file, before anything is served.
+func TestServeRatifyResourcesConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "serving.yaml")
+	if err := os.WriteFile(file, []byte(`mode: sometimes
+admission: {exemptImages: ["registry.k8s.io/**"]}
+verification: {deadline: 2s, requireAllSignatures: true}
+trustPolicy: {file: trustpolicy.json}
+trustStores: [{name: s, type: ca, certificates: [{file: root.pem}]}]
+registries: [{hosts: [ghcr.io]}]
+signatureKinds: {default: any}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := run(t, nil, "serve", "--ratify-resources", "--kubeconfig", filepath.Join(dir, "none"), "--config", file)
+	for _, want := range []string{
+		"mode: \"sometimes\" must be deny or audit",
+		"trustPolicy: comes from Ratify's resources with --ratify-resources: leave it out of this file",
+		"trustStores: comes from Ratify's resources",
+		"registries: comes from Ratify's resources",
+		"signatureKinds: comes from Ratify's resources",
+		"verification.requireAllSignatures: comes from Ratify's resources",
+	} {
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, want a failure saying %q\n%s", code, want, stderr)
+		}
+	}
+}
+
 func TestServeRatifyResourcesFlags(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"serve", "--ratify-resources", "--config", "c.yaml"}, "leave out --config"},
-		{[]string{"serve", "--ratify-resources", "--tls-cert-file", "a", "--tls-key-file", "b", "--trust-store", "ts"}, "leave out --config, --trust-policy and --trust-store"},
+		{[]string{"serve", "--ratify-resources", "--tls-cert-file", "a", "--tls-key-file", "b", "--trust-store", "ts"}, "leave out --trust-policy and --trust-store"},
 		{[]string{"serve", "--namespace", "x", "--config", "c.yaml"}, "--namespace is for --ratify-resources"},
 		{[]string{"serve", "--ratify-cosign-trusted-root", "r.json", "--config", "c.yaml"}, "--ratify-cosign-trusted-root is for --ratify-resources"},
 	} {

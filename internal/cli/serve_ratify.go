@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hallmark-dev/hallmark/internal/audit"
+	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/ratify/watch"
 	"github.com/hallmark-dev/hallmark/internal/serve"
 )
@@ -46,8 +47,15 @@ func (o *serveOptions) configSource(cmd *cobra.Command) (serve.Source, error) {
 		}
 		return &serve.FileSource{Path: o.configFile, Overlay: o.overlay(fl), Interval: o.reload}, nil
 	}
-	if o.configFile != "" || fl.Changed("trust-policy") || fl.Changed("trust-store") {
-		return nil, usageError{errors.New("--ratify-resources takes the trust policy and trust stores from the cluster's Ratify resources: leave out --config, --trust-policy and --trust-store (give the TLS files, listen address and mode as flags)")}
+	if fl.Changed("trust-policy") || fl.Changed("trust-store") {
+		return nil, usageError{errors.New("--ratify-resources takes the trust policy and trust stores from the cluster's Ratify resources: leave out --trust-policy and --trust-store (a --config file gives how to serve: listen, tls, mode, admission, verification, allowedRegistries)")}
+	}
+	if o.configFile != "" {
+		// Read now, so that a wrong file stops the start; the source
+		// reads it again on every load.
+		if _, err := config.LoadServing(o.configFile); err != nil {
+			return nil, err
+		}
 	}
 	client, err := audit.Connect(o.kubeconfig, "", userAgent())
 	if err != nil {
@@ -57,5 +65,5 @@ func (o *serveOptions) configSource(cmd *cobra.Command) (serve.Source, error) {
 	if ns == "" {
 		ns = watch.Namespace(watch.KubeconfigNamespace(o.kubeconfig))
 	}
-	return &watch.Source{Client: client, Namespace: ns, CosignTrustedRootFile: o.ratify.trustedRoot, Overlay: o.overlay(fl)}, nil
+	return &watch.Source{Client: client, Namespace: ns, CosignTrustedRootFile: o.ratify.trustedRoot, BaseFile: o.configFile, Overlay: o.overlay(fl)}, nil
 }

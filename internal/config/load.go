@@ -32,6 +32,15 @@ var tooLarge = Problem{Message: fmt.Sprintf("is over %d bytes (%d KiB), far abov
 // is reported at once in an *Error matching ErrInvalidConfig, each with its
 // field path.
 func Load(path string) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, data, filepath.Dir(path))
+}
+
+// readFile reads a configuration file of at most maxConfigSize bytes.
+func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("configuration %s: %w", path, err)
@@ -51,7 +60,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
-	return parse(path, data, filepath.Dir(path))
+	return data, nil
 }
 
 // Parse parses and validates a configuration held in memory. Relative

@@ -63,6 +63,12 @@ type Source struct {
 	// Verifier's keyless identities and tLogVerify check against
 	// (ratify.Options). Empty: such a Verifier does not convert.
 	CosignTrustedRootFile string
+	// BaseFile, if set, is a hallmark configuration file that says how to
+	// serve (config.LoadServing: listen, tls, mode, admission,
+	// verification, allowedRegistries), laid over the configuration made
+	// from the resources before Overlay. It is read on every Load, and a
+	// change to it is a change like a resource's.
+	BaseFile string
 	// Overlay, if set, lays the command line's settings (TLS files,
 	// listen address, mode) over the configuration made from the
 	// resources, before defaults and validation.
@@ -72,6 +78,7 @@ type Source struct {
 
 	mu          sync.Mutex
 	fingerprint string
+	baseSum     string // BaseFile's content when Watch last looked
 	// What the last Load read and found, and what the trust builds
 	// since gave: the status of each resource is made from them.
 	items    []listed
@@ -159,6 +166,7 @@ func (s *Source) Load(ctx context.Context) (*config.Config, error) {
 	}
 	s.mu.Lock()
 	s.fingerprint = fp
+	s.baseMoved() // what this Load reads is what Watch compares with
 	s.mu.Unlock()
 	resources := make([]*ratify.Resource, len(items))
 	for i, it := range items {
@@ -170,9 +178,20 @@ func (s *Source) Load(ctx context.Context) (*config.Config, error) {
 	}
 	res := ratify.Convert(resources, ratify.Options{Namespace: ns, CosignTrustedRootFile: s.CosignTrustedRootFile})
 	problems := append(readProblems, res.Problems...)
+	var base *config.Config
+	if s.BaseFile != "" {
+		// hallmark's own file: its problems are not the resources' and
+		// go to the log, not into their status.
+		if base, err = config.LoadServing(s.BaseFile); err != nil {
+			return nil, err
+		}
+	}
 	var cfg *config.Config
 	if len(problems) == 0 && res.Config != nil {
 		cfg = res.Config
+		if base != nil {
+			cfg.TakeServing(base)
+		}
 		if s.Overlay != nil {
 			s.Overlay(cfg)
 		}
@@ -421,10 +440,15 @@ func sameStatus(old, now map[string]any) bool {
 }
 
 // Pending is what serves before the resources first make a configuration
-// (serve.PendingSource): hallmark's defaults with the command line's
-// settings laid over them. No trust material comes from it.
+// (serve.PendingSource): hallmark's defaults with BaseFile's settings and
+// the command line's laid over them. No trust material comes from it.
 func (s *Source) Pending() *config.Config {
-	cfg := config.Default()
+	cfg := &config.Config{}
+	if s.BaseFile != "" {
+		if base, err := config.LoadServing(s.BaseFile); err == nil {
+			cfg.TakeServing(base)
+		}
+	}
 	if s.Overlay != nil {
 		s.Overlay(cfg)
 	}
@@ -453,13 +477,32 @@ func (s *Source) Watch(ctx context.Context, changed func()) {
 				continue
 			}
 			s.mu.Lock()
-			moved := fp != s.fingerprint
+			moved := fp != s.fingerprint || s.baseMoved()
 			s.mu.Unlock()
 			if moved {
 				changed()
 			}
 		}
 	}()
+}
+
+// baseMoved reports whether BaseFile's content changed since it was last
+// seen, remembering what it is now. s.mu is held.
+func (s *Source) baseMoved() bool {
+	if s.BaseFile == "" {
+		return false
+	}
+	// Unreadable counts as content: a file that goes missing, or comes
+	// back, is a change, and Load then says what is wrong.
+	data, err := os.ReadFile(s.BaseFile)
+	sum := sha256.Sum256(data)
+	now := hex.EncodeToString(sum[:])
+	if err != nil {
+		now = "unreadable: " + err.Error()
+	}
+	moved := now != s.baseSum
+	s.baseSum = now
+	return moved
 }
 
 // serviceAccountNamespace is where a pod finds its own namespace.
