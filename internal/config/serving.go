@@ -62,13 +62,24 @@ func LoadServing(path string) (*Config, error) {
 }
 
 // TakeServing lays the serving settings of base, a file LoadServing read,
-// over c, the configuration made from Ratify's resources: everything base
-// may set replaces c's, except verification.requireAllSignatures, which
-// stays the resources'.
+// over c, the configuration made from Ratify's resources: the listen
+// address, TLS files and mode where base sets them (the import names the
+// chart's TLS files), and base's admission, verification (but for
+// requireAllSignatures, which stays the resources') and allowedRegistries.
 func (c *Config) TakeServing(base *Config) {
-	c.Listen = base.Listen
-	c.TLS = base.TLS
-	c.Mode = base.Mode
+	if base.Listen != "" {
+		c.Listen = base.Listen
+	}
+	for _, f := range []struct{ to, from *string }{
+		{&c.TLS.CertFile, &base.TLS.CertFile}, {&c.TLS.KeyFile, &base.TLS.KeyFile}, {&c.TLS.ClientCAFile, &base.TLS.ClientCAFile},
+	} {
+		if *f.from != "" {
+			*f.to = *f.from
+		}
+	}
+	if base.Mode != "" {
+		c.Mode = base.Mode
+	}
 	c.Admission = base.Admission
 	requireAll := c.Verification.RequireAllSignatures
 	c.Verification = base.Verification

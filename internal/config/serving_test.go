@@ -103,4 +103,12 @@ allowedRegistries: ["*.azurecr.io"]
 	case len(c.AllowedRegistries) != 1:
 		t.Errorf("allowedRegistries not taken: %q", c.AllowedRegistries)
 	}
+
+	// A file without TLS, listen or mode keeps the resources' (the import
+	// names the chart's TLS files).
+	kept := &Config{Listen: ":8443", Mode: ModeDeny, TLS: TLS{CertFile: "/etc/hallmark/tls/tls.crt", KeyFile: "/etc/hallmark/tls/tls.key"}}
+	kept.TakeServing(&Config{Admission: Admission{PinDigestOnly: true}})
+	if kept.Listen != ":8443" || kept.Mode != ModeDeny || kept.TLS.CertFile != "/etc/hallmark/tls/tls.crt" || kept.TLS.KeyFile != "/etc/hallmark/tls/tls.key" || !kept.Admission.PinDigestOnly {
+		t.Errorf("a file without server settings: %+v", kept)
+	}
 }

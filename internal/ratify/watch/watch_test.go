@@ -3,6 +3,8 @@ package watch
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +96,48 @@ spec:
 		if s := status(r.kind, r.ns, r.name); s["issuccess"] != true {
 			t.Errorf("%s/%s status %v, want issuccess true", r.kind, r.name, s)
 		}
+	}
+
+	// A serving file (serve --ratify-resources --config): its settings are
+	// laid over what the resources made, its problems stay out of their
+	// status, and a change to it is a change.
+	baseFile := filepath.Join(t.TempDir(), "serving.yaml")
+	writeBase := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(baseFile, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeBase("mode: audit\nadmission: {exemptImages: [\"registry.k8s.io/**\"]}\nverification: {deadline: 2s}\n")
+	withBase := &Source{Client: dyn, Namespace: "gatekeeper-system", BaseFile: baseFile, Overlay: func(c *config.Config) {}}
+	based, err := withBase.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if based.Mode != config.ModeAudit || len(based.Admission.ExemptImages) != 1 || based.Verification.Deadline.Duration != 2*time.Second || len(based.TrustStores) != 1 {
+		t.Errorf("with the serving file: mode %q, admission %+v, verification %+v, %d trust stores", based.Mode, based.Admission, based.Verification, len(based.TrustStores))
+	}
+	if pending := withBase.Pending(); pending.Mode != config.ModeAudit {
+		t.Errorf("pending configuration ignores the serving file: mode %q", pending.Mode)
+	}
+	withBase.mu.Lock()
+	moved := withBase.baseMoved()
+	withBase.mu.Unlock()
+	if moved {
+		t.Error("the serving file counts as changed with nothing written")
+	}
+	writeBase("mode: audit\ntrustPolicy: {file: /etc/tp.json}\n")
+	withBase.mu.Lock()
+	moved = withBase.baseMoved()
+	withBase.mu.Unlock()
+	if !moved {
+		t.Error("a change to the serving file is not a change")
+	}
+	if _, err := withBase.Load(ctx); err == nil || !strings.Contains(err.Error(), "trustPolicy: comes from Ratify's resources") || !strings.Contains(err.Error(), baseFile) {
+		t.Errorf("Load with a trust policy in the serving file: %v", err)
+	}
+	if s := status(ratify.KindVerifier, "", "verifier-notation"); s["issuccess"] != true {
+		t.Errorf("the serving file's problem went into the Verifier's status: %v", s)
 	}
 
 	// Status writes are not changes; a spec change is.
