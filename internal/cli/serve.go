@@ -73,7 +73,7 @@ deadline. --mode audit admits them with warnings and audit annotations.`,
 }
 
 func (o *serveOptions) addFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.configFile, "config", "", "configuration file (YAML); see 'hallmark config example'")
+	f.StringVar(&o.configFile, "config", "", "configuration file (YAML); see 'hallmark config example'. With --ratify-resources, only how to serve: listen, tls, mode, admission, verification, allowedRegistries")
 	f.StringVar(&o.listen, "listen", "", `HTTPS listen address (default ":8443")`)
 	f.StringVar(&o.certFile, "tls-cert-file", "", "PEM serving certificate (reloaded on change)")
 	f.StringVar(&o.keyFile, "tls-key-file", "", "PEM serving key (reloaded on change)")

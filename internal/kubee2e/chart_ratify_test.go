@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/ratify"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
@@ -37,6 +38,7 @@ func TestChartRatifyResources(t *testing.T) {
 	objs := renderChart(t, "--set", "ratifyResources.enabled=true",
 		"--set-json", `ratifyResources.pullSecrets=["regcred"]`, "--set", "azureWorkloadIdentity.clientID=5e3a6f0c-1d2b-4c3d-8e4f-000000000042")
 	var args []string
+	var configYAML string
 	var mounts, labels map[string]string
 	var saAnnotations map[string]string
 	for _, o := range objs {
@@ -53,33 +55,46 @@ func TestChartRatifyResources(t *testing.T) {
 			}
 			labels, _, _ = unstructured.NestedStringMap(o.Object, "spec", "template", "metadata", "labels")
 		case "ConfigMap":
-			if _, ok, _ := unstructured.NestedString(o.Object, "data", "config.yaml"); ok {
-				t.Errorf("the ConfigMap holds a config.yaml, which serve --ratify-resources does not read")
-			}
+			configYAML, _, _ = unstructured.NestedString(o.Object, "data", "config.yaml")
 		case "ServiceAccount":
 			saAnnotations = o.GetAnnotations()
 		}
 	}
 	joined := strings.Join(args, " ")
-	if !strings.Contains(joined, "--ratify-resources") || strings.Contains(joined, "--config") || !strings.Contains(joined, "--namespace="+chartNamespace) {
-		t.Fatalf("the Deployment runs %q; want serve --ratify-resources --namespace=%s without --config", args, chartNamespace)
+	if !strings.Contains(joined, "--ratify-resources") || !slices.Contains(args, "--config=/etc/hallmark/config/config.yaml") || !strings.Contains(joined, "--namespace="+chartNamespace) {
+		t.Fatalf("the Deployment runs %q; want serve --ratify-resources --namespace=%s --config=/etc/hallmark/config/config.yaml", args, chartNamespace)
 	}
-	// The admission settings Ratify's resources do not hold come from
-	// config.admission, as flags; the release namespace is always
-	// excluded, as with a configuration file.
-	if !slices.Contains(args, "--exclude-namespaces=kube-system,"+chartNamespace) || !slices.Contains(args, "--require-digest=true") {
-		t.Errorf("the Deployment runs %q; want --exclude-namespaces=kube-system,%s and --require-digest=true from config.admission", args, chartNamespace)
+	// The settings Ratify's resources do not hold come from the chart's
+	// config, in config.yaml without its trust parts, which serve would
+	// refuse; the release namespace is always excluded.
+	serving := func(t *testing.T, text string) *config.Config {
+		t.Helper()
+		file := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := config.LoadServing(file)
+		if err != nil {
+			t.Fatalf("serve --ratify-resources refuses the chart's config.yaml: %v\n%s", err, text)
+		}
+		return c
 	}
-	t.Run("config.admission's requireDigest and excludeNamespaces reach serve", func(t *testing.T) {
-		for _, o := range renderChart(t, "--set", "ratifyResources.enabled=true",
-			"--set", "config.admission.requireDigest=false", "--set-json", `config.admission.excludeNamespaces=["tools"]`) {
-			if o.GetKind() != "Deployment" {
+	base := serving(t, configYAML)
+	if !slices.Equal(base.Admission.ExcludeNamespaces, []string{"kube-system", chartNamespace}) || base.Admission.RequireDigest == nil || !*base.Admission.RequireDigest || base.Verification.Deadline.Duration != 2500*time.Millisecond {
+		t.Errorf("config.yaml: admission %+v, verification %+v; want the chart's defaults", base.Admission, base.Verification)
+	}
+	t.Run("config's admission and verification reach serve", func(t *testing.T) {
+		for _, o := range renderChart(t, "--set", "ratifyResources.enabled=true", "--set", "config.mode=audit",
+			"--set", "config.admission.requireDigest=false", "--set-json", `config.admission.excludeNamespaces=["tools"]`,
+			"--set-json", `config.admission.exemptImages=["registry.k8s.io/**"]`, "--set", "config.verification.cache.maxEntries=50000") {
+			if o.GetKind() != "ConfigMap" {
 				continue
 			}
-			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-			got, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
-			if !slices.Contains(got, "--exclude-namespaces=tools,"+chartNamespace) || !slices.Contains(got, "--require-digest=false") {
-				t.Errorf("the Deployment runs %q; want --exclude-namespaces=tools,%s and --require-digest=false", got, chartNamespace)
+			text, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")
+			c := serving(t, text)
+			if c.Mode != config.ModeAudit || !slices.Equal(c.Admission.ExcludeNamespaces, []string{"tools", chartNamespace}) || *c.Admission.RequireDigest ||
+				!slices.Equal(c.Admission.ExemptImages, []string{"registry.k8s.io/**"}) || c.Verification.Cache.MaxEntries != 50000 {
+				t.Errorf("config.yaml %s", text)
 			}
 		}
 	})
@@ -158,6 +173,7 @@ spec:
 		}
 		podArgs = append(podArgs, strings.ReplaceAll(a, "/etc/hallmark/", filepath.Join(s.dir, "pod")+"/"))
 	}
+	s.writeFile("pod/config/config.yaml", []byte(strings.ReplaceAll(configYAML, "/etc/hallmark/", filepath.Join(s.dir, "pod")+"/")))
 	podArgs = append(podArgs, "--kubeconfig", s.writeFile("pod/kubeconfig", []byte(asSA)))
 	// What AKS's workload identity webhook injects into the labelled pod.
 	s.env = []string{
