@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -418,7 +419,8 @@ func newKeyExportCertCmd(g *globalOptions) *cobra.Command {
 		Use:   "export-cert NAME[/VERSION] | PKCS11-URI",
 		Short: "Print a key version's certificate chain as PEM, leaf first (never the private key)",
 		Example: `  hallmark key export-cert release > release.pem
-  mkdir -p truststore/x509/ca/release && hallmark key export-cert release --root-only > truststore/x509/ca/release/root.pem`,
+  mkdir -p truststore/x509/ca/release && hallmark key export-cert release --root-only > truststore/x509/ca/release/root.pem
+  hallmark key export-cert release --public-key > release.pub   # for cosign verify --key release.pub`,
 		Args: exactArgs(1, "a key NAME or NAME/VERSION, or a PKCS#11 URI"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info, err := getKey(cmd, g, args[0])
@@ -426,10 +428,26 @@ func newKeyExportCertCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			chain := info.Chain
-			if rootOnly, _ := cmd.Flags().GetBool("root-only"); rootOnly && len(chain) > 0 {
+			rootOnly, _ := cmd.Flags().GetBool("root-only")
+			publicKey, _ := cmd.Flags().GetBool("public-key")
+			if rootOnly && publicKey {
+				return usageError{errors.New("--root-only and --public-key ask for different things: give one")}
+			}
+			if rootOnly && len(chain) > 0 {
 				chain = chain[len(chain)-1:]
 			}
 			var b strings.Builder
+			if publicKey {
+				if len(chain) == 0 {
+					return fmt.Errorf("key %s has no certificate to take the public key from", args[0])
+				}
+				der, err := x509.MarshalPKIXPublicKey(chain[0].PublicKey)
+				if err != nil {
+					return err
+				}
+				pem.Encode(&b, &pem.Block{Type: "PUBLIC KEY", Bytes: der})
+				chain = nil
+			}
 			for _, c := range chain {
 				pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 			}
@@ -441,6 +459,7 @@ func newKeyExportCertCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().Bool("root-only", false, "print only the root certificate of the chain (what a trust store needs)")
+	cmd.Flags().Bool("public-key", false, "print only the leaf's public key (PEM, PKIX), what `cosign verify --key` and hallmark's cosign keys take")
 	cmd.Flags().StringVar(&outFile, "out", "", "write to this file instead of standard output")
 	return cmd
 }

@@ -59,6 +59,12 @@ else <user config dir>/notation/plugins/...; --plugin-config passes its settings
 
 A tag is resolved to its digest first: the digest is what gets signed.
 
+--signature-format cosign makes a cosign signature with the same key instead
+(ECDSA or RSA; not through --plugin): a simple signature added to the image's
+sha256-<hex>.sig manifest beside those already there, with --user-metadata as
+its signed annotations and no transparency-log entry. 'hallmark key
+export-cert KEY --public-key' prints the key that 'cosign verify --key' takes.
+
 Several references, or - to read them from standard input (one a line, # for
 comments), sign each with the same key; on a terminal a progress line shows
 each. -o json then prints an array, one object per signed image, and the exit
@@ -67,6 +73,7 @@ code is 1 if any failed.`,
   hallmark sign registry.example.com/app@sha256:... --key release/2 --signature-format jws --expiry 720h
   hallmark sign 127.0.0.1:5000/app:v1 --key release --plain-http -m buildId=42
   hallmark sign - --key release < images.txt
+  hallmark sign registry.example.com/app:v1 --key release --signature-format cosign
   HALLMARK_PKCS11_PIN=1234 hallmark sign registry.example.com/app:v1 \
     --key 'pkcs11:token=hsm;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so'
   hallmark sign registry.example.com/app:v1 --plugin azure-kv \
@@ -84,7 +91,7 @@ code is 1 if any failed.`,
 	f.StringVar(&o.plugin, "plugin", "", "sign through this installed notation plugin instead of --key")
 	f.StringVar(&o.pluginKeyID, "id", "", "the key ID the plugin signs with (with --plugin)")
 	f.StringArrayVar(&o.pluginConfig, "plugin-config", nil, "KEY=VALUE passed to the plugin (repeatable; with --plugin)")
-	f.StringVar(&o.format, "signature-format", signing.FormatCOSE, `signature envelope format: "cose" or "jws"`)
+	f.StringVar(&o.format, "signature-format", signing.FormatCOSE, `signature format: "cose" or "jws" (Notary Project envelopes), or "cosign" (a cosign signature in the image's sha256-<hex>.sig manifest)`)
 	f.DurationVarP(&o.expiry, "expiry", "e", 0, `signature expiry ("best by" time) after signing, e.g. 720h; 0 means never`)
 	f.StringArrayVarP(&o.userMetadata, "user-metadata", "m", nil, "KEY=VALUE signed into the payload (repeatable)")
 	f.StringVar(&o.timestampURL, "timestamp-url", "", "RFC 3161 timestamp authority URL (needs --timestamp-root-cert)")
@@ -135,6 +142,9 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, args []string
 	meta, err := parseKeyValues(o.userMetadata, "--user-metadata")
 	if err != nil {
 		return usageError{err}
+	}
+	if o.format == formatCosign {
+		return runSignCosign(cmd, g, o, args, meta)
 	}
 	opts := signing.Options{
 		Format:       o.format,

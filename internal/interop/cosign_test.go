@@ -155,3 +155,68 @@ signatureKinds:
 		}
 	})
 }
+
+// TestHallmarkCosignSignaturesVerifyWithCosign: `hallmark sign
+// --signature-format cosign` with keys of the local store (ECDSA and RSA)
+// writes signatures the real cosign CLI verifies with the key `hallmark
+// key export-cert --public-key` prints, and hallmark verifies too; a
+// signature cosign made first stays in the same .sig manifest and still
+// verifies; the wrong key fails in both; the signed annotations are in
+// the payload cosign prints.
+func TestHallmarkCosignSignaturesVerifyWithCosign(t *testing.T) {
+	skipShort(t)
+	e := newEnv(t)
+	host := testpeers.StartDistribution(t)
+	img := pushImage(t, host, "app", "v1", "hallmark-cosign")
+	tagged := host + "/app:v1"
+
+	// cosign signs first: hallmark adds to its manifest.
+	theirs := filepath.Join(e.dir, "theirs")
+	e.cosign("generate-key-pair", "--output-key-prefix", theirs)
+	e.cosignSign(theirs, img, false)
+
+	pubs := map[string]string{}
+	for _, k := range []struct{ name, keyType string }{{"release-ec", "EC"}, {"release-rsa", "RSA"}} {
+		e.hallmark("key", "create", k.name, "--subject", "CN="+k.name+",O=Interop,ST=WA,C=US", "--key-type", k.keyType)
+		r := e.hallmark("sign", tagged, "--key", k.name, "--signature-format", "cosign", "-m", "build=42", "--plain-http", "-o", "json")
+		var out signOutput
+		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || out.Format != "cosign" || out.Reference != img || out.SignatureManifest == "" {
+			t.Fatalf("sign -o json: %v %+v\n%s", err, out, r)
+		}
+		pubs[k.name] = e.writeFile(k.name+".pub", []byte(e.hallmark("key", "export-cert", k.name, "--public-key").Stdout))
+	}
+	pubs["theirs"] = theirs + ".pub"
+
+	for name, pub := range pubs {
+		t.Run("cosign verify with "+name, func(t *testing.T) {
+			r := e.cosign("verify", "--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry", img)
+			if name != "theirs" && !strings.Contains(r.Stdout, `"build":"42"`) {
+				t.Errorf("cosign's verified payloads lack the signed annotation: %s", r.Stdout)
+			}
+			if r := e.run(hallmarkBin, "verify", img, "--cosign-key", pub, "--plain-http"); r.Code != 0 || !strings.HasPrefix(r.Stdout, "PASS") {
+				t.Errorf("hallmark verify --cosign-key %s: %s", name, r)
+			}
+		})
+	}
+	other := filepath.Join(e.dir, "other")
+	e.cosign("generate-key-pair", "--output-key-prefix", other)
+	r := proctest.Run(t, append(e.environ(), "COSIGN_PASSWORD="), testpeers.CosignPath(t), "verify", "--key", other+".pub", "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry", img)
+	if r.Code == 0 {
+		t.Errorf("cosign verify with a key that signed nothing passed: %s", r)
+	}
+	if r := e.run(hallmarkBin, "verify", img, "--cosign-key", other+".pub", "--plain-http"); r.Code != 1 {
+		t.Errorf("hallmark verify with a key that signed nothing: %s", r)
+	}
+
+	// Flags of Notary Project signing are refused, not ignored.
+	if r := e.run(hallmarkBin, "sign", img, "--key", "release-ec", "--signature-format", "cosign", "--expiry", "24h", "--plain-http"); r.Code != 2 || !strings.Contains(r.Stderr, "--expiry is for Notary Project signatures") {
+		t.Errorf("sign --signature-format cosign --expiry: %s", r)
+	}
+}
+
+// signOutput is `hallmark sign -o json` for one image.
+type signOutput struct {
+	Reference         string `json:"reference"`
+	SignatureManifest string `json:"signatureManifest"`
+	Format            string `json:"format"`
+}

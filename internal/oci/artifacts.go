@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -84,4 +85,48 @@ func (c *Client) fetch(ctx context.Context, ref string, desc ocispec.Descriptor,
 		return nil, classify(err, t)
 	}
 	return data, nil
+}
+
+// PushBlob pushes data as a blob of mediaType to ref's repository (ref's
+// tag or digest is ignored), unless the registry has it already, and
+// returns its descriptor.
+func (c *Client) PushBlob(ctx context.Context, ref, mediaType string, data []byte) (ocispec.Descriptor, error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	repo := c.repository(r, false)
+	desc := content.NewDescriptorFromBytes(mediaType, data)
+	t := targetOf(r)
+	t.tag, t.digest, t.blob = "", desc.Digest.String(), true
+	if ok, err := repo.Blobs().Exists(ctx, desc); err != nil {
+		return ocispec.Descriptor{}, classify(err, t)
+	} else if ok {
+		return desc, nil
+	}
+	if err := repo.Blobs().Push(ctx, desc, bytes.NewReader(data)); err != nil {
+		return ocispec.Descriptor{}, classify(err, t)
+	}
+	return desc, nil
+}
+
+// PushManifest pushes data as a manifest of mediaType to ref's repository
+// under tag, and returns its descriptor. The blobs it names must be pushed
+// first.
+func (c *Client) PushManifest(ctx context.Context, ref, tag, mediaType string, data []byte) (ocispec.Descriptor, error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if !ValidTag(tag) {
+		return ocispec.Descriptor{}, &Error{Kind: ErrInvalidReference, Summary: fmt.Sprintf("%q is not a valid tag", tag)}
+	}
+	repo := c.repository(r, false)
+	desc := content.NewDescriptorFromBytes(mediaType, data)
+	t := targetOf(r)
+	t.tag, t.digest = tag, ""
+	if err := repo.Manifests().PushReference(ctx, desc, bytes.NewReader(data), tag); err != nil {
+		return ocispec.Descriptor{}, classify(err, t)
+	}
+	return desc, nil
 }
