@@ -13,7 +13,8 @@ import (
 // TestPKCS11SignaturesVerifyWithNotation makes RSA-2048 and EC P-256 keys on
 // a SoftHSM2 token with hallmark key create --provider pkcs11, signs images in
 // the distribution registry with them (COSE and JWS), and checks that the
-// notation CLI verifies each signature.
+// notation CLI verifies each signature; the same keys' cosign signatures
+// verify with the cosign CLI.
 func TestPKCS11SignaturesVerifyWithNotation(t *testing.T) {
 	skipShort(t)
 	tok := softhsmtest.New(t, "interop-pin", "interop-hsm")[0]
@@ -61,5 +62,14 @@ func TestPKCS11SignaturesVerifyWithNotation(t *testing.T) {
 				}
 			})
 		}
+		// The same token key makes cosign signatures the cosign CLI
+		// verifies with the public key hallmark prints.
+		t.Run(name+"-cosign", func(t *testing.T) {
+			e.t = t
+			ref := pushImage(t, host, "pkcs11-signed", name+"-cosign", name+"cosign")
+			e.hallmark("sign", ref, "--key", tok.URI(name), "--signature-format", "cosign", "--plain-http")
+			pub := e.writeFile(name+".pub", []byte(e.hallmark("key", "export-cert", tok.URI(name), "--public-key").Stdout))
+			e.cosign("verify", "--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry", ref)
+		})
 	}
 }

@@ -3,6 +3,7 @@ package azurekv
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signing"
+	"github.com/hallmark-dev/hallmark/internal/signing/cosignsig"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -81,5 +83,61 @@ func TestNotationVerifiesVaultSignatures(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil || !strings.Contains(out.String(), "Successfully verified") {
 		t.Fatalf("notation verify of a signature made by the vault's key: %v\n%s", err, out.String())
+	}
+}
+
+// TestCosignVerifiesVaultSignatures: a cosign signature made with the
+// vault's keys (RSA, PKCS #1 v1.5 through the vault's RS256; EC P-256
+// through ES256) verifies with the real cosign CLI and the key's public
+// key.
+func TestCosignVerifiesVaultSignatures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test with the cosign CLI; runs without -short")
+	}
+	ctx := context.Background()
+	v := newFakeVault(t)
+	p := v.provider(t)
+	host := testpeers.StartDistribution(t)
+	client, err := oci.New(oci.Options{PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, k := range []struct{ name, policy string }{
+		{"rsa", "../certpolicy/testdata/policy/notation.json"},
+		{"ec", "../certpolicy/testdata/policy/wrapped-ec.json"},
+	} {
+		t.Run(k.name, func(t *testing.T) {
+			if _, err := p.Create(ctx, k.name, policyFile(t, k.policy)); err != nil {
+				t.Fatal(err)
+			}
+			key, err := p.Signer(ctx, keys.Ref{Name: k.name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			desc, err := devregistry.PushSampleImage(ctx, host, "akv-cosign", k.name, "akv-cosign-"+k.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := fmt.Sprintf("%s/akv-cosign@%s", host, desc.Digest)
+			if _, err := cosignsig.Sign(ctx, key.Signer, client, ref, nil); err != nil {
+				t.Fatal(err)
+			}
+			der, err := x509.MarshalPKIXPublicKey(key.Chain[0].PublicKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub := filepath.Join(dir, k.name+".pub")
+			if err := os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(testpeers.CosignPath(t), "verify", "--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry", ref)
+			cmd.Env = append(os.Environ(), "HOME="+dir, "TUF_ROOT="+filepath.Join(dir, "tuf"))
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("cosign verify of a signature made by the vault's %s key: %v\n%s", k.name, err, out.String())
+			}
+		})
 	}
 }
