@@ -166,17 +166,9 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, args []string
 	if err := opts.Validate(); err != nil {
 		return usageError{err}
 	}
-	refs, stdinUsed, err := expandRefs(g.in, args)
+	refs, stdinUsed, err := signRefs(g, o, args)
 	if err != nil {
 		return err
-	}
-	if stdinUsed && o.registry.passwordStdin {
-		return usageError{fmt.Errorf("--password-stdin and - both read standard input: give the password in $HALLMARK_PASSWORD instead")}
-	}
-	for _, ref := range refs {
-		if _, err := oci.ParseReference(ref); err != nil {
-			return err
-		}
 	}
 
 	signer, keyName, release, err := g.signerFor(ctx, o, pluginConfig)
@@ -189,21 +181,46 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, args []string
 		return err
 	}
 	s := &signRun{g: g, o: o, client: client, signer: signer, keyName: keyName, opts: opts}
+	return signAll(ctx, g, o, refs, stdinUsed, s.sign, s.print)
+}
+
+// signRefs reads the references to sign (- reads them from standard
+// input) and checks each parses.
+func signRefs(g *globalOptions, o *signOptions, args []string) ([]string, bool, error) {
+	refs, stdinUsed, err := expandRefs(g.in, args)
+	if err != nil {
+		return nil, false, err
+	}
+	if stdinUsed && o.registry.passwordStdin {
+		return nil, false, usageError{fmt.Errorf("--password-stdin and - both read standard input: give the password in $HALLMARK_PASSWORD instead")}
+	}
+	for _, ref := range refs {
+		if _, err := oci.ParseReference(ref); err != nil {
+			return nil, false, err
+		}
+	}
+	return refs, stdinUsed, nil
+}
+
+// signAll signs each of refs with one and prints each result. One
+// reference from the command line fails with its own error; of several,
+// each is signed or reported, -o json prints one array, and the exit code
+// says whether all were signed.
+func signAll(ctx context.Context, g *globalOptions, o *signOptions, refs []string, stdinUsed bool,
+	one func(context.Context, string) (signResult, error), print func(signResult) error) error {
 	if len(refs) == 1 && !stdinUsed {
-		res, err := s.sign(ctx, refs[0])
+		res, err := one(ctx, refs[0])
 		if err != nil {
 			return err
 		}
-		return s.print(res)
+		return print(res)
 	}
-	// Many images: each is signed or reported, then the exit code says
-	// whether all were; -o json prints one array.
 	prog := newProgress(g.err, len(refs))
 	var results []signResult
 	failed := 0
 	for _, ref := range refs {
 		prog.step("signing " + ref)
-		res, err := s.sign(ctx, ref)
+		res, err := one(ctx, ref)
 		if err != nil {
 			failed++
 			fmt.Fprintf(g.err, "Error: %s: %s\n", ref, errorText(err))
@@ -211,7 +228,7 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, args []string
 		}
 		if o.output == "json" {
 			results = append(results, res)
-		} else if err := s.print(res); err != nil {
+		} else if err := print(res); err != nil {
 			return err
 		}
 	}

@@ -1,11 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signing/cosignsig"
 )
 
@@ -22,17 +22,9 @@ func runSignCosign(cmd *cobra.Command, g *globalOptions, o *signOptions, args []
 			return usageError{fmt.Errorf("--%s is for Notary Project signatures; a cosign signature takes --key and --user-metadata (signed as its annotations)", name)}
 		}
 	}
-	refs, stdinUsed, err := expandRefs(g.in, args)
+	refs, stdinUsed, err := signRefs(g, o, args)
 	if err != nil {
 		return err
-	}
-	if stdinUsed && o.registry.passwordStdin {
-		return usageError{fmt.Errorf("--password-stdin and - both read standard input: give the password in $HALLMARK_PASSWORD instead")}
-	}
-	for _, ref := range refs {
-		if _, err := oci.ParseReference(ref); err != nil {
-			return err
-		}
 	}
 	store, kref, release, err := g.withKeyRef(ctx, o.key)
 	if err != nil {
@@ -48,59 +40,24 @@ func runSignCosign(cmd *cobra.Command, g *globalOptions, o *signOptions, args []
 	if err != nil {
 		return err
 	}
-	var results []signResult
-	failed := 0
-	prog := newProgress(g.err, len(refs))
-	for _, ref := range refs {
-		if len(refs) > 1 {
-			prog.step("signing " + ref)
-		}
-		res, err := func() (signResult, error) {
-			desc, err := client.Resolve(ctx, ref)
-			if err != nil {
-				return signResult{}, err
-			}
-			pinned, err := pinDigest(ref, desc.Digest.String())
-			if err != nil {
-				return signResult{}, err
-			}
-			if pinned != ref && o.output == "text" {
-				fmt.Fprintf(g.err, "Resolved %s to %s: the digest is what gets signed.\n", ref, desc.Digest)
-			}
-			out, err := cosignsig.Sign(ctx, key.Signer, client, pinned, annotations)
-			if err != nil {
-				return signResult{}, err
-			}
-			return signResult{Reference: pinned, Digest: desc.Digest.String(), SignatureManifest: out.Manifest.Digest.String(), Format: formatCosign, Key: keyName}, nil
-		}()
+	sign := func(ctx context.Context, ref string) (signResult, error) {
+		desc, err := client.Resolve(ctx, ref)
 		if err != nil {
-			if len(refs) == 1 && !stdinUsed {
-				return err
-			}
-			failed++
-			fmt.Fprintf(g.err, "Error: %s: %s\n", ref, errorText(err))
-			continue
+			return signResult{}, err
 		}
-		switch {
-		case o.output == "json" && len(refs) == 1 && !stdinUsed:
-			return writeJSON(g.out, res)
-		case o.output == "json":
-			results = append(results, res)
-		default:
-			fmt.Fprintf(g.out, "Signed %s with key %s (cosign).\nSignature manifest: %s\n", res.Reference, res.Key, res.SignatureManifest)
+		pinned, err := pinDigest(ref, desc.Digest.String())
+		if err != nil {
+			return signResult{}, err
 		}
+		if pinned != ref && o.output == "text" {
+			fmt.Fprintf(g.err, "Resolved %s to %s: the digest is what gets signed.\n", ref, desc.Digest)
+		}
+		out, err := cosignsig.Sign(ctx, key.Signer, client, pinned, annotations)
+		if err != nil {
+			return signResult{}, err
+		}
+		return signResult{Reference: pinned, Digest: desc.Digest.String(), SignatureManifest: out.Manifest.Digest.String(), Format: formatCosign, Key: keyName}, nil
 	}
-	if o.output == "json" {
-		if results == nil {
-			results = []signResult{}
-		}
-		if err := writeJSON(g.out, results); err != nil {
-			return err
-		}
-	}
-	if failed > 0 {
-		fmt.Fprintf(g.err, "Signed %d of %d images; %d failed.\n", len(refs)-failed, len(refs), failed)
-		return errSilent
-	}
-	return nil
+	s := &signRun{g: g, o: o}
+	return signAll(ctx, g, o, refs, stdinUsed, sign, s.print)
 }

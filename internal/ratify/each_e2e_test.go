@@ -102,23 +102,7 @@ func TestImportedNotationAndCosignVerifyAsRatify(t *testing.T) {
 		"name": "verifier-cosign", "type": "cosign", "artifactTypes": ratify.CosignArtifactType,
 		"trustPolicies": []any{map[string]any{"name": "default", "scopes": []string{"*"}, "keys": []any{map[string]any{"file": pubPath}}, "tLogVerify": false}},
 	}
-	resources := `apiVersion: config.ratify.deislabs.io/v1beta1
-kind: Store
-metadata: {name: store-oras}
-spec:
-  name: oras
-  parameters: {useHttp: true, cosignEnabled: true}
----
-apiVersion: config.ratify.deislabs.io/v1beta1
-kind: Verifier
-metadata: {name: verifier-notation}
-spec:
-  name: notation
-  artifactTypes: application/vnd.cncf.notary.signature
-  parameters:
-    verificationCerts: [` + certDir + `]
-    trustPolicyDoc: ` + strings.ReplaceAll(policyTrustPolicy, "\n", "") + `
----
+	resources := notationResources(certDir, policyTrustPolicy, true) + `---
 apiVersion: config.ratify.deislabs.io/v1beta1
 kind: Verifier
 metadata: {name: verifier-cosign}

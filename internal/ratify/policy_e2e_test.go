@@ -85,23 +85,7 @@ func TestImportedConfigPolicyVerifiesAsRatify(t *testing.T) {
 		images[img.name] = ref
 	}
 
-	resources := `apiVersion: config.ratify.deislabs.io/v1beta1
-kind: Store
-metadata: {name: store-oras}
-spec:
-  name: oras
-  parameters: {useHttp: true}
----
-apiVersion: config.ratify.deislabs.io/v1beta1
-kind: Verifier
-metadata: {name: verifier-notation}
-spec:
-  name: notation
-  artifactTypes: application/vnd.cncf.notary.signature
-  parameters:
-    verificationCerts: [` + certDir + `]
-    trustPolicyDoc: ` + strings.ReplaceAll(policyTrustPolicy, "\n", "") + `
-`
+	resources := notationResources(certDir, policyTrustPolicy, false)
 	for _, tt := range []struct {
 		name   string
 		policy map[string]string // nil: no Policy resource (Ratify: the chart's)
@@ -189,4 +173,27 @@ func convertWithPolicy(t *testing.T, resources string, avp map[string]string) (*
 		t.Fatalf("problems: %v %v", ps, res.Problems)
 	}
 	return res, ratifyPolicy
+}
+
+// notationResources is the Store (plain HTTP, cosign signatures listed when
+// cosign says so) and the notation Verifier the parity tests against Ratify
+// share: certificates from certDir, the trust policy document given.
+func notationResources(certDir, trustPolicy string, cosign bool) string {
+	return `apiVersion: config.ratify.deislabs.io/v1beta1
+kind: Store
+metadata: {name: store-oras}
+spec:
+  name: oras
+  parameters: {useHttp: true` + map[bool]string{true: ", cosignEnabled: true"}[cosign] + `}
+---
+apiVersion: config.ratify.deislabs.io/v1beta1
+kind: Verifier
+metadata: {name: verifier-notation}
+spec:
+  name: notation
+  artifactTypes: application/vnd.cncf.notary.signature
+  parameters:
+    verificationCerts: [` + certDir + `]
+    trustPolicyDoc: ` + strings.ReplaceAll(trustPolicy, "\n", "") + `
+`
 }

@@ -59,23 +59,7 @@ func TestSkipLevelAgainstRatify(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	resources := `apiVersion: config.ratify.deislabs.io/v1beta1
-kind: Store
-metadata: {name: store-oras}
-spec:
-  name: oras
-  parameters: {useHttp: true}
----
-apiVersion: config.ratify.deislabs.io/v1beta1
-kind: Verifier
-metadata: {name: verifier-notation}
-spec:
-  name: notation
-  artifactTypes: application/vnd.cncf.notary.signature
-  parameters:
-    verificationCerts: [` + certDir + `]
-    trustPolicyDoc: ` + strings.ReplaceAll(skipTrustPolicy, "\n", "") + `
-`
+	resources := notationResources(certDir, skipTrustPolicy, false)
 	rs, ps := ratify.Decode("resources.yaml", []byte(resources))
 	res := ratify.Convert(rs, ratify.Options{})
 	found := false
