@@ -8,6 +8,7 @@
 #   IMAGES=10000 WARM_ROUNDS=3 bash bench/ratify.sh   # distinct images (default 1000), warm rounds (20)
 #   SERVERS=hallmark bash bench/ratify.sh     # one server only
 #   CACHE_ENTRIES=20000 bash bench/ratify.sh  # hallmark's cache.maxEntries
+#   LOG_LEVEL=info SERVERS=hallmark bash bench/ratify.sh  # hallmark at its default log level (warn otherwise, as Ratify runs)
 #
 # The first run builds Ratify (minutes); later runs reuse the build cache.
 set -euo pipefail
@@ -18,4 +19,5 @@ HALLMARK_BENCH_IMAGES="${IMAGES:-1000}" \
 HALLMARK_BENCH_WARM_ROUNDS="${WARM_ROUNDS:-20}" \
 HALLMARK_BENCH_SERVERS="${SERVERS:-hallmark,ratify}" \
 HALLMARK_BENCH_CACHE_ENTRIES="${CACHE_ENTRIES:-}" \
+HALLMARK_BENCH_LOG_LEVEL="${LOG_LEVEL:-warn}" \
   go test -count 1 -run '^TestRatifyComparison$' -v -timeout 60m ./bench

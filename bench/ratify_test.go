@@ -274,7 +274,10 @@ func startHallmarkWith(t *testing.T, dir string, policy, rootPEM []byte, cacheYA
 	write(t, policyFile, policy)
 	certFile, keyFile, pool := testpeers.ServingCertFiles(t, dir)
 	port := testpeers.FreePort(t)
-	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "warn"}
+	// warn, as Ratify runs; LOG_LEVEL=info measures hallmark's default,
+	// whose records of fresh verdicts and requests the server writes (to a
+	// file here, not a terminal).
+	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", envString("HALLMARK_BENCH_LOG_LEVEL", "warn")}
 	if cacheYAML != "" {
 		// The cache has no flags, so the whole setup goes in a config
 		// file: the same as the flags below.
