@@ -8,6 +8,9 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/cache"
 	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
+	"github.com/hallmark-dev/hallmark/internal/keys/providers"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 	"github.com/hallmark-dev/hallmark/internal/verify/cosign"
@@ -68,6 +71,8 @@ func cosignKeys(ctx context.Context, ks *keyStoreOpener, k config.CosignKey, inl
 		return cosign.ParsePublicKeys(k.File, data)
 	case k.PEM != "":
 		return cosign.ParsePublicKeys(inlineName, []byte(k.PEM))
+	case kvurl.IsKeyURL(k.Key):
+		return vaultCosignKeys(ctx, k.Key)
 	case k.Key != "":
 		chains, err := ks.keyChains(ctx, k.Key)
 		if err != nil {
@@ -93,6 +98,36 @@ func cosignKeys(ctx context.Context, ks *keyStoreOpener, k config.CosignKey, inl
 		return out, nil
 	}
 	return nil, fmt.Errorf("set one of file, pem and key")
+}
+
+// vaultCosignKeys reads the public keys of a Key Vault key URL with the
+// keys API: Ratify's KeyManagementProvider keys have no certificate.
+func vaultCosignKeys(ctx context.Context, url string) ([]cosign.Key, error) {
+	prov, ref, release, err := providers.OpenRemote(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	r, ok := prov.(keys.PublicKeyReader)
+	if !ok {
+		return nil, fmt.Errorf("%s: the provider cannot read public keys", url)
+	}
+	pubs, err := r.PublicKeys(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cosign.Key, 0, len(pubs))
+	for _, p := range pubs {
+		if err := cosign.CheckPublicKey(p.Key); err != nil {
+			return nil, fmt.Errorf("%s version %s: %w", url, p.Version, err)
+		}
+		name := url
+		if ref.Version == "" {
+			name = url + "/" + p.Version
+		}
+		out = append(out, cosign.Key{Name: name, Public: p.Key})
+	}
+	return out, nil
 }
 
 // withCosign puts the cosign verifier beside the Notary Project engine when

@@ -3,6 +3,7 @@ package azurekv
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -19,6 +20,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/signing"
 	"github.com/hallmark-dev/hallmark/internal/signing/cosignsig"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
+	"github.com/hallmark-dev/hallmark/internal/verify/cosign"
 )
 
 // TestNotationVerifiesVaultSignatures signs an image in the distribution
@@ -131,12 +133,32 @@ func TestCosignVerifiesVaultSignatures(t *testing.T) {
 			if err := os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(testpeers.CosignPath(t), "verify", "--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry", ref)
+			// The P-384 key signs SHA-384, as cosign itself signs with one,
+			// and cosign verifies that only when told.
+			hash, err := cosignsig.HashFor(key.Signer.Public())
+			if err != nil {
+				t.Fatal(err)
+			}
+			alg := map[crypto.Hash]string{crypto.SHA256: "sha256", crypto.SHA384: "sha384", crypto.SHA512: "sha512"}[hash]
+			cmd := exec.Command(testpeers.CosignPath(t), "verify", "--key", pub, "--signature-digest-algorithm", alg, "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry", ref)
 			cmd.Env = append(os.Environ(), "HOME="+dir, "TUF_ROOT="+filepath.Join(dir, "tuf"))
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Run(); err != nil {
 				t.Fatalf("cosign verify of a signature made by the vault's %s key: %v\n%s", k.name, err, out.String())
+			}
+			// hallmark's cosign verifier, with the key read back through
+			// the keys API, as a Ratify KeyManagementProvider's keys are.
+			pubs, err := p.PublicKeys(ctx, keys.Ref{Name: k.name})
+			if err != nil || len(pubs) != 1 {
+				t.Fatalf("PublicKeys: %+v, %v", pubs, err)
+			}
+			cv, err := cosign.NewVerifier([]cosign.Policy{{Name: "vault", Scopes: []string{"*"}, Keys: []cosign.Key{{Name: k.name, Public: pubs[0].Key}}}}, client, cosign.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := cv.Verify(ctx, ref); !res.Verified {
+				t.Errorf("hallmark's cosign verifier with the vault key: %s: %s", res.Code, res.Reason)
 			}
 		})
 	}

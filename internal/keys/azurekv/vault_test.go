@@ -153,6 +153,43 @@ func (v *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 		})
 	case r.Method == "POST" && len(parts) == 4 && parts[0] == "keys" && parts[3] == "sign":
 		v.sign(w, r, parts[1], parts[2])
+	case r.Method == "GET" && len(parts) == 3 && parts[0] == "keys" && parts[2] == "versions":
+		// Get Key Versions: https://learn.microsoft.com/en-us/rest/api/keyvault/keys/get-key-versions/get-key-versions
+		vs, ok := v.certs[parts[1]]
+		if !ok {
+			v.fail(w, 404, "KeyNotFound", "A key with (name/id) "+parts[1]+" was not found in this key vault.")
+			return
+		}
+		var items []any
+		for _, ver := range vs {
+			items = append(items, map[string]any{"kid": v.srv.URL + "/keys/" + parts[1] + "/" + ver.id, "attributes": v.attributes(ver)})
+		}
+		v.reply(w, 200, map[string]any{"value": items, "nextLink": nil})
+	case r.Method == "GET" && (len(parts) == 2 || len(parts) == 3) && parts[0] == "keys":
+		// Get Key: https://learn.microsoft.com/en-us/rest/api/keyvault/keys/get-key/get-key
+		version := ""
+		if len(parts) == 3 {
+			version = parts[2]
+		}
+		ver := v.find(parts[1], version)
+		if ver == nil {
+			v.fail(w, 404, "KeyNotFound", "A key with (name/id) "+parts[1]+" was not found in this key vault.")
+			return
+		}
+		jwk := map[string]any{"kid": v.srv.URL + "/keys/" + parts[1] + "/" + ver.id, "key_ops": []string{"sign", "verify"}}
+		switch k := ver.key.(type) {
+		case *rsa.PrivateKey:
+			jwk["kty"] = "RSA"
+			jwk["n"] = base64.RawURLEncoding.EncodeToString(k.N.Bytes())
+			jwk["e"] = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())
+		case *ecdsa.PrivateKey:
+			size := (k.Curve.Params().BitSize + 7) / 8
+			jwk["kty"] = "EC"
+			jwk["crv"] = k.Curve.Params().Name
+			jwk["x"] = base64.RawURLEncoding.EncodeToString(k.X.FillBytes(make([]byte, size)))
+			jwk["y"] = base64.RawURLEncoding.EncodeToString(k.Y.FillBytes(make([]byte, size)))
+		}
+		v.reply(w, 200, map[string]any{"key": jwk, "attributes": v.attributes(ver)})
 	default:
 		v.fail(w, 400, "BadParameter", "unexpected request "+r.Method+" "+r.URL.Path)
 	}

@@ -13,7 +13,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
+	_ "crypto/sha256" // the hashes HashFor names
+	_ "crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -126,32 +127,56 @@ func Sign(ctx context.Context, signer crypto.Signer, reg Registry, ref string, a
 	return Result{Manifest: desc, Tag: tag, Signatures: len(layers)}, nil
 }
 
-// signPayload signs the SHA-256 of payload as cosign does (ECDSA, ASN.1
-// DER; RSA, PKCS #1 v1.5) and checks the signature with the signer's public
-// key before it is pushed: a token or vault that answers wrongly must not
-// leave a signature nobody can verify.
+// signPayload signs payload as cosign does (ECDSA, ASN.1 DER; RSA,
+// PKCS #1 v1.5) and checks the signature with the signer's public key
+// before it is pushed: a token or vault that answers wrongly must not leave
+// a signature nobody can verify.
 func signPayload(signer crypto.Signer, payload []byte) ([]byte, error) {
-	switch pub := signer.Public().(type) {
-	case *ecdsa.PublicKey, *rsa.PublicKey:
-	default:
-		return nil, fmt.Errorf("cosign signatures need an RSA or ECDSA key, not %T", pub)
+	hash, err := HashFor(signer.Public())
+	if err != nil {
+		return nil, err
 	}
-	h := sha256.Sum256(payload)
-	sig, err := signer.Sign(rand.Reader, h[:], crypto.SHA256)
+	hh := hash.New()
+	hh.Write(payload)
+	h := hh.Sum(nil)
+	sig, err := signer.Sign(rand.Reader, h, hash)
 	if err != nil {
 		return nil, fmt.Errorf("signing the cosign payload: %w", err)
 	}
 	switch pub := signer.Public().(type) {
 	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(pub, h[:], sig) {
+		if !ecdsa.VerifyASN1(pub, h, sig) {
 			return nil, errors.New("the key's ECDSA signature does not verify with its own public key; check the key provider")
 		}
 	case *rsa.PublicKey:
-		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, h[:], sig); err != nil {
+		if err := rsa.VerifyPKCS1v15(pub, hash, h, sig); err != nil {
 			return nil, errors.New("the key's RSA signature does not verify with its own public key; check the key provider")
 		}
 	}
 	return sig, nil
+}
+
+// HashFor is the digest cosign signs with for a key, and sigstore-go (so
+// hallmark) verifies with: SHA-256 for RSA and P-256, SHA-384 for P-384,
+// SHA-512 for P-521. `cosign verify --key` assumes SHA-256 unless told
+// otherwise (--signature-digest-algorithm), for cosign's own signatures
+// as for these.
+func HashFor(pub crypto.PublicKey) (crypto.Hash, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return crypto.SHA256, nil
+	case *ecdsa.PublicKey:
+		switch k.Curve.Params().BitSize {
+		case 256:
+			return crypto.SHA256, nil
+		case 384:
+			return crypto.SHA384, nil
+		case 521:
+			return crypto.SHA512, nil
+		}
+		return 0, fmt.Errorf("cosign signatures need an ECDSA key on P-256, P-384 or P-521, not %s", k.Curve.Params().Name)
+	}
+	return 0, fmt.Errorf("cosign signatures need an RSA or ECDSA key, not %T", pub)
 }
 
 // existingLayers returns the signature layers of the .sig manifest ref

@@ -62,9 +62,11 @@ func (w world) verifyWith(t *testing.T, pub crypto.PublicKey) verify.Result {
 func TestSignAddsAndVerifies(t *testing.T) {
 	w := newWorld(t)
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	ec521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	for i, s := range []crypto.Signer{ec, rk} {
+	for i, s := range []crypto.Signer{ec, ec384, ec521, rk} {
 		res, err := cosignsig.Sign(context.Background(), s, w.client, w.image, map[string]string{"build": "42"})
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +75,7 @@ func TestSignAddsAndVerifies(t *testing.T) {
 			t.Fatalf("signature %d: %+v", i+1, res)
 		}
 	}
-	for name, pub := range map[string]crypto.PublicKey{"ecdsa": ec.Public(), "rsa": rk.Public()} {
+	for name, pub := range map[string]crypto.PublicKey{"P-256": ec.Public(), "P-384": ec384.Public(), "P-521": ec521.Public(), "rsa": rk.Public()} {
 		if r := w.verifyWith(t, pub); !r.Verified {
 			t.Errorf("%s: %s: %s", name, r.Code, r.Reason)
 		}
@@ -98,6 +100,7 @@ func TestSignRefuses(t *testing.T) {
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
 	ecOther, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	for _, tt := range []struct {
 		name   string
 		signer crypto.Signer
@@ -106,6 +109,7 @@ func TestSignRefuses(t *testing.T) {
 	}{
 		{"a tag", ec, w.host + "/app:v1", "names no digest"},
 		{"ed25519", ed, w.image, "need an RSA or ECDSA key"},
+		{"P-224", p224, w.image, "on P-256, P-384 or P-521"},
 		{"ecdsa signature of another key", liar{ec, ecOther.Public()}, w.image, "does not verify with its own public key"},
 		{"rsa signature of another key", liar{rk, ec.Public()}, w.image, "does not verify with its own public key"},
 		{"not a reference", ec, "app", "no registry"},

@@ -16,6 +16,14 @@ import (
 // rather than a key name; key names cannot contain ':'.
 func IsURL(s string) bool { return strings.HasPrefix(strings.ToLower(s), "https://") }
 
+// IsKeyURL reports whether s is a vault URL of the keys API
+// (https://VAULT/keys/NAME[/VERSION]): for cosign keys it names the key
+// itself, which need not have a certificate.
+func IsKeyURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && IsURL(s) && strings.HasPrefix(strings.Trim(u.Path, "/"), "keys/")
+}
+
 // ParseURL splits a vault object URL, as notation's azure-kv plugin takes
 // for --id, into the vault URL and the key reference:
 //
