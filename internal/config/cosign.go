@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
 	"github.com/hallmark-dev/hallmark/internal/strict"
 )
 
@@ -63,8 +64,14 @@ type CosignKey struct {
 	// Key names a hallmark key whose certificate's public key is accepted,
 	// as keys in trustStores: "NAME" or "NAME/VERSION" in keyStore.dir,
 	// "NAME/*" for every version, a pkcs11: URI or a Key Vault key URL
-	// (every version unless the reference names one).
+	// (every version unless the reference names one). A Key Vault keys URL
+	// (https://VAULT/keys/NAME[/VERSION]) is read with the vault's keys
+	// API, so the key needs no certificate.
 	Key string `json:"key,omitempty"`
+	// Azure is the Azure identity a Key Vault key is read with, as for
+	// trustStores[].certificates[].azure. Only with a Key Vault key. Nil:
+	// the default Azure credential chain.
+	Azure *AzureCredentials `json:"azure,omitempty"`
 }
 
 // CosignIdentity is a keyless signer: the certificate's identity (subject
@@ -163,6 +170,14 @@ func (c *Config) validateCosign(ps *problems) {
 			}
 			if n != 1 {
 				ps.add(fmt.Sprintf("%s.keys[%d]", path, j), "set exactly one of file, pem and key")
+			}
+			if k.Azure != nil {
+				switch {
+				case !kvurl.IsURL(k.Key):
+					ps.add(fmt.Sprintf("%s.keys[%d].azure", path, j), "only for a Key Vault key (key: https://VAULT/keys/NAME/VERSION)")
+				case len(k.Azure.Endpoints) > 0:
+					ps.add(fmt.Sprintf("%s.keys[%d].azure.endpoints", path, j), "only for registries; the vault is the key's URL")
+				}
 			}
 		}
 		for j, id := range p.Keyless {

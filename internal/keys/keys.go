@@ -64,17 +64,11 @@ func (k *Key) Issuer() *certpolicy.Issuer {
 	return &certpolicy.Issuer{Name: Ref{Name: k.Name, Version: k.Version}.String(), Signer: k.Signer, Chain: k.Chain}
 }
 
-// PublicKey is one version of a key's public key.
+// PublicKey is one version of a key's public key, as a provider that reads
+// keys without certificates (azurekv's PublicKeys) gives it.
 type PublicKey struct {
 	Version string
 	Key     crypto.PublicKey
-}
-
-// PublicKeyReader is a provider that reads the public keys of keys that
-// need not have a certificate (Azure Key Vault keys, which cosign verifies
-// with): the version ref names, or each enabled version when it names none.
-type PublicKeyReader interface {
-	PublicKeys(ctx context.Context, ref Ref) ([]PublicKey, error)
 }
 
 // Provider is the contract every key backend implements.

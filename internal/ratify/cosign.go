@@ -209,10 +209,7 @@ func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 	case "azurekeyvault":
 		params := rr.object(pp, spec["parameters"], "vaultURI", "tenantID", "clientID", "resource", "certificates", "keys", "cloudName")
 		vault := c.vault(rr, pp, params)
-		if id := rr.str(pp, params, "clientID"); id != "" {
-			c.fs.note(rid, pp+".clientID", "hallmark reads a vault's cosign keys as its pod's Azure identity (AZURE_CLIENT_ID): that must be %s, or another identity with get permission on the vault's keys", id)
-		}
-		rr.str(pp, params, "tenantID")
+		identity := vaultIdentity(rr, pp, params)
 		var out []config.CosignKey
 		found := false
 		for i, k := range rr.list(pp, params, "keys") {
@@ -242,7 +239,7 @@ func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 				c.fs.problem(rid, kp, "%v", err)
 				continue
 			}
-			out = append(out, config.CosignKey{Key: ref})
+			out = append(out, config.CosignKey{Key: ref, Azure: identity})
 		}
 		if name != "" && !found {
 			c.fs.problem(id, p+".name", "key %s%s is not among the keys of %s: Ratify refuses the trust policy", strict.Clip(name), map[bool]string{true: " version " + strict.Clip(version), false: ""}[version != ""], rid)

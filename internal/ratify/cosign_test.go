@@ -64,6 +64,10 @@ spec:
       - {name: other, version: "fedcba9876543210"}
 `
 
+// kvIdentity is the identity akvKeysKMP names: its keys are read with it,
+// as Ratify reads them.
+var kvIdentity = &config.AzureCredentials{ClientID: "c", TenantID: "t"}
+
 func TestCosignVerifierMaps(t *testing.T) {
 	key := inlineKeyKMP(t, "inline-key")
 	tests := []struct {
@@ -82,14 +86,14 @@ func TestCosignVerifierMaps(t *testing.T) {
         scopes: ["myregistry.azurecr.io/app"]
         keys: [{provider: kv-keys, name: signer}]
 `), "/etc/hallmark/trusted_root.json", config.Cosign{TrustedRootFile: "/etc/hallmark/trusted_root.json", Policies: []config.CosignPolicy{{Name: "app", Scopes: []string{"myregistry.azurecr.io/app"},
-			Keys: []config.CosignKey{{Key: "https://v.vault.azure.net/keys/signer/0123456789abcdef"}}, RequireTransparencyLog: true}}}, "each"},
+			Keys: []config.CosignKey{{Key: "https://v.vault.azure.net/keys/signer/0123456789abcdef", Azure: kvIdentity}}, RequireTransparencyLog: true}}}, "each"},
 		{"every Key Vault key, and a file", inlineKMP(t) + "---\n" + verifierDoc + "---\n" + akvKeysKMP + "---\n" + cosignDoc(`    trustPolicies:
       - name: all-keys
         scopes: ["*"]
         keys: [{provider: kv-keys}, {file: /keys/cosign.pub}]
         tLogVerify: false
 `), "", config.Cosign{Policies: []config.CosignPolicy{{Name: "all-keys", Scopes: []string{"*"},
-			Keys: []config.CosignKey{{Key: "https://v.vault.azure.net/keys/signer/0123456789abcdef"}, {Key: "https://v.vault.azure.net/keys/other/fedcba9876543210"}, {File: "/keys/cosign.pub"}}}}}, "each"},
+			Keys: []config.CosignKey{{Key: "https://v.vault.azure.net/keys/signer/0123456789abcdef", Azure: kvIdentity}, {Key: "https://v.vault.azure.net/keys/other/fedcba9876543210", Azure: kvIdentity}, {File: "/keys/cosign.pub"}}}}}, "each"},
 		{"keyless, exact and regular expression", inlineKMP(t) + "---\n" + verifierDoc + "---\n" + cosignDoc(`    trustPolicies:
       - name: upstream
         scopes: ["ghcr.io/org/app", "ghcr.io/org/tool"]

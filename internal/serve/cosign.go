@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/hallmark-dev/hallmark/internal/cache"
 	"github.com/hallmark-dev/hallmark/internal/config"
-	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
-	"github.com/hallmark-dev/hallmark/internal/keys/providers"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 	"github.com/hallmark-dev/hallmark/internal/verify/cosign"
@@ -72,7 +72,7 @@ func cosignKeys(ctx context.Context, ks *keyStoreOpener, k config.CosignKey, inl
 	case k.PEM != "":
 		return cosign.ParsePublicKeys(inlineName, []byte(k.PEM))
 	case kvurl.IsKeyURL(k.Key):
-		return vaultCosignKeys(ctx, k.Key)
+		return vaultCosignKeys(ctx, k)
 	case k.Key != "":
 		chains, err := ks.keyChains(ctx, k.Key)
 		if err != nil {
@@ -100,32 +100,44 @@ func cosignKeys(ctx context.Context, ks *keyStoreOpener, k config.CosignKey, inl
 	return nil, fmt.Errorf("set one of file, pem and key")
 }
 
-// vaultCosignKeys reads the public keys of a Key Vault key URL with the
-// keys API: Ratify's KeyManagementProvider keys have no certificate.
-func vaultCosignKeys(ctx context.Context, url string) ([]cosign.Key, error) {
-	prov, ref, release, err := providers.OpenRemote(ctx, url)
+// vaultCosignKeys reads the public keys of a Key Vault keys URL with the
+// keys API (Ratify's KeyManagementProvider keys have no certificate), as
+// the identity k names or the default chain, one credential per identity
+// for the process, as trust stores read vaults.
+func vaultCosignKeys(ctx context.Context, k config.CosignKey) ([]cosign.Key, error) {
+	vault, ref, err := azurekv.ParseURL(k.Key)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	r, ok := prov.(keys.PublicKeyReader)
-	if !ok {
-		return nil, fmt.Errorf("%s: the provider cannot read public keys", url)
+	var (
+		cred     azcore.TokenCredential
+		identity = "the default Azure credential chain"
+	)
+	if k.Azure != nil {
+		if cred, identity, err = azureCredential(k.Azure); err != nil {
+			return nil, err
+		}
+	} else if cred, err = defaultAzureCredential(); err != nil {
+		return nil, fmt.Errorf("azure credentials: %w", err)
 	}
-	pubs, err := r.PublicKeys(ctx, ref)
+	p, err := azurekv.New(vault, azurekv.Options{Credential: cred})
 	if err != nil {
 		return nil, err
+	}
+	pubs, err := p.PublicKeys(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("%s, read as %s: %w", k.Key, identity, err)
 	}
 	out := make([]cosign.Key, 0, len(pubs))
-	for _, p := range pubs {
-		if err := cosign.CheckPublicKey(p.Key); err != nil {
-			return nil, fmt.Errorf("%s version %s: %w", url, p.Version, err)
+	for _, pk := range pubs {
+		if err := cosign.CheckPublicKey(pk.Key); err != nil {
+			return nil, fmt.Errorf("%s version %s: %w", k.Key, pk.Version, err)
 		}
-		name := url
+		name := k.Key
 		if ref.Version == "" {
-			name = url + "/" + p.Version
+			name = k.Key + "/" + pk.Version
 		}
-		out = append(out, cosign.Key{Name: name, Public: p.Key})
+		out = append(out, cosign.Key{Name: name, Public: pk.Key})
 	}
 	return out, nil
 }

@@ -2,6 +2,9 @@ package serve
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -18,6 +21,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvtest"
 	"github.com/hallmark-dev/hallmark/internal/oci/acr/acrtest"
+	"github.com/hallmark-dev/hallmark/internal/verify/cosign"
 	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
 )
 
@@ -31,37 +35,13 @@ import (
 // the proxy settings, which Go reads once per process: the test runs in a
 // process of its own, where SSL_CERT_FILE and HTTPS_PROXY are set first.
 func TestVaultTrustStoreAzureIdentity(t *testing.T) {
-	if os.Getenv("HALLMARK_TEST_VAULT_CHILD") != "1" {
-		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestVaultTrustStoreAzureIdentity$", "-test.v")
-		cmd.Env = append(os.Environ(), "HALLMARK_TEST_VAULT_CHILD=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		if !strings.Contains(string(out), "--- PASS: TestVaultTrustStoreAzureIdentity") {
-			t.Fatalf("the test did not run in its own process:\n%s", out)
-		}
+	if !inOwnProcess(t, "TestVaultTrustStoreAzureIdentity") {
 		return
 	}
-	const tenant, client, assertion = "72f988bf-86f1-41af-91ab-2d7cd011db47", "1b3b2c4d-0000-4000-8000-000000000001", "projected-sa-token"
-	var entra *acrtest.Entra
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { entra.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
-	entra = acrtest.NewEntra(t, strings.TrimPrefix(srv.URL, "https://"), tenant, client, assertion)
-	vault := kvtest.New(t, "hallmark-akv", entra, srv.URL, tenant)
+	vault, entra, tenant, client := startVault(t)
 	ca := verifytest.NewRootCA(t, "hallmark signing")
 	version := kvtest.NewVersion()
 	vault.Add("hallmark-signing", version, ca.Cert)
-
-	dir := t.TempDir()
-	roots := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})) + string(vault.CAPEM)
-	t.Setenv("SSL_CERT_FILE", writeFile(t, filepath.Join(dir, "roots.pem"), roots))
-	t.Setenv("HTTPS_PROXY", vault.Proxy())
-	t.Setenv("AZURE_FEDERATED_TOKEN_FILE", writeFile(t, filepath.Join(dir, "token"), assertion))
-	// The pod's own identity is another one: the source's must be used.
-	t.Setenv("AZURE_CLIENT_ID", "00000000-0000-0000-0000-00000000beef")
-	t.Setenv("AZURE_TENANT_ID", tenant)
-	t.Setenv("AZURE_AUTHORITY_HOST", srv.URL+"/")
 
 	store := func(key, clientID string) *config.Config {
 		c := base(t)
@@ -217,6 +197,94 @@ func TestVaultErrorDisabled(t *testing.T) {
 				t.Errorf("%q does not say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// inOwnProcess runs the test named in a child process of its own and
+// reports false in the parent, which is then done; in the child it reports
+// true. azidentity and the vault client read SSL_CERT_FILE and HTTPS_PROXY
+// once per process, so a test that sets them needs its own.
+func inOwnProcess(t *testing.T, name string) bool {
+	t.Helper()
+	if os.Getenv("HALLMARK_TEST_VAULT_CHILD") == "1" {
+		return true
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+name+"$", "-test.v")
+	cmd.Env = append(os.Environ(), "HALLMARK_TEST_VAULT_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("the test did not run in its own process:\n%s", out)
+	}
+	return false
+}
+
+// startVault starts Entra and the vault fakes, with this process's Azure
+// environment set for a pod whose own identity is not the one the vault
+// grants: sources must name theirs (client, in tenant).
+func startVault(t *testing.T) (vault *kvtest.Vault, entra *acrtest.Entra, tenant, client string) {
+	t.Helper()
+	const assertion = "projected-sa-token"
+	tenant, client = "72f988bf-86f1-41af-91ab-2d7cd011db47", "1b3b2c4d-0000-4000-8000-000000000001"
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { entra.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	entra = acrtest.NewEntra(t, strings.TrimPrefix(srv.URL, "https://"), tenant, client, assertion)
+	vault = kvtest.New(t, "hallmark-akv", entra, srv.URL, tenant)
+	dir := t.TempDir()
+	roots := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})) + string(vault.CAPEM)
+	t.Setenv("SSL_CERT_FILE", writeFile(t, filepath.Join(dir, "roots.pem"), roots))
+	t.Setenv("HTTPS_PROXY", vault.Proxy())
+	t.Setenv("AZURE_FEDERATED_TOKEN_FILE", writeFile(t, filepath.Join(dir, "token"), assertion))
+	// The pod's own identity is another one: the source's must be used.
+	t.Setenv("AZURE_CLIENT_ID", "00000000-0000-0000-0000-00000000beef")
+	t.Setenv("AZURE_TENANT_ID", tenant)
+	t.Setenv("AZURE_AUTHORITY_HOST", srv.URL+"/")
+	return vault, entra, tenant, client
+}
+
+// TestVaultCosignKeys: a cosign key named by a vault keys URL, as Ratify's
+// KeyManagementProvider keys import, is read with the keys API (Get Key,
+// Get Key Versions), so a key with no certificate verifies, with the
+// identity the key names (a KeyManagementProvider's clientID).
+func TestVaultCosignKeys(t *testing.T) {
+	if !inOwnProcess(t, "TestVaultCosignKeys") {
+		return
+	}
+	vault, _, tenant, client := startVault(t)
+	signer, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	old, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	v1, v2 := kvtest.NewVersion(), kvtest.NewVersion()
+	vault.AddKey("cosign-release", v1, old.Public())
+	vault.AddKey("cosign-release", v2, signer.Public())
+	policies := func(key string) ([]cosign.Policy, error) {
+		c := base(t)
+		c.Cosign = config.Cosign{Policies: []config.CosignPolicy{{Name: "release", Scopes: []string{"*"}, Keys: []config.CosignKey{{Key: key, Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant}}}}}}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return CosignPolicies(context.Background(), c)
+	}
+	ps, err := policies(vault.URL + "/keys/cosign-release/" + v2)
+	if err != nil || len(ps) != 1 || len(ps[0].Keys) != 1 || !signer.PublicKey.Equal(ps[0].Keys[0].Public) {
+		t.Fatalf("one version: %+v, %v", ps, err)
+	}
+	if want := "GET /keys/cosign-release/" + v2; !slices.Contains(vault.Requests, want) {
+		t.Errorf("vault requests %v, want %s", vault.Requests, want)
+	}
+	// No version: every enabled version, so a rotation keeps the old
+	// signatures verifying; a disabled one is left out.
+	vault.Disable("cosign-release", v1)
+	ps, err = policies(vault.URL + "/keys/cosign-release")
+	if err != nil || len(ps[0].Keys) != 1 || !signer.PublicKey.Equal(ps[0].Keys[0].Public) {
+		t.Fatalf("every enabled version: %+v, %v", ps, err)
+	}
+	if _, err := policies(vault.URL + "/keys/cosign-release/" + v1); err == nil || !strings.Contains(err.Error(), "key version is disabled") {
+		t.Errorf("a disabled version named: %v", err)
+	}
+	if _, err := policies(vault.URL + "/keys/absent/" + v1); err == nil || !strings.Contains(err.Error(), `key not found: key "absent"`) {
+		t.Errorf("an absent key: %v", err)
 	}
 }
 

@@ -52,7 +52,16 @@ func TestPublicKeys(t *testing.T) {
 			t.Errorf("%s with version 1 disabled: %+v, %v", name, all, err)
 		}
 	}
-	if _, err := p.PublicKeys(ctx, keys.Ref{Name: "absent"}); !errors.Is(err, keys.ErrNotFound) || !strings.Contains(err.Error(), "keys get and list") {
+	v.mu.Lock()
+	v.deny = true
+	v.mu.Unlock()
+	if _, err := p.PublicKeys(ctx, keys.Ref{Name: "ec"}); err == nil || !strings.Contains(err.Error(), "the identity needs keys get and list permissions") {
+		t.Errorf("denied: %v", err)
+	}
+	v.mu.Lock()
+	v.deny = false
+	v.mu.Unlock()
+	if _, err := p.PublicKeys(ctx, keys.Ref{Name: "absent"}); !errors.Is(err, keys.ErrNotFound) || !strings.Contains(err.Error(), `key "absent"`) {
 		t.Errorf("absent key: %v", err)
 	}
 }

@@ -11,6 +11,12 @@
 //   - Get Certificate (GET {vaultBaseUrl}/certificates/{name}/{version}?api-version=...,
 //     the CertificateBundle answered, the error body):
 //     https://learn.microsoft.com/en-us/rest/api/keyvault/certificates/get-certificate/get-certificate
+//   - Get Key (GET {vaultBaseUrl}/keys/{name}/{version}?api-version=..., the
+//     KeyBundle with its JSON Web Key) and Get Key Versions (GET
+//     {vaultBaseUrl}/keys/{name}/versions, KeyListResult), for cosign keys
+//     that have no certificate:
+//     https://learn.microsoft.com/en-us/rest/api/keyvault/keys/get-key/get-key
+//     https://learn.microsoft.com/en-us/rest/api/keyvault/keys/get-key-versions/get-key-versions
 //   - the authentication challenge (401 with WWW-Authenticate: Bearer
 //     authorization="{authority}/{tenant}", resource="https://vault.azure.net"),
 //     and the Host header that must name the vault:
@@ -30,9 +36,11 @@
 package kvtest
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
@@ -59,8 +67,9 @@ import (
 // cloud, whose .default scope is acrtest.VaultScope.
 const Resource = "https://vault.azure.net"
 
-// apiVersion is what the documented api-version looks like (7.0 ... 7.6).
-var apiVersion = regexp.MustCompile(`^7\.[0-9]+(-preview)?$`)
+// apiVersion is what the documented api-versions look like: 7.0 ... 7.6,
+// then date-named ones (2025-07-01, which azkeys v1.4 sends).
+var apiVersion = regexp.MustCompile(`^(7\.[0-9]+|20[0-9]{2}-[01][0-9]-[0-3][0-9])(-preview)?$`)
 
 // Vault is a fake Key Vault named Host (NAME.vault.azure.net), listening
 // on a loopback port and reached through Proxy.
@@ -87,6 +96,9 @@ type Vault struct {
 	latest map[string]string
 	// disabled holds "NAME/VERSION" of the versions Disable switched off.
 	disabled map[string]bool
+	// keys by name, then version, in the order added (the last is the
+	// latest): vault keys without a certificate.
+	keys map[string][]vaultKey
 	// Requests are the authenticated requests ("GET /certificates/N/V").
 	Requests []string
 	// Down makes the vault unreachable: the proxy refuses the tunnel as a
@@ -154,6 +166,23 @@ func (v *Vault) Add(name, version string, cert *x509.Certificate) {
 	}
 	v.certs[name][version] = cert
 	v.latest[name] = version
+}
+
+// vaultKey is one version of a key without a certificate.
+type vaultKey struct {
+	version string
+	pub     crypto.PublicKey
+}
+
+// AddKey stores pub as version of key name, a key with no certificate;
+// the last added is the latest.
+func (v *Vault) AddKey(name, version string, pub crypto.PublicKey) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.keys == nil {
+		v.keys = map[string][]vaultKey{}
+	}
+	v.keys[name] = append(v.keys[name], vaultKey{version, pub})
 }
 
 // Disable sets version of certificate name disabled (attributes.enabled
@@ -244,7 +273,7 @@ func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
 		v.t.Errorf("kvtest: Host %q; Key Vault needs the vault's host name, %s", r.Host, v.Host)
 	}
 	if av := r.URL.Query().Get("api-version"); !apiVersion.MatchString(av) {
-		v.t.Errorf("kvtest: %s %s: api-version %q is not a Key Vault data-plane version (7.x)", r.Method, r.URL.Path, av)
+		v.t.Errorf("kvtest: %s %s: api-version %q is not a Key Vault data-plane version (7.x or date-named)", r.Method, r.URL.Path, av)
 		vaultError(w, http.StatusBadRequest, "BadParameter", "The api-version query parameter is missing or not valid.")
 		return
 	}
@@ -260,8 +289,12 @@ func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if r.Method == http.MethodGet && len(parts) >= 2 && len(parts) <= 3 && parts[0] == "keys" {
+		v.serveKey(w, r, parts[1:])
+		return
+	}
 	if r.Method != http.MethodGet || len(parts) < 2 || len(parts) > 3 || parts[0] != "certificates" {
-		v.t.Errorf("kvtest: unexpected request %s %s; hallmark reads certificates with GET /certificates/NAME[/VERSION]", r.Method, r.URL.Path)
+		v.t.Errorf("kvtest: unexpected request %s %s; hallmark reads certificates with GET /certificates/NAME[/VERSION] and keys with GET /keys/NAME[/VERSION|/versions]", r.Method, r.URL.Path)
 		vaultError(w, http.StatusBadRequest, "BadParameter", "unexpected request")
 		return
 	}
@@ -295,6 +328,63 @@ func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
 			"created": cert.NotBefore.Unix(), "updated": cert.NotBefore.Unix(), "recoveryLevel": "Recoverable+Purgeable",
 		},
 	})
+}
+
+// serveKey answers Get Key (NAME[/VERSION]) and Get Key Versions
+// (NAME/versions) for keys AddKey stored.
+func (v *Vault) serveKey(w http.ResponseWriter, r *http.Request, parts []string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.Requests = append(v.Requests, r.Method+" "+r.URL.Path)
+	name := parts[0]
+	versions := v.keys[name]
+	notFound := func() {
+		vaultError(w, http.StatusNotFound, "KeyNotFound", fmt.Sprintf("A key with (name/id) %s was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182", strings.Join(parts, "/")))
+	}
+	if len(versions) == 0 {
+		notFound()
+		return
+	}
+	attributes := func(version string) map[string]any {
+		return map[string]any{"enabled": !v.disabled[name+"/"+version], "created": 1700000000, "updated": 1700000000, "recoveryLevel": "Recoverable+Purgeable"}
+	}
+	if len(parts) == 2 && parts[1] == "versions" {
+		var items []any
+		for _, k := range versions {
+			items = append(items, map[string]any{"kid": v.URL + "/keys/" + name + "/" + k.version, "attributes": attributes(k.version)})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"value": items, "nextLink": nil})
+		return
+	}
+	k := versions[len(versions)-1]
+	if len(parts) == 2 {
+		found := false
+		for _, kk := range versions {
+			if kk.version == parts[1] {
+				k, found = kk, true
+			}
+		}
+		if !found {
+			notFound()
+			return
+		}
+	}
+	jwk := map[string]any{"kid": v.URL + "/keys/" + name + "/" + k.version, "key_ops": []string{"verify"}}
+	switch pub := k.pub.(type) {
+	case *rsa.PublicKey:
+		jwk["kty"] = "RSA"
+		jwk["n"] = base64.RawURLEncoding.EncodeToString(pub.N.Bytes())
+		jwk["e"] = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())
+	case *ecdsa.PublicKey:
+		size := (pub.Curve.Params().BitSize + 7) / 8
+		jwk["kty"] = "EC"
+		jwk["crv"] = pub.Curve.Params().Name
+		jwk["x"] = base64.RawURLEncoding.EncodeToString(pub.X.FillBytes(make([]byte, size)))
+		jwk["y"] = base64.RawURLEncoding.EncodeToString(pub.Y.FillBytes(make([]byte, size)))
+	default:
+		v.t.Errorf("kvtest: key %s holds a %T, which the fake cannot write as a JSON Web Key", name, k.pub)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"key": jwk, "attributes": attributes(k.version)})
 }
 
 // vaultError writes Key Vault's error body ({"error": {code, message}}).
