@@ -1,6 +1,7 @@
 package kvurl
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -21,6 +22,24 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
+func TestIsKeyURL(t *testing.T) {
+	for in, want := range map[string]bool{
+		"https://kv.vault.azure.net/keys/signer":                 true,
+		"https://kv.vault.azure.net/keys/signer/0123":            true,
+		"HTTPS://kv.vault.azure.net//keys/signer":                true,
+		"https://kv.vault.azure.net/certificates/signer":         false,
+		"https://kv.vault.azure.net/keysigner":                   false,
+		"signer":                                                 false,
+		"pkcs11:token=t;object=keys/x":                           false,
+		"https://kv.vault.azure.net/certificates/keys/signer":    false,
+		"https://kv.vault.azure.net/keys/signer?api-version=7.4": true, // ParseURL refuses it
+	} {
+		if got := IsKeyURL(in); got != want {
+			t.Errorf("IsKeyURL(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
 // FuzzParseURL: key URLs come from the command line.
 func FuzzParseURL(f *testing.F) {
 	f.Add("https://kv.vault.azure.net/certificates/brooklyn/0123")
@@ -31,6 +50,11 @@ func FuzzParseURL(f *testing.F) {
 		}
 		if !IsURL(vault) || ref.Name == "" {
 			t.Fatalf("ParseURL(%q) = %q %+v", s, vault, ref)
+		}
+		// A parsed keys URL is one IsKeyURL sees, so cosign reads it with
+		// the keys API.
+		if strings.Contains(s, "/keys/") && !strings.Contains(s, "/certificates/") && !IsKeyURL(s) {
+			t.Fatalf("ParseURL(%q) parsed a keys URL IsKeyURL does not see", s)
 		}
 	})
 }
