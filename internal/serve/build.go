@@ -43,8 +43,8 @@ type Generation struct {
 	Admitter *admission.Admitter
 	// Cache is the verifier in front of the engine.
 	Cache *cache.Cache
-	// Trust is the trust store's fingerprint, for the trust refresh to
-	// tell whether rebuilt trust material changed.
+	// Trust is the fingerprint of the trust store and of the cosign keys,
+	// for the trust refresh to tell whether rebuilt trust material changed.
 	Trust string
 }
 
@@ -70,7 +70,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := withCosign(ctx, cfg, engine, client)
+	verifier, cosignKeys, err := withCosign(ctx, cfg, engine, client)
 	if err != nil {
 		return nil, err
 	}
@@ -92,8 +92,14 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 		Config:   cfg,
 		Admitter: admission.New(c, client, policy, o.Admission),
 		Cache:    c,
-		Trust:    built.TrustStore.Fingerprint(),
+		Trust:    trustFingerprint(built.TrustStore.Fingerprint(), cosignKeys),
 	}, nil
+}
+
+// trustFingerprint combines the trust store's fingerprint and the cosign
+// keys' (cosignFingerprint).
+func trustFingerprint(store, cosignKeys string) string {
+	return store + "/" + cosignKeys
 }
 
 // AdmissionPolicy returns the admission policy the configuration asks for:

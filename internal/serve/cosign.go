@@ -2,6 +2,9 @@ package serve
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -142,24 +145,47 @@ func vaultCosignKeys(ctx context.Context, k config.CosignKey) ([]cosign.Key, err
 	return out, nil
 }
 
+// cosignFingerprint identifies the keys cosign policies accept, so that
+// the trust refresh sees a key rotated in a key store, token or vault as
+// it sees a Notary Project trust store change. Empty without policies.
+func cosignFingerprint(policies []cosign.Policy) string {
+	if len(policies) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for _, p := range policies {
+		fmt.Fprintf(h, "policy %q\n", p.Name)
+		for _, k := range p.Keys {
+			der, err := x509.MarshalPKIXPublicKey(k.Public)
+			if err != nil {
+				der = []byte(err.Error())
+			}
+			fmt.Fprintf(h, "key %q %x\n", k.Name, der)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // withCosign puts the cosign verifier beside the Notary Project engine when
 // the configuration has cosign policies, under its signature-kind rules;
-// without them the engine is the verifier, as before.
-func withCosign(ctx context.Context, cfg *config.Config, engine *verify.Engine, client *oci.Client) (cache.Verifier, error) {
+// without them the engine is the verifier, as before. It returns the
+// fingerprint of the keys read (cosignFingerprint).
+func withCosign(ctx context.Context, cfg *config.Config, engine *verify.Engine, client *oci.Client) (cache.Verifier, string, error) {
 	if !cfg.CosignConfigured() {
-		return engine, nil
+		return engine, "", nil
 	}
 	policies, err := CosignPolicies(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cv, err := cosign.NewVerifier(policies, client, cosign.Options{MaxSignatures: cfg.Verification.MaxSignatures})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rules := make([]kinds.Rule, len(cfg.SignatureKinds.Rules))
 	for i, r := range cfg.SignatureKinds.Rules {
 		rules[i] = kinds.Rule{Scopes: append([]string(nil), r.Scopes...), Require: kinds.Requirement(r.Require)}
 	}
-	return kinds.New(engine, cv, rules, kinds.Requirement(cfg.SignatureKindDefault()))
+	v, err := kinds.New(engine, cv, rules, kinds.Requirement(cfg.SignatureKindDefault()))
+	return v, cosignFingerprint(policies), err
 }

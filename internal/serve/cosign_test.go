@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"path/filepath"
@@ -72,5 +73,40 @@ func TestCosignPolicies(t *testing.T) {
 	_, err = CosignPolicies(ctx, c)
 	if err == nil || !strings.Contains(err.Error(), "cosign.policies[0].keys[0]") || !strings.Contains(err.Error(), "cosign.policies[0].keys[1]") {
 		t.Fatalf("CosignPolicies(bad keys) = %v, want both problems with their paths", err)
+	}
+}
+
+// TestTrustRefreshFollowsCosignKeys: a cosign key named NAME/* in the key
+// store that is rotated puts a new generation in force at the next trust
+// refresh, as a Notary Project trust store's key does; nothing rotated, the
+// generation stays.
+func TestTrustRefreshFollowsCosignKeys(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ksDir := filepath.Join(t.TempDir(), "keys")
+	ks, err := local.Open(ksDir, local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.Create(ctx, "release", ecPolicy(t, "CN=release,O=Example,ST=WA,C=US", "", false)); err != nil {
+		t.Fatal(err)
+	}
+	c := runtimeConfig(t)
+	c.KeyStore.Dir = ksDir
+	c.Cosign.Policies = []config.CosignPolicy{{Name: "p", Scopes: []string{"*"}, Keys: []config.CosignKey{{Key: "release/*"}}}}
+	r, err := Start(ctx, &memorySource{cfg: c}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.refreshTrust(ctx)
+	if r.Generation() != 1 {
+		t.Fatalf("a refresh with nothing rotated made generation %d", r.Generation())
+	}
+	if _, err := ks.Rotate(ctx, "release", nil); err != nil {
+		t.Fatal(err)
+	}
+	r.refreshTrust(ctx)
+	if r.Generation() != 2 {
+		t.Fatalf("a rotated cosign key left generation %d in force", r.Generation())
 	}
 }

@@ -235,7 +235,13 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 		r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, Err: err})
 		return
 	}
-	if ts.Fingerprint() == cur.Trust {
+	// Cosign keys from key stores, tokens and vaults rotate too.
+	policies, err := CosignPolicies(ctx, cfg)
+	if err != nil {
+		r.log.Warn("cosign key refresh failed; the current trust material stays in force", "error", err.Error())
+		return
+	}
+	if trustFingerprint(ts.Fingerprint(), cosignFingerprint(policies)) == cur.Trust {
 		r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, InForce: true})
 		return
 	}
