@@ -72,6 +72,12 @@ type CosignKey struct {
 	// trustStores[].certificates[].azure. Only with a Key Vault key. Nil:
 	// the default Azure credential chain.
 	Azure *AzureCredentials `json:"azure,omitempty"`
+	// CurrentVersionOnly accepts only the current version of a Key Vault
+	// key named without a version, read again at every trustStoreRefresh,
+	// so that a rotation replaces the old version instead of adding to it:
+	// how Ratify reads a key without a version. Only with a Key Vault keys
+	// URL without a version. Zero: every enabled version.
+	CurrentVersionOnly bool `json:"currentVersionOnly,omitempty"`
 }
 
 // CosignIdentity is a keyless signer: the certificate's identity (subject
@@ -170,6 +176,11 @@ func (c *Config) validateCosign(ps *problems) {
 			}
 			if n != 1 {
 				ps.add(fmt.Sprintf("%s.keys[%d]", path, j), "set exactly one of file, pem and key")
+			}
+			if k.CurrentVersionOnly {
+				if _, ref, err := kvurl.ParseURL(k.Key); !kvurl.IsKeyURL(k.Key) || (err == nil && ref.Version != "") {
+					ps.add(fmt.Sprintf("%s.keys[%d].currentVersionOnly", path, j), "only for a Key Vault key named without a version (key: https://VAULT/keys/NAME)")
+				}
 			}
 			if k.Azure != nil {
 				switch {

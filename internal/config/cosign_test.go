@@ -43,6 +43,24 @@ func TestValidateCosign(t *testing.T) {
 			},
 		},
 		{
+			name: "Key Vault key settings",
+			change: func(c *Config) {
+				c.Cosign = Cosign{Policies: []CosignPolicy{{Name: "kv", Scopes: []string{"*"}, Keys: []CosignKey{
+					{Key: "https://v.vault.azure.net/keys/signer", CurrentVersionOnly: true, Azure: &AzureCredentials{ClientID: "c", TenantID: "t"}},
+					{Key: "https://v.vault.azure.net/keys/signer/0123", CurrentVersionOnly: true},
+					{Key: "https://v.vault.azure.net/certificates/signer", CurrentVersionOnly: true},
+					{File: "cosign.pub", Azure: &AzureCredentials{ClientID: "c"}},
+					{Key: "https://v.vault.azure.net/keys/signer", Azure: &AzureCredentials{Endpoints: []string{"r.io"}}},
+				}}}}
+			},
+			want: map[string]string{
+				"cosign.policies[0].keys[1].currentVersionOnly": "only for a Key Vault key named without a version",
+				"cosign.policies[0].keys[2].currentVersionOnly": "only for a Key Vault key named without a version",
+				"cosign.policies[0].keys[3].azure":              "only for a Key Vault key",
+				"cosign.policies[0].keys[4].azure.endpoints":    "only for registries",
+			},
+		},
+		{
 			name: "signature kinds that cannot be met",
 			change: func(c *Config) {
 				c.SignatureKinds = SignatureKinds{Default: "both", Rules: []SignatureKindRule{{Scopes: []string{"r.io/a"}, Require: "cosign"}, {Scopes: []string{"r.io/a"}, Require: "any"}}}

@@ -227,19 +227,20 @@ func (c *converter) cosignKeys(rd reader, p string, v any) []config.CosignKey {
 			if kv == "" {
 				kv = version
 			}
-			if kv == "" {
-				c.fs.problem(rid, kp, "key %s has no version: Ratify trusts its newest version only, hallmark every version; give the version to trust", strict.Clip(kn))
-				continue
-			}
 			if vault == "" {
 				continue
 			}
-			ref := vault + "/keys/" + kn + "/" + kv
+			// Without a version Ratify trusts the newest one only, read
+			// again at each refresh: currentVersionOnly.
+			ref := vault + "/keys/" + kn
+			if kv != "" {
+				ref += "/" + kv
+			}
 			if _, _, err := kvurl.ParseURL(ref); err != nil {
 				c.fs.problem(rid, kp, "%v", err)
 				continue
 			}
-			out = append(out, config.CosignKey{Key: ref, Azure: identity})
+			out = append(out, config.CosignKey{Key: ref, Azure: identity, CurrentVersionOnly: kv == ""})
 		}
 		if name != "" && !found {
 			c.fs.problem(id, p+".name", "key %s%s is not among the keys of %s: Ratify refuses the trust policy", strict.Clip(name), map[bool]string{true: " version " + strict.Clip(version), false: ""}[version != ""], rid)

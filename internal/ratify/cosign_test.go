@@ -94,6 +94,13 @@ func TestCosignVerifierMaps(t *testing.T) {
         tLogVerify: false
 `), "", config.Cosign{Policies: []config.CosignPolicy{{Name: "all-keys", Scopes: []string{"*"},
 			Keys: []config.CosignKey{{Key: "https://v.vault.azure.net/keys/signer/0123456789abcdef", Azure: kvIdentity}, {Key: "https://v.vault.azure.net/keys/other/fedcba9876543210", Azure: kvIdentity}, {File: "/keys/cosign.pub"}}}}}, "each"},
+		{"a Key Vault key without a version: its current one", inlineKMP(t) + "---\n" + verifierDoc + "---\n" + strings.Replace(akvKeysKMP, `{name: signer, version: "0123456789abcdef"}`, `{name: signer}`, 1) + "---\n" + cosignDoc(`    trustPolicies:
+      - name: app
+        scopes: ["*"]
+        keys: [{provider: kv-keys, name: signer}]
+        tLogVerify: false
+`), "", config.Cosign{Policies: []config.CosignPolicy{{Name: "app", Scopes: []string{"*"},
+			Keys: []config.CosignKey{{Key: "https://v.vault.azure.net/keys/signer", Azure: kvIdentity, CurrentVersionOnly: true}}}}}, "each"},
 		{"keyless, exact and regular expression", inlineKMP(t) + "---\n" + verifierDoc + "---\n" + cosignDoc(`    trustPolicies:
       - name: upstream
         scopes: ["ghcr.io/org/app", "ghcr.io/org/tool"]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/cache"
 	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
 	"github.com/hallmark-dev/hallmark/internal/oci"
@@ -127,7 +128,15 @@ func vaultCosignKeys(ctx context.Context, k config.CosignKey) ([]cosign.Key, err
 	if err != nil {
 		return nil, err
 	}
-	pubs, err := p.PublicKeys(ctx, ref)
+	var pubs []keys.PublicKey
+	if k.CurrentVersionOnly {
+		var cur keys.PublicKey
+		if cur, err = p.CurrentPublicKey(ctx, ref.Name); err == nil {
+			pubs = []keys.PublicKey{cur}
+		}
+	} else {
+		pubs, err = p.PublicKeys(ctx, ref)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s, read as %s: %w", k.Key, identity, err)
 	}

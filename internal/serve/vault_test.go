@@ -280,6 +280,27 @@ func TestVaultCosignKeys(t *testing.T) {
 	if err != nil || len(ps[0].Keys) != 1 || !signer.PublicKey.Equal(ps[0].Keys[0].Public) {
 		t.Fatalf("every enabled version: %+v, %v", ps, err)
 	}
+	// currentVersionOnly (a Ratify key without a version): the current
+	// version alone, and none when the vault has it disabled.
+	current := func() ([]cosign.Policy, error) {
+		c := base(t)
+		c.Cosign = config.Cosign{Policies: []config.CosignPolicy{{Name: "release", Scopes: []string{"*"}, Keys: []config.CosignKey{{
+			Key: vault.URL + "/keys/cosign-release", CurrentVersionOnly: true, Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant}}}}}}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return CosignPolicies(context.Background(), c)
+	}
+	v3 := kvtest.NewVersion()
+	rotated, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	vault.AddKey("cosign-release", v3, rotated.Public())
+	if ps, err := current(); err != nil || len(ps[0].Keys) != 1 || !rotated.PublicKey.Equal(ps[0].Keys[0].Public) {
+		t.Fatalf("current version: %+v, %v; want the rotated key alone", ps, err)
+	}
+	vault.Disable("cosign-release", v3)
+	if _, err := current(); err == nil || !strings.Contains(err.Error(), "key version is disabled") {
+		t.Errorf("a disabled current version: %v", err)
+	}
 	if _, err := policies(vault.URL + "/keys/cosign-release/" + v1); err == nil || !strings.Contains(err.Error(), "key version is disabled") {
 		t.Errorf("a disabled version named: %v", err)
 	}

@@ -66,6 +66,23 @@ func (p *Provider) PublicKeys(ctx context.Context, ref keys.Ref) ([]keys.PublicK
 	return out, nil
 }
 
+// CurrentPublicKey reads a key's current version (what the vault returns
+// for the name alone), anew on each call; a current version disabled in
+// the vault is ErrDisabled, not an older version.
+func (p *Provider) CurrentPublicKey(ctx context.Context, name string) (keys.PublicKey, error) {
+	if err := keys.ValidateName(name); err != nil {
+		return keys.PublicKey{}, err
+	}
+	k, enabled, err := p.publicKey(ctx, name, "")
+	if err != nil {
+		return keys.PublicKey{}, err
+	}
+	if !enabled {
+		return keys.PublicKey{}, fmt.Errorf("%w: key %q version %s in %s", ErrDisabled, name, k.Version, p)
+	}
+	return k, nil
+}
+
 // publicKey reads one version of a key, and whether it is enabled.
 func (p *Provider) publicKey(ctx context.Context, name, version string) (keys.PublicKey, bool, error) {
 	resp, err := p.keys.GetKey(ctx, name, version, nil)
