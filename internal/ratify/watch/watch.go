@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvurl"
 	"github.com/hallmark-dev/hallmark/internal/ratify"
@@ -486,6 +487,10 @@ func (s *Source) Watch(ctx context.Context, changed func()) {
 	}()
 }
 
+// maxBaseFile caps what baseMoved reads of BaseFile; config.LoadServing
+// refuses a larger file, so a change past it is a change Load reports.
+const maxBaseFile = 1 << 20
+
 // baseMoved reports whether BaseFile's content changed since it was last
 // seen, remembering what it is now. s.mu is held.
 func (s *Source) baseMoved() bool {
@@ -493,12 +498,17 @@ func (s *Source) baseMoved() bool {
 		return false
 	}
 	// Unreadable counts as content: a file that goes missing, or comes
-	// back, is a change, and Load then says what is wrong.
-	data, err := os.ReadFile(s.BaseFile)
-	sum := sha256.Sum256(data)
-	now := hex.EncodeToString(sum[:])
-	if err != nil {
-		now = "unreadable: " + err.Error()
+	// back, is a change, and Load then says what is wrong. Read capped,
+	// from a regular file only, as config.LoadServing reads it.
+	now := "unreadable"
+	if f, err := os.Open(s.BaseFile); err == nil {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			if data, err := capped.Read(f, maxBaseFile); err == nil {
+				sum := sha256.Sum256(data)
+				now = hex.EncodeToString(sum[:])
+			}
+		}
+		f.Close()
 	}
 	moved := now != s.baseSum
 	s.baseSum = now
