@@ -156,9 +156,14 @@ func jwkPublicKey(k *azkeys.JSONWebKey) (crypto.PublicKey, error) {
 		if len(k.X) == 0 || len(k.Y) == 0 || len(k.X) > size || len(k.Y) > size {
 			return nil, errors.New("an EC key without usable coordinates")
 		}
-		pub := &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(k.X), Y: new(big.Int).SetBytes(k.Y)}
-		// Refuses a point not on the curve.
-		if _, err := pub.ECDH(); err != nil {
+		// The uncompressed point, 0x04 || X || Y, each padded to the
+		// curve's size; parsing refuses a point not on the curve.
+		point := make([]byte, 1+2*size)
+		point[0] = 4
+		copy(point[1+size-len(k.X):1+size], k.X)
+		copy(point[1+2*size-len(k.Y):], k.Y)
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
+		if err != nil {
 			return nil, fmt.Errorf("an EC key whose point is not on %s", *k.Crv)
 		}
 		return pub, nil

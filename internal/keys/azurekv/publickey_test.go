@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvtest"
 )
 
 // TestPublicKeys reads vault keys through the keys API: a named version,
@@ -78,7 +79,7 @@ func TestJWKPublicKeyMalformed(t *testing.T) {
 	kty := func(k azkeys.KeyType) *azkeys.KeyType { return &k }
 	crv := func(c azkeys.CurveName) *azkeys.CurveName { return &c }
 	n, e := rsaKey.N.Bytes(), big.NewInt(int64(rsaKey.E)).Bytes()
-	x, y := ecKey.X.FillBytes(make([]byte, 32)), ecKey.Y.FillBytes(make([]byte, 32))
+	x, y := kvtest.JWKCoordinates(&ecKey.PublicKey)
 	for _, tt := range []struct {
 		name string
 		jwk  azkeys.JSONWebKey
@@ -116,7 +117,8 @@ func TestJWKPublicKeyMalformed(t *testing.T) {
 // RSA key with an odd exponent above 2 or an EC point on a NIST curve.
 func FuzzJWKPublicKey(f *testing.F) {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	f.Add("EC", "P-256", []byte(nil), []byte(nil), ecKey.X.Bytes(), ecKey.Y.Bytes())
+	x, y := kvtest.JWKCoordinates(&ecKey.PublicKey)
+	f.Add("EC", "P-256", []byte(nil), []byte(nil), x, y)
 	f.Add("RSA", "", []byte{0xc5, 0x11}, []byte{1, 0, 1}, []byte(nil), []byte(nil))
 	f.Fuzz(func(t *testing.T, kt, crvName string, n, e, x, y []byte) {
 		k := azkeys.KeyType(kt)

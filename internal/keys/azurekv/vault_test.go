@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azcertificates"
 
+	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvtest"
 	"github.com/hallmark-dev/hallmark/internal/keys/certpolicy"
 )
 
@@ -183,11 +184,11 @@ func (v *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 			jwk["n"] = base64.RawURLEncoding.EncodeToString(k.N.Bytes())
 			jwk["e"] = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())
 		case *ecdsa.PrivateKey:
-			size := (k.Curve.Params().BitSize + 7) / 8
+			x, y := kvtest.JWKCoordinates(&k.PublicKey)
 			jwk["kty"] = "EC"
 			jwk["crv"] = k.Curve.Params().Name
-			jwk["x"] = base64.RawURLEncoding.EncodeToString(k.X.FillBytes(make([]byte, size)))
-			jwk["y"] = base64.RawURLEncoding.EncodeToString(k.Y.FillBytes(make([]byte, size)))
+			jwk["x"] = base64.RawURLEncoding.EncodeToString(x)
+			jwk["y"] = base64.RawURLEncoding.EncodeToString(y)
 		}
 		v.reply(w, 200, map[string]any{"key": jwk, "attributes": v.attributes(ver)})
 	default:

@@ -376,11 +376,11 @@ func (v *Vault) serveKey(w http.ResponseWriter, r *http.Request, parts []string)
 		jwk["n"] = base64.RawURLEncoding.EncodeToString(pub.N.Bytes())
 		jwk["e"] = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())
 	case *ecdsa.PublicKey:
-		size := (pub.Curve.Params().BitSize + 7) / 8
+		x, y := JWKCoordinates(pub)
 		jwk["kty"] = "EC"
 		jwk["crv"] = pub.Curve.Params().Name
-		jwk["x"] = base64.RawURLEncoding.EncodeToString(pub.X.FillBytes(make([]byte, size)))
-		jwk["y"] = base64.RawURLEncoding.EncodeToString(pub.Y.FillBytes(make([]byte, size)))
+		jwk["x"] = base64.RawURLEncoding.EncodeToString(x)
+		jwk["y"] = base64.RawURLEncoding.EncodeToString(y)
 	default:
 		v.t.Errorf("kvtest: key %s holds a %T, which the fake cannot write as a JSON Web Key", name, k.pub)
 	}
@@ -432,4 +432,15 @@ func serving(host string) (tls.Certificate, []byte, error) {
 		return tls.Certificate{}, nil, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), nil
+}
+
+// JWKCoordinates are the x and y of an EC public key as a JSON Web Key
+// writes them, each the curve's size.
+func JWKCoordinates(pub *ecdsa.PublicKey) (x, y []byte) {
+	b, err := pub.Bytes()
+	if err != nil {
+		return nil, nil
+	}
+	size := (len(b) - 1) / 2
+	return b[1 : 1+size], b[1+size:]
 }
