@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notaryproject/notation-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
@@ -257,19 +258,30 @@ type signRun struct {
 	opts    signing.Options
 }
 
-// sign resolves ref, signs its digest and pushes the signature.
-func (s *signRun) sign(ctx context.Context, ref string) (signResult, error) {
-	g, o, client, signer, keyName, opts := s.g, s.o, s.client, s.signer, s.keyName, s.opts
+// resolveToSign resolves ref and returns its descriptor and ref pinned to
+// the digest, saying so when a tag was resolved: the digest is what gets
+// signed.
+func resolveToSign(ctx context.Context, g *globalOptions, o *signOptions, client *oci.Client, ref string) (ocispec.Descriptor, string, error) {
 	desc, err := client.Resolve(ctx, ref)
 	if err != nil {
-		return signResult{}, err
+		return ocispec.Descriptor{}, "", err
 	}
 	pinned, err := pinDigest(ref, desc.Digest.String())
 	if err != nil {
-		return signResult{}, err
+		return ocispec.Descriptor{}, "", err
 	}
 	if pinned != ref && o.output == "text" {
 		fmt.Fprintf(g.err, "Resolved %s to %s: the digest is what gets signed.\n", ref, desc.Digest)
+	}
+	return desc, pinned, nil
+}
+
+// sign resolves ref, signs its digest and pushes the signature.
+func (s *signRun) sign(ctx context.Context, ref string) (signResult, error) {
+	g, o, client, signer, keyName, opts := s.g, s.o, s.client, s.signer, s.keyName, s.opts
+	desc, pinned, err := resolveToSign(ctx, g, o, client, ref)
+	if err != nil {
+		return signResult{}, err
 	}
 	repo, err := client.NotationRepository(ctx, pinned)
 	if err != nil {

@@ -41,16 +41,9 @@ func runSignCosign(cmd *cobra.Command, g *globalOptions, o *signOptions, args []
 		return err
 	}
 	sign := func(ctx context.Context, ref string) (signResult, error) {
-		desc, err := client.Resolve(ctx, ref)
+		desc, pinned, err := resolveToSign(ctx, g, o, client, ref)
 		if err != nil {
 			return signResult{}, err
-		}
-		pinned, err := pinDigest(ref, desc.Digest.String())
-		if err != nil {
-			return signResult{}, err
-		}
-		if pinned != ref && o.output == "text" {
-			fmt.Fprintf(g.err, "Resolved %s to %s: the digest is what gets signed.\n", ref, desc.Digest)
 		}
 		out, err := cosignsig.Sign(ctx, key.Signer, client, pinned, annotations)
 		if err != nil {

@@ -177,19 +177,8 @@ func (v *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 			v.fail(w, 404, "KeyNotFound", "A key with (name/id) "+parts[1]+" was not found in this key vault.")
 			return
 		}
-		jwk := map[string]any{"kid": v.srv.URL + "/keys/" + parts[1] + "/" + ver.id, "key_ops": []string{"sign", "verify"}}
-		switch k := ver.key.(type) {
-		case *rsa.PrivateKey:
-			jwk["kty"] = "RSA"
-			jwk["n"] = base64.RawURLEncoding.EncodeToString(k.N.Bytes())
-			jwk["e"] = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())
-		case *ecdsa.PrivateKey:
-			x, y := kvtest.JWKCoordinates(&k.PublicKey)
-			jwk["kty"] = "EC"
-			jwk["crv"] = k.Curve.Params().Name
-			jwk["x"] = base64.RawURLEncoding.EncodeToString(x)
-			jwk["y"] = base64.RawURLEncoding.EncodeToString(y)
-		}
+		jwk := kvtest.JWK(ver.key.(crypto.Signer).Public())
+		jwk["kid"], jwk["key_ops"] = v.srv.URL+"/keys/"+parts[1]+"/"+ver.id, []string{"sign", "verify"}
 		v.reply(w, 200, map[string]any{"key": jwk, "attributes": v.attributes(ver)})
 	default:
 		v.fail(w, 400, "BadParameter", "unexpected request "+r.Method+" "+r.URL.Path)

@@ -369,21 +369,12 @@ func (v *Vault) serveKey(w http.ResponseWriter, r *http.Request, parts []string)
 			return
 		}
 	}
-	jwk := map[string]any{"kid": v.URL + "/keys/" + name + "/" + k.version, "key_ops": []string{"verify"}}
-	switch pub := k.pub.(type) {
-	case *rsa.PublicKey:
-		jwk["kty"] = "RSA"
-		jwk["n"] = base64.RawURLEncoding.EncodeToString(pub.N.Bytes())
-		jwk["e"] = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())
-	case *ecdsa.PublicKey:
-		x, y := JWKCoordinates(pub)
-		jwk["kty"] = "EC"
-		jwk["crv"] = pub.Curve.Params().Name
-		jwk["x"] = base64.RawURLEncoding.EncodeToString(x)
-		jwk["y"] = base64.RawURLEncoding.EncodeToString(y)
-	default:
+	jwk := JWK(k.pub)
+	if jwk == nil {
 		v.t.Errorf("kvtest: key %s holds a %T, which the fake cannot write as a JSON Web Key", name, k.pub)
+		jwk = map[string]any{}
 	}
+	jwk["kid"], jwk["key_ops"] = v.URL+"/keys/"+name+"/"+k.version, []string{"verify"}
 	writeJSON(w, http.StatusOK, map[string]any{"key": jwk, "attributes": attributes(k.version)})
 }
 
@@ -432,6 +423,22 @@ func serving(host string) (tls.Certificate, []byte, error) {
 		return tls.Certificate{}, nil, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), nil
+}
+
+// JWK is the public part of a JSON Web Key (RFC 7517, 7518) for an RSA or
+// EC public key, as Key Vault writes it in a KeyBundle; nil for another
+// kind of key.
+func JWK(pub crypto.PublicKey) map[string]any {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return map[string]any{"kty": "RSA", "n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
+			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())}
+	case *ecdsa.PublicKey:
+		x, y := JWKCoordinates(k)
+		return map[string]any{"kty": "EC", "crv": k.Curve.Params().Name,
+			"x": base64.RawURLEncoding.EncodeToString(x), "y": base64.RawURLEncoding.EncodeToString(y)}
+	}
+	return nil
 }
 
 // JWKCoordinates are the x and y of an EC public key as a JSON Web Key
