@@ -177,7 +177,7 @@ func (v *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 			v.fail(w, 404, "KeyNotFound", "A key with (name/id) "+parts[1]+" was not found in this key vault.")
 			return
 		}
-		jwk := kvtest.JWK(ver.key.(crypto.Signer).Public())
+		jwk := kvtest.JWK(ver.key.Public())
 		jwk["kid"], jwk["key_ops"] = v.srv.URL+"/keys/"+parts[1]+"/"+ver.id, []string{"sign", "verify"}
 		v.reply(w, 200, map[string]any{"key": jwk, "attributes": v.attributes(ver)})
 	default:
