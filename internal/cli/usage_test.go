@@ -173,3 +173,12 @@ func TestServeFlagProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyCosignKeyNeitherFileNorKey: a --cosign-key value that names no
+// file and is not a key reference is a usage error saying both.
+func TestVerifyCosignKeyNeitherFileNorKey(t *testing.T) {
+	_, stderr, code := run(t, map[string]string{"HALLMARK_HOME": t.TempDir()}, "verify", "registry.example/app@sha256:"+strings.Repeat("a", 64), "--cosign-key", "no such/key/at all")
+	if code != 2 || !strings.Contains(stderr, "is neither a file nor a key reference") {
+		t.Fatalf("exit %d, want 2 saying it is neither a file nor a key reference\n%s", code, stderr)
+	}
+}

@@ -2,13 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/capped"
 	"github.com/hallmark-dev/hallmark/internal/config"
+	"github.com/hallmark-dev/hallmark/internal/keys/providers"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/serve"
 	"github.com/hallmark-dev/hallmark/internal/verify"
@@ -54,7 +57,10 @@ With --cosign-key FILE (repeatable), verify checks cosign signatures instead:
 an image verifies when one of its cosign signatures (the sha256-<digest>.sig
 tag, or a Sigstore bundle attached as a referrer) was made with one of the
 keys (PEM public keys, cosign.pub). No transparency-log entry is needed, as
-with 'cosign verify --key FILE --insecure-ignore-tlog'.
+with 'cosign verify --key FILE --insecure-ignore-tlog'. A value that names no
+file is a key reference: a key in the key store (NAME, NAME/VERSION, NAME/*
+for every version), a PKCS#11 URI or a Key Vault URL, as 'hallmark sign
+--signature-format cosign --key' takes.
 
 With --config FILE, verify uses a full 'hallmark serve' configuration (trust
 policy, trust stores, registries, cosign policies, signature kinds per
@@ -79,7 +85,7 @@ Exit code 0 only if every reference verifies; 1 otherwise; 2 for a usage error.`
 	f.StringVar(&o.trustPolicy, "trust-policy", "", "trust policy file (notation trustpolicy.json, version 1.0; default: hallmark's, else notation's)")
 	f.StringVar(&o.trustStore, "trust-store", "", "trust store folder in notation's layout (x509/{ca,signingAuthority,tsa}/NAME/; default: the one beside the trust policy used)")
 	f.IntVar(&o.maxSignatures, "max-signatures", verify.DefaultMaxSignatures, "most signatures tried per image")
-	f.StringArrayVar(&o.cosignKeys, "cosign-key", nil, "verify cosign signatures made with the public keys in this PEM file (cosign.pub; repeatable) instead of Notary Project signatures")
+	f.StringArrayVar(&o.cosignKeys, "cosign-key", nil, "verify cosign signatures made with the public keys in this PEM file (cosign.pub), or with a key reference (a key store NAME[/VERSION] or NAME/*, a PKCS#11 URI, a Key Vault URL; repeatable), instead of Notary Project signatures")
 	f.StringVar(&o.configFile, "config", "", "verify as 'hallmark serve' would with this configuration file (YAML)")
 	f.StringVarP(&o.output, "output", "o", "text", `output format: "text" or "json"`)
 	o.registry.addFlags(f)
@@ -121,7 +127,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, refs []st
 		}
 		verifier = v
 	case len(o.cosignKeys) > 0:
-		v, err := o.cosignVerifier(g)
+		v, err := o.cosignVerifier(ctx, g)
 		if err != nil {
 			return err
 		}
@@ -215,10 +221,21 @@ func printVerifyResult(w io.Writer, r verify.Result) {
 }
 
 // cosignVerifier builds a verifier of cosign signatures made with the keys
-// of --cosign-key, for every repository, needing no transparency log.
-func (o *verifyOptions) cosignVerifier(g *globalOptions) (*cosign.Verifier, error) {
+// of --cosign-key, for every repository, needing no transparency log. A
+// value naming a file is a PEM file of public keys; any other is a key
+// reference, read as a configuration's cosign key is: a key in the key
+// store (NAME, NAME/VERSION, NAME/*), a PKCS#11 URI or a Key Vault URL.
+func (o *verifyOptions) cosignVerifier(ctx context.Context, g *globalOptions) (*cosign.Verifier, error) {
 	var keys []cosign.Key
 	for _, f := range o.cosignKeys {
+		if _, err := os.Stat(f); err != nil && (os.IsNotExist(err) || providers.IsRemote(f)) {
+			got, err := o.cosignKeyRef(ctx, g, f)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, got...)
+			continue
+		}
 		data, err := capped.ReadFile(f, cosign.MaxKeyPEMBytes)
 		if err != nil {
 			return nil, fmt.Errorf("--cosign-key: %w", err)
@@ -234,6 +251,31 @@ func (o *verifyOptions) cosignVerifier(g *globalOptions) (*cosign.Verifier, erro
 		return nil, err
 	}
 	return cosign.NewVerifier([]cosign.Policy{{Name: "--cosign-key", Scopes: []string{cosign.Wildcard}, Keys: keys}}, client, cosign.Options{MaxSignatures: o.maxSignatures})
+}
+
+// cosignKeyRef reads the public keys of a key reference given to
+// --cosign-key, through the configuration's reading of cosign keys.
+func (o *verifyOptions) cosignKeyRef(ctx context.Context, g *globalOptions, ref string) ([]cosign.Key, error) {
+	c := &config.Config{Cosign: config.Cosign{Policies: []config.CosignPolicy{{Name: "--cosign-key", Scopes: []string{cosign.Wildcard}, Keys: []config.CosignKey{{Key: ref}}}}}}
+	if !providers.IsRemote(ref) {
+		if _, _, err := config.ParseKeySource(ref); err != nil {
+			return nil, usageError{fmt.Errorf("--cosign-key %q is neither a file nor a key reference (NAME, NAME/VERSION or NAME/* in the key store, a PKCS#11 URI, a Key Vault URL): %v", ref, err)}
+		}
+		dir, err := g.resolveStoreDir()
+		if err != nil {
+			return nil, err
+		}
+		c.KeyStore.Dir = dir
+	}
+	ps, err := serve.CosignPolicies(ctx, c)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) && len(ce.Problems) > 0 {
+			return nil, fmt.Errorf("--cosign-key %s: no such file, and as a key: %s", ref, ce.Problems[0].Message)
+		}
+		return nil, fmt.Errorf("--cosign-key %s: %w", ref, err)
+	}
+	return ps[0].Keys, nil
 }
 
 // verifyTLSPlaceholder fills the TLS fields that Validate requires of a

@@ -198,6 +198,15 @@ func TestHallmarkCosignSignaturesVerifyWithCosign(t *testing.T) {
 			}
 		})
 	}
+	// The key store's name for the key, in place of a public key file.
+	for _, ref := range []string{"release-ec", "release-rsa/*"} {
+		if r := e.run(hallmarkBin, "verify", img, "--cosign-key", ref, "--plain-http"); r.Code != 0 || !strings.HasPrefix(r.Stdout, "PASS") {
+			t.Errorf("hallmark verify --cosign-key %s (a key reference): %s", ref, r)
+		}
+	}
+	if r := e.run(hallmarkBin, "verify", img, "--cosign-key", "no-such-key", "--plain-http"); r.Code == 0 || !strings.Contains(r.Stderr, "no such file, and as a key") {
+		t.Errorf("hallmark verify --cosign-key with neither a file nor a key: %s", r)
+	}
 	other := filepath.Join(e.dir, "other")
 	e.cosign("generate-key-pair", "--output-key-prefix", other)
 	r := proctest.Run(t, append(e.environ(), "COSIGN_PASSWORD="), testpeers.CosignPath(t), "verify", "--key", other+".pub", "--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry", img)
