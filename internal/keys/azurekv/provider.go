@@ -193,17 +193,11 @@ func (p *Provider) List(ctx context.Context) ([]keys.Info, error) {
 	slices.Sort(names)
 	var infos []keys.Info
 	for _, name := range names {
-		vs, err := p.versions(ctx, name)
+		vs, err := p.Versions(ctx, name)
 		if err != nil {
 			return nil, err
 		}
-		for _, v := range vs {
-			info, err := p.Get(ctx, keys.Ref{Name: name, Version: v})
-			if err != nil {
-				return nil, err
-			}
-			infos = append(infos, info)
-		}
+		infos = append(infos, vs...)
 	}
 	return infos, nil
 }
@@ -428,23 +422,30 @@ func rawToDER(raw []byte) ([]byte, error) {
 	return asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(raw[:n]), new(big.Int).SetBytes(raw[n:])})
 }
 
-// wrap turns the vault's errors into keys errors a person can act on.
+// wrap turns the vault's errors about certificate name ("" for the
+// vault) into keys errors a person can act on.
 func (p *Provider) wrap(name string, err error) error {
+	return p.wrapObject("certificate", name, "certificates get/create and keys sign", err)
+}
+
+// wrapObject is wrap for an object of a kind ("certificate", "key") whose
+// reading needs the permissions named.
+func (p *Provider) wrapObject(kind, name, permissions string, err error) error {
+	what := p.String()
+	if name != "" {
+		what = fmt.Sprintf("%s %q in %s", kind, name, p)
+	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
-		what := p.String()
-		if name != "" {
-			what = fmt.Sprintf("certificate %q in %s", name, p)
-		}
 		switch re.StatusCode {
 		case http.StatusNotFound:
 			return fmt.Errorf("%w: %s (%s)", keys.ErrNotFound, what, re.ErrorCode)
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("%s: access denied (%d %s); the identity needs certificates get/create and keys sign permissions", what, re.StatusCode, re.ErrorCode)
+			return fmt.Errorf("%s: access denied (%d %s); the identity needs %s permissions", what, re.StatusCode, re.ErrorCode, permissions)
 		}
 		return fmt.Errorf("%s: %d %s", what, re.StatusCode, re.ErrorCode)
 	}
-	return fmt.Errorf("%s: %w", p, err)
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 func isNotFound(err error) bool {

@@ -9,9 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net/http"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/hallmark-dev/hallmark/internal/keys"
@@ -100,21 +98,9 @@ func (p *Provider) publicKey(ctx context.Context, name, version string) (keys.Pu
 	return keys.PublicKey{Version: resp.Key.KID.Version(), Key: pub}, enabled, nil
 }
 
-// wrapKey is wrap for reading keys, whose permissions are keys get and
-// list.
+// wrapKey is wrap for reading keys.
 func (p *Provider) wrapKey(name string, err error) error {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		what := fmt.Sprintf("key %q in %s", name, p)
-		switch re.StatusCode {
-		case http.StatusNotFound:
-			return fmt.Errorf("%w: %s (%s)", keys.ErrNotFound, what, re.ErrorCode)
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("%s: access denied (%d %s); the identity needs keys get and list permissions", what, re.StatusCode, re.ErrorCode)
-		}
-		return fmt.Errorf("%s: %d %s", what, re.StatusCode, re.ErrorCode)
-	}
-	return fmt.Errorf("key %q in %s: %w", name, p, err)
+	return p.wrapObject("key", name, "keys get and list", err)
 }
 
 // jwkPublicKey is the public key of a JSON Web Key as Key Vault writes it
