@@ -2,7 +2,6 @@ package ratify_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,16 +35,7 @@ func TestImportedCosignVerifierVerifies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the cosign CLI (tools/cosign) and the distribution registry")
 	}
-	bin, home := testpeers.CosignPath(t), t.TempDir()
-	cosignRun := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = home
-		cmd.Env = append(os.Environ(), "HOME="+home, "COSIGN_PASSWORD=", "TUF_ROOT="+filepath.Join(home, "tuf"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("cosign %v: %v\n%s", args, err, out)
-		}
-	}
+	cosignRun, home := cosignCLI(t)
 	cosignRun("generate-key-pair", "--output-key-prefix", "good")
 	cosignRun("generate-key-pair", "--output-key-prefix", "other")
 	pub, err := os.ReadFile(filepath.Join(home, "good.pub"))

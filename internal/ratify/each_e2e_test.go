@@ -3,15 +3,12 @@ package ratify_test
 import (
 	"crypto/x509"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hallmark-dev/hallmark/internal/config"
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
-	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/ratify"
 	"github.com/hallmark-dev/hallmark/internal/serve"
 	"github.com/hallmark-dev/hallmark/internal/signing"
@@ -32,33 +29,16 @@ func TestImportedNotationAndCosignVerifyAsRatify(t *testing.T) {
 		t.Skip("needs Ratify v1.4.6 (tools/ratify), the cosign CLI (tools/cosign) and the distribution registry")
 	}
 	ctx := t.Context()
-	bin, home := testpeers.CosignPath(t), t.TempDir()
-	cosignRun := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = home
-		cmd.Env = append(os.Environ(), "HOME="+home, "COSIGN_PASSWORD=", "TUF_ROOT="+filepath.Join(home, "tuf"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("cosign %v: %v\n%s", args, err, out)
-		}
-	}
+	cosignRun, home := cosignCLI(t)
 	cosignRun("generate-key-pair", "--output-key-prefix", "good")
 	cosignRun("generate-key-pair", "--output-key-prefix", "other")
 	pubPath := filepath.Join(home, "good.pub")
 
-	host := testpeers.StartDistribution(t)
-	root := verifytest.NewRootCA(t, "Acme Root")
+	w := newParityWorld(t)
+	host, root, certDir, client := w.host, w.root, w.certDir, w.client
 	mallory := verifytest.NewRootCA(t, "Mallory Root")
 	goodKey, goodLeaf := root.ValidLeaf(t, "builder")
 	badKey, badLeaf := mallory.ValidLeaf(t, "builder")
-	certDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(certDir, "root.pem"), verifytest.PEM(root.Cert), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	client, err := oci.New(oci.Options{PlainHTTP: true, ConfigPath: "/nonexistent"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	images := map[string]string{}
 	for _, img := range []struct {
 		name     string

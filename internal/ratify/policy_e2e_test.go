@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,20 +37,11 @@ func TestImportedConfigPolicyVerifiesAsRatify(t *testing.T) {
 		t.Skip("needs Ratify v1.4.6 (tools/ratify) and the distribution registry")
 	}
 	ctx := t.Context()
-	host := testpeers.StartDistribution(t)
-	root := verifytest.NewRootCA(t, "Acme Root")
+	w := newParityWorld(t)
+	host, root, certDir, client := w.host, w.root, w.certDir, w.client
 	other := verifytest.NewRootCA(t, "Mallory Root")
 	goodKey, goodLeaf := root.ValidLeaf(t, "builder")
 	badKey, badLeaf := other.ValidLeaf(t, "builder")
-	certDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(certDir, "root.pem"), verifytest.PEM(root.Cert), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	client, err := oci.New(oci.Options{PlainHTTP: true, ConfigPath: "/nonexistent"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	type signer struct {
 		key   crypto.Signer
 		chain []*x509.Certificate
@@ -196,4 +188,43 @@ spec:
     verificationCerts: [` + certDir + `]
     trustPolicyDoc: ` + strings.ReplaceAll(trustPolicy, "\n", "") + `
 `
+}
+
+// parityWorld is what the parity tests against Ratify share: the
+// distribution registry, a root CA whose certificate is the one file of
+// certDir (the Verifier's verificationCerts), and a plain-HTTP client.
+type parityWorld struct {
+	host    string
+	root    *verifytest.CA
+	certDir string
+	client  *oci.Client
+}
+
+func newParityWorld(t *testing.T) parityWorld {
+	t.Helper()
+	w := parityWorld{host: testpeers.StartDistribution(t), root: verifytest.NewRootCA(t, "Acme Root"), certDir: t.TempDir()}
+	if err := os.WriteFile(filepath.Join(w.certDir, "root.pem"), verifytest.PEM(w.root.Cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if w.client, err = oci.New(oci.Options{PlainHTTP: true, ConfigPath: "/nonexistent"}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// cosignCLI returns a runner of the real cosign CLI in a home of its own
+// (empty key password, no TUF fetch), failing t on an error, and that home.
+func cosignCLI(t *testing.T) (func(args ...string), string) {
+	t.Helper()
+	bin, home := testpeers.CosignPath(t), t.TempDir()
+	return func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = home
+		cmd.Env = append(os.Environ(), "HOME="+home, "COSIGN_PASSWORD=", "TUF_ROOT="+filepath.Join(home, "tuf"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("cosign %v: %v\n%s", args, err, out)
+		}
+	}, home
 }

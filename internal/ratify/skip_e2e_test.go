@@ -6,17 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
-	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/ratify"
 	"github.com/hallmark-dev/hallmark/internal/signing"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
-	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
 )
 
 const skipTrustPolicy = `{"version": "1.0", "trustPolicies": [{"name": "default", "registryScopes": ["*"],
@@ -32,17 +28,9 @@ func TestSkipLevelAgainstRatify(t *testing.T) {
 		t.Skip("needs Ratify v1.4.6 (tools/ratify) and the distribution registry")
 	}
 	ctx := t.Context()
-	host := testpeers.StartDistribution(t)
-	root := verifytest.NewRootCA(t, "Acme Root")
+	w := newParityWorld(t)
+	host, root, certDir, client := w.host, w.root, w.certDir, w.client
 	key, leaf := root.ValidLeaf(t, "builder")
-	certDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(certDir, "root.pem"), verifytest.PEM(root.Cert), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	client, err := oci.New(oci.Options{PlainHTTP: true, ConfigPath: "/nonexistent"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	push := func(name string) string {
 		desc, err := devregistry.PushSampleImage(ctx, host, "skip/"+name, "v1", name)
 		if err != nil {
