@@ -189,26 +189,8 @@ func TestRatifySeedKeyVault(t *testing.T) {
 	}
 	w.push(t, "nginx", "fail")
 
-	applyRatifyCRDs(t, dyn)
-	c.namespace(t, "gatekeeper-system")
-	vars := map[string]string{
-		"IDENTITY_CLIENT_ID": acrClientID,
-		"AKV_URI":            w.vault.URL + "/",
-		"CERT_NAME":          "hallmark-signing",
-		"VERSION_ID":         version,
-		"TENANT_ID":          acrTenantID,
-	}
-	for _, f := range []string{"store_config.yaml", "akv-certificate-store.yaml", "akv-verifier.yaml"} {
-		applyIn(t, dyn, "gatekeeper-system", seedFile(t, f, vars))
-	}
-
-	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.env = w.env
-	args := []string{"--ratify-resources", "--kubeconfig", c.cp.Kubeconfig, "--namespace", "gatekeeper-system",
-		"--tls-cert-file", s.writeFile("tls.crt", certPEM), "--tls-key-file", s.writeFile("tls.key", keyPEM)}
+	vars := applySeed(t, c, dyn, w.vault.URL, version)
+	caPEM, args := ratifyServeArgs(t, c, s, w.env)
 	srv := s.serve(caPEM, args...)
 
 	// kubectl get certificatestore,verifier
@@ -419,13 +401,8 @@ func TestRatifyACRFailures(t *testing.T) {
 	for _, doc := range strings.Split(strings.Replace(resources, "clientID: "+acrClientID, "clientID: "+wrongClient, 1), "\n---\n") {
 		applyIn(t, dyn, "gatekeeper-system", doc)
 	}
-	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.env = w.env
-	srv := s.serve(caPEM, "--ratify-resources", "--kubeconfig", c.cp.Kubeconfig, "--namespace", "gatekeeper-system",
-		"--tls-cert-file", s.writeFile("tls.crt", certPEM), "--tls-key-file", s.writeFile("tls.key", keyPEM))
+	caPEM, args := ratifyServeArgs(t, c, s, w.env)
+	srv := s.serve(caPEM, args...)
 	pass, fail := w.host+"/nginx:pass", w.host+"/nginx:fail"
 	c.namespace(t, nsDemo)
 	c.registerHallmark(t, srv.url, caPEM)
@@ -535,26 +512,9 @@ func TestRatifySeedKeyVaultACR(t *testing.T) {
 	version := kvtest.NewVersion()
 	vault.Add("hallmark-signing", version, cert)
 
-	applyRatifyCRDs(t, dyn)
-	c.namespace(t, "gatekeeper-system")
-	vars := map[string]string{
-		"IDENTITY_CLIENT_ID": acrClientID,
-		"AKV_URI":            vault.URL + "/",
-		"CERT_NAME":          "hallmark-signing",
-		"VERSION_ID":         version,
-		"TENANT_ID":          acrTenantID,
-	}
-	for _, f := range []string{"store_config.yaml", "akv-certificate-store.yaml", "akv-verifier.yaml"} {
-		applyIn(t, dyn, "gatekeeper-system", seedFile(t, f, vars))
-	}
-
-	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.env = w.env
-	srv := s.serve(caPEM, "--ratify-resources", "--kubeconfig", c.cp.Kubeconfig, "--namespace", "gatekeeper-system",
-		"--tls-cert-file", s.writeFile("tls.crt", certPEM), "--tls-key-file", s.writeFile("tls.key", keyPEM))
+	applySeed(t, c, dyn, vault.URL, version)
+	caPEM, args := ratifyServeArgs(t, c, s, w.env)
+	srv := s.serve(caPEM, args...)
 	for _, r := range []struct{ kind, ns, name string }{
 		{ratify.KindCertificateStore, "gatekeeper-system", "certstore-akv"},
 		{ratify.KindVerifier, "", "verifier-notation"},
@@ -580,4 +540,38 @@ func TestRatifySeedKeyVaultACR(t *testing.T) {
 		t.Fatalf("unsigned pod: want a denial naming the missing signature, got %v\n%s", err, srv.logs)
 	}
 	checkACRRequests(t, w, "nginx")
+}
+
+// applySeed applies Ratify's CRDs and the walkthrough's three files, with
+// their variables for the vault's certificate hallmark-signing/version, in
+// gatekeeper-system, and returns the variables.
+func applySeed(t *testing.T, c *cluster, dyn dynamic.Interface, vaultURL, version string) map[string]string {
+	t.Helper()
+	applyRatifyCRDs(t, dyn)
+	c.namespace(t, "gatekeeper-system")
+	vars := map[string]string{
+		"IDENTITY_CLIENT_ID": acrClientID,
+		"AKV_URI":            vaultURL + "/",
+		"CERT_NAME":          "hallmark-signing",
+		"VERSION_ID":         version,
+		"TENANT_ID":          acrTenantID,
+	}
+	for _, f := range []string{"store_config.yaml", "akv-certificate-store.yaml", "akv-verifier.yaml"} {
+		applyIn(t, dyn, "gatekeeper-system", seedFile(t, f, vars))
+	}
+	return vars
+}
+
+// ratifyServeArgs makes a serving certificate in the sandbox and returns
+// its CA and the arguments of `serve --ratify-resources` reading the
+// cluster's gatekeeper-system; the sandbox's environment becomes env.
+func ratifyServeArgs(t *testing.T, c *cluster, s *sandbox, env []string) ([]byte, []string) {
+	t.Helper()
+	caPEM, certPEM, keyPEM, err := testpeers.ServingCertificate("hallmark", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.env = env
+	return caPEM, []string{"--ratify-resources", "--kubeconfig", c.cp.Kubeconfig, "--namespace", "gatekeeper-system",
+		"--tls-cert-file", s.writeFile("tls.crt", certPEM), "--tls-key-file", s.writeFile("tls.key", keyPEM)}
 }
