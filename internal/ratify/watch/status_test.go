@@ -36,17 +36,7 @@ func TestTrustBuiltStatus(t *testing.T) {
 				"clientID":     "1b3b2c4d-0000-4000-8000-000000000001",
 			},
 		}),
-		obj(ratify.KindVerifier, "", "verifier-notation", map[string]any{
-			"name":          "notation",
-			"artifactTypes": "application/vnd.cncf.notary.signature",
-			"parameters": map[string]any{
-				"verificationCertStores": map[string]any{"certs": []any{"certstore-akv"}},
-				"trustPolicyDoc": map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{
-					"name": "default", "registryScopes": []any{"*"}, "signatureVerification": map[string]any{"level": "strict"},
-					"trustStores": []any{"ca:certs"}, "trustedIdentities": []any{"*"},
-				}}},
-			},
-		}),
+		notationVerifier("certstore-akv"),
 	}
 	scheme := runtime.NewScheme()
 	lists := map[schema.GroupVersionResource]string{}
@@ -158,17 +148,7 @@ func TestTrustBuiltStatusCurrentVersion(t *testing.T) {
 				"clientID":     "1b3b2c4d-0000-4000-8000-000000000001",
 			},
 		}),
-		obj(ratify.KindVerifier, "", "verifier-notation", map[string]any{
-			"name":          "notation",
-			"artifactTypes": "application/vnd.cncf.notary.signature",
-			"parameters": map[string]any{
-				"verificationCertStores": map[string]any{"certs": []any{"kmp-akv"}},
-				"trustPolicyDoc": map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{
-					"name": "default", "registryScopes": []any{"*"}, "signatureVerification": map[string]any{"level": "strict"},
-					"trustStores": []any{"ca:certs"}, "trustedIdentities": []any{"*"},
-				}}},
-			},
-		}),
+		notationVerifier("kmp-akv"),
 	}
 	lists := map[schema.GroupVersionResource]string{}
 	for _, k := range kinds {
@@ -197,4 +177,20 @@ func TestTrustBuiltStatusCurrentVersion(t *testing.T) {
 	if !sameStatus(props, want) {
 		t.Errorf("properties %v, want %v", st["properties"], want)
 	}
+}
+
+// notationVerifier is the walkthrough's notation Verifier, its ca:certs
+// store being the certificate store or key management provider named.
+func notationVerifier(store string) runtime.Object {
+	return obj(ratify.KindVerifier, "", "verifier-notation", map[string]any{
+		"name":          "notation",
+		"artifactTypes": "application/vnd.cncf.notary.signature",
+		"parameters": map[string]any{
+			"verificationCertStores": map[string]any{"certs": []any{store}},
+			"trustPolicyDoc": map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{
+				"name": "default", "registryScopes": []any{"*"}, "signatureVerification": map[string]any{"level": "strict"},
+				"trustStores": []any{"ca:certs"}, "trustedIdentities": []any{"*"},
+			}}},
+		},
+	})
 }
