@@ -182,7 +182,7 @@ func runSign(cmd *cobra.Command, g *globalOptions, o *signOptions, args []string
 		return err
 	}
 	s := &signRun{g: g, o: o, client: client, signer: signer, keyName: keyName, opts: opts}
-	return signAll(ctx, g, o, refs, stdinUsed, s.sign, s.print)
+	return signAll(ctx, g, o, refs, stdinUsed, s.sign)
 }
 
 // signRefs reads the references to sign (- reads them from standard
@@ -208,13 +208,13 @@ func signRefs(g *globalOptions, o *signOptions, args []string) ([]string, bool, 
 // each is signed or reported, -o json prints one array, and the exit code
 // says whether all were signed.
 func signAll(ctx context.Context, g *globalOptions, o *signOptions, refs []string, stdinUsed bool,
-	one func(context.Context, string) (signResult, error), print func(signResult) error) error {
+	one func(context.Context, string) (signResult, error)) error {
 	if len(refs) == 1 && !stdinUsed {
 		res, err := one(ctx, refs[0])
 		if err != nil {
 			return err
 		}
-		return print(res)
+		return printSigned(g, o, res)
 	}
 	prog := newProgress(g.err, len(refs))
 	var results []signResult
@@ -229,7 +229,7 @@ func signAll(ctx context.Context, g *globalOptions, o *signOptions, refs []strin
 		}
 		if o.output == "json" {
 			results = append(results, res)
-		} else if err := print(res); err != nil {
+		} else if err := printSigned(g, o, res); err != nil {
 			return err
 		}
 	}
@@ -307,9 +307,8 @@ func (s *signRun) sign(ctx context.Context, ref string) (signResult, error) {
 	return res, nil
 }
 
-// print writes one image's result; -o json prints it as one object.
-func (s *signRun) print(res signResult) error {
-	g, o := s.g, s.o
+// printSigned writes one image's result; -o json prints it as one object.
+func printSigned(g *globalOptions, o *signOptions, res signResult) error {
 	if o.output == "json" {
 		return writeJSON(g.out, res)
 	}

@@ -51,6 +51,5 @@ func runSignCosign(cmd *cobra.Command, g *globalOptions, o *signOptions, args []
 		}
 		return signResult{Reference: pinned, Digest: desc.Digest.String(), SignatureManifest: out.Manifest.Digest.String(), Format: formatCosign, Key: keyName}, nil
 	}
-	s := &signRun{g: g, o: o}
-	return signAll(ctx, g, o, refs, stdinUsed, sign, s.print)
+	return signAll(ctx, g, o, refs, stdinUsed, sign)
 }
