@@ -47,6 +47,40 @@ func (c *Client) Referrers(ctx context.Context, ref string, subject ocispec.Desc
 	return out, nil
 }
 
+// FetchTagged fetches the manifest ref names (by tag or digest) in one
+// request, with its descriptor: what Resolve and FetchManifest do in two
+// round trips. For a caller to whom a missing tag is an answer (cosign's
+// signature tag, absent from most images), a 404 is ErrNotFound at once,
+// without the request by which Resolve tells a missing repository from a
+// missing tag.
+// The bytes must match the descriptor: the digest the registry states (or,
+// when it states none, the one computed from them) and the size it sent.
+// A manifest larger than limit is refused with ErrTooLarge.
+func (c *Client) FetchTagged(ctx context.Context, ref string, limit int64) (ocispec.Descriptor, []byte, error) {
+	r, err := c.parseWithReference(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, err
+	}
+	t := c.targetOf(r)
+	desc, rc, err := c.repository(r, false).FetchReference(ctx, r.Reference)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, classify(err, t)
+	}
+	defer rc.Close()
+	if desc.Size > limit || desc.Size < 0 {
+		return ocispec.Descriptor{}, nil, &Error{Kind: ErrTooLarge, Registry: r.Registry,
+			Summary: fmt.Sprintf("manifest %s is %d bytes, more than the %d accepted", r, desc.Size, limit)}
+	}
+	if r.ValidateReferenceAsDigest() == nil && desc.Digest.String() != r.Reference {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("registry %s answered %s for %s", r.Registry, desc.Digest, r)
+	}
+	data, err := readCapped(rc, desc, limit, nil)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("reading manifest %s: %w", r, classify(err, t))
+	}
+	return desc, data, nil
+}
+
 // FetchManifest fetches the manifest desc from ref's repository (ref's tag
 // or digest is ignored), verified against desc's digest and size. A desc
 // larger than limit is refused with ErrTooLarge before anything is read.

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/hallmark-dev/hallmark/internal/oci"
@@ -192,3 +193,122 @@ func TestNewRejectsConflicts(t *testing.T) {
 		t.Fatal("New(HTTPClient + InsecureSkipTLSVerify) error = nil, want an error")
 	}
 }
+
+// requestCounter counts the requests a client sends.
+type requestCounter struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.reqs = append(c.reqs, r.Method+" "+r.URL.Path)
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *requestCounter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.reqs
+	c.reqs = nil
+	return out
+}
+
+func TestFetchTagged(t *testing.T) {
+	host := startRegistry(t, true)
+	image := pushImage(t, host, "app", "v1", "fetch tagged")
+	counter := &requestCounter{}
+	c := newClient(t, oci.Options{HTTPClient: &http.Client{Transport: counter}})
+	want, err := c.FetchManifest(t.Context(), host+"/app:v1", image, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter.take()
+
+	tests := []struct {
+		name    string
+		ref     string
+		limit   int64
+		wantErr error
+		errText string
+	}{
+		{name: "tag", ref: host + "/app:v1", limit: 1 << 20},
+		{name: "digest", ref: host + "/app@" + image.Digest.String(), limit: 1 << 20},
+		{name: "exactly the limit", ref: host + "/app:v1", limit: image.Size},
+		{name: "missing tag", ref: host + "/app:nope", limit: 1 << 20, wantErr: oci.ErrNotFound, errText: `"nope" not found`},
+		{name: "missing repository", ref: host + "/nothing:v1", limit: 1 << 20, wantErr: oci.ErrNotFound},
+		{name: "over the limit", ref: host + "/app:v1", limit: image.Size - 1, wantErr: oci.ErrTooLarge, errText: "more than the"},
+		{name: "no tag", ref: host + "/app", limit: 1 << 20, wantErr: oci.ErrInvalidReference, errText: "has no tag or digest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			desc, data, err := c.FetchTagged(t.Context(), tt.ref, tt.limit)
+			reqs := counter.take()
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.errText) {
+					t.Fatalf("FetchTagged(%q) error = %v, want %v containing %q", tt.ref, err, tt.wantErr, tt.errText)
+				}
+				if data != nil {
+					t.Errorf("FetchTagged(%q) returned %d bytes with its error", tt.ref, len(data))
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("FetchTagged(%q) error = %v", tt.ref, err)
+				}
+				if desc.Digest != image.Digest || desc.Size != image.Size || desc.MediaType != image.MediaType || string(data) != string(want) {
+					t.Errorf("FetchTagged(%q) = %+v, %d bytes; want %+v, %d bytes", tt.ref, desc, len(data), image, len(want))
+				}
+			}
+			// One GET, whatever the answer: a missing tag is not explained.
+			if len(reqs) > 1 || len(reqs) == 1 && !strings.HasPrefix(reqs[0], "GET ") {
+				t.Errorf("FetchTagged(%q) sent %q, want at most one GET", tt.ref, reqs)
+			}
+		})
+	}
+}
+
+// TestFetchTaggedChecksTheBytes: the bytes must be those the registry
+// names, whether it states their digest or leaves it to be computed.
+func TestFetchTaggedChecksTheBytes(t *testing.T) {
+	body := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`)
+	other := []byte(`{"schemaVersion":2}`)
+	tests := []struct {
+		name   string
+		header string // Docker-Content-Digest
+		ref    string // tag or digest
+		ok     bool
+	}{
+		{name: "stated digest", header: digestOf(body), ref: ":v1", ok: true},
+		{name: "no stated digest", ref: ":v1", ok: true},
+		{name: "stated digest of other bytes", header: digestOf(other), ref: ":v1"},
+		{name: "digest asked, other bytes sent", header: digestOf(other), ref: "@" + digestOf(body)},
+		{name: "digest asked, no digest stated, other bytes sent", ref: "@" + digestOf(other)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+				if tt.header != "" {
+					w.Header().Set("Docker-Content-Digest", tt.header)
+				}
+				w.Write(body)
+			}))
+			t.Cleanup(srv.Close)
+			c := newClient(t, oci.Options{})
+			ref := strings.TrimPrefix(srv.URL, "http://") + "/app" + tt.ref
+			_, data, err := c.FetchTagged(t.Context(), ref, 1<<20)
+			if tt.ok != (err == nil) {
+				t.Fatalf("FetchTagged(%q) error = %v, want ok %v", ref, err, tt.ok)
+			}
+			if tt.ok && string(data) != string(body) {
+				t.Errorf("FetchTagged(%q) = %q, want %q", ref, data, body)
+			}
+			if !tt.ok && data != nil {
+				t.Errorf("FetchTagged(%q) returned bytes with its error", ref)
+			}
+		})
+	}
+}
+
+func digestOf(b []byte) string { return digest.FromBytes(b).String() }

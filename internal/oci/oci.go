@@ -368,27 +368,15 @@ func (c *Client) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, e
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	return c.resolve(ctx, c.repository(r, false), r, true)
+	return c.resolve(ctx, c.repository(r, false), r)
 }
 
-// Lookup is Resolve for a caller to whom a missing tag is an answer, not a
-// failure to explain (cosign's signature tag, absent from most images): a
-// 404 is ErrNotFound at once, without the request that tells a missing
-// repository from a missing tag.
-func (c *Client) Lookup(ctx context.Context, ref string) (ocispec.Descriptor, error) {
-	r, err := c.parseWithReference(ref)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	return c.resolve(ctx, c.repository(r, false), r, false)
-}
-
-// resolve resolves r in repo; explain turns a 404 into "repository not
-// found" or "manifest not found" at the cost of a request (whatIsMissing).
-func (c *Client) resolve(ctx context.Context, repo *remote.Repository, r registry.Reference, explain bool) (ocispec.Descriptor, error) {
+// resolve resolves r in repo; a 404 becomes "repository not found" or
+// "manifest not found" at the cost of a request (whatIsMissing).
+func (c *Client) resolve(ctx context.Context, repo *remote.Repository, r registry.Reference) (ocispec.Descriptor, error) {
 	desc, err := repo.Resolve(ctx, r.Reference)
 	if err != nil {
-		if explain && errors.Is(err, errdef.ErrNotFound) {
+		if errors.Is(err, errdef.ErrNotFound) {
 			return ocispec.Descriptor{}, c.whatIsMissing(ctx, r, err)
 		}
 		return ocispec.Descriptor{}, classify(err, c.targetOf(r))

@@ -59,7 +59,7 @@ func (c *Client) ListSignatures(ctx context.Context, ref string) (subject ocispe
 		return ocispec.Descriptor{}, nil, err
 	}
 	repo := c.repository(r, false)
-	subject, err = c.resolve(ctx, repo, r, true)
+	subject, err = c.resolve(ctx, repo, r)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, err
 	}

@@ -32,8 +32,7 @@ import (
 
 // Registry is what signing needs of a registry client (oci.Client).
 type Registry interface {
-	Lookup(ctx context.Context, ref string) (ocispec.Descriptor, error)
-	FetchManifest(ctx context.Context, ref string, desc ocispec.Descriptor, limit int64) ([]byte, error)
+	FetchTagged(ctx context.Context, ref string, limit int64) (ocispec.Descriptor, []byte, error)
 	PushBlob(ctx context.Context, ref, mediaType string, data []byte) (ocispec.Descriptor, error)
 	PushManifest(ctx context.Context, ref, tag, mediaType string, data []byte) (ocispec.Descriptor, error)
 }
@@ -183,14 +182,10 @@ func HashFor(pub crypto.PublicKey) (crypto.Hash, error) {
 // names, none when the tag does not exist. A manifest there that is not
 // cosign's is an error rather than something to overwrite.
 func existingLayers(ctx context.Context, reg Registry, ref string) ([]ocispec.Descriptor, error) {
-	desc, err := reg.Lookup(ctx, ref)
+	_, data, err := reg.FetchTagged(ctx, ref, maxSignatureManifest)
 	if errors.Is(err, oci.ErrNotFound) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the signatures already at %s: %w", ref, err)
-	}
-	data, err := reg.FetchManifest(ctx, ref, desc, maxSignatureManifest)
 	if err != nil {
 		return nil, fmt.Errorf("reading the signatures already at %s: %w", ref, err)
 	}

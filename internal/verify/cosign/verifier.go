@@ -2,6 +2,7 @@ package cosign
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/hex"
@@ -9,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
@@ -62,9 +65,10 @@ const (
 // Registry is what verification needs of a registry; *oci.Client has it.
 type Registry interface {
 	Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error)
-	// Lookup is Resolve where a missing tag is an answer (ErrNotFound),
-	// not worth a request to explain.
-	Lookup(ctx context.Context, ref string) (ocispec.Descriptor, error)
+	// FetchTagged reads the manifest a tag names in one request; a
+	// missing tag is an answer (ErrNotFound), not worth a request to
+	// explain.
+	FetchTagged(ctx context.Context, ref string, limit int64) (ocispec.Descriptor, []byte, error)
 	Referrers(ctx context.Context, ref string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, error)
 	FetchManifest(ctx context.Context, ref string, desc ocispec.Descriptor, limit int64) ([]byte, error)
 	FetchBlob(ctx context.Context, ref string, desc ocispec.Descriptor, limit int64) ([]byte, error)
@@ -174,8 +178,29 @@ func (v *Verifier) verify(ctx context.Context, ref string, known *ocispec.Descri
 	}
 	res.Policy = p.Name
 
-	var subject ocispec.Descriptor
-	if known != nil && known.Digest != "" {
+	var (
+		subject ocispec.Descriptor
+		cands   []candidate
+	)
+	// resolve reads the image's manifest descriptor; a failure is the
+	// verdict.
+	resolve := func() (failed verify.Result, ok bool) {
+		d, err := v.reg.Resolve(ctx, ref)
+		if err != nil {
+			what := "resolving tag " + r.Reference
+			if res.Digest != "" {
+				what = "reading manifest " + r.Reference
+			}
+			return verify.RegistryFailed(ctx, res, err, r.Registry, repoPath, what), false
+		}
+		subject = d
+		if known != nil {
+			*known = d
+		}
+		return verify.Result{}, true
+	}
+	switch {
+	case known != nil && known.Digest != "":
 		// The registry already answered for ref: not asked again. The
 		// signatures must still cover this digest.
 		if known.Digest.Validate() != nil || res.Digest != "" && known.Digest.String() != res.Digest {
@@ -184,30 +209,36 @@ func (v *Verifier) verify(ctx context.Context, ref string, known *ocispec.Descri
 				"report this as a hallmark bug", false, nil)
 		}
 		subject = *known
-	} else {
-		var err error
-		subject, err = v.reg.Resolve(ctx, ref)
-		if err != nil {
-			what := "resolving tag " + r.Reference
-			if res.Digest != "" {
-				what = "reading manifest " + r.Reference
-			}
-			return verify.RegistryFailed(ctx, res, err, r.Registry, repoPath, what)
+		cands, err = v.discover(ctx, repoPath, subject.Digest)
+	case res.Digest != "":
+		// A digest names the signatures before the manifest is read: the
+		// read, which shows the image is there, goes beside the discovery
+		// instead of a round trip before it. Its failure still decides.
+		var (
+			wg     sync.WaitGroup
+			failed verify.Result
+			ok     bool
+		)
+		wg.Go(func() { failed, ok = resolve() })
+		cands, err = v.discover(ctx, repoPath, digest.Digest(res.Digest))
+		wg.Wait()
+		if !ok {
+			return failed
 		}
-		if known != nil {
-			*known = subject
+	default:
+		if failed, ok := resolve(); !ok {
+			return failed
 		}
+		cands, err = v.discover(ctx, repoPath, subject.Digest)
 	}
 	res.Digest = subject.Digest.String()
 	repoRef := repoPath + "@" + res.Digest
-
-	cands, err := v.discover(ctx, repoRef, subject)
 	if err != nil {
 		return verify.RegistryFailed(ctx, res, err, r.Registry, repoPath, "listing cosign signatures of "+res.Digest)
 	}
 	if len(cands) == 0 {
 		return verify.Failed(res, verify.CodeNoSignature,
-			fmt.Sprintf("%s has no cosign signature (no %s tag and no Sigstore bundle referrer); sign it with cosign, or require another signature kind for %s", repoRef, sigTag(subject), repoPath),
+			fmt.Sprintf("%s has no cosign signature (no %s tag and no Sigstore bundle referrer); sign it with cosign, or require another signature kind for %s", repoRef, sigTag(subject.Digest), repoPath),
 			"sign the image with cosign sign", false, nil)
 	}
 	for i, c := range cands {
@@ -243,8 +274,8 @@ func short(d string) string {
 	return d
 }
 
-func sigTag(subject ocispec.Descriptor) string {
-	return strings.Replace(subject.Digest.String(), ":", "-", 1) + ".sig"
+func sigTag(d digest.Digest) string {
+	return strings.Replace(d.String(), ":", "-", 1) + ".sig"
 }
 
 // candidate is one signature found in the registry.
@@ -255,35 +286,49 @@ type candidate struct {
 	bundle ocispec.Descriptor // bundle: the manifest
 }
 
-// discover lists the cosign signatures of subject: the layers of its .sig
-// manifest, then its Sigstore bundle referrers.
-func (v *Verifier) discover(ctx context.Context, repoRef string, subject ocispec.Descriptor) ([]candidate, error) {
-	var out []candidate
-	repo, _, _ := strings.Cut(repoRef, "@")
+// discover lists the cosign signatures of the image dgst in repoPath: the
+// layers of its .sig manifest, then its Sigstore bundle referrers. The two
+// are read at the same time.
+func (v *Verifier) discover(ctx context.Context, repoPath string, dgst digest.Digest) ([]candidate, error) {
+	repoRef := repoPath + "@" + dgst.String()
+	var (
+		wg      sync.WaitGroup
+		simple  []candidate
+		sigErr  error
+		bundles []candidate
+		refErr  error
+	)
+	wg.Go(func() { bundles, refErr = v.bundles(ctx, repoRef, dgst) })
 	// Most images have no .sig tag: its absence costs the one request.
-	desc, err := v.reg.Lookup(ctx, repo+":"+sigTag(subject))
+	_, raw, err := v.reg.FetchTagged(ctx, repoPath+":"+sigTag(dgst), maxManifestBytes)
 	switch {
 	case errors.Is(err, oci.ErrNotFound):
 	case err != nil:
-		return nil, err
+		sigErr = err
 	default:
-		raw, err := v.reg.FetchManifest(ctx, repoRef, desc, maxManifestBytes)
-		if err != nil {
-			return nil, err
-		}
 		var m ocispec.Manifest
 		if err := json.Unmarshal(raw, &m); err == nil {
 			for _, l := range m.Layers {
 				if l.MediaType == MediaTypeSimpleSigning {
-					out = append(out, candidate{digest: l.Digest.String(), format: l.MediaType, layer: l})
+					simple = append(simple, candidate{digest: l.Digest.String(), format: l.MediaType, layer: l})
 				}
 			}
 		}
 	}
-	refs, err := v.reg.Referrers(ctx, repoRef, subject, "")
+	wg.Wait()
+	if err := cmp.Or(sigErr, refErr); err != nil {
+		return nil, err
+	}
+	return append(simple, bundles...), nil
+}
+
+// bundles lists the Sigstore bundle referrers of the image dgst.
+func (v *Verifier) bundles(ctx context.Context, repoRef string, dgst digest.Digest) ([]candidate, error) {
+	refs, err := v.reg.Referrers(ctx, repoRef, ocispec.Descriptor{Digest: dgst}, "")
 	if err != nil {
 		return nil, err
 	}
+	var out []candidate
 	for _, d := range refs {
 		if d.MediaType != ocispec.MediaTypeImageManifest {
 			continue
@@ -373,7 +418,7 @@ func (v *Verifier) check(ctx context.Context, p *Policy, repoRef string, subject
 		}
 		if pl.Digest != subject.Digest {
 			sr.Code = verify.CodeDigestMismatch
-			sr.Reason = fmt.Sprintf("cosign signature %s in %s signs %s, not this image; it was copied from another image", short(c.digest), sigTag(subject), pl.Digest)
+			sr.Reason = fmt.Sprintf("cosign signature %s in %s signs %s, not this image; it was copied from another image", short(c.digest), sigTag(subject.Digest), pl.Digest)
 			sr.Remediation = "sign this image with cosign sign"
 			return sr
 		}
