@@ -72,7 +72,7 @@ func TestMemory(t *testing.T) {
 	// A positive TTL longer than the run, so that every verdict is live
 	// when the warm pass checks it.
 	cacheYAML := fmt.Sprintf("{maxEntries: %d, positiveTTL: 1h}", n)
-	tgt, logs := startHallmarkWith(t, dir, policy, rootPEM, cacheYAML, []string{"GODEBUG=gctrace=1"})
+	tgt, logs := startHallmarkWith(t, dir, policy, rootPEM, "verification:\n  cache: "+cacheYAML+"\n", []string{"GODEBUG=gctrace=1"})
 	idle := measureMemory(t, tgt, logs, 0)
 	t.Logf("idle: %s", idle)
 

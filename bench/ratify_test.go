@@ -252,14 +252,18 @@ func startHallmark(t *testing.T, dir string, policy, rootPEM []byte) target {
 		// that holds them all.
 		cacheYAML = "{maxEntries: " + entries + "}"
 	}
+	if cacheYAML != "" {
+		cacheYAML = "verification:\n  cache: " + cacheYAML + "\n"
+	}
 	tgt, _ := startHallmarkWith(t, dir, policy, rootPEM, cacheYAML, nil)
 	return tgt
 }
 
-// startHallmarkWith is startHallmark with verification.cache set to
-// cacheYAML (a YAML flow mapping; "" leaves the defaults) and env added to
-// the server's environment. It also returns the server's output.
-func startHallmarkWith(t *testing.T, dir string, policy, rootPEM []byte, cacheYAML string, env []string) (target, *syncBuffer) {
+// startHallmarkWith is startHallmark with extraYAML added to its
+// configuration file (top-level YAML; "" leaves the defaults and runs the
+// server with flags only) and env added to the server's environment. It
+// also returns the server's output.
+func startHallmarkWith(t *testing.T, dir string, policy, rootPEM []byte, extraYAML string, env []string) (target, *syncBuffer) {
 	t.Helper()
 	bin := filepath.Join(dir, "hallmark")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/hallmark-dev/hallmark/cmd/hallmark").CombinedOutput(); err != nil {
@@ -278,9 +282,9 @@ func startHallmarkWith(t *testing.T, dir string, policy, rootPEM []byte, cacheYA
 	// whose records of fresh verdicts and requests the server writes (to a
 	// file here, not a terminal).
 	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", envString("HALLMARK_BENCH_LOG_LEVEL", "warn")}
-	if cacheYAML != "" {
-		// The cache has no flags, so the whole setup goes in a config
-		// file: the same as the flags below.
+	if extraYAML != "" {
+		// The cache and cosign have no flags, so the whole setup goes in
+		// a config file: the same as the flags below.
 		configFile := filepath.Join(dir, "config.yaml")
 		write(t, configFile, []byte(fmt.Sprintf(`tls: {certFile: %q, keyFile: %q}
 registries:
@@ -289,9 +293,7 @@ registries:
 trustStores:
   - {name: bench, type: ca, certificates: [{file: %q}]}
 trustPolicy: {file: %q}
-verification:
-  cache: %s
-`, certFile, keyFile, filepath.Join(ts, "root.pem"), policyFile, cacheYAML)))
+%s`, certFile, keyFile, filepath.Join(ts, "root.pem"), policyFile, extraYAML)))
 		args = append(args, "--config", configFile)
 	} else {
 		args = append(args, "--tls-cert-file", certFile, "--tls-key-file", keyFile,

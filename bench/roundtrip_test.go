@@ -2,9 +2,12 @@ package bench
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +21,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/oci/acr/acrtest"
+	"github.com/hallmark-dev/hallmark/internal/signing/cosignsig"
 	"github.com/hallmark-dev/hallmark/internal/testpeers"
 )
 
@@ -88,7 +92,7 @@ func TestRoundTrips(t *testing.T) {
 	// push pushes a fresh image, signs it with the untrusted key extra
 	// times and then the trusted key, and returns its reference through the
 	// proxy: by digest, or by tag if byTag.
-	push := func(byTag bool, extra int, newRepo bool) string {
+	push := func(byTag bool, extra int, newRepo bool, withCosign bool) string {
 		t.Helper()
 		images++
 		tag := ""
@@ -114,7 +118,11 @@ func TestRoundTrips(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := signImage(ctx, client, key, ref); err != nil {
+		if withCosign {
+			if _, err := cosignsig.Sign(ctx, key.Signer, client, ref, nil); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := signImage(ctx, client, key, ref); err != nil {
 			t.Fatal(err)
 		}
 		if byTag {
@@ -129,6 +137,7 @@ func TestRoundTrips(t *testing.T) {
 		byTag    bool // tag references
 		extra    int  // untrusted signatures before the trusted one
 		newRepo  bool // each image in a repository of its own
+		cosign   bool // signed with cosign instead
 		floor    int  // round trips
 	}
 	phases := []phase{
@@ -136,6 +145,10 @@ func TestRoundTrips(t *testing.T) {
 		{name: "digest, 10 images per request", requests: 10, perReq: 10, floor: 3},
 		{name: "tag, 1 image per request", requests: 10, perReq: 1, byTag: true, floor: 4},
 		{name: "digest, 3 signatures (2 untrusted first)", requests: 5, perReq: 1, extra: 2, floor: 3},
+		// Signature kinds "any": the Notary Project listing finds nothing,
+		// then the .sig manifest (beside the bundle referrers and the
+		// image manifest) and the payload.
+		{name: "digest, cosign signature", requests: 10, perReq: 1, cosign: true, floor: 3},
 	}
 	if tokens != nil {
 		// A repository not seen before needs a token of its own scope: at
@@ -168,7 +181,7 @@ func TestRoundTrips(t *testing.T) {
 		var lat []time.Duration
 		refs := []string{}
 		for range 10 {
-			refs = append(refs, push(false, 0, false))
+			refs = append(refs, push(false, 0, false, false))
 		}
 		conns0 := proxy.conns.Load()
 		for _, ref := range refs {
@@ -190,7 +203,7 @@ func TestRoundTrips(t *testing.T) {
 		for range 10 {
 			var batch []string
 			for range 10 {
-				batch = append(batch, push(false, 0, false))
+				batch = append(batch, push(false, 0, false, false))
 			}
 			batchesOf10 = append(batchesOf10, batch)
 		}
@@ -217,7 +230,15 @@ func TestRoundTrips(t *testing.T) {
 			var tgt target
 			switch name {
 			case "hallmark":
-				tgt = startHallmark(t, dir, policy, rootPEM)
+				// The cosign key accepts the cosign phase's signatures;
+				// the Notary Project ones pass first, as before.
+				der, err := x509.MarshalPKIXPublicKey(key.Signer.Public())
+				if err != nil {
+					t.Fatal(err)
+				}
+				pub := filepath.Join(dir, "cosign.pub")
+				write(t, pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+				tgt, _ = startHallmarkWith(t, dir, policy, rootPEM, fmt.Sprintf("cosign:\n  policies: [{name: bench, scopes: [\"*\"], keys: [{file: %q}]}]\n", pub), nil)
 			case "ratify":
 				if tokens != nil {
 					t.Skip("token authentication is measured for hallmark only")
@@ -231,7 +252,7 @@ func TestRoundTrips(t *testing.T) {
 				t.Fatalf("HALLMARK_BENCH_SERVERS: unknown server %q", name)
 			}
 			// Meet the registry: connections, the referrers API probe.
-			if v, _, err := post(tgt, batches([]string{push(false, 0, false)})[0]); err != nil || v != 1 {
+			if v, _, err := post(tgt, batches([]string{push(false, 0, false, false)})[0]); err != nil || v != 1 {
 				t.Fatalf("%s: first image not verified (%d, %v)", tgt.name, v, err)
 			}
 			for _, ph := range phases {
@@ -239,7 +260,7 @@ func TestRoundTrips(t *testing.T) {
 				for range ph.requests {
 					var refs []string
 					for range ph.perReq {
-						refs = append(refs, push(ph.byTag, ph.extra, ph.newRepo))
+						refs = append(refs, push(ph.byTag, ph.extra, ph.newRepo, ph.cosign))
 					}
 					bodies = append(bodies, batches(refs)...)
 				}
