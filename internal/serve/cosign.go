@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -48,6 +49,13 @@ func CosignPolicies(ctx context.Context, c *config.Config) ([]cosign.Policy, err
 		for j, k := range p.Keys {
 			path := fmt.Sprintf("cosign.policies[%d].keys[%d]", i, j)
 			got, err := cosignKeys(ctx, ks, k, fmt.Sprintf("%s inline key %d", p.Name, j+1))
+			if errors.Is(err, keys.ErrDisabled) {
+				// The vault's answer, not a failure: the key is revoked,
+				// and a trust refresh must drop it rather than keep what
+				// was read before.
+				cp.Disabled = append(cp.Disabled, k.Key)
+				continue
+			}
 			if err != nil {
 				ps.add(path, err.Error())
 				continue

@@ -108,9 +108,16 @@ func checkStoresExist(c *config.Config, ps *problems, doc *trustpolicy.Document,
 	if c.TrustPolicy.File != "" {
 		prefix = "trustPolicy.file"
 	}
+	defined := func(id string) bool {
+		// A store the configuration defines may be empty only when its
+		// vault sources' versions are all disabled (a source that gives
+		// nothing otherwise is a problem of its own): it then fails each
+		// verification that needs it.
+		return slices.ContainsFunc(c.TrustStores, func(s config.TrustStore) bool { return s.Type+":"+s.Name == id })
+	}
 	for i, st := range doc.TrustPolicies {
 		for j, id := range st.TrustStores {
-			if slices.Contains(have, id) {
+			if slices.Contains(have, id) || defined(id) {
 				continue
 			}
 			typ, name, _ := strings.Cut(id, ":")
@@ -192,7 +199,11 @@ func trustStore(ctx context.Context, c *config.Config, onSource func(config.Trus
 		for j, src := range store.Certificates {
 			p := fmt.Sprintf("trustStores[%d].certificates[%d]", i, j)
 			got, field, err := ks.certificates(ctx, store.Type, src)
-			if err == nil {
+			// A source whose every version is disabled in its vault adds
+			// nothing: what it trusted is revoked. A store left empty
+			// fails each verification that needs it.
+			revoked := len(got.certs) == 0 && len(got.disabled) > 0
+			if err == nil && !revoked {
 				if aerr := ts.Add(truststore.Type(store.Type), store.Name, got.certs...); aerr != nil {
 					err = errors.New(config.StoreAddMessage(aerr))
 				}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,11 @@ type Runtime struct {
 	// loadMu serializes loads (the source's watch, the trust refresh, an
 	// explicit Reload), so that each gets a generation of its own.
 	loadMu sync.Mutex
+	// disabled is, per trust source path, the disabled versions last
+	// logged, so that each change is said once rather than at every
+	// refresh.
+	disabledMu sync.Mutex
+	disabled   map[string]string
 }
 
 // Start loads the source's configuration, starts watching the source, puts
@@ -257,15 +263,38 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 // reportTrust tells the source how its trust stores were built, if it
 // wants to know.
 func (r *Runtime) reportTrust(ctx context.Context, rep config.TrustReport) {
-	for _, src := range rep.Sources {
-		if len(src.Disabled) > 0 {
-			// Said at every build: the source still trusts fewer versions
-			// than the vault holds, which its owner may not expect.
-			r.log.Info("Key Vault certificate versions disabled in the vault are not trusted", "source", src.Path, "versions", src.Disabled)
-		}
-	}
+	r.logDisabled(rep.Sources)
 	if tr, ok := r.src.(TrustReporter); ok {
 		tr.TrustBuilt(ctx, rep)
+	}
+}
+
+// logDisabled says which Key Vault versions a source leaves out because
+// the vault has them disabled, when that changes: at warn when the source
+// then trusts nothing (its owner revoked it, or a mistake left a trust
+// store empty), at info when it still trusts other versions.
+func (r *Runtime) logDisabled(sources []config.TrustSource) {
+	r.disabledMu.Lock()
+	defer r.disabledMu.Unlock()
+	for _, src := range sources {
+		if src.Err != nil {
+			continue // not read: what was said stands
+		}
+		now := fmt.Sprintf("%s %t", strings.Join(src.Disabled, ","), len(src.Versions) == 0)
+		if r.disabled[src.Path] == now {
+			continue
+		}
+		if r.disabled == nil {
+			r.disabled = map[string]string{}
+		}
+		r.disabled[src.Path] = now
+		switch {
+		case len(src.Disabled) == 0:
+		case len(src.Versions) == 0:
+			r.log.Warn("Key Vault certificate versions disabled in the vault are not trusted; this source trusts nothing now", "source", src.Path, "versions", src.Disabled)
+		default:
+			r.log.Info("Key Vault certificate versions disabled in the vault are not trusted", "source", src.Path, "versions", src.Disabled)
+		}
 	}
 }
 

@@ -161,4 +161,32 @@ func TestReportTrustLogsDisabledVersions(t *testing.T) {
 	if rec.Level != "INFO" || rec.Source != "trustStores[0].certificates[1]" || !slices.Equal(rec.Versions, []string{"cc", "dd"}) || !strings.Contains(rec.Msg, "disabled") {
 		t.Errorf("log record %+v", rec)
 	}
+
+	// Said again only when it changes; at warn when the source trusts
+	// nothing.
+	for _, step := range []struct {
+		name     string
+		versions []string
+		disabled []string
+		want     string // level logged, "" for none
+	}{
+		{"the same again", []string{"bb"}, []string{"cc", "dd"}, ""},
+		{"one more disabled", []string{"ee"}, []string{"bb", "cc", "dd"}, "INFO"},
+		{"every version disabled", nil, []string{"bb", "cc", "dd"}, "WARN"},
+		{"still every version", nil, []string{"bb", "cc", "dd"}, ""},
+		{"enabled again", []string{"bb", "cc", "dd"}, nil, ""},
+		{"disabled again", nil, []string{"bb"}, "WARN"},
+	} {
+		buf.Reset()
+		r.reportTrust(context.Background(), config.TrustReport{Sources: []config.TrustSource{
+			{Path: "trustStores[0].certificates[1]", Versions: step.versions, Disabled: step.disabled},
+		}})
+		out := strings.TrimSpace(buf.String())
+		switch {
+		case step.want == "" && out != "":
+			t.Errorf("%s: logged %s, want nothing", step.name, out)
+		case step.want != "" && (strings.Count(out, "\n") != 0 || !strings.Contains(out, `"level":"`+step.want+`"`)):
+			t.Errorf("%s: logged %q, want one record at %s", step.name, out, step.want)
+		}
+	}
 }

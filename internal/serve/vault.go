@@ -23,6 +23,12 @@ import (
 // Azure credential chain when it names none. Its errors are one line each,
 // saying which identity, which certificate and what to check: they are
 // what a certificate store's status shows.
+//
+// A version the source would trust that the vault has disabled (the one
+// named, the current one, or every version) is not an error: it is the
+// vault's answer, and the source then trusts none of it. Disabling a
+// version is how its owner revokes it, so a trust refresh must drop it,
+// where a failed read keeps the certificates in force.
 func vaultVersions(ctx context.Context, src config.CertificateSource) (trusted, disabled []keys.Info, err error) {
 	vault, ref, err := azurekv.ParseURL(src.Key)
 	if err != nil {
@@ -45,21 +51,26 @@ func vaultVersions(ctx context.Context, src config.CertificateSource) (trusted, 
 	}
 	if src.CurrentVersionOnly {
 		info, err := p.Current(ctx, ref.Name)
-		if err != nil {
-			return nil, nil, vaultError(vault, ref, true, identity, err)
+		switch {
+		case errors.Is(err, keys.ErrDisabled):
+			return nil, []keys.Info{info}, nil
+		case err != nil:
+			return nil, nil, vaultError(vault, ref, identity, err)
 		}
 		return []keys.Info{info}, nil, nil
 	}
 	trusted, disabled, err = providers.Trusted(ctx, p, ref)
-	if err != nil {
-		return nil, nil, vaultError(vault, ref, false, identity, err)
+	switch {
+	case errors.Is(err, keys.ErrDisabled):
+		return nil, disabled, nil
+	case err != nil:
+		return nil, nil, vaultError(vault, ref, identity, err)
 	}
 	return trusted, disabled, nil
 }
 
-// vaultError says in one line why a vault certificate could not be read;
-// current tells that the source trusts the current version only.
-func vaultError(vault string, ref keys.Ref, current bool, identity string, err error) error {
+// vaultError says in one line why a vault certificate could not be read.
+func vaultError(vault string, ref keys.Ref, identity string, err error) error {
 	cert := "certificate " + ref.Name
 	if ref.Version != "" {
 		cert += " version " + ref.Version
@@ -75,12 +86,6 @@ func vaultError(vault string, ref keys.Ref, current bool, identity string, err e
 			code = " (" + code + ")"
 		}
 		return fmt.Errorf("could not get an Azure token for %s to read %s in Key Vault %s%s: %s", identity, cert, vault, code, check)
-	case errors.Is(err, keys.ErrDisabled) && current:
-		return fmt.Errorf("the current version of %s in Key Vault %s is disabled, so nothing of it is trusted (as in Ratify): enable it, or name an enabled version", cert, vault)
-	case errors.Is(err, keys.ErrDisabled) && ref.Version != "":
-		return fmt.Errorf("%s in Key Vault %s is disabled, so it is not trusted (as in Ratify): enable it, or name an enabled version", cert, vault)
-	case errors.Is(err, keys.ErrDisabled):
-		return fmt.Errorf("every version of %s in Key Vault %s is disabled, so nothing of it is trusted (as in Ratify): enable one or name another", cert, vault)
 	case errors.Is(err, keys.ErrNotFound):
 		return fmt.Errorf("no %s in Key Vault %s (read as %s): check the vault URI, the certificate's name and version", cert, vault, identity)
 	case strings.Contains(err.Error(), "access denied"):

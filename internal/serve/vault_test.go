@@ -1,13 +1,15 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,13 +17,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hallmark-dev/hallmark/internal/config"
-	"github.com/hallmark-dev/hallmark/internal/keys"
 	"github.com/hallmark-dev/hallmark/internal/keys/azurekv/kvtest"
 	"github.com/hallmark-dev/hallmark/internal/oci/acr/acrtest"
 	"github.com/hallmark-dev/hallmark/internal/verify/cosign"
+	tstore "github.com/hallmark-dev/hallmark/internal/verify/truststore"
 	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
 )
 
@@ -97,7 +100,11 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return ts.GetCertificates(context.Background(), "ca", "prod")
+		got, err := ts.GetCertificates(context.Background(), "ca", "prod")
+		if errors.Is(err, tstore.ErrNotFound) {
+			return nil, nil // the store is empty
+		}
+		return got, err
 	}
 	if got, err := current(); err != nil || len(got) != 1 || !got[0].Equal(ca.Cert) {
 		t.Fatalf("current version: %v, %v; want the one version", got, err)
@@ -115,16 +122,33 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 	if got, err := current(); err != nil || len(got) != 1 || !got[0].Equal(rotated.Cert) {
 		t.Fatalf("after rotation: %v, %v; want only the new version", got, err)
 	}
+	// A disabled current version is the vault's answer, not a failure:
+	// nothing of it is trusted, not even the version before it, and the
+	// source says which version is disabled.
 	vault.Disable("hallmark-signing", v2)
-	if got, err := current(); err == nil || !strings.Contains(err.Error(), "current version of certificate hallmark-signing in Key Vault "+vault.URL+" is disabled") {
-		t.Fatalf("disabled current version: %v, %v; want refused", got, err)
+	if got, err := current(); err != nil || len(got) != 0 {
+		t.Fatalf("disabled current version: %v, %v; want a store without it", got, err)
+	}
+	if len(sources) != 1 || sources[0].Err != nil || len(sources[0].Versions) != 0 || !slices.Equal(sources[0].Disabled, []string{v2}) {
+		t.Errorf("trust sources %+v, want %s disabled and nothing trusted", sources, v2)
 	}
 
-	// A version named that the vault has disabled is refused, as Ratify
-	// trusts no disabled version.
+	// So is a version named that the vault has disabled, as Ratify trusts
+	// no disabled version.
 	off := kvtest.NewVersion()
 	vault.Add("hallmark-signing", off, verifytest.NewRootCA(t, "hallmark signing, disabled").Cert)
 	vault.Disable("hallmark-signing", off)
+	sources = nil
+	ts, err = trustStore(context.Background(), store(vault.URL+"/certificates/hallmark-signing/"+off, client), func(s config.TrustSource) { sources = append(sources, s) })
+	if err != nil {
+		t.Fatalf("a disabled version named: %v; want a store without it", err)
+	}
+	if got, err := ts.GetCertificates(context.Background(), "ca", "prod"); !errors.Is(err, tstore.ErrNotFound) {
+		t.Errorf("a disabled version named: the store holds %v, %v; want nothing", got, err)
+	}
+	if len(sources) != 1 || sources[0].Err != nil || !slices.Equal(sources[0].Disabled, []string{off}) {
+		t.Errorf("trust sources %+v, want %s disabled", sources, off)
+	}
 
 	for _, tc := range []struct {
 		name    string
@@ -143,8 +167,6 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 			want: []string{"client ID " + client, "AADSTS700024", "hallmark-signing", "projected token file"}},
 		{name: "version not found", client: client, key: vault.URL + "/certificates/hallmark-signing/" + kvtest.NewVersion(),
 			want: []string{"no certificate hallmark-signing version", "in Key Vault " + vault.URL, "check the vault URI, the certificate's name and version"}},
-		{name: "version disabled", client: client, key: vault.URL + "/certificates/hallmark-signing/" + off,
-			want: []string{"certificate hallmark-signing version " + off + " in Key Vault " + vault.URL + " is disabled", "enable it, or name an enabled version"}},
 		{name: "vault unreachable", client: client, key: ref,
 			setup: func() { vault.SetDown(true) }, cleanup: func() { vault.SetDown(false) },
 			want: []string{"could not reach Key Vault " + vault.URL, "client ID " + client, "check the vault URI"}},
@@ -166,35 +188,6 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 			}
 			if strings.Count(strings.TrimSpace(msg), "\n") > 1 {
 				t.Errorf("error is not one problem line:\n%s", msg)
-			}
-		})
-	}
-}
-
-// The messages for disabled versions say which case it is and what to do;
-// the source that trusts every version is read with Key Vault's list
-// operations, which kvtest does not serve (azurekv's TestTrustedVersions
-// covers that reading against its fake vault).
-func TestVaultErrorDisabled(t *testing.T) {
-	const vault = "https://hallmark-akv.vault.azure.net"
-	disabled := fmt.Errorf("%w: every version of hallmark-signing (2)", keys.ErrDisabled)
-	for _, tc := range []struct {
-		name    string
-		ref     keys.Ref
-		current bool
-		want    string
-	}{
-		{"every version", keys.Ref{Name: "hallmark-signing"}, false,
-			"every version of certificate hallmark-signing in Key Vault " + vault + " is disabled, so nothing of it is trusted (as in Ratify): enable one or name another"},
-		{"version named", keys.Ref{Name: "hallmark-signing", Version: "0f3c"}, false,
-			"certificate hallmark-signing version 0f3c in Key Vault " + vault + " is disabled, so it is not trusted (as in Ratify): enable it, or name an enabled version"},
-		{"current version", keys.Ref{Name: "hallmark-signing"}, true,
-			"the current version of certificate hallmark-signing in Key Vault " + vault + " is disabled"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := vaultError(vault, tc.ref, tc.current, "workload identity (client ID c, tenant t)", disabled)
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("%q does not say %q", err, tc.want)
 			}
 		})
 	}
@@ -297,12 +290,14 @@ func TestVaultCosignKeys(t *testing.T) {
 	if ps, err := current(); err != nil || len(ps[0].Keys) != 1 || !rotated.PublicKey.Equal(ps[0].Keys[0].Public) {
 		t.Fatalf("current version: %+v, %v; want the rotated key alone", ps, err)
 	}
+	// A disabled version is revoked, not a failure to read: the policy
+	// accepts no key of it, and names the key it lost.
 	vault.Disable("cosign-release", v3)
-	if _, err := current(); err == nil || !strings.Contains(err.Error(), "key version is disabled") {
-		t.Errorf("a disabled current version: %v", err)
+	if ps, err := current(); err != nil || len(ps[0].Keys) != 0 || !slices.Equal(ps[0].Disabled, []string{vault.URL + "/keys/cosign-release"}) {
+		t.Errorf("a disabled current version: %+v, %v; want no key, the key named disabled", ps, err)
 	}
-	if _, err := policies(vault.URL + "/keys/cosign-release/" + v1); err == nil || !strings.Contains(err.Error(), "key version is disabled") {
-		t.Errorf("a disabled version named: %v", err)
+	if ps, err := policies(vault.URL + "/keys/cosign-release/" + v1); err != nil || len(ps[0].Keys) != 0 || len(ps[0].Disabled) != 1 {
+		t.Errorf("a disabled version named: %+v, %v; want no key, the key named disabled", ps, err)
 	}
 	if _, err := policies(vault.URL + "/keys/absent/" + v1); err == nil || !strings.Contains(err.Error(), `key not found: key "absent"`) {
 		t.Errorf("an absent key: %v", err)
@@ -314,4 +309,87 @@ func resetAzureCredentials() {
 	azureCredentials.mu.Lock()
 	defer azureCredentials.mu.Unlock()
 	azureCredentials.m = nil
+}
+
+// reportingSource is a memorySource that keeps the trust reports.
+type reportingSource struct {
+	memorySource
+	rmu     sync.Mutex
+	reports []config.TrustReport
+}
+
+func (s *reportingSource) TrustBuilt(_ context.Context, rep config.TrustReport) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.reports = append(s.reports, rep)
+}
+
+func (s *reportingSource) last() config.TrustReport {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	return s.reports[len(s.reports)-1]
+}
+
+// TestRefreshDropsDisabledVersion: disabling a trusted version in the
+// vault is how its owner revokes it. The next trust refresh puts a
+// generation in force that no longer trusts it (it kept the previous trust
+// in force before, as for a vault that cannot be read), and says which
+// version is disabled; enabling it again trusts it again.
+func TestRefreshDropsDisabledVersion(t *testing.T) {
+	if !inOwnProcess(t, "TestRefreshDropsDisabledVersion") {
+		return
+	}
+	vault, _, tenant, client := startVault(t)
+	version := kvtest.NewVersion()
+	vault.Add("hallmark-signing", version, verifytest.NewRootCA(t, "hallmark signing").Cert)
+	c := runtimeConfig(t)
+	c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
+		Key: vault.URL + "/certificates/hallmark-signing/" + version, Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant},
+	}}}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	src := &reportingSource{memorySource: memorySource{cfg: c}}
+	var logs bytes.Buffer
+	r, err := Start(ctx, src, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := func() []config.TrustSource {
+		t.Helper()
+		rep := src.last()
+		if !rep.InForce || rep.Err != nil || len(rep.Sources) != 1 {
+			t.Fatalf("trust report %+v: want one source, in force", rep)
+		}
+		return rep.Sources
+	}
+	if s := trusted(); len(s[0].Certificates) != 1 || !slices.Equal(s[0].Versions, []string{version}) {
+		t.Fatalf("at start: %+v; want the version trusted", s)
+	}
+
+	vault.Disable("hallmark-signing", version)
+	r.refreshTrust(ctx)
+	if r.Generation() != 2 {
+		t.Fatalf("after the version was disabled, generation %d is in force; want a new one without it\n%s", r.Generation(), logs.String())
+	}
+	if s := trusted(); len(s[0].Certificates) != 0 || !slices.Equal(s[0].Disabled, []string{version}) {
+		t.Fatalf("after the version was disabled: %+v; want nothing trusted, the version disabled", s)
+	}
+	// Said once, at warn (nothing of the source is trusted), not at every
+	// refresh.
+	r.refreshTrust(ctx)
+	if n := strings.Count(logs.String(), `"level":"WARN","msg":"Key Vault certificate versions disabled`); n != 1 {
+		t.Errorf("the disabled version was logged %d times at warn, want once:\n%s", n, logs.String())
+	}
+	if r.Generation() != 2 {
+		t.Errorf("a refresh with nothing changed made generation %d", r.Generation())
+	}
+
+	vault.Enable("hallmark-signing", version)
+	r.refreshTrust(ctx)
+	if s := trusted(); r.Generation() != 3 || len(s[0].Certificates) != 1 {
+		t.Fatalf("after the version was enabled again: generation %d, %+v; want it trusted", r.Generation(), s)
+	}
 }

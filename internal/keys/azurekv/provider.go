@@ -312,7 +312,8 @@ var ErrDisabled = keys.ErrDisabled
 // call, so that a trust store refreshed with it follows rotations and
 // trusts one version only. A current version that is disabled in the
 // vault is ErrDisabled, not an older version: the vault's owner switched
-// the certificate off.
+// the certificate off. It comes with the Info of that version: its name,
+// version and Disabled, nothing to trust.
 func (p *Provider) Current(ctx context.Context, name string) (keys.Info, error) {
 	if err := keys.ValidateName(name); err != nil {
 		return keys.Info{}, err
@@ -325,7 +326,8 @@ func (p *Provider) Current(ctx context.Context, name string) (keys.Info, error) 
 		return keys.Info{}, fmt.Errorf("%w: certificate %q in %s has no version yet", keys.ErrNotFound, name, p)
 	}
 	if resp.Attributes != nil && resp.Attributes.Enabled != nil && !*resp.Attributes.Enabled {
-		return keys.Info{}, fmt.Errorf("%w: certificate %q version %s in %s", ErrDisabled, name, resp.ID.Version(), p)
+		return keys.Info{Name: name, Version: resp.ID.Version(), Disabled: true},
+			fmt.Errorf("%w: certificate %q version %s in %s", ErrDisabled, name, resp.ID.Version(), p)
 	}
 	info, _, err := p.parse(keys.Ref{Name: name}, resp)
 	return info, err

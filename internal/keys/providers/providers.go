@@ -117,7 +117,8 @@ type versionLister interface {
 // none, less those the provider keeps disabled, which are returned apart
 // so that the caller can say they were left out. A disabled version is
 // never trusted (Ratify trusts none either): one named, or a name whose
-// every version is disabled, is keys.ErrDisabled.
+// every version is disabled, is keys.ErrDisabled, returned with the
+// disabled versions.
 func Trusted(ctx context.Context, p keys.Provider, ref keys.Ref) (trusted, disabled []keys.Info, err error) {
 	if ref.Version != "" {
 		info, err := p.Get(ctx, ref)
@@ -125,7 +126,7 @@ func Trusted(ctx context.Context, p keys.Provider, ref keys.Ref) (trusted, disab
 			return nil, nil, err
 		}
 		if info.Disabled {
-			return nil, nil, fmt.Errorf("%w: version %s of %s", keys.ErrDisabled, ref.Version, ref.Name)
+			return nil, []keys.Info{info}, fmt.Errorf("%w: version %s of %s", keys.ErrDisabled, ref.Version, ref.Name)
 		}
 		return []keys.Info{info}, nil, nil
 	}

@@ -111,6 +111,18 @@ func TestTrustBuiltStatus(t *testing.T) {
 	if v := status(ratify.KindVerifier, "", "verifier-notation"); v["issuccess"] != false || !strings.Contains(v["error"].(string), "AZURE_FEDERATED_TOKEN_FILE") {
 		t.Errorf("verifier status %v", v)
 	}
+
+	// The version disabled in the vault: a fetch that trusts nothing, and
+	// says which version, with Enabled "false".
+	t2 := t1.Add(2 * time.Minute)
+	src.TrustBuilt(ctx, config.TrustReport{Config: cfg, Time: t2, InForce: true,
+		Sources: []config.TrustSource{{Path: "trustStores[0].certificates[0]", Disabled: []string{version}}}})
+	st = store()
+	want = map[string]any{"Certificates": []any{map[string]any{"CertificateName": "hallmark-signing", "Version": version, "Enabled": "false", "LastRefreshed": "2026-12-04T13:03:00Z"}}}
+	props, _ := st["properties"].(map[string]any)
+	if st["issuccess"] != true || st["lastfetchedtime"] != "2026-12-04T13:03:00Z" || !sameStatus(props, want) {
+		t.Errorf("disabled: %v, want properties %v", st, want)
+	}
 }
 
 func obj(kind, ns, name string, spec map[string]any) *unstructured.Unstructured {
@@ -176,6 +188,22 @@ func TestTrustBuiltStatusCurrentVersion(t *testing.T) {
 	props, _ := st["properties"].(map[string]any)
 	if !sameStatus(props, want) {
 		t.Errorf("properties %v, want %v", st["properties"], want)
+	}
+
+	// The current version disabled in the vault: nothing trusted, and the
+	// status says which version, with Enabled "false", as Ratify's.
+	t1 := t0.Add(time.Minute)
+	src.TrustBuilt(ctx, config.TrustReport{Config: cfg, Time: t1, InForce: true,
+		Sources: []config.TrustSource{{Path: "trustStores[0].certificates[0]", Disabled: []string{version}}}})
+	o, err = dyn.Resource(gvr(ratify.KindKeyManagementProvider)).Namespace("gatekeeper-system").Get(ctx, "kmp-akv", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ = o.Object["status"].(map[string]any)
+	want = map[string]any{"Certificates": []any{map[string]any{"Name": "hallmark-signing", "Version": version, "Enabled": "false", "LastRefreshed": "2026-12-04T13:01:00Z"}}}
+	props, _ = st["properties"].(map[string]any)
+	if st["issuccess"] != true || !sameStatus(props, want) {
+		t.Errorf("disabled: issuccess %v, properties %v, want %v", st["issuccess"], st["properties"], want)
 	}
 }
 

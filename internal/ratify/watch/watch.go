@@ -420,12 +420,22 @@ func certProperties(kind string, src config.CertificateSource, ts config.TrustSo
 		}
 	}
 	at := when.UTC().Format(time.RFC3339)
-	out := make([]map[string]any, 0, len(versions))
+	out := make([]map[string]any, 0, len(versions)+len(ts.Disabled))
 	for _, v := range versions {
 		if kind == ratify.KindCertificateStore {
 			out = append(out, map[string]any{"CertificateName": ref.Name, "Version": v, "LastRefreshed": at})
 		} else {
 			out = append(out, map[string]any{"Name": ref.Name, "Version": v, "Enabled": "true", "LastRefreshed": at})
+		}
+	}
+	// Versions left out because the vault has them disabled, with
+	// Enabled "false" as Ratify's KeyManagementProvider shows a disabled
+	// one; its CertificateStore failed the whole fetch instead.
+	for _, v := range ts.Disabled {
+		if kind == ratify.KindCertificateStore {
+			out = append(out, map[string]any{"CertificateName": ref.Name, "Version": v, "Enabled": "false", "LastRefreshed": at})
+		} else {
+			out = append(out, map[string]any{"Name": ref.Name, "Version": v, "Enabled": "false", "LastRefreshed": at})
 		}
 	}
 	return out

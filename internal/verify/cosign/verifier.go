@@ -465,6 +465,11 @@ func (v *Verifier) verifyEntity(p *Policy, repoRef string, entity sgverify.Signe
 		sr.SigningScheme = SchemeKey
 		if len(p.Keys) == 0 {
 			sr.Code = verify.CodeUntrustedSigner
+			if len(p.Disabled) > 0 {
+				sr.Reason = fmt.Sprintf("cosign signature %s of %s was made with a key, and every key of policy %q is disabled where it is kept (%s), so none is trusted", short(sr.Digest), repoRef, p.Name, strings.Join(p.Disabled, ", "))
+				sr.Remediation = "sign with a key the policy trusts, or enable the key's version again if it was not revoked"
+				return sr
+			}
 			sr.Reason = fmt.Sprintf("cosign signature %s of %s was made with a key, but policy %q accepts only keyless signatures", short(sr.Digest), repoRef, p.Name)
 			sr.Remediation = "add the signer's public key to the policy's keys, or sign keyless"
 			return sr

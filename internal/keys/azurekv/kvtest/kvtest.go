@@ -196,6 +196,13 @@ func (v *Vault) Disable(name, version string) {
 	v.disabled[name+"/"+version] = true
 }
 
+// Enable undoes Disable.
+func (v *Vault) Enable(name, version string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.disabled, name+"/"+version)
+}
+
 // SetDown makes the vault unreachable (true) or reachable again.
 func (v *Vault) SetDown(down bool) {
 	v.mu.Lock()
