@@ -55,7 +55,7 @@ func ParseReference(s string) (registry.Reference, error) {
 	// Most references are written plainly; they are accepted here without
 	// regular expressions. Anything unusual takes the full parse below.
 	if ref, ok := parsePlain(s); ok {
-		return canonicalOrRefuse(s, ref)
+		return canonicalOrRefuse(s, ref, true)
 	}
 
 	first, rest, found := strings.Cut(s, "/")
@@ -81,19 +81,28 @@ func ParseReference(s string) (registry.Reference, error) {
 			return registry.Reference{}, invalid("image reference %q is not valid: invalid tag %q", s, name[i+1:])
 		}
 	}
-	return canonicalOrRefuse(s, ref)
+	return canonicalOrRefuse(s, ref, false)
 }
 
 // canonicalOrRefuse returns ref in canonical form, or refuses a registry
 // whose canonical form is no registry: one that only its upper-case letters
 // or a trailing dot marked as one (in canonical form "A/app" is "a/app", a
-// repository path), or a malformed one that only its port kept valid.
-func canonicalOrRefuse(s string, ref registry.Reference) (registry.Reference, error) {
+// repository path), a malformed one that only its port kept valid, or one
+// that is not a host name. hostChecked says parsePlain has checked the
+// host, whose canonical form is then a host name too (FuzzValidHost).
+func canonicalOrRefuse(s string, ref registry.Reference, hostChecked bool) (registry.Reference, error) {
 	c := registryname.Canonicalize(ref)
 	if !looksLikeHost(c.Registry) || (c.Registry != ref.Registry && c.ValidateRegistry() != nil) {
 		return registry.Reference{}, &Error{
 			Kind: ErrInvalidReference,
 			Summary: fmt.Sprintf("reference %q names registry %q, which is a host only by its upper-case letters or final dot: write the host with its domain or port, e.g. %s",
+				s, ref.Registry, exampleReference),
+		}
+	}
+	if !hostChecked && !registryname.ValidHost(c.Registry) {
+		return registry.Reference{}, &Error{
+			Kind: ErrInvalidReference,
+			Summary: fmt.Sprintf("reference %q names registry %q, which is not a host name (labels of letters, digits and inner hyphens, an optional port of up to 5 digits): write the registry's host, e.g. %s",
 				s, ref.Registry, exampleReference),
 		}
 	}
@@ -159,10 +168,12 @@ func parsePlain(s string) (registry.Reference, bool) {
 }
 
 // plainHost reports whether h is a lowercase host name with an optional
-// numeric port, that looksLikeHost takes for a registry.
+// numeric port, that looksLikeHost takes for a registry and
+// registryname.ValidHost for a host: labels of letters, digits and inner
+// hyphens, checked in the one pass.
 func plainHost(h string) bool {
 	name, port, hasPort := strings.Cut(h, ":")
-	if name == "" || (hasPort && (port == "" || len(port) > 5)) {
+	if name == "" || len(name) > 253 || (hasPort && (port == "" || len(port) > 5)) {
 		return false
 	}
 	for i := 0; i < len(port); i++ {
@@ -170,11 +181,24 @@ func plainHost(h string) bool {
 			return false
 		}
 	}
+	label := 0 // bytes of the label so far
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			label++
+		case c == '-' && label > 0:
+			label++
+		case c == '.' && label > 0 && name[i-1] != '-':
+			label = 0
+		default:
 			return false
 		}
+		if label > 63 {
+			return false
+		}
+	}
+	if label == 0 || name[len(name)-1] == '-' {
+		return false
 	}
 	return hasPort || name == "localhost" || strings.Contains(name, ".")
 }

@@ -43,7 +43,7 @@ func BenchmarkParseReference(b *testing.B) {
 					b.Fatal("invalid tag")
 				}
 			}
-			if _, err := canonicalOrRefuse(s, ref); err != nil {
+			if _, err := canonicalOrRefuse(s, ref, false); err != nil {
 				b.Fatal(err)
 			}
 		}

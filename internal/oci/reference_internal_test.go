@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 	"oras.land/oras-go/v2/registry"
 )
 
@@ -25,7 +26,7 @@ func parseFull(t *testing.T, s string) (registry.Reference, bool) {
 		return registry.Reference{}, false
 	}
 	ref, err := registry.ParseReference(s)
-	if err != nil {
+	if err != nil || !registryname.ValidHost(registryname.CanonicalHost(ref.Registry)) {
 		return registry.Reference{}, false
 	}
 	if name, _, hasDigest := strings.Cut(rest, "@"); hasDigest {
@@ -66,8 +67,16 @@ func TestParsePlain(t *testing.T) {
 		{"example.com/app:a:b@" + plainDigestValue, false, false},
 		{"example.com/app@sha256:ABC", false, false},
 		{"example.com/app@sha256:" + strings.Repeat("A", 64), false, false},
-		{"example.com:/app", false, true},       // the URL parser allows an empty port
-		{"example.com:123456/app", false, true}, // and does not bound it
+		{"example.com:/app", false, true}, // the URL parser allows an empty port, dropped
+		// Hosts the URL parser takes and the distribution grammar does not,
+		// nor the container runtime.
+		{"example.com:123456/app", false, false},
+		{"./app", false, false},
+		{".:5000/app", false, false},
+		{"a..b/app", false, false},
+		{"-a.b/app", false, false},
+		{"a-.b:5000/app", false, false},
+		{"a_b.c/app", false, false},
 		{"app/name", false, false},
 		{"nginx", false, false},
 	}

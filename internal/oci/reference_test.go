@@ -8,6 +8,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/registryname"
 )
 
 const testDigest = "sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
@@ -100,6 +101,9 @@ func FuzzParseReference(f *testing.F) {
 		}
 		if err := ref.Validate(); err != nil {
 			t.Fatalf("ParseReference(%q) = %+v, which oras-go finds invalid: %v", s, ref, err)
+		}
+		if !registryname.ValidHost(ref.Registry) {
+			t.Fatalf("ParseReference(%q) = %+v, whose registry is not a host name", s, ref)
 		}
 		// The parsed form parses back to itself.
 		again, err := oci.ParseReference(ref.String())

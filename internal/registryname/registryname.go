@@ -108,6 +108,52 @@ func SplitHostPort(h string) (name, port string) {
 	return h, ""
 }
 
+// ValidHost reports whether h is a registry host as the distribution
+// reference grammar writes one, with an optional port of at most five
+// digits: a DNS name or IPv4 address (dot-separated labels of 1 to 63
+// letters, digits and inner hyphens, 253 bytes in all), or an IPv6 address
+// in brackets. A name such as ".", "a..b" or "-a.b" is not one: the
+// container runtime refuses to pull from it.
+func ValidHost(h string) bool {
+	name, port, hasPort := h, "", false
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		if rest := h[end+1:]; rest != "" {
+			if port, hasPort = strings.CutPrefix(rest, ":"); !hasPort {
+				return false
+			}
+		}
+		name = h[:end+1]
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		name, port, hasPort = h[:i], h[i+1:], true
+	}
+	if hasPort && (port == "" || len(port) > 5 || strings.Trim(port, "0123456789") != "") {
+		return false
+	}
+	if v6, ok := strings.CutPrefix(name, "["); ok {
+		a, err := netip.ParseAddr(strings.TrimSuffix(v6, "]"))
+		return err == nil && a.Is6() && a.Zone() == ""
+	}
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // Canonicalize puts ref's registry in canonical form, and gives a
 // one-component Docker Hub repository the "library/" that the container
 // runtime implies ("docker.io/nginx" is "docker.io/library/nginx").

@@ -1,6 +1,7 @@
 package registryname
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -77,6 +78,76 @@ func FuzzIsDigest(f *testing.F) {
 		}
 		if isSHA256Digest(s) && !want {
 			t.Fatalf("isSHA256Digest(%q) accepts what go-digest refuses", s)
+		}
+	})
+}
+
+func TestValidHost(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"registry.example.com", true},
+		{"Registry.Example.com:5000", true},
+		{"localhost", true},
+		{"localhost:5000", true},
+		{"127.0.0.1:5000", true},
+		{"[::1]", true},
+		{"[::1]:5000", true},
+		{"a-b.c", true},
+		{strings.Repeat("a", 63) + ".io", true},
+		{"", false},
+		{".", false},
+		{"..", false},
+		{".example.com", false},
+		{"a..b", false},
+		{"example.com.", false}, // canonical form drops the dot first
+		{"-a.com", false},
+		{"a-.com", false},
+		{"a_b.com", false},
+		{strings.Repeat("a", 64) + ".io", false},
+		{strings.Repeat("a.", 127) + "io", false}, // 256 bytes
+		{"example.com:", false},
+		{"example.com:123456", false},
+		{"example.com:5x", false},
+		{"a:b:5000", false},
+		{"[::1", false},
+		{"[::1]5000", false},
+		{"[::1]:", false},
+		{"[1.2.3.4]", false},
+		{"[fe80::1%eth0]", false},
+		{"[]", false},
+	}
+	for _, tt := range tests {
+		if got := ValidHost(tt.in); got != tt.ok {
+			t.Errorf("ValidHost(%q) = %v, want %v", tt.in, got, tt.ok)
+		}
+	}
+}
+
+// hostGrammar is the distribution reference grammar's domain and port
+// (reference/regexp.go), the model ValidHost narrows: it adds the DNS
+// lengths, a port of at most five digits and a parseable IPv6 address.
+var hostGrammar = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
+
+// FuzzValidHost: a valid host is one the distribution grammar takes, stays
+// valid in canonical form, and a short one the grammar takes, with a short
+// port and no IPv6 address, is valid.
+func FuzzValidHost(f *testing.F) {
+	for _, s := range []string{"registry.example.com:5000", "[::1]:5000", ".", "a..b", "-a.b", "localhost"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		valid, grammar := ValidHost(s), hostGrammar.MatchString(s)
+		if valid && !grammar {
+			t.Fatalf("ValidHost(%q) = true, but the distribution grammar refuses it", s)
+		}
+		if valid && !ValidHost(CanonicalHost(s)) {
+			t.Fatalf("ValidHost(%q) = true, but not its canonical form %q", s, CanonicalHost(s))
+		}
+		_, port := SplitHostPort(s)
+		if grammar && !valid && len(s) <= 63 && len(port) <= 5 && !strings.HasPrefix(s, "[") {
+			t.Fatalf("ValidHost(%q) = false, but the distribution grammar takes it", s)
 		}
 	})
 }
