@@ -313,7 +313,11 @@ func TestRatifySeedKeyVault(t *testing.T) {
 			if _, err := pods.Create(ctx, pod(name, pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
 				t.Errorf("signed pod refused once the fault is cleared: %v\n%s", err, srv.logs)
 			}
-			if st := ratifyStatus(t, dyn, ratify.KindCertificateStore, "gatekeeper-system", "certstore-akv"); st["issuccess"] != true {
+			// The status is written once the configuration is in force.
+			if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+				st = ratifyStatus(t, dyn, ratify.KindCertificateStore, "gatekeeper-system", "certstore-akv")
+				return st["issuccess"] == true
+			}) {
 				t.Errorf("status once the fault is cleared: %v", st)
 			}
 		})
@@ -366,6 +370,40 @@ spec:
 	w.vault.SetDown(false)
 	if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return kmp()["issuccess"] == true }) {
 		t.Errorf("the vault is back and the status says %v", kmp())
+	}
+
+	// Disabling the version in the vault revokes it, as in Ratify: at the
+	// next refresh the status lists it with Enabled "false" and the signed
+	// pod is denied. Enabled again, it is trusted again.
+	enabled := func() string {
+		props, _ := json.Marshal(kmp()["properties"])
+		var got struct {
+			Certificates []map[string]string `json:"Certificates"`
+		}
+		if json.Unmarshal(props, &got) != nil || len(got.Certificates) != 1 || got.Certificates[0]["Version"] != version {
+			return ""
+		}
+		return got.Certificates[0]["Enabled"]
+	}
+	w.vault.Disable("hallmark-signing", version)
+	if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return enabled() == "false" }) {
+		t.Fatalf("the version is disabled and the status says %v\n%s", kmp(), srv.logs)
+	}
+	if st := kmp(); st["issuccess"] != true {
+		t.Errorf("a disabled version is the vault's answer, not a failed fetch: %v", st)
+	}
+	if _, err := pods.Create(ctx, pod("demo-pass-revoked", pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err == nil {
+		t.Errorf("signed pod admitted after its certificate version was disabled in the vault\n%s", srv.logs)
+	}
+	if !strings.Contains(srv.logs.String(), "this source trusts nothing now") {
+		t.Errorf("the log does not say that the source trusts nothing:\n%s", srv.logs)
+	}
+	w.vault.Enable("hallmark-signing", version)
+	if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return enabled() == "true" }) {
+		t.Fatalf("the version is enabled again and the status says %v", kmp())
+	}
+	if _, err := pods.Create(ctx, pod("demo-pass-enabled", pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		t.Errorf("signed pod refused once the version is enabled again: %v\n%s", err, srv.logs)
 	}
 }
 

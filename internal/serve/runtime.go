@@ -313,14 +313,18 @@ func (r *Runtime) load(ctx context.Context, cfg *config.Config) error {
 		Cache:         r.opts.Cache,
 		Admission:     r.admissionOptions(),
 	})
-	r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, InForce: err == nil, Err: err})
 	if err != nil {
+		r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, Err: err})
 		return err
 	}
 	r.cur.Store(g)
 	r.gen.Store(gen)
 	r.metrics.SetGeneration(gen)
 	r.loadedOnce.Do(func() { close(r.loaded) })
+	// Reported once in force, so that what a status or the log says (a
+	// version revoked, a certificate added) is never ahead of what
+	// admission decides: writing the statuses takes API round trips.
+	r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, InForce: true})
 	return nil
 }
 

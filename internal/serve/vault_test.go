@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hallmark-dev/hallmark/internal/config"
@@ -311,17 +312,33 @@ func resetAzureCredentials() {
 	azureCredentials.m = nil
 }
 
-// reportingSource is a memorySource that keeps the trust reports.
+// reportingSource is a memorySource that keeps the trust reports, and
+// the generation in force when each arrived.
 type reportingSource struct {
 	memorySource
 	rmu     sync.Mutex
 	reports []config.TrustReport
+	gens    []uint64
+	r       atomic.Pointer[Runtime]
 }
 
 func (s *reportingSource) TrustBuilt(_ context.Context, rep config.TrustReport) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	s.reports = append(s.reports, rep)
+	var gen uint64
+	if r := s.r.Load(); r != nil {
+		gen = r.Generation()
+	}
+	s.gens = append(s.gens, gen)
+}
+
+// inForceAtReport is the generation that was in force when the last
+// report arrived.
+func (s *reportingSource) inForceAtReport() uint64 {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	return s.gens[len(s.gens)-1]
 }
 
 func (s *reportingSource) last() config.TrustReport {
@@ -357,6 +374,7 @@ func TestRefreshDropsDisabledVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	src.r.Store(r)
 	trusted := func() []config.TrustSource {
 		t.Helper()
 		rep := src.last()
@@ -376,6 +394,11 @@ func TestRefreshDropsDisabledVersion(t *testing.T) {
 	}
 	if s := trusted(); len(s[0].Certificates) != 0 || !slices.Equal(s[0].Disabled, []string{version}) {
 		t.Fatalf("after the version was disabled: %+v; want nothing trusted, the version disabled", s)
+	}
+	// A status never says more than admission does: the report comes once
+	// the new generation is in force.
+	if g := src.inForceAtReport(); g != 2 {
+		t.Errorf("the trust report saying the version is disabled came while generation %d was in force, before the generation without it", g)
 	}
 	// Said once, at warn (nothing of the source is trusted), not at every
 	// refresh.
