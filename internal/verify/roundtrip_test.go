@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/notaryproject/notation-core-go/signature/cose"
@@ -23,28 +22,6 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
 )
-
-// gate holds one kind of registry request until another kind arrives,
-// which can only happen if the verifier sends the two concurrently. It
-// gives up after a while so that a verifier sending them one after the
-// other fails the test instead of hanging it; no duration is asserted.
-type gate struct {
-	arrived chan struct{}
-	once    sync.Once
-	met     atomic.Bool
-}
-
-func newGate() *gate { return &gate{arrived: make(chan struct{})} }
-
-func (g *gate) open() { g.once.Do(func() { close(g.arrived) }) }
-
-func (g *gate) hold() {
-	select {
-	case <-g.arrived:
-		g.met.Store(true)
-	case <-time.After(3 * time.Second):
-	}
-}
 
 // TestEngineFetchesConcurrently checks the requests a cold verification of
 // a digest reference sends and that the independent ones overlap: the
@@ -62,7 +39,7 @@ func TestEngineFetchesConcurrently(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var (
 				gated              atomic.Bool
-				listed, secondBlob = newGate(), newGate()
+				listed, secondBlob = verifytest.NewGate(), verifytest.NewGate()
 				mu                 sync.Mutex
 				requests           []string
 				blobs              atomic.Int32
@@ -75,15 +52,15 @@ func TestEngineFetchesConcurrently(t *testing.T) {
 					mu.Unlock()
 					switch {
 					case strings.Contains(r.URL.Path, "/referrers/") || strings.Contains(r.URL.Path, "/manifests/sha256-"):
-						listed.open()
+						listed.Open()
 					case strings.Contains(r.URL.Path, "/manifests/sha256:") && r.Method == http.MethodHead:
 						// The resolve of the image's digest.
-						listed.hold()
+						listed.Hold()
 					case strings.Contains(r.URL.Path, "/blobs/"):
 						if blobs.Add(1) == 1 {
-							secondBlob.hold()
+							secondBlob.Hold()
 						} else {
-							secondBlob.open()
+							secondBlob.Open()
 						}
 					}
 				}
@@ -116,10 +93,10 @@ func TestEngineFetchesConcurrently(t *testing.T) {
 			if !res.Verified {
 				t.Fatalf("not verified: %s", res.Reason)
 			}
-			if !listed.met.Load() {
+			if !listed.Met() {
 				t.Error("the signatures were listed only after the image manifest was read: one round trip more than needed")
 			}
-			if !secondBlob.met.Load() {
+			if !secondBlob.Met() {
 				t.Error("the second signature's envelope was fetched only after the first: one round trip more per signature")
 			}
 			// Resolve, the listing (the referrers tag schema after the

@@ -7,37 +7,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/devregistry"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/verify"
 	"github.com/hallmark-dev/hallmark/internal/verify/cosign"
+	"github.com/hallmark-dev/hallmark/internal/verify/verifytest"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// gate holds one request until another arrives, which can only happen if
-// the verifier sends the two at the same time. It gives up after a while,
-// so that a verifier sending them one after the other fails the test
-// instead of hanging it; no duration is asserted.
-type gate struct {
-	arrived chan struct{}
-	once    sync.Once
-	met     atomic.Bool
-}
-
-func newGate() *gate { return &gate{arrived: make(chan struct{})} }
-
-func (g *gate) open() { g.once.Do(func() { close(g.arrived) }) }
-
-func (g *gate) hold() {
-	select {
-	case <-g.arrived:
-		g.met.Store(true)
-	case <-time.After(3 * time.Second):
-	}
-}
 
 // gatedTransport records requests as "METHOD PATH" and, while armed, runs
 // before each the function of its kind.
@@ -77,18 +55,18 @@ func TestDiscoveryRoundTrips(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { reg.Close() })
-			listed, sigRead := newGate(), newGate()
+			listed, sigRead := verifytest.NewGate(), verifytest.NewGate()
 			var image string // the digest of the image verified cold
 			tr := &gatedTransport{on: func(r *http.Request) {
 				p := r.URL.Path
 				switch {
 				case strings.HasSuffix(p, ".sig"):
-					sigRead.open()
-					listed.hold()
+					sigRead.Open()
+					listed.Hold()
 				case strings.Contains(p, "/referrers/") || strings.Contains(p, "/manifests/sha256-"):
-					listed.open()
+					listed.Open()
 				case strings.HasSuffix(p, "/manifests/"+image):
-					sigRead.hold()
+					sigRead.Hold()
 				}
 			}}
 			client, err := oci.New(oci.Options{PlainHTTP: true, ConfigPath: "/nonexistent", HTTPClient: &http.Client{Transport: tr}})
@@ -120,10 +98,10 @@ func TestDiscoveryRoundTrips(t *testing.T) {
 				t.Fatalf("not verified: %s", res.Reason)
 			}
 			reqs := strings.Join(tr.reqs, "\n")
-			if !listed.met.Load() {
+			if !listed.Met() {
 				t.Errorf("the referrers were listed only after the .sig manifest was read: a round trip more than needed\n%s", reqs)
 			}
-			if !sigRead.met.Load() {
+			if !sigRead.Met() {
 				t.Errorf("the .sig manifest was read only after the image manifest: a round trip more than needed\n%s", reqs)
 			}
 			if slices.ContainsFunc(tr.reqs, func(s string) bool { return strings.HasPrefix(s, "HEAD ") && strings.HasSuffix(s, ".sig") }) {

@@ -1,7 +1,9 @@
 // Package verifytest makes the test PKI of hallmark's verification tests,
 // generated per run: root CAs, intermediates, code-signing leaves that meet
 // the Notary Project certificate requirements, CRLs and the broken variants
-// the tests need. ECDSA P-256 keeps generation fast. Tests only import it.
+// the tests need. ECDSA P-256 keeps generation fast. Gate holds a registry
+// request until another arrives, for tests of what is sent at the same
+// time. Tests only import it.
 package verifytest
 
 import (
