@@ -173,9 +173,17 @@ func TestTagCostsFourRequests(t *testing.T) {
 // TestKindsResolveOnce checks that with signature kinds "any", where both
 // verifiers look at an image without a passing Notary Project signature,
 // the image manifest is read once: by the cache's resolve for a tag behind
-// the cache, by the first verifier for a tag without the cache.
+// the cache, by the first verifier for a tag without the cache; and its
+// referrers are listed once, for both verifiers. With and without the
+// referrers API.
 func TestKindsResolveOnce(t *testing.T) {
-	p := newPipeline(t, false)
+	for _, api := range []bool{false, true} {
+		t.Run(fmt.Sprintf("referrers API %v", api), func(t *testing.T) { testKindsResolveOnce(t, api) })
+	}
+}
+
+func testKindsResolveOnce(t *testing.T, api bool) {
+	p := newPipeline(t, api)
 	k := verifytest.NewKey(t)
 	cv, err := cosign.NewVerifier([]cosign.Policy{{Name: "c", Scopes: []string{"*"}, Keys: []cosign.Key{{Public: &k.PublicKey}}}}, p.client, cosign.Options{})
 	if err != nil {
@@ -216,6 +224,17 @@ func TestKindsResolveOnce(t *testing.T) {
 			// The missing .sig tag is an answer: no request to explain it.
 			if slices.ContainsFunc(reqs, func(s string) bool { return strings.HasSuffix(s, "/tags/list") }) {
 				t.Errorf("the missing cosign signature tag cost a tag listing:\n%s", strings.Join(reqs, "\n"))
+			}
+			// One listing of the referrers (the API, or the referrers tag
+			// index) serves both verifiers.
+			listings := 0
+			for _, r := range reqs {
+				if strings.Contains(r, "/referrers/") || strings.Contains(r, "/manifests/sha256-") && !strings.HasSuffix(r, ".sig") {
+					listings++
+				}
+			}
+			if listings != 1 {
+				t.Errorf("the referrers were listed %d times, want once:\n%s", listings, strings.Join(reqs, "\n"))
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -26,6 +27,12 @@ func (c *Client) Referrers(ctx context.Context, ref string, subject ocispec.Desc
 	repo := c.repository(r, false)
 	t := targetOf(r)
 	t.tag, t.digest = "", subject.Digest.String()
+	if descs, ok, err := c.sharedReferrers(ctx, r.Registry, repo, subject); ok {
+		if err != nil {
+			return nil, classify(err, t)
+		}
+		return slices.Clone(ofArtifactType(descs, artifactType)), nil
+	}
 	var out []ocispec.Descriptor
 	errTooMany := &Error{
 		Kind:     ErrTooLarge,

@@ -282,6 +282,20 @@ func (n *NotationRepository) Resolve(ctx context.Context, reference string) (oci
 
 // ListSignatures lists signature manifests referring to desc, page by page.
 func (n *NotationRepository) ListSignatures(ctx context.Context, desc ocispec.Descriptor, fn func(signatureManifests []ocispec.Descriptor) error) error {
+	if descs, ok, err := n.client.sharedReferrers(ctx, n.target.registry, n.repo, desc); ok {
+		if err != nil {
+			t := n.target
+			t.digest = desc.Digest.String()
+			return n.record(err, t)
+		}
+		// What notation-go's listing asks the registry for: referrers of
+		// the signature artifact type. The caller's error (notation uses
+		// one to stop early) is not a registry failure.
+		if sigs := ofArtifactType(descs, ArtifactTypeSignature); len(sigs) > 0 {
+			return fn(slices.Clone(sigs))
+		}
+		return nil
+	}
 	var fnErr error
 	err := n.client.listReferrers(ctx, n.target.registry, n.repo, func(paged func()) error {
 		return n.read.ListSignatures(ctx, desc, func(page []ocispec.Descriptor) error {

@@ -153,6 +153,10 @@ func (c *Combined) VerifySubject(ctx context.Context, ref string, subject *ocisp
 		return verifyWith(ctx, c.notation, ref, subject)
 	case Cosign:
 		return verifyWith(ctx, c.cosign, ref, subject)
+	}
+	// Both kinds may look: they read the image's referrers once.
+	ctx = oci.WithSharedListings(ctx)
+	switch req {
 	case All:
 		return all(ctx, ref, subject, c.notation, c.cosign)
 	case Each:
