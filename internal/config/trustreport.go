@@ -19,9 +19,13 @@ type TrustSource struct {
 	// named, the current one, or every enabled one); nil for other
 	// sources.
 	Versions []string
-	// Disabled are, for a Key Vault source that trusts every version, the
-	// versions left out because the vault has them disabled.
+	// Disabled are, for a Key Vault source, the versions left out because
+	// the vault has them disabled.
 	Disabled []string
+	// Missing, for a Key Vault source that the configuration in force had
+	// read, says that the vault no longer holds its certificate: deleted,
+	// so the source trusts nothing.
+	Missing error
 	// Err is why the source gave none; nil when it did.
 	Err error
 }

@@ -33,6 +33,12 @@ type BuildOptions struct {
 	// OnTrustSource, if set, sees what each trust store certificate
 	// source gave, whether or not the build succeeds.
 	OnTrustSource func(config.TrustSource)
+	// InForce is the configuration in force, if any. A Key Vault
+	// certificate or key that it names and that the vault no longer holds
+	// was deleted after it was read: it is revoked (its source trusts
+	// nothing) rather than a problem that keeps the configuration in force,
+	// and with it what was deleted.
+	InForce *config.Config
 }
 
 // Generation is what one configuration turns into.
@@ -53,7 +59,8 @@ type Generation struct {
 // builds for each configuration generation and `hallmark audit` builds
 // once.
 func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation, error) {
-	built, err := prepare(ctx, cfg, o.OnTrustSource)
+	revocable := revocableKeys(o.InForce)
+	built, err := prepare(ctx, cfg, o.OnTrustSource, revocable)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +77,7 @@ func Build(ctx context.Context, cfg *config.Config, o BuildOptions) (*Generation
 	if err != nil {
 		return nil, err
 	}
-	verifier, cosignKeys, err := withCosign(ctx, cfg, engine, client)
+	verifier, cosignKeys, err := withCosign(ctx, cfg, engine, client, revocable)
 	if err != nil {
 		return nil, err
 	}

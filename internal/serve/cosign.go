@@ -25,6 +25,12 @@ import (
 // CosignPolicies reads the files and keys the configuration's cosign
 // section names and builds its policies. Every problem is reported at once in an *Error.
 func CosignPolicies(ctx context.Context, c *config.Config) ([]cosign.Policy, error) {
+	return cosignPolicies(ctx, c, nil)
+}
+
+// cosignPolicies is CosignPolicies; a Key Vault key in revocable that the
+// vault no longer holds is revoked rather than a problem (revocableKeys).
+func cosignPolicies(ctx context.Context, c *config.Config, revocable map[string]bool) ([]cosign.Policy, error) {
 	if !c.CosignConfigured() {
 		return nil, nil
 	}
@@ -39,7 +45,7 @@ func CosignPolicies(ctx context.Context, c *config.Config) ([]cosign.Policy, err
 			ps.add("cosign.trustedRootFile", err.Error())
 		}
 	}
-	ks := &keyStoreOpener{dir: c.KeyStore.Dir}
+	ks := &keyStoreOpener{dir: c.KeyStore.Dir, revocable: revocable}
 	out := make([]cosign.Policy, 0, len(c.Cosign.Policies))
 	for i, p := range c.Cosign.Policies {
 		cp := cosign.Policy{
@@ -49,11 +55,12 @@ func CosignPolicies(ctx context.Context, c *config.Config) ([]cosign.Policy, err
 		for j, k := range p.Keys {
 			path := fmt.Sprintf("cosign.policies[%d].keys[%d]", i, j)
 			got, err := cosignKeys(ctx, ks, k, fmt.Sprintf("%s inline key %d", p.Name, j+1))
-			if errors.Is(err, keys.ErrDisabled) {
-				// The vault's answer, not a failure: the key is revoked,
-				// and a trust refresh must drop it rather than keep what
-				// was read before.
-				cp.Disabled = append(cp.Disabled, k.Key)
+			if errors.Is(err, keys.ErrDisabled) || errors.Is(err, keys.ErrNotFound) && ks.revocable[k.Key] {
+				// The vault's answer, not a failure: the key is revoked
+				// (disabled, or deleted after it was read), and a trust
+				// refresh must drop it rather than keep what was read
+				// before.
+				cp.Revoked = append(cp.Revoked, k.Key)
 				continue
 			}
 			if err != nil {
@@ -187,11 +194,11 @@ func cosignFingerprint(policies []cosign.Policy) string {
 // the configuration has cosign policies, under its signature-kind rules;
 // without them the engine is the verifier, as before. It returns the
 // fingerprint of the keys read (cosignFingerprint).
-func withCosign(ctx context.Context, cfg *config.Config, engine *verify.Engine, client *oci.Client) (cache.Verifier, string, error) {
+func withCosign(ctx context.Context, cfg *config.Config, engine *verify.Engine, client *oci.Client, revocable map[string]bool) (cache.Verifier, string, error) {
 	if !cfg.CosignConfigured() {
 		return engine, "", nil
 	}
-	policies, err := CosignPolicies(ctx, cfg)
+	policies, err := cosignPolicies(ctx, cfg, revocable)
 	if err != nil {
 		return nil, "", err
 	}

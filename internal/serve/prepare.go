@@ -52,12 +52,14 @@ type Prepared struct {
 // a configuration reload must not fail because a certificate rotation is
 // half-way through. CheckTLS checks them.
 func Prepare(ctx context.Context, c *config.Config) (*Prepared, error) {
-	return prepare(ctx, c, nil)
+	return prepare(ctx, c, nil, nil)
 }
 
 // prepare is Prepare, telling onSource, if set, what each trust store
-// certificate source gave.
-func prepare(ctx context.Context, c *config.Config, onSource func(config.TrustSource)) (*Prepared, error) {
+// certificate source gave. A Key Vault source whose key is in revocable
+// and that the vault no longer holds is revoked rather than a problem (see
+// revocableKeys).
+func prepare(ctx context.Context, c *config.Config, onSource func(config.TrustSource), revocable map[string]bool) (*Prepared, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -67,7 +69,7 @@ func prepare(ctx context.Context, c *config.Config, onSource func(config.TrustSo
 	if b.TrustPolicy, err = TrustPolicy(c); err != nil {
 		collect(&ps, err)
 	}
-	if b.TrustStore, err = trustStore(ctx, c, onSource); err != nil {
+	if b.TrustStore, err = trustStore(ctx, c, onSource, revocable); err != nil {
 		collect(&ps, err)
 	}
 	if b.Registry, err = RegistryOptions(c); err != nil {
@@ -179,11 +181,12 @@ func TrustPolicy(c *config.Config) (*trustpolicy.Document, error) {
 // files, folders, inline PEM and the key store. Every problem is reported
 // at once, with the path of the entry that caused it.
 func TrustStore(ctx context.Context, c *config.Config) (*tstore.Store, error) {
-	return trustStore(ctx, c, nil)
+	return trustStore(ctx, c, nil, nil)
 }
 
-// trustStore is TrustStore, telling onSource, if set, what each source gave.
-func trustStore(ctx context.Context, c *config.Config, onSource func(config.TrustSource)) (*tstore.Store, error) {
+// trustStore is TrustStore, telling onSource, if set, what each source
+// gave, with prepare's revocable.
+func trustStore(ctx context.Context, c *config.Config, onSource func(config.TrustSource), revocable map[string]bool) (*tstore.Store, error) {
 	var ps problems
 	ts := tstore.New()
 	if c.TrustStoreDir != "" {
@@ -194,15 +197,16 @@ func trustStore(ctx context.Context, c *config.Config, onSource func(config.Trus
 			ts = loaded
 		}
 	}
-	ks := &keyStoreOpener{dir: c.KeyStore.Dir}
+	ks := &keyStoreOpener{dir: c.KeyStore.Dir, revocable: revocable}
 	for i, store := range c.TrustStores {
 		for j, src := range store.Certificates {
 			p := fmt.Sprintf("trustStores[%d].certificates[%d]", i, j)
 			got, field, err := ks.certificates(ctx, store.Type, src)
-			// A source whose every version is disabled in its vault adds
-			// nothing: what it trusted is revoked. A store left empty
-			// fails each verification that needs it.
-			revoked := len(got.certs) == 0 && len(got.disabled) > 0
+			// A source whose every version is disabled in its vault, or
+			// whose certificate the vault no longer has, adds nothing:
+			// what it trusted is revoked. A store left empty fails each
+			// verification that needs it.
+			revoked := len(got.certs) == 0 && (len(got.disabled) > 0 || got.missing != nil)
 			if err == nil && !revoked {
 				if aerr := ts.Add(truststore.Type(store.Type), store.Name, got.certs...); aerr != nil {
 					err = errors.New(config.StoreAddMessage(aerr))
@@ -212,7 +216,7 @@ func trustStore(ctx context.Context, c *config.Config, onSource func(config.Trus
 				if err != nil {
 					onSource(config.TrustSource{Path: p, Err: err})
 				} else {
-					onSource(config.TrustSource{Path: p, Certificates: got.certs, Versions: got.versions, Disabled: got.disabled})
+					onSource(config.TrustSource{Path: p, Certificates: got.certs, Versions: got.versions, Disabled: got.disabled, Missing: got.missing})
 				}
 			}
 			if err != nil {
@@ -226,11 +230,43 @@ func trustStore(ctx context.Context, c *config.Config, onSource func(config.Trus
 	return ts, nil
 }
 
-// keyStoreOpener opens the key store on first use.
+// keyStoreOpener opens the key store on first use, and reads the sources
+// that name keys.
 type keyStoreOpener struct {
 	dir   string
 	store *local.Store
 	err   error
+	// revocable are the Key Vault URLs whose deletion from the vault is a
+	// revocation rather than a problem (revocableKeys).
+	revocable map[string]bool
+}
+
+// revocableKeys are the Key Vault certificate and key URLs that c names:
+// with c in force, each was read. If the vault no longer holds one when a
+// later build reads it again, its owner deleted it, which revokes it as
+// disabling a version does: the source then trusts nothing, where a URL
+// not read before (a typo in a new configuration) stays a problem, and
+// the configuration in force stays.
+func revocableKeys(c *config.Config) map[string]bool {
+	if c == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, ts := range c.TrustStores {
+		for _, src := range ts.Certificates {
+			if azurekv.IsURL(src.Key) {
+				out[src.Key] = true
+			}
+		}
+	}
+	for _, p := range c.Cosign.Policies {
+		for _, k := range p.Keys {
+			if azurekv.IsURL(k.Key) {
+				out[k.Key] = true
+			}
+		}
+	}
+	return out
 }
 
 func (k *keyStoreOpener) open() (*local.Store, error) {
@@ -258,6 +294,9 @@ type sourceCerts struct {
 	// trusted; disabled are those left out because the vault has them
 	// disabled.
 	versions, disabled []string
+	// missing says why a revocable Key Vault source gave nothing: the
+	// vault no longer has its certificate.
+	missing error
 }
 
 // certificates reads one source's certificates and names the field that
@@ -297,6 +336,10 @@ func (k *keyStoreOpener) keyCertificates(ctx context.Context, typ string, src co
 		// A vault is read with the identity the source names.
 		var trusted, disabled []keys.Info
 		trusted, disabled, err = vaultVersions(ctx, src)
+		if errors.Is(err, keys.ErrNotFound) && k.revocable[src.Key] {
+			got.missing = err
+			return got, nil
+		}
 		for _, info := range trusted {
 			chains = append(chains, info.Chain)
 			got.versions = append(got.versions, info.Version)

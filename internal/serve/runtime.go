@@ -235,14 +235,15 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 	}
 	var sources []config.TrustSource
 	now := time.Now()
-	ts, err := trustStore(ctx, cfg, func(s config.TrustSource) { sources = append(sources, s) })
+	revocable := revocableKeys(cur.Config)
+	ts, err := trustStore(ctx, cfg, func(s config.TrustSource) { sources = append(sources, s) }, revocable)
 	if err != nil {
 		r.log.Warn("trust store refresh failed; the current trust material stays in force", "error", err.Error())
 		r.reportTrust(ctx, config.TrustReport{Config: cfg, Time: now, Sources: sources, Err: err})
 		return
 	}
 	// Cosign keys from key stores, tokens and vaults rotate too.
-	policies, err := CosignPolicies(ctx, cfg)
+	policies, err := cosignPolicies(ctx, cfg, revocable)
 	if err != nil {
 		r.log.Warn("cosign key refresh failed; the current trust material stays in force", "error", err.Error())
 		return
@@ -270,9 +271,10 @@ func (r *Runtime) reportTrust(ctx context.Context, rep config.TrustReport) {
 }
 
 // logDisabled says which Key Vault versions a source leaves out because
-// the vault has them disabled, when that changes: at warn when the source
-// then trusts nothing (its owner revoked it, or a mistake left a trust
-// store empty), at info when it still trusts other versions.
+// the vault has them disabled, or that its certificate was deleted, when
+// that changes: at warn when the source then trusts nothing (its owner
+// revoked it, or a mistake left a trust store empty), at info when it
+// still trusts other versions.
 func (r *Runtime) logDisabled(sources []config.TrustSource) {
 	r.disabledMu.Lock()
 	defer r.disabledMu.Unlock()
@@ -280,7 +282,11 @@ func (r *Runtime) logDisabled(sources []config.TrustSource) {
 		if src.Err != nil {
 			continue // not read: what was said stands
 		}
-		now := fmt.Sprintf("%s %t", strings.Join(src.Disabled, ","), len(src.Versions) == 0)
+		missing := ""
+		if src.Missing != nil {
+			missing = src.Missing.Error()
+		}
+		now := fmt.Sprintf("%s %t %s", strings.Join(src.Disabled, ","), len(src.Versions) == 0, missing)
 		if r.disabled[src.Path] == now {
 			continue
 		}
@@ -289,6 +295,8 @@ func (r *Runtime) logDisabled(sources []config.TrustSource) {
 		}
 		r.disabled[src.Path] = now
 		switch {
+		case src.Missing != nil:
+			r.log.Warn("a Key Vault certificate the configuration trusted is no longer in the vault (deleted); this source trusts nothing now", "source", src.Path, "error", missing)
 		case len(src.Disabled) == 0:
 		case len(src.Versions) == 0:
 			r.log.Warn("Key Vault certificate versions disabled in the vault are not trusted; this source trusts nothing now", "source", src.Path, "versions", src.Disabled)
@@ -305,7 +313,12 @@ func (r *Runtime) load(ctx context.Context, cfg *config.Config) error {
 	gen := r.gen.Load() + 1
 	var sources []config.TrustSource
 	now := time.Now()
+	var inForce *config.Config
+	if cur := r.cur.Load(); cur != nil {
+		inForce = cur.Config
+	}
 	g, err := Build(ctx, cfg, BuildOptions{
+		InForce:       inForce,
 		OnTrustSource: func(s config.TrustSource) { sources = append(sources, s) },
 		UserAgent:     r.opts.UserAgent,
 		OnResponse:    r.metrics.ObserveRegistryResponse,

@@ -87,7 +87,9 @@ func vaultError(vault string, ref keys.Ref, identity string, err error) error {
 		}
 		return fmt.Errorf("could not get an Azure token for %s to read %s in Key Vault %s%s: %s", identity, cert, vault, code, check)
 	case errors.Is(err, keys.ErrNotFound):
-		return fmt.Errorf("no %s in Key Vault %s (read as %s): check the vault URI, the certificate's name and version", cert, vault, identity)
+		// Kept for errors.Is: a certificate the configuration in force
+		// read and the vault no longer has was deleted (revoked).
+		return &notInVault{fmt.Sprintf("no %s in Key Vault %s (read as %s): check the vault URI, the certificate's name and version", cert, vault, identity)}
 	case strings.Contains(err.Error(), "access denied"):
 		return fmt.Errorf("%s may not read %s in Key Vault %s: grant it get permission on the vault's certificates (the Key Vault Certificate User role, or an access policy)", identity, cert, vault)
 	case errors.As(err, &ue):
@@ -95,6 +97,13 @@ func vaultError(vault string, ref keys.Ref, identity string, err error) error {
 	}
 	return fmt.Errorf("reading %s in Key Vault %s as %s: %s", cert, vault, identity, firstLine(err.Error()))
 }
+
+// notInVault is vaultError's "not found": its message, and keys.ErrNotFound
+// to errors.Is.
+type notInVault struct{ msg string }
+
+func (e *notInVault) Error() string { return e.msg }
+func (e *notInVault) Unwrap() error { return keys.ErrNotFound }
 
 // firstLine keeps the first line of s: the SDK's errors carry the whole
 // HTTP exchange after it.

@@ -97,7 +97,7 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 			t.Fatal(err)
 		}
 		sources = nil
-		ts, err := trustStore(context.Background(), c, func(s config.TrustSource) { sources = append(sources, s) })
+		ts, err := trustStore(context.Background(), c, func(s config.TrustSource) { sources = append(sources, s) }, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +140,7 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 	vault.Add("hallmark-signing", off, verifytest.NewRootCA(t, "hallmark signing, disabled").Cert)
 	vault.Disable("hallmark-signing", off)
 	sources = nil
-	ts, err = trustStore(context.Background(), store(vault.URL+"/certificates/hallmark-signing/"+off, client), func(s config.TrustSource) { sources = append(sources, s) })
+	ts, err = trustStore(context.Background(), store(vault.URL+"/certificates/hallmark-signing/"+off, client), func(s config.TrustSource) { sources = append(sources, s) }, nil)
 	if err != nil {
 		t.Fatalf("a disabled version named: %v; want a store without it", err)
 	}
@@ -294,14 +294,22 @@ func TestVaultCosignKeys(t *testing.T) {
 	// A disabled version is revoked, not a failure to read: the policy
 	// accepts no key of it, and names the key it lost.
 	vault.Disable("cosign-release", v3)
-	if ps, err := current(); err != nil || len(ps[0].Keys) != 0 || !slices.Equal(ps[0].Disabled, []string{vault.URL + "/keys/cosign-release"}) {
+	if ps, err := current(); err != nil || len(ps[0].Keys) != 0 || !slices.Equal(ps[0].Revoked, []string{vault.URL + "/keys/cosign-release"}) {
 		t.Errorf("a disabled current version: %+v, %v; want no key, the key named disabled", ps, err)
 	}
-	if ps, err := policies(vault.URL + "/keys/cosign-release/" + v1); err != nil || len(ps[0].Keys) != 0 || len(ps[0].Disabled) != 1 {
+	if ps, err := policies(vault.URL + "/keys/cosign-release/" + v1); err != nil || len(ps[0].Keys) != 0 || len(ps[0].Revoked) != 1 {
 		t.Errorf("a disabled version named: %+v, %v; want no key, the key named disabled", ps, err)
 	}
 	if _, err := policies(vault.URL + "/keys/absent/" + v1); err == nil || !strings.Contains(err.Error(), `key not found: key "absent"`) {
 		t.Errorf("an absent key: %v", err)
+	}
+	// Absent from the vault after the configuration in force read it:
+	// deleted, so revoked, not a problem.
+	absent := vault.URL + "/keys/absent/" + v1
+	c := base(t)
+	c.Cosign = config.Cosign{Policies: []config.CosignPolicy{{Name: "release", Scopes: []string{"*"}, Keys: []config.CosignKey{{Key: absent, Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant}}}}}}
+	if ps, err := cosignPolicies(context.Background(), c, revocableKeys(c)); err != nil || len(ps[0].Keys) != 0 || !slices.Equal(ps[0].Revoked, []string{absent}) {
+		t.Errorf("a key deleted since it was read: %+v, %v; want no key, the key revoked", ps, err)
 	}
 }
 
@@ -414,5 +422,72 @@ func TestRefreshDropsDisabledVersion(t *testing.T) {
 	r.refreshTrust(ctx)
 	if s := trusted(); r.Generation() != 3 || len(s[0].Certificates) != 1 {
 		t.Fatalf("after the version was enabled again: generation %d, %+v; want it trusted", r.Generation(), s)
+	}
+}
+
+// TestRefreshDropsDeletedCertificate: a certificate the configuration in
+// force read, deleted from the vault since, is revoked at the next trust
+// refresh, as a disabled version is (it kept the previous trust in force
+// before, as for a vault that cannot be read). A configuration naming a
+// certificate that was never read is still refused when the vault does not
+// have it, even while another is in force, so a typo never takes effect.
+func TestRefreshDropsDeletedCertificate(t *testing.T) {
+	if !inOwnProcess(t, "TestRefreshDropsDeletedCertificate") {
+		return
+	}
+	vault, _, tenant, client := startVault(t)
+	version := kvtest.NewVersion()
+	vault.Add("hallmark-signing", version, verifytest.NewRootCA(t, "hallmark signing").Cert)
+	configFor := func(name string) *config.Config {
+		c := runtimeConfig(t)
+		c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
+			Key: vault.URL + "/certificates/" + name + "/" + version, Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant},
+		}}}}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	src := &reportingSource{memorySource: memorySource{cfg: configFor("hallmark-signing")}}
+	var logs bytes.Buffer
+	r, err := Start(ctx, src, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A new configuration naming a certificate the vault never had: refused,
+	// the one in force stays.
+	src.mu.Lock()
+	src.cfg = configFor("hallmark-signing-typo")
+	src.mu.Unlock()
+	if err := r.Reload(ctx); err == nil || !strings.Contains(err.Error(), "no certificate hallmark-signing-typo") {
+		t.Fatalf("a configuration naming a certificate the vault does not have: %v; want refused", err)
+	}
+	r.refreshTrust(ctx)
+	if r.Generation() != 1 {
+		t.Fatalf("a trust refresh put generation %d in force with a certificate the vault never had", r.Generation())
+	}
+	src.mu.Lock()
+	src.cfg = configFor("hallmark-signing")
+	src.mu.Unlock()
+
+	// The certificate in force is deleted: revoked at the next refresh.
+	vault.Delete("hallmark-signing")
+	r.refreshTrust(ctx)
+	if r.Generation() != 2 {
+		t.Fatalf("after the certificate was deleted, generation %d is in force; want a new one without it\n%s", r.Generation(), logs.String())
+	}
+	rep := src.last()
+	if !rep.InForce || len(rep.Sources) != 1 || len(rep.Sources[0].Certificates) != 0 || rep.Sources[0].Missing == nil {
+		t.Fatalf("trust report %+v: want the source in force, trusting nothing, the certificate missing", rep)
+	}
+	if n := strings.Count(logs.String(), "no longer in the vault (deleted)"); n != 1 {
+		t.Errorf("the deletion was logged %d times, want once:\n%s", n, logs.String())
+	}
+	r.refreshTrust(ctx)
+	if r.Generation() != 2 || strings.Count(logs.String(), "no longer in the vault (deleted)") != 1 {
+		t.Errorf("a refresh with nothing changed: generation %d, or the deletion logged again", r.Generation())
 	}
 }

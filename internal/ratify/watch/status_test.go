@@ -123,6 +123,19 @@ func TestTrustBuiltStatus(t *testing.T) {
 	if st["issuccess"] != true || st["lastfetchedtime"] != "2026-12-04T13:03:00Z" || !sameStatus(props, want) {
 		t.Errorf("disabled: %v, want properties %v", st, want)
 	}
+
+	// The certificate deleted from the vault since it was read: nothing
+	// of it is trusted, which the status says as an error, without the
+	// "stay in force" of a failed fetch.
+	t3 := t2.Add(time.Minute)
+	gone := errors.New("no certificate hallmark-signing version " + version + " in Key Vault https://hallmark-akv.vault.azure.net")
+	src.TrustBuilt(ctx, config.TrustReport{Config: cfg, Time: t3, InForce: true,
+		Sources: []config.TrustSource{{Path: "trustStores[0].certificates[0]", Missing: gone}}})
+	st = store()
+	msg, _ = st["error"].(string)
+	if st["issuccess"] != false || !strings.HasPrefix(msg, gone.Error()) || !strings.Contains(msg, "nothing of it is trusted") || strings.Contains(msg, "stay in force") || st["lastfetchedtime"] != "2026-12-04T13:04:00Z" {
+		t.Errorf("deleted: %v", st)
+	}
 }
 
 func obj(kind, ns, name string, spec map[string]any) *unstructured.Unstructured {

@@ -326,6 +326,9 @@ func (s *Source) TrustBuilt(ctx context.Context, rep config.TrustReport) {
 		res   *ratify.Resource
 		errs  []string
 		certs []map[string]any
+		// revoked: what a source named is no longer in its vault
+		// (deleted), so nothing of it is trusted; not a failed fetch.
+		revoked []string
 	}
 	byLabel := map[string]*outcome{}
 	var labels []string
@@ -343,6 +346,9 @@ func (s *Source) TrustBuilt(ctx context.Context, rep config.TrustReport) {
 		if ts.Err != nil {
 			o.errs = append(o.errs, ts.Err.Error())
 			continue
+		}
+		if ts.Missing != nil {
+			o.revoked = append(o.revoked, ts.Missing.Error())
 		}
 		o.certs = append(o.certs, certProperties(res.Kind, sources[ts.Path], ts, rep.Time)...)
 	}
@@ -364,6 +370,11 @@ func (s *Source) TrustBuilt(ctx context.Context, rep config.TrustReport) {
 			continue
 		}
 		f.when, f.err, f.props = rep.Time, "", nil
+		if len(o.revoked) > 0 {
+			// As Ratify's status says a fetch that found nothing; unlike a
+			// failed fetch, nothing fetched before stays in force.
+			f.err = strings.Join(o.revoked, "; ") + " (deleted from the vault, so nothing of it is trusted now)"
+		}
 		if len(o.certs) > 0 {
 			list := make([]any, len(o.certs))
 			for i, c := range o.certs {

@@ -78,12 +78,12 @@ type Policy struct {
 	// Identities are the signers keyless signatures are accepted from.
 	// Keyless verification needs TrustedRoot.
 	Identities []Identity
-	// Disabled names the keys the policy's configuration names whose
-	// every version it would accept is disabled where they are kept (a
-	// Key Vault): their owner revoked them, so none is in Keys. A policy
-	// left without keys by them is valid, accepts no keyed signature, and
-	// says why.
-	Disabled []string
+	// Revoked names the keys the policy's configuration names that their
+	// owner revoked where they are kept (a Key Vault: every version it
+	// would accept disabled, or the key deleted), so none is in Keys. A
+	// policy left without keys by them is valid, accepts no keyed
+	// signature, and says why.
+	Revoked []string
 	// TrustedRoot holds the Fulcio CAs, Rekor logs and timestamping
 	// authorities that keyless signatures, and keyed ones with
 	// RequireTransparencyLog or RequireSignedTimestamp, are checked against.
@@ -110,7 +110,7 @@ func (p *Policy) Validate() error {
 			problems = append(problems, fmt.Sprintf("scope %q is not registry/repository or \"*\"", s))
 		}
 	}
-	if len(p.Keys) == 0 && len(p.Identities) == 0 && len(p.Disabled) == 0 {
+	if len(p.Keys) == 0 && len(p.Identities) == 0 && len(p.Revoked) == 0 {
 		problems = append(problems, "it has neither keys nor keyless identities, so it accepts nothing")
 	}
 	for i, k := range p.Keys {

@@ -465,8 +465,8 @@ func (v *Verifier) verifyEntity(p *Policy, repoRef string, entity sgverify.Signe
 		sr.SigningScheme = SchemeKey
 		if len(p.Keys) == 0 {
 			sr.Code = verify.CodeUntrustedSigner
-			if len(p.Disabled) > 0 {
-				sr.Reason = fmt.Sprintf("cosign signature %s of %s was made with a key, and every key of policy %q is disabled where it is kept (%s), so none is trusted", short(sr.Digest), repoRef, p.Name, strings.Join(p.Disabled, ", "))
+			if len(p.Revoked) > 0 {
+				sr.Reason = fmt.Sprintf("cosign signature %s of %s was made with a key, and every key of policy %q was revoked where it is kept, disabled or deleted (%s), so none is trusted", short(sr.Digest), repoRef, p.Name, strings.Join(p.Revoked, ", "))
 				sr.Remediation = "sign with a key the policy trusts, or enable the key's version again if it was not revoked"
 				return sr
 			}

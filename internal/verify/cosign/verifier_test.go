@@ -77,21 +77,21 @@ func TestKeyedSimpleSigning(t *testing.T) {
 	}
 }
 
-// TestDisabledKeysAcceptNothing: a policy whose every key is disabled in
-// its vault is valid (the keys were revoked, the configuration is right)
-// and accepts no keyed signature, saying why.
-func TestDisabledKeysAcceptNothing(t *testing.T) {
+// TestRevokedKeysAcceptNothing: a policy whose every key is disabled or
+// deleted in its vault is valid (the keys were revoked, the configuration
+// is right) and accepts no keyed signature, saying why.
+func TestRevokedKeysAcceptNothing(t *testing.T) {
 	r := startRegistry(t, true)
 	key, _, _ := newKey(t)
 	img := r.pushImage(t, "app", "signed")
 	r.pushSimpleSignatures(t, "app", img, keyedSig(t, key, r.host+"/app", img.Digest))
 	const revoked = "https://hallmark-akv.vault.azure.net/keys/cosign-release"
-	res := newVerifier(t, r, cosign.Policy{Disabled: []string{revoked}}).Verify(t.Context(), r.host+"/app:v1")
-	if res.Verified || res.Code != verify.CodeUntrustedSigner || !strings.Contains(res.Reason, "disabled") || !strings.Contains(res.Reason, revoked) {
+	res := newVerifier(t, r, cosign.Policy{Revoked: []string{revoked}}).Verify(t.Context(), r.host+"/app:v1")
+	if res.Verified || res.Code != verify.CodeUntrustedSigner || !strings.Contains(res.Reason, "revoked") || !strings.Contains(res.Reason, revoked) {
 		t.Fatalf("Verify = %v %s: %s; want untrusted, naming the disabled key", res.Verified, res.Code, res.Reason)
 	}
 	if err := (&cosign.Policy{Name: "p", Scopes: []string{"*"}}).Validate(); err == nil {
-		t.Error("a policy with neither keys, keyless identities nor disabled keys is valid")
+		t.Error("a policy with neither keys, keyless identities nor revoked keys is valid")
 	}
 }
 

@@ -196,6 +196,16 @@ func (v *Vault) Disable(name, version string) {
 	v.disabled[name+"/"+version] = true
 }
 
+// Delete deletes certificate name, every version, as Delete Certificate
+// does (https://learn.microsoft.com/rest/api/keyvault/certificates/delete-certificate/delete-certificate):
+// Get Certificate then answers 404 for it, as for a name never added.
+func (v *Vault) Delete(name string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.certs, name)
+	delete(v.latest, name)
+}
+
 // Enable undoes Disable.
 func (v *Vault) Enable(name, version string) {
 	v.mu.Lock()
