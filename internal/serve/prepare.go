@@ -112,9 +112,9 @@ func checkStoresExist(c *config.Config, ps *problems, doc *trustpolicy.Document,
 	}
 	defined := func(id string) bool {
 		// A store the configuration defines may be empty only when its
-		// vault sources' versions are all disabled (a source that gives
-		// nothing otherwise is a problem of its own): it then fails each
-		// verification that needs it.
+		// vault sources were revoked, disabled or deleted (a source that
+		// gives nothing otherwise is a problem of its own): it then fails
+		// each verification that needs it.
 		return slices.ContainsFunc(c.TrustStores, func(s config.TrustStore) bool { return s.Type+":"+s.Name == id })
 	}
 	for i, st := range doc.TrustPolicies {
