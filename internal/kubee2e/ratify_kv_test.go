@@ -405,6 +405,28 @@ spec:
 	if _, err := pods.Create(ctx, pod("demo-pass-enabled", pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
 		t.Errorf("signed pod refused once the version is enabled again: %v\n%s", err, srv.logs)
 	}
+
+	// Deleting the certificate from the vault revokes it too (Ratify fails
+	// the provider's fetch, and with it every verification needing it): the
+	// status says it is gone and the signed pod is denied. Added back, it
+	// is trusted again.
+	w.vault.Delete("hallmark-signing")
+	if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool {
+		msg, _ := kmp()["error"].(string)
+		return strings.Contains(msg, "nothing of it is trusted")
+	}) {
+		t.Fatalf("the certificate is deleted and the status says %v\n%s", kmp(), srv.logs)
+	}
+	if _, err := pods.Create(ctx, pod("demo-pass-deleted", pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err == nil {
+		t.Errorf("signed pod admitted after its certificate was deleted from the vault\n%s", srv.logs)
+	}
+	w.vault.Add("hallmark-signing", version, cert)
+	if !proctest.Eventually(30*time.Second, 200*time.Millisecond, func() bool { return enabled() == "true" && kmp()["issuccess"] == true }) {
+		t.Fatalf("the certificate is back and the status says %v", kmp())
+	}
+	if _, err := pods.Create(ctx, pod("demo-pass-back", pass), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		t.Errorf("signed pod refused once the certificate is back: %v\n%s", err, srv.logs)
+	}
 }
 
 // Registry credentials that fail at admission, with the reference setup's
