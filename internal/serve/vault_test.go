@@ -355,6 +355,20 @@ func (s *reportingSource) last() config.TrustReport {
 	return s.reports[len(s.reports)-1]
 }
 
+// vaultRuntimeConfig is runtimeConfig with its trust store ca:prod read
+// from the vault certificate key, as the workload identity client.
+func vaultRuntimeConfig(t *testing.T, key, client, tenant string) *config.Config {
+	t.Helper()
+	c := runtimeConfig(t)
+	c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
+		Key: key, Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant},
+	}}}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestRefreshDropsDisabledVersion: disabling a trusted version in the
 // vault is how its owner revokes it. The next trust refresh puts a
 // generation in force that no longer trusts it (it kept the previous trust
@@ -367,16 +381,9 @@ func TestRefreshDropsDisabledVersion(t *testing.T) {
 	vault, _, tenant, client := startVault(t)
 	version := kvtest.NewVersion()
 	vault.Add("hallmark-signing", version, verifytest.NewRootCA(t, "hallmark signing").Cert)
-	c := runtimeConfig(t)
-	c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
-		Key: vault.URL + "/certificates/hallmark-signing/" + version, Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant},
-	}}}}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	src := &reportingSource{memorySource: memorySource{cfg: c}}
+	src := &reportingSource{memorySource: memorySource{cfg: vaultRuntimeConfig(t, vault.URL+"/certificates/hallmark-signing/"+version, client, tenant)}}
 	var logs bytes.Buffer
 	r, err := Start(ctx, src, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
@@ -439,14 +446,7 @@ func TestRefreshDropsDeletedCertificate(t *testing.T) {
 	version := kvtest.NewVersion()
 	vault.Add("hallmark-signing", version, verifytest.NewRootCA(t, "hallmark signing").Cert)
 	configFor := func(name string) *config.Config {
-		c := runtimeConfig(t)
-		c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
-			Key: vault.URL + "/certificates/" + name + "/" + version, Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant},
-		}}}}
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return vaultRuntimeConfig(t, vault.URL+"/certificates/"+name+"/"+version, client, tenant)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
