@@ -275,6 +275,14 @@ type ACR struct {
 	signer                   *TokenSigner
 }
 
+// ExchangeCount returns Exchanges, read under the lock the handler writes
+// it under: for tests whose exchanges run in the background.
+func (a *ACR) ExchangeCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.Exchanges
+}
+
 // Log returns the forms of the exchange requests and the token requests
 // so far, in order: for tests to check what a client sent beyond what
 // every request is checked for.
