@@ -88,19 +88,30 @@ func TestRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	type phase struct {
+		name     string
+		requests int
+		perReq   int  // images per request
+		byTag    bool // tag references
+		extra    int  // untrusted signatures before the trusted one
+		newRepo  bool // each image in a repository of its own
+		cosign   bool // signed with cosign instead
+		floor    int  // round trips
+	}
 	images := 0
-	// push pushes a fresh image, signs it with the untrusted key extra
-	// times and then the trusted key, and returns its reference through the
-	// proxy: by digest, or by tag if byTag.
-	push := func(byTag bool, extra int, newRepo bool, withCosign bool) string {
+	// push pushes a fresh image as ph says, signs it with the untrusted key
+	// ph.extra times and then the trusted key (with cosign if ph.cosign),
+	// and returns its reference through the proxy: by digest, or by tag if
+	// ph.byTag. The zero phase is one image by digest, signed once.
+	push := func(ph phase) string {
 		t.Helper()
 		images++
 		tag := ""
-		if byTag {
+		if ph.byTag {
 			tag = fmt.Sprintf("t%d", images)
 		}
 		name := "rtt"
-		if newRepo {
+		if ph.newRepo {
 			name = fmt.Sprintf("rtt-%d", images)
 		}
 		repo, err := remote.NewRepository(host + "/" + name)
@@ -113,32 +124,22 @@ func TestRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 		ref := fmt.Sprintf("%s/%s@%s", host, name, desc.Digest)
-		for range extra {
+		for range ph.extra {
 			if err := signImage(ctx, client, untrusted, ref); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if withCosign {
+		if ph.cosign {
 			if _, err := cosignsig.Sign(ctx, key.Signer, client, ref, nil); err != nil {
 				t.Fatal(err)
 			}
 		} else if err := signImage(ctx, client, key, ref); err != nil {
 			t.Fatal(err)
 		}
-		if byTag {
+		if ph.byTag {
 			return fmt.Sprintf("%s/%s:%s", proxy.Host(), name, tag)
 		}
 		return fmt.Sprintf("%s/%s@%s", proxy.Host(), name, desc.Digest)
-	}
-	type phase struct {
-		name     string
-		requests int
-		perReq   int  // images per request
-		byTag    bool // tag references
-		extra    int  // untrusted signatures before the trusted one
-		newRepo  bool // each image in a repository of its own
-		cosign   bool // signed with cosign instead
-		floor    int  // round trips
 	}
 	phases := []phase{
 		{name: "digest, 1 image per request", requests: 10, perReq: 1, floor: 3},
@@ -181,7 +182,7 @@ func TestRoundTrips(t *testing.T) {
 		var lat []time.Duration
 		refs := []string{}
 		for range 10 {
-			refs = append(refs, push(false, 0, false, false))
+			refs = append(refs, push(phase{}))
 		}
 		conns0 := proxy.conns.Load()
 		for _, ref := range refs {
@@ -203,7 +204,7 @@ func TestRoundTrips(t *testing.T) {
 		for range 10 {
 			var batch []string
 			for range 10 {
-				batch = append(batch, push(false, 0, false, false))
+				batch = append(batch, push(phase{}))
 			}
 			batchesOf10 = append(batchesOf10, batch)
 		}
@@ -252,7 +253,7 @@ func TestRoundTrips(t *testing.T) {
 				t.Fatalf("HALLMARK_BENCH_SERVERS: unknown server %q", name)
 			}
 			// Meet the registry: connections, the referrers API probe.
-			if v, _, err := post(tgt, batches([]string{push(false, 0, false, false)})[0]); err != nil || v != 1 {
+			if v, _, err := post(tgt, batches([]string{push(phase{})})[0]); err != nil || v != 1 {
 				t.Fatalf("%s: first image not verified (%d, %v)", tgt.name, v, err)
 			}
 			for _, ph := range phases {
@@ -260,7 +261,7 @@ func TestRoundTrips(t *testing.T) {
 				for range ph.requests {
 					var refs []string
 					for range ph.perReq {
-						refs = append(refs, push(ph.byTag, ph.extra, ph.newRepo, ph.cosign))
+						refs = append(refs, push(ph))
 					}
 					bodies = append(bodies, batches(refs)...)
 				}

@@ -48,14 +48,7 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 	vault.Add("hallmark-signing", version, ca.Cert)
 
 	store := func(key, clientID string) *config.Config {
-		c := base(t)
-		c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
-			Key: key, Azure: &config.AzureCredentials{ClientID: clientID, TenantID: tenant},
-		}}}}
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return withVaultStore(t, base(t), config.CertificateSource{Key: key, Azure: &config.AzureCredentials{ClientID: clientID, TenantID: tenant}})
 	}
 	ref := vault.URL + "/certificates/hallmark-signing/" + version
 	tokens := entra.TokenRequests()
@@ -88,14 +81,10 @@ func TestVaultTrustStoreAzureIdentity(t *testing.T) {
 	// without a version).
 	var sources []config.TrustSource
 	current := func() ([]*x509.Certificate, error) {
-		c := base(t)
-		c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
+		c := withVaultStore(t, base(t), config.CertificateSource{
 			Key: vault.URL + "/certificates/hallmark-signing", CurrentVersionOnly: true,
 			Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant},
-		}}}}
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
-		}
+		})
 		sources = nil
 		ts, err := trustStore(context.Background(), c, func(s config.TrustSource) { sources = append(sources, s) }, nil)
 		if err != nil {
@@ -355,18 +344,22 @@ func (s *reportingSource) last() config.TrustReport {
 	return s.reports[len(s.reports)-1]
 }
 
-// vaultRuntimeConfig is runtimeConfig with its trust store ca:prod read
-// from the vault certificate key, as the workload identity client.
-func vaultRuntimeConfig(t *testing.T, key, client, tenant string) *config.Config {
+// withVaultStore gives c one trust store, ca:prod, read from src alone,
+// and checks c.
+func withVaultStore(t *testing.T, c *config.Config, src config.CertificateSource) *config.Config {
 	t.Helper()
-	c := runtimeConfig(t)
-	c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{{
-		Key: key, Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant},
-	}}}}
+	c.TrustStores = []config.TrustStore{{Name: "prod", Type: "ca", Certificates: []config.CertificateSource{src}}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// vaultRuntimeConfig is runtimeConfig with its trust store ca:prod read
+// from the vault certificate key, as the workload identity client.
+func vaultRuntimeConfig(t *testing.T, key, client, tenant string) *config.Config {
+	t.Helper()
+	return withVaultStore(t, runtimeConfig(t), config.CertificateSource{Key: key, Azure: &config.AzureCredentials{ClientID: client, TenantID: tenant}})
 }
 
 // TestRefreshDropsDisabledVersion: disabling a trusted version in the
