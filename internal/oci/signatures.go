@@ -282,10 +282,10 @@ func (n *NotationRepository) Resolve(ctx context.Context, reference string) (oci
 
 // ListSignatures lists signature manifests referring to desc, page by page.
 func (n *NotationRepository) ListSignatures(ctx context.Context, desc ocispec.Descriptor, fn func(signatureManifests []ocispec.Descriptor) error) error {
+	t := n.target
+	t.digest = desc.Digest.String()
 	if descs, ok, err := n.client.sharedReferrers(ctx, n.target.registry, n.repo, desc); ok {
 		if err != nil {
-			t := n.target
-			t.digest = desc.Digest.String()
 			return n.record(err, t)
 		}
 		// What notation-go's listing asks the registry for: referrers of
@@ -305,12 +305,9 @@ func (n *NotationRepository) ListSignatures(ctx context.Context, desc ocispec.De
 		})
 	})
 	if err != nil && fnErr != nil && errors.Is(err, fnErr) {
-		// The caller's own error (notation uses one to stop early) is not a
-		// registry failure.
+		// The caller's own error is not a registry failure either.
 		return err
 	}
-	t := n.target
-	t.digest = desc.Digest.String()
 	return n.record(err, t)
 }
 

@@ -71,11 +71,11 @@ type Runtime struct {
 	// loadMu serializes loads (the source's watch, the trust refresh, an
 	// explicit Reload), so that each gets a generation of its own.
 	loadMu sync.Mutex
-	// disabled is, per trust source path, the disabled versions last
-	// logged, so that each change is said once rather than at every
-	// refresh.
-	disabledMu sync.Mutex
-	disabled   map[string]string
+	// revoked is, per trust source path, the revocation last logged
+	// (disabled versions, a deleted certificate), so that each change is
+	// said once rather than at every refresh.
+	revokedMu sync.Mutex
+	revoked   map[string]string
 }
 
 // Start loads the source's configuration, starts watching the source, puts
@@ -264,20 +264,20 @@ func (r *Runtime) refreshTrust(ctx context.Context) {
 // reportTrust tells the source how its trust stores were built, if it
 // wants to know.
 func (r *Runtime) reportTrust(ctx context.Context, rep config.TrustReport) {
-	r.logDisabled(rep.Sources)
+	r.logRevoked(rep.Sources)
 	if tr, ok := r.src.(TrustReporter); ok {
 		tr.TrustBuilt(ctx, rep)
 	}
 }
 
-// logDisabled says which Key Vault versions a source leaves out because
+// logRevoked says which Key Vault versions a source leaves out because
 // the vault has them disabled, or that its certificate was deleted, when
 // that changes: at warn when the source then trusts nothing (its owner
 // revoked it, or a mistake left a trust store empty), at info when it
 // still trusts other versions.
-func (r *Runtime) logDisabled(sources []config.TrustSource) {
-	r.disabledMu.Lock()
-	defer r.disabledMu.Unlock()
+func (r *Runtime) logRevoked(sources []config.TrustSource) {
+	r.revokedMu.Lock()
+	defer r.revokedMu.Unlock()
 	for _, src := range sources {
 		if src.Err != nil {
 			continue // not read: what was said stands
@@ -287,13 +287,13 @@ func (r *Runtime) logDisabled(sources []config.TrustSource) {
 			missing = src.Missing.Error()
 		}
 		now := fmt.Sprintf("%s %t %s", strings.Join(src.Disabled, ","), len(src.Versions) == 0, missing)
-		if r.disabled[src.Path] == now {
+		if r.revoked[src.Path] == now {
 			continue
 		}
-		if r.disabled == nil {
-			r.disabled = map[string]string{}
+		if r.revoked == nil {
+			r.revoked = map[string]string{}
 		}
-		r.disabled[src.Path] = now
+		r.revoked[src.Path] = now
 		switch {
 		case src.Missing != nil:
 			r.log.Warn("a Key Vault certificate the configuration trusted is no longer in the vault (deleted); this source trusts nothing now", "source", src.Path, "error", missing)
